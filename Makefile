@@ -1,0 +1,50 @@
+# Guichet — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export REDIS_URL ?= redis://127.0.0.1:6379/0
+export PORT ?= 8000
+
+.PHONY: help run test lint typecheck menus-lint bench chaos lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
+	@touch $(STAMP)
+
+run: $(STAMP) ## run web + worker on embedded defaults at http://127.0.0.1:$PORT
+	@if scripts/ensure_redis.sh; then \
+	  exec $(PY) -m gateway run --port $(PORT); \
+	else \
+	  exec $(PY) -m gateway run --port $(PORT) --emulate-redis; \
+	fi
+
+test: lint ## lint, type check, menus lint, then the whole suite on a real Redis
+	@scripts/ensure_redis.sh || { echo "tests need a real Redis on $$REDIS_URL" >&2; exit 1; }
+	$(PY) -m pytest -q
+
+lint: $(STAMP) ## ruff, mypy and the menus linter on the shipped menus.yaml
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(PY) -m menus lint menus.yaml
+
+bench: $(STAMP) ## run the USSD benchmark against the peers; results in bench/README.md
+	@scripts/ensure_redis.sh
+	bench/run.sh
+
+chaos: $(STAMP) ## outage drills (Redis stop/start, worker kill); figures for the README
+	@scripts/ensure_redis.sh
+	$(PY) -m pytest -q -m slow tests/chaos
+
+lock: ## re-resolve requirements.lock from pyproject.toml (needs uv)
+	uv pip compile pyproject.toml --extra dev -o requirements.lock --python-version 3.11 -q
+
+clean: ## remove the virtualenv and local state
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The municipal domain: citizens, taxes, document requests, payments and receipts."""

@@ -1,0 +1,1 @@
+"""Flask edge of Guichet: app factory, aggregator adapters, callbacks, APIs."""

@@ -1,0 +1,36 @@
+"""The Flask application factory: gunicorn serves `gateway.app:create_app()`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+import runtime
+from gateway import container as composition
+from gateway.config import Settings
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the web app: defaults, then the environment, then `test_config`."""
+    settings = Settings.from_env(overrides=test_config)
+    app = Flask(__name__)
+    app.config["SETTINGS"] = settings
+    services = composition.build(settings)
+    app.extensions["guichet"] = services
+    _register_blueprints(app)
+    return app
+
+
+def services_of(app: Flask) -> runtime.Container:
+    """Return the service container the app was built with."""
+    container: runtime.Container = app.extensions["guichet"]
+    return container
+
+
+def _register_blueprints(app: Flask) -> None:
+    # One blueprint per channel; each module exposes `blueprint`.
+    from gateway import health  # noqa: PLC0415 - blueprints import the app's collaborators
+
+    app.register_blueprint(health.blueprint)

@@ -1,0 +1,19 @@
+"""The composition root: build every long-lived object once from Settings."""
+
+from __future__ import annotations
+
+import redis
+
+import runtime
+from gateway.config import Settings
+from gateway.redis_client import build_redis
+
+
+def build(settings: Settings, *, redis_client: redis.Redis | None = None) -> runtime.Container:
+    """Build the service container for a web or worker process and install it."""
+    container = runtime.Container()
+    container.register(Settings, settings)
+    client = redis_client if redis_client is not None else build_redis(settings)
+    container.register(redis.Redis, client)
+    # Each package wires its own services below; keep one function per package.
+    return runtime.install(container)

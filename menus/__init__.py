@@ -1,0 +1,1 @@
+"""The menu engine: menus.yaml schema, loader, linter, FSM, renderer, action registry."""

@@ -1,0 +1,1 @@
+"""Mobile-money orchestration: payment intents, providers, callbacks, reconciliation."""

@@ -1,0 +1,1 @@
+"""Redis session store for USSD: lock, load, save, replay, resume."""

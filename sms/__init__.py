@@ -1,0 +1,1 @@
+"""Everything the gateway says or hears by SMS."""
