@@ -44,6 +44,12 @@ class Settings:
     )
     menus_path: str = _setting("MENUS_PATH", "menus.yaml", "the city's menus, texts and templates")
     log_level: str = _setting("LOG_LEVEL", "INFO", "root log level")
+    api_keys: str = _setting(
+        "API_KEYS",
+        "",
+        "comma-separated id:scope:sha256hex entries (`python -m gateway hash-key`); "
+        "development falls back to the demo keys demo-agent-key and demo-portal-key",
+    )
 
     @classmethod
     def from_env(

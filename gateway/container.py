@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis
 
 import runtime
+from gateway.auth import ApiKeyring
 from gateway.config import Settings
 from gateway.redis_client import build_redis
 
@@ -15,5 +16,6 @@ def build(settings: Settings, *, redis_client: redis.Redis | None = None) -> run
     container.register(Settings, settings)
     client = redis_client if redis_client is not None else build_redis(settings)
     container.register(redis.Redis, client)
+    container.register(ApiKeyring, ApiKeyring.from_settings(settings))
     # Each package wires its own services below; keep one function per package.
     return runtime.install(container)

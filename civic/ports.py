@@ -1,0 +1,223 @@
+"""The domain's types and the Backend port every adapter (SQL, city portal) implements.
+
+Nothing here knows of USSD, SMS or HTTP handlers. Texts shown to citizens (tax and document
+names, required documents, offices) are data: mappings of language code to text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Protocol
+
+Localized = Mapping[str, str]  # language code -> text
+
+
+class RequestStatus(StrEnum):
+    """Where a document request stands."""
+
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"
+    NEEDS_VISIT = "needs_visit"
+    APPROVED = "approved"
+    READY_FOR_PICKUP = "ready_for_pickup"
+    DELIVERED = "delivered"
+    REJECTED = "rejected"
+
+
+class Decision(StrEnum):
+    """What an agent may decide on a request (the agents' API vocabulary)."""
+
+    IN_REVIEW = "in_review"
+    NEEDS_VISIT = "needs_visit"
+    APPROVE = "approve"
+    REJECT = "reject"
+    READY = "ready"
+    DELIVERED = "delivered"
+
+
+@dataclass(frozen=True, slots=True)
+class Citizen:
+    """A person known by their E.164 phone number."""
+
+    phone: str
+    name: str | None = None
+    id_number: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaxType:
+    """A local tax the city collects."""
+
+    code: str
+    names: Localized
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """What a taxpayer or property owes for one tax and period."""
+
+    id: str
+    tax_code: str
+    reference: str
+    amount: int  # whole units of `currency`, as mobile money charges them
+    currency: str
+    period: str
+    due_date: date
+    paid: bool
+    paid_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentType:
+    """A document citizens can request, with its procedure guide."""
+
+    code: str
+    names: Localized
+    fee: int
+    currency: str
+    required_documents: Mapping[str, tuple[str, ...]]  # language -> items
+    needs_visit: bool  # a physical check at the counter before approval
+    requires_identity: bool  # name and ID-document number captured at request time
+    delay_days: int
+    office: Localized  # where to go
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One entry of a request's append-only history."""
+
+    status: RequestStatus
+    at: datetime
+    agent_id: str | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRequest:
+    """A citizen's request for a document, with its full history."""
+
+    reference: str  # digits with a trailing check digit
+    document_code: str
+    owner_phone: str
+    status: RequestStatus
+    created_at: datetime
+    history: tuple[StatusChange, ...] = field(default_factory=tuple)
+    applicant_name: str | None = None
+    id_number: str | None = None
+    reason: str | None = None  # the last rejection / needs-visit reason
+    pickup: str | None = None  # where and when, once ready
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRecord:
+    """A confirmed mobile-money payment to settle an assessment."""
+
+    payment_id: str  # idempotency: recording the same id twice changes nothing
+    assessment_id: str
+    amount: int
+    currency: str
+    phone: str
+    operator: str
+    provider_reference: str
+    paid_at: datetime
+    receipt_code: str
+
+
+class RecordOutcome(StrEnum):
+    """What recording a payment did."""
+
+    RECORDED = "recorded"
+    ALREADY_RECORDED = "already_recorded"  # same payment id seen before
+    ASSESSMENT_ALREADY_PAID = "assessment_already_paid"  # another payment settled it
+    AMOUNT_MISMATCH = "amount_mismatch"
+    UNKNOWN_ASSESSMENT = "unknown_assessment"
+
+
+class CivicError(Exception):
+    """Base of the domain's errors."""
+
+
+class BackendUnavailableError(CivicError):
+    """The back office cannot be reached or answered too slowly; try again later."""
+
+
+class UnknownRequestError(CivicError):
+    """No request has that reference."""
+
+
+class IllegalTransitionError(CivicError):
+    """The decision is not allowed from the request's current status."""
+
+
+class ReasonRequiredError(CivicError):
+    """Reject and needs-visit decisions must say why."""
+
+
+class Backend(Protocol):
+    """The back office as the gateway sees it; adapters: civic.sql, civic.http."""
+
+    def ping(self) -> None:
+        """Raise BackendUnavailableError unless the back office answers."""
+
+    def list_tax_types(self) -> list[TaxType]:
+        """Return the city's taxes in display order."""
+
+    def find_assessment(self, tax_code: str, reference: str) -> Assessment | None:
+        """Return the assessment of `reference` for `tax_code`, if any."""
+
+    def get_assessment(self, assessment_id: str) -> Assessment | None:
+        """Return an assessment by id."""
+
+    def record_payment(self, record: PaymentRecord) -> RecordOutcome:
+        """Settle an assessment; idempotent by `record.payment_id`."""
+
+    def list_document_types(self) -> list[DocumentType]:
+        """Return the documents citizens can request, in display order."""
+
+    def get_document_type(self, code: str) -> DocumentType | None:
+        """Return one document type."""
+
+    def create_request(
+        self,
+        *,
+        owner_phone: str,
+        document_code: str,
+        idempotency_key: str,
+        applicant_name: str | None = None,
+        id_number: str | None = None,
+    ) -> DocumentRequest:
+        """Create a request (status submitted); the same key returns the same request."""
+
+    def get_request(self, reference: str) -> DocumentRequest | None:
+        """Return a request by reference."""
+
+    def list_requests(
+        self,
+        *,
+        owner_phone: str | None = None,
+        status: RequestStatus | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> list[DocumentRequest]:
+        """Return requests, newest first."""
+
+    def decide(
+        self,
+        reference: str,
+        decision: Decision,
+        *,
+        agent_id: str,
+        reason: str | None = None,
+        pickup: str | None = None,
+    ) -> DocumentRequest:
+        """Apply an agent's decision; raise IllegalTransitionError, ReasonRequiredError, ..."""
+
+    def get_citizen(self, phone: str) -> Citizen | None:
+        """Return the citizen with this phone, if known."""
+
+    def save_citizen(self, citizen: Citizen) -> None:
+        """Create or update a citizen."""
