@@ -1,0 +1,8 @@
+"""The actions menus.yaml may call, one module per package; importing one registers it.
+
+Keep this list explicit: a module appears here when its author adds its line.
+"""
+
+from menus.actions import core
+
+__all__ = ["core"]
