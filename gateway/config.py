@@ -50,6 +50,44 @@ class Settings:
         "comma-separated id:scope:sha256hex entries (`python -m gateway hash-key`); "
         "development falls back to the demo keys demo-agent-key and demo-portal-key",
     )
+    # --- SMS (sms/) ---
+    sms_provider: str = _setting(
+        "SMS_PROVIDER", "console", "console (prints and records SMS) or africastalking"
+    )
+    at_username: str = _setting("AT_USERNAME", "sandbox", "Africa's Talking account username")
+    at_api_key: str = _setting(
+        "AT_API_KEY", "", "Africa's Talking API key (required in production with africastalking)"
+    )
+    at_sender_id: str = _setting("AT_SENDER_ID", "", "alphanumeric sender id or short code")
+    at_api_base_url: str = _setting(
+        "AT_API_BASE_URL",
+        "https://api.africastalking.com",
+        "AT API root (sandbox: https://api.sandbox.africastalking.com; dev: the fake server)",
+    )
+    at_timeout_seconds: float = _setting(
+        "AT_TIMEOUT_SECONDS", 10.0, "HTTP timeout of one call to the AT SMS API"
+    )
+    sms_allowed_countries: str = _setting(
+        "SMS_ALLOWED_COUNTRIES", "", "comma-separated ISO regions we send to (default: the city's)"
+    )
+    sms_daily_budget: int = _setting(
+        "SMS_DAILY_BUDGET", 20, "non-OTP SMS per phone per day, beyond which sends are refused"
+    )
+    sms_replies_per_hour: int = _setting(
+        "SMS_REPLIES_PER_HOUR", 10, "replies to inbound SMS per phone per hour"
+    )
+    sms_retry_delays: str = _setting(
+        "SMS_RETRY_DELAYS", "10,60,300,900", "seconds between retries of a transient failure"
+    )
+    sms_hold_seconds: int = _setting(
+        "SMS_HOLD_SECONDS", 900, "pause after an account-level hold (RiskHold, low balance)"
+    )
+    sms_templates_path: str = _setting(
+        "SMS_TEMPLATES_PATH", "sms_templates.yaml", "the SMS templates (fr, en, sw)"
+    )
+    otp_key: str = _setting(
+        "OTP_KEY", "", "HMAC key for stored OTPs (required in production; dev derives one)"
+    )
 
     @classmethod
     def from_env(
@@ -76,6 +114,18 @@ class Settings:
             raise ConfigError(f"GUICHET_ENV must be development or production, not {self.env!r}")
         if self.env == "production" and self.emulate_redis:
             raise ConfigError("GUICHET_EMULATE_REDIS is for development only")
+        if self.sms_provider not in {"console", "africastalking"}:
+            raise ConfigError(
+                f"SMS_PROVIDER must be console or africastalking, not {self.sms_provider!r}"
+            )
+        if (
+            self.env == "production"
+            and self.sms_provider == "africastalking"
+            and not self.at_api_key
+        ):
+            raise ConfigError("SMS_PROVIDER=africastalking needs AT_API_KEY in production")
+        if self.env == "production" and not self.otp_key:
+            raise ConfigError("OTP_KEY is required in production")
 
     @classmethod
     def documented(cls) -> list[tuple[str, str, str]]:
