@@ -7,7 +7,9 @@ import redis
 import runtime
 from gateway.auth import ApiKeyring
 from gateway.config import Settings
+from gateway.jobs import InlineEnqueuer, RqEnqueuer
 from gateway.redis_client import build_redis
+from menus.registry import Enqueuer
 
 
 def build(settings: Settings, *, redis_client: redis.Redis | None = None) -> runtime.Container:
@@ -18,4 +20,14 @@ def build(settings: Settings, *, redis_client: redis.Redis | None = None) -> run
     container.register(redis.Redis, client)
     container.register(ApiKeyring, ApiKeyring.from_settings(settings))
     # Each package wires its own services below; keep one function per package.
+    _wire_jobs(container, settings)
     return runtime.install(container)
+
+
+def _wire_jobs(container: runtime.Container, settings: Settings) -> None:
+    # Before the menus: the HopHandler takes the Enqueuer. Emulation has no worker: run inline.
+    enqueuer: Enqueuer = (
+        InlineEnqueuer() if settings.emulate_redis else RqEnqueuer(container.get(redis.Redis))
+    )
+    # Enqueuer is a Protocol: mypy refuses abstract types as keys, the container does not.
+    container.register(Enqueuer, enqueuer)  # type: ignore[type-abstract]

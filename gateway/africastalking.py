@@ -1,0 +1,145 @@
+"""Africa's Talking USSD: parse its callback form into a UssdRequest, format CON/END replies.
+
+A callback looks like this (application/x-www-form-urlencoded, one POST per hop)::
+
+    sessionId=ATUid_9f2c41&serviceCode=%2A384%2A12%23&phoneNumber=%2B243810000001
+    &networkCode=63902&text=1%2A2
+
+`text` is everything typed so far joined by `*` (empty on the first hop); the engine, not
+this module, works out the latest input from it, so an input containing `*` survives.
+Nothing here knows Flask: the blueprint hands over the raw body and the Content-Type.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Final
+from urllib.parse import parse_qsl
+
+import phonenumbers
+
+from menus.hop import UssdReply, UssdRequest
+
+FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
+REPLY_CONTENT_TYPE: Final = "text/plain; charset=utf-8"
+# A real callback is a few hundred bytes; anything far larger is not from the aggregator.
+MAX_BODY_BYTES: Final = 8192
+# Everything typed in one session, joined by "*": ~180 s of keypad input never gets near this.
+MAX_TEXT_CHARS: Final = 2000
+_SESSION_ID: Final = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
+_SERVICE_CODE: Final = re.compile(r"[*#0-9]{2,32}")
+_NETWORK_CODE: Final = re.compile(r"[0-9]{0,10}")
+_PHONE_CHARS: Final = re.compile(r"\+?[0-9 ()\-]{4,32}")
+_FIELDS: Final = frozenset({"sessionId", "serviceCode", "phoneNumber", "networkCode", "text"})
+
+
+class UssdParseError(ValueError):
+    """The callback cannot be turned into a hop; `field` names the culprit (never its value)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def parse_callback(body: bytes, content_type: str | None, default_region: str) -> UssdRequest:
+    """Parse one USSD callback body; raise UssdParseError when anything is off."""
+    form = _decode_form(body, content_type)
+    network_code = form.get("networkCode", "")
+    # networkCode only says which operator routed the hop; a session is not refused over it.
+    if not _NETWORK_CODE.fullmatch(network_code):
+        raise UssdParseError("networkCode", "not a mobile network code")
+    return UssdRequest(
+        session_id=_session_id(_required(form, "sessionId")),
+        msisdn=normalise_msisdn(_required(form, "phoneNumber"), default_region),
+        service_code=_service_code(_required(form, "serviceCode")),
+        network_code=network_code,
+        text=_text(_required(form, "text", may_be_empty=True)),
+        cumulative=True,
+    )
+
+
+def format_reply(reply: UssdReply) -> str:
+    """Return the response body Africa's Talking expects: `CON …` or `END …`."""
+    return reply.wire()
+
+
+def normalise_msisdn(raw: str, default_region: str) -> str:
+    """Return `raw` as E.164, reading national numbers in `default_region`."""
+    candidate = raw.strip()
+    if not _PHONE_CHARS.fullmatch(candidate):
+        raise UssdParseError("phoneNumber", "not a phone number")
+    number = _parse_number(candidate, default_region.upper())
+    # Some gateways drop the "+" of an international number: try that reading second.
+    if number is None and candidate[0].isdigit() and not candidate.startswith("0"):
+        number = _parse_number("+" + candidate, default_region.upper())
+    if number is None:
+        raise UssdParseError("phoneNumber", "not a valid number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _parse_number(candidate: str, region: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        number = phonenumbers.parse(candidate, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
+
+
+def _decode_form(body: bytes, content_type: str | None) -> dict[str, str]:
+    mimetype = (content_type or "").split(";", 1)[0].strip().lower()
+    if mimetype != FORM_CONTENT_TYPE:
+        raise UssdParseError("body", f"expected {FORM_CONTENT_TYPE}")
+    if len(body) > MAX_BODY_BYTES:
+        raise UssdParseError("body", "too large")
+    try:
+        pairs = parse_qsl(
+            body.decode("ascii"),
+            keep_blank_values=True,
+            strict_parsing=False,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=32,
+        )
+    except (UnicodeDecodeError, ValueError):
+        # Raw non-ASCII bytes, percent-escapes that are not UTF-8, or a flood of fields.
+        raise UssdParseError("body", "not a UTF-8 form") from None
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        if name not in _FIELDS:
+            continue  # the aggregator may add fields; only ours matter
+        if name in form:
+            raise UssdParseError(name, "sent twice")
+        form[name] = value
+    return form
+
+
+def _required(form: dict[str, str], name: str, *, may_be_empty: bool = False) -> str:
+    value = form.get(name)
+    if value is None or (not may_be_empty and value.strip() == ""):
+        raise UssdParseError(name, "missing")
+    return value
+
+
+def _session_id(value: str) -> str:
+    if not _SESSION_ID.fullmatch(value):
+        raise UssdParseError("sessionId", "not a session id")
+    return value
+
+
+def _service_code(value: str) -> str:
+    value = value.strip()
+    if not _SERVICE_CODE.fullmatch(value):
+        raise UssdParseError("serviceCode", "not a USSD code")
+    return value
+
+
+def _text(value: str) -> str:
+    if len(value) > MAX_TEXT_CHARS:
+        raise UssdParseError("text", "too long")
+    # A keypad cannot type control or invisible characters; their presence means garbage.
+    for char in value:
+        if unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co", "Cn"} or char == "\ufffd":
+            raise UssdParseError("text", "contains characters a phone cannot type")
+    return value
