@@ -31,6 +31,7 @@ def services_of(app: Flask) -> runtime.Container:
 
 def _register_blueprints(app: Flask) -> None:
     # One blueprint per channel; each module exposes `blueprint`.
-    from gateway import health  # noqa: PLC0415 - blueprints import the app's collaborators
+    from gateway import health, ussd  # noqa: PLC0415 - blueprints import the app's collaborators
 
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(ussd.blueprint)
