@@ -94,6 +94,7 @@ class StatusChange:
     at: datetime
     agent_id: str | None
     reason: str | None = None
+    pickup: str | None = None  # where and when, on the ready_for_pickup entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +153,43 @@ class UnknownRequestError(CivicError):
 class IllegalTransitionError(CivicError):
     """The decision is not allowed from the request's current status."""
 
+    def __init__(self, current: RequestStatus, decision: Decision) -> None:
+        super().__init__(f"cannot {decision.value} a request that is {current.value}")
+        self.current = current
+        self.decision = decision
 
-class ReasonRequiredError(CivicError):
+
+class InvalidDecisionError(CivicError):
+    """A decision's text field is missing or unusable; `field` names it."""
+
+    field = "reason"
+
+
+class ReasonRequiredError(InvalidDecisionError):
     """Reject and needs-visit decisions must say why."""
+
+
+class PickupRequiredError(InvalidDecisionError):
+    """A ready decision must say where and when to pick the document up."""
+
+    field = "pickup"
+
+
+class TextTooLongError(InvalidDecisionError):
+    """A reason or pickup text is longer than an SMS placeholder allows."""
+
+    def __init__(self, field: str, limit: int) -> None:
+        super().__init__(f"{field} is longer than {limit} characters")
+        self.field = field
+        self.limit = limit
+
+
+class UnknownDocumentTypeError(CivicError):
+    """No document type has that code."""
+
+
+class IdentityRequiredError(CivicError):
+    """This document needs the applicant's name and ID-document number."""
 
 
 class Backend(Protocol):

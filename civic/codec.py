@@ -1,0 +1,226 @@
+"""JSON shapes of the domain types (docs/openapi/city-portal.yaml), both directions.
+
+The HTTP adapter reads a city portal's answers with these; the fake portal and the agents' API
+write them. Readers raise ValueError on anything malformed so an adapter can report the
+portal as unavailable instead of crashing a hop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from civic.ports import (
+    Assessment,
+    Citizen,
+    DocumentRequest,
+    DocumentType,
+    PaymentRecord,
+    RequestStatus,
+    StatusChange,
+    TaxType,
+)
+
+Json = dict[str, Any]
+
+
+def _when(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _parse_when(value: Any) -> datetime:
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _opt_when(value: Any) -> datetime | None:
+    return None if value is None else _parse_when(value)
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _localized(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise ValueError("a localized text is an object of language -> text")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def tax_type_to_json(tax: TaxType) -> Json:
+    """Return the JSON form of a tax type."""
+    return {"code": tax.code, "names": dict(tax.names)}
+
+
+def tax_type_from_json(raw: Mapping[str, Any]) -> TaxType:
+    """Read a tax type."""
+    return TaxType(code=str(raw["code"]), names=_localized(raw["names"]))
+
+
+def assessment_to_json(item: Assessment) -> Json:
+    """Return the JSON form of an assessment."""
+    return {
+        "id": item.id,
+        "tax_code": item.tax_code,
+        "reference": item.reference,
+        "amount": item.amount,
+        "currency": item.currency,
+        "period": item.period,
+        "due_date": item.due_date.isoformat(),
+        "paid": item.paid,
+        "paid_at": None if item.paid_at is None else _when(item.paid_at),
+    }
+
+
+def assessment_from_json(raw: Mapping[str, Any]) -> Assessment:
+    """Read an assessment."""
+    amount = raw["amount"]
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise ValueError("amount is a whole number")
+    return Assessment(
+        id=str(raw["id"]),
+        tax_code=str(raw["tax_code"]),
+        reference=str(raw["reference"]),
+        amount=amount,
+        currency=str(raw["currency"]),
+        period=str(raw["period"]),
+        due_date=date.fromisoformat(str(raw["due_date"])),
+        paid=bool(raw["paid"]),
+        paid_at=_opt_when(raw.get("paid_at")),
+    )
+
+
+def document_type_to_json(doc: DocumentType) -> Json:
+    """Return the JSON form of a document type."""
+    return {
+        "code": doc.code,
+        "names": dict(doc.names),
+        "fee": doc.fee,
+        "currency": doc.currency,
+        "required_documents": {lang: list(items) for lang, items in doc.required_documents.items()},
+        "needs_visit": doc.needs_visit,
+        "requires_identity": doc.requires_identity,
+        "delay_days": doc.delay_days,
+        "office": dict(doc.office),
+    }
+
+
+def document_type_from_json(raw: Mapping[str, Any]) -> DocumentType:
+    """Read a document type."""
+    required = raw["required_documents"]
+    if not isinstance(required, Mapping):
+        raise ValueError("required_documents is an object of language -> list")
+    return DocumentType(
+        code=str(raw["code"]),
+        names=_localized(raw["names"]),
+        fee=int(raw["fee"]),
+        currency=str(raw["currency"]),
+        required_documents={str(k): tuple(str(i) for i in v) for k, v in required.items()},
+        needs_visit=bool(raw["needs_visit"]),
+        requires_identity=bool(raw["requires_identity"]),
+        delay_days=int(raw["delay_days"]),
+        office=_localized(raw["office"]),
+    )
+
+
+def status_change_to_json(change: StatusChange) -> Json:
+    """Return the JSON form of one history entry."""
+    return {
+        "status": change.status.value,
+        "at": _when(change.at),
+        "agent_id": change.agent_id,
+        "reason": change.reason,
+        "pickup": change.pickup,
+    }
+
+
+def request_to_json(item: DocumentRequest) -> Json:
+    """Return the JSON form of a document request, history included."""
+    return {
+        "reference": item.reference,
+        "document_code": item.document_code,
+        "owner_phone": item.owner_phone,
+        "status": item.status.value,
+        "created_at": _when(item.created_at),
+        "applicant_name": item.applicant_name,
+        "id_number": item.id_number,
+        "reason": item.reason,
+        "pickup": item.pickup,
+        "history": [status_change_to_json(c) for c in item.history],
+    }
+
+
+def request_from_json(raw: Mapping[str, Any]) -> DocumentRequest:
+    """Read a document request."""
+    return DocumentRequest(
+        reference=str(raw["reference"]),
+        document_code=str(raw["document_code"]),
+        owner_phone=str(raw["owner_phone"]),
+        status=RequestStatus(raw["status"]),
+        created_at=_parse_when(raw["created_at"]),
+        history=tuple(
+            StatusChange(
+                status=RequestStatus(c["status"]),
+                at=_parse_when(c["at"]),
+                agent_id=_opt_str(c.get("agent_id")),
+                reason=_opt_str(c.get("reason")),
+                pickup=_opt_str(c.get("pickup")),
+            )
+            for c in raw.get("history", [])
+        ),
+        applicant_name=_opt_str(raw.get("applicant_name")),
+        id_number=_opt_str(raw.get("id_number")),
+        reason=_opt_str(raw.get("reason")),
+        pickup=_opt_str(raw.get("pickup")),
+    )
+
+
+def payment_to_json(record: PaymentRecord) -> Json:
+    """Return the JSON form of a payment record."""
+    return {
+        "payment_id": record.payment_id,
+        "assessment_id": record.assessment_id,
+        "amount": record.amount,
+        "currency": record.currency,
+        "phone": record.phone,
+        "operator": record.operator,
+        "provider_reference": record.provider_reference,
+        "paid_at": _when(record.paid_at),
+        "receipt_code": record.receipt_code,
+    }
+
+
+def payment_from_json(raw: Mapping[str, Any]) -> PaymentRecord:
+    """Read a payment record."""
+    return PaymentRecord(
+        payment_id=str(raw["payment_id"]),
+        assessment_id=str(raw["assessment_id"]),
+        amount=int(raw["amount"]),
+        currency=str(raw["currency"]),
+        phone=str(raw["phone"]),
+        operator=str(raw["operator"]),
+        provider_reference=str(raw["provider_reference"]),
+        paid_at=_parse_when(raw["paid_at"]),
+        receipt_code=str(raw["receipt_code"]),
+    )
+
+
+def citizen_to_json(citizen: Citizen) -> Json:
+    """Return the JSON form of a citizen."""
+    return {
+        "phone": citizen.phone,
+        "name": citizen.name,
+        "id_number": citizen.id_number,
+        "language": citizen.language,
+    }
+
+
+def citizen_from_json(raw: Mapping[str, Any]) -> Citizen:
+    """Read a citizen."""
+    return Citizen(
+        phone=str(raw["phone"]),
+        name=_opt_str(raw.get("name")),
+        id_number=_opt_str(raw.get("id_number")),
+        language=_opt_str(raw.get("language")),
+    )

@@ -1,0 +1,186 @@
+"""Load the demo city (civic/demo_city.yaml) into the SQL back office, idempotently."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+import yaml
+from sqlalchemy.engine import Connection
+
+from civic import sql
+from civic.ports import Citizen, Decision, DocumentRequest
+from civic.references import make_reference
+
+DEMO_CITY: Final = Path(__file__).with_name("demo_city.yaml")
+SEED_AGENT: Final = "seed"
+_FIRST_BODY: Final = 1_000_001
+
+
+class SeedError(ValueError):
+    """The demo file is malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class SeedSummary:
+    """What a seeding run found or added."""
+
+    tax_types: int
+    document_types: int
+    assessments_added: int
+    requests: tuple[str, ...]  # references of the demo requests, in file order
+
+
+def load_city(path: Path = DEMO_CITY) -> dict[str, Any]:
+    """Read and minimally check a demo city file."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or data.get("version") != 1:
+        raise SeedError(f"{path}: expected a version 1 mapping")
+    for key in ("city", "taxes", "assessments", "documents", "citizens", "requests"):
+        if key not in data:
+            raise SeedError(f"{path}: missing {key!r}")
+    return data
+
+
+def seed_demo(database_url: str, *, path: Path = DEMO_CITY) -> SeedSummary:
+    """Create the schema if needed and load the demo city; safe to run again."""
+    city = load_city(path)
+    counter = itertools.count(_FIRST_BODY)
+    backend = sql.SqlBackend(
+        sql.make_engine(database_url, timeout=10.0),
+        reference_factory=lambda: make_reference(next(counter)),
+    )
+    try:
+        sql.migrate_engine(backend.engine)
+        currency = str(city["city"]["currency"])
+        with backend.engine.begin() as conn:
+            _upsert_tax_types(conn, city["taxes"])
+            _upsert_document_types(conn, city["documents"], currency)
+            added = _add_assessments(conn, city["taxes"], city["assessments"], currency)
+        for person in city["citizens"]:
+            backend.save_citizen(
+                Citizen(
+                    phone=str(person["phone"]),
+                    name=person.get("name"),
+                    id_number=person.get("id_number"),
+                    language=person.get("language"),
+                )
+            )
+        owner = str(city["citizens"][0]["phone"])
+        refs = tuple(
+            _seed_request(backend, owner, index, spec).reference
+            for index, spec in enumerate(city["requests"], start=1)
+        )
+        return SeedSummary(len(city["taxes"]), len(city["documents"]), added, refs)
+    finally:
+        backend.dispose()
+
+
+def _upsert(conn: Connection, table: sa.Table, key: str, rows: list[dict[str, Any]]) -> None:
+    existing = set(conn.execute(sa.select(table.c[key])).scalars())
+    for row in rows:
+        if row[key] in existing:
+            conn.execute(table.update().where(table.c[key] == row[key]).values(row))
+        else:
+            conn.execute(table.insert().values(row))
+
+
+def _upsert_tax_types(conn: Connection, taxes: list[Mapping[str, Any]]) -> None:
+    rows = [
+        {"code": str(t["code"]), "position": i, "names": dict(t["names"])}
+        for i, t in enumerate(taxes)
+    ]
+    _upsert(conn, sql.tax_types, "code", rows)
+
+
+def _upsert_document_types(
+    conn: Connection, documents: list[Mapping[str, Any]], currency: str
+) -> None:
+    rows = [
+        {
+            "code": str(d["code"]),
+            "position": i,
+            "names": dict(d["names"]),
+            "fee": int(d["fee"]),
+            "currency": currency,
+            "required_documents": {k: list(v) for k, v in d["required_documents"].items()},
+            "needs_visit": bool(d["needs_visit"]),
+            "requires_identity": bool(d["requires_identity"]),
+            "delay_days": int(d["delay_days"]),
+            "office": dict(d["office"]),
+        }
+        for i, d in enumerate(documents)
+    ]
+    _upsert(conn, sql.document_types, "code", rows)
+
+
+def _assessment_rows(
+    taxes: list[Mapping[str, Any]], spec: Mapping[str, Any], currency: str
+) -> Iterator[dict[str, Any]]:
+    for number in range(int(spec["first"]), int(spec["last"]) + 1):
+        paid = number % int(spec["paid_every"]) == 0
+        for tax in taxes:
+            due = tax["due_date"]
+            yield {
+                "id": f"{tax['code']}-{number}-{tax['period']}",
+                "tax_code": str(tax["code"]),
+                "reference": str(number),
+                "amount": int(tax["base_amount"]) + (number % 10) * int(spec["amount_step"]),
+                "currency": currency,
+                "period": str(tax["period"]),
+                "due_date": due if isinstance(due, date) else date.fromisoformat(str(due)),
+                "paid": paid,
+                "paid_at": None,
+            }
+
+
+def _add_assessments(
+    conn: Connection, taxes: list[Mapping[str, Any]], spec: Mapping[str, Any], currency: str
+) -> int:
+    existing = set(conn.execute(sa.select(sql.assessments.c.id)).scalars())
+    missing = [r for r in _assessment_rows(taxes, spec, currency) if r["id"] not in existing]
+    if missing:
+        conn.execute(sql.assessments.insert(), missing)
+    return len(missing)
+
+
+def _decision(step: Any) -> tuple[Decision, str | None]:
+    if isinstance(step, str):
+        return Decision(step), None
+    if isinstance(step, Mapping) and len(step) == 1:
+        ((name, text),) = step.items()
+        return Decision(name), str(text)
+    raise SeedError(f"cannot read decision {step!r}")
+
+
+def _seed_request(
+    backend: sql.SqlBackend, owner: str, index: int, spec: Mapping[str, Any]
+) -> DocumentRequest:
+    needs_identity = backend.get_document_type(str(spec["document"]))
+    person = backend.get_citizen(owner)
+    identity = needs_identity is not None and needs_identity.requires_identity and person
+    request = backend.create_request(
+        owner_phone=owner,
+        document_code=str(spec["document"]),
+        idempotency_key=f"seed-demo-{index}",
+        applicant_name=person.name if identity and person else None,
+        id_number=person.id_number if identity and person else None,
+    )
+    steps = [_decision(step) for step in spec.get("decisions", [])]
+    # Resume where an interrupted run stopped: the history has one entry per applied step.
+    for decision, text in steps[len(request.history) - 1 :]:
+        request = _apply(backend.decide, request.reference, decision, text)
+    return request
+
+
+def _apply(
+    decide: Callable[..., DocumentRequest], reference: str, decision: Decision, text: str | None
+) -> DocumentRequest:
+    if decision is Decision.READY:
+        return decide(reference, decision, agent_id=SEED_AGENT, pickup=text)
+    return decide(reference, decision, agent_id=SEED_AGENT, reason=text)

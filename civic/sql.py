@@ -1,0 +1,637 @@
+"""The embedded back office: civic.ports.Backend on SQLAlchemy Core (SQLite or PostgreSQL).
+
+Every database error becomes BackendUnavailableError so a USSD hop shows "try again later"
+instead of dying; short connect/busy/statement timeouts keep a hop from hanging on a lock.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.engine import Connection, Engine, make_url
+
+from civic import workflow
+from civic.ports import (
+    Assessment,
+    BackendUnavailableError,
+    Citizen,
+    Decision,
+    DocumentRequest,
+    DocumentType,
+    IdentityRequiredError,
+    PaymentRecord,
+    RecordOutcome,
+    RequestStatus,
+    StatusChange,
+    TaxType,
+    UnknownDocumentTypeError,
+    UnknownRequestError,
+)
+from civic.references import new_reference
+
+SCHEMA_VERSION: Final = 1
+DEFAULT_TIMEOUT: Final = 2.0
+_NEW_REFERENCE_TRIES: Final = 8
+_DECIDE_TRIES: Final = 3
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """An aware UTC datetime on every dialect (SQLite keeps no offset, so we add it back)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        """Store UTC; SQLite gets a naive UTC value."""
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        """Return an aware UTC datetime."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "civic_schema_version",
+    metadata,
+    sa.Column("component", sa.String(32), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("migrated_at", UtcDateTime, nullable=False),
+)
+
+tax_types = sa.Table(
+    "civic_tax_types",
+    metadata,
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("names", sa.JSON, nullable=False),
+)
+
+assessments = sa.Table(
+    "civic_assessments",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("tax_code", sa.ForeignKey("civic_tax_types.code"), nullable=False),
+    sa.Column("reference", sa.String(32), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("period", sa.String(32), nullable=False),
+    sa.Column("due_date", sa.Date, nullable=False),
+    sa.Column("paid", sa.Boolean, nullable=False, default=False),
+    sa.Column("paid_at", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("tax_code", "reference", name="uq_civic_assessment_tax_ref"),
+)
+
+payments = sa.Table(
+    "civic_payments",
+    metadata,
+    sa.Column("payment_id", sa.String(64), primary_key=True),  # idempotency of record_payment
+    sa.Column("assessment_id", sa.ForeignKey("civic_assessments.id"), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("phone", sa.String(20), nullable=False),
+    sa.Column("operator", sa.String(32), nullable=False),
+    sa.Column("provider_reference", sa.String(64), nullable=False),
+    sa.Column("paid_at", UtcDateTime, nullable=False),
+    sa.Column("receipt_code", sa.String(32), nullable=False),
+)
+
+document_types = sa.Table(
+    "civic_document_types",
+    metadata,
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("names", sa.JSON, nullable=False),
+    sa.Column("fee", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("required_documents", sa.JSON, nullable=False),
+    sa.Column("needs_visit", sa.Boolean, nullable=False),
+    sa.Column("requires_identity", sa.Boolean, nullable=False),
+    sa.Column("delay_days", sa.Integer, nullable=False),
+    sa.Column("office", sa.JSON, nullable=False),
+)
+
+requests = sa.Table(
+    "civic_requests",
+    metadata,
+    sa.Column("reference", sa.String(16), primary_key=True),
+    sa.Column("document_code", sa.ForeignKey("civic_document_types.code"), nullable=False),
+    sa.Column("owner_phone", sa.String(20), nullable=False, index=True),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("applicant_name", sa.String(120), nullable=True),
+    sa.Column("id_number", sa.String(40), nullable=True),
+    sa.Column("reason", sa.String(200), nullable=True),
+    sa.Column("pickup", sa.String(200), nullable=True),
+    sa.Column("idempotency_key", sa.String(128), nullable=False, unique=True),
+    # Number of history entries: decisions update "WHERE version = what I read" (optimistic).
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+request_history = sa.Table(
+    "civic_request_history",
+    metadata,
+    sa.Column("reference", sa.ForeignKey("civic_requests.reference"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("agent_id", sa.String(64), nullable=True),
+    sa.Column("reason", sa.String(200), nullable=True),
+    sa.Column("pickup", sa.String(200), nullable=True),
+)
+
+citizens = sa.Table(
+    "civic_citizens",
+    metadata,
+    sa.Column("phone", sa.String(20), primary_key=True),
+    sa.Column("name", sa.String(120), nullable=True),
+    sa.Column("id_number", sa.String(40), nullable=True),
+    sa.Column("language", sa.String(8), nullable=True),
+)
+
+
+def make_engine(database_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> Engine:
+    """Return an engine with short timeouts; create a SQLite file's parent directory."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": timeout}, pool_timeout=timeout)
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if url.get_backend_name() == "postgresql":
+        # Keep any options the URL carries (tests pass a search_path) and add the timeout.
+        options = str(url.query.get("options", ""))
+        options = f"{options} -c statement_timeout={int(timeout * 1000)}".strip()
+        return sa.create_engine(
+            url,
+            connect_args={"connect_timeout": max(1, math.ceil(timeout)), "options": options},
+            pool_timeout=timeout,
+            pool_pre_ping=True,
+        )
+    return sa.create_engine(url, pool_timeout=timeout)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the web and worker processes read while the other writes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def migrate(database_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> int:
+    """Create or upgrade the civic tables (idempotent); return the schema version."""
+    engine = make_engine(database_url, timeout=max(timeout, 10.0))
+    try:
+        migrate_engine(engine)
+    except exc.SQLAlchemyError as error:
+        raise BackendUnavailableError(f"cannot migrate the civic schema: {error}") from error
+    finally:
+        engine.dispose()
+    return SCHEMA_VERSION
+
+
+def migrate_engine(engine: Engine) -> None:
+    """Create the civic tables on `engine` and record the schema version."""
+    metadata.create_all(engine, checkfirst=True)
+    with engine.begin() as conn:
+        now = datetime.now(UTC)
+        found = conn.execute(
+            sa.select(schema_version.c.version).where(schema_version.c.component == "civic")
+        ).scalar_one_or_none()
+        if found is None:
+            conn.execute(
+                schema_version.insert().values(
+                    component="civic", version=SCHEMA_VERSION, migrated_at=now
+                )
+            )
+        elif found < SCHEMA_VERSION:
+            conn.execute(
+                schema_version.update()
+                .where(schema_version.c.component == "civic")
+                .values(version=SCHEMA_VERSION, migrated_at=now)
+            )
+
+
+def _guarded(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn database failures into BackendUnavailableError."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (exc.DBAPIError, exc.TimeoutError, exc.ResourceClosedError) as error:
+            raise BackendUnavailableError(
+                f"back office database error: {type(error).__name__}"
+            ) from error
+
+    return wrapper
+
+
+class SqlBackend:
+    """civic.ports.Backend on a SQL database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        reference_factory: Callable[[], str] = new_reference,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._engine = engine
+        self._new_reference = reference_factory
+        self._clock = clock
+
+    @classmethod
+    def from_url(cls, database_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> SqlBackend:
+        """Return a backend on `database_url` (does not connect yet)."""
+        return cls(make_engine(database_url, timeout=timeout))
+
+    @property
+    def engine(self) -> Engine:
+        """Return the engine (seeding and tests)."""
+        return self._engine
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self._engine.dispose()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn:
+            yield conn
+
+    # --- health ---------------------------------------------------------------------------
+
+    @_guarded
+    def ping(self) -> None:
+        """Raise BackendUnavailableError unless the database answers."""
+        with self._read() as conn:
+            conn.execute(sa.select(schema_version.c.version).limit(1)).all()
+
+    # --- taxes ----------------------------------------------------------------------------
+
+    @_guarded
+    def list_tax_types(self) -> list[TaxType]:
+        """Return the city's taxes in display order."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(tax_types).order_by(tax_types.c.position, tax_types.c.code)
+            ).all()
+        return [TaxType(code=r.code, names=dict(r.names)) for r in rows]
+
+    @_guarded
+    def find_assessment(self, tax_code: str, reference: str) -> Assessment | None:
+        """Return the assessment of `reference` for `tax_code`, if any."""
+        query = sa.select(assessments).where(
+            assessments.c.tax_code == tax_code, assessments.c.reference == reference
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _assessment(row)
+
+    @_guarded
+    def get_assessment(self, assessment_id: str) -> Assessment | None:
+        """Return an assessment by id."""
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(assessments).where(assessments.c.id == assessment_id)
+            ).first()
+        return None if row is None else _assessment(row)
+
+    @_guarded
+    def record_payment(self, record: PaymentRecord) -> RecordOutcome:
+        """Settle an assessment; idempotent by `record.payment_id`."""
+        try:
+            with self._engine.begin() as conn:
+                return self._record_payment(conn, record)
+        except exc.IntegrityError:
+            # A concurrent call inserted the same payment id first.
+            with self._read() as conn:
+                if _payment_exists(conn, record.payment_id):
+                    return RecordOutcome.ALREADY_RECORDED
+            raise
+
+    def _record_payment(self, conn: Connection, record: PaymentRecord) -> RecordOutcome:
+        if _payment_exists(conn, record.payment_id):
+            return RecordOutcome.ALREADY_RECORDED
+        row = conn.execute(
+            sa.select(assessments).where(assessments.c.id == record.assessment_id)
+        ).first()
+        if row is None:
+            return RecordOutcome.UNKNOWN_ASSESSMENT
+        if row.amount != record.amount or row.currency != record.currency:
+            return RecordOutcome.AMOUNT_MISMATCH
+        if row.paid:
+            return RecordOutcome.ASSESSMENT_ALREADY_PAID
+        settled = conn.execute(
+            assessments.update()
+            .where(assessments.c.id == record.assessment_id, assessments.c.paid.is_(False))
+            .values(paid=True, paid_at=record.paid_at)
+        )
+        if settled.rowcount == 0:  # another payment settled it between our read and write
+            return RecordOutcome.ASSESSMENT_ALREADY_PAID
+        conn.execute(
+            payments.insert().values(
+                payment_id=record.payment_id,
+                assessment_id=record.assessment_id,
+                amount=record.amount,
+                currency=record.currency,
+                phone=record.phone,
+                operator=record.operator,
+                provider_reference=record.provider_reference,
+                paid_at=record.paid_at,
+                receipt_code=record.receipt_code,
+            )
+        )
+        return RecordOutcome.RECORDED
+
+    # --- documents ------------------------------------------------------------------------
+
+    @_guarded
+    def list_document_types(self) -> list[DocumentType]:
+        """Return the documents citizens can request, in display order."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(document_types).order_by(document_types.c.position, document_types.c.code)
+            ).all()
+        return [_document_type(r) for r in rows]
+
+    @_guarded
+    def get_document_type(self, code: str) -> DocumentType | None:
+        """Return one document type."""
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(document_types).where(document_types.c.code == code)
+            ).first()
+        return None if row is None else _document_type(row)
+
+    @_guarded
+    def create_request(
+        self,
+        *,
+        owner_phone: str,
+        document_code: str,
+        idempotency_key: str,
+        applicant_name: str | None = None,
+        id_number: str | None = None,
+    ) -> DocumentRequest:
+        """Create a request (status submitted); the same key returns the same request."""
+        existing = self._request_by_key(idempotency_key)
+        if existing is not None:
+            return existing
+        document = self.get_document_type(document_code)
+        if document is None:
+            raise UnknownDocumentTypeError(document_code)
+        applicant_name = (applicant_name or "").strip() or None
+        id_number = (id_number or "").strip() or None
+        if document.requires_identity and (applicant_name is None or id_number is None):
+            raise IdentityRequiredError(document_code)
+        for _ in range(_NEW_REFERENCE_TRIES):
+            request = workflow.submitted(
+                reference=self._new_reference(),
+                document_code=document_code,
+                owner_phone=owner_phone,
+                at=self._clock(),
+                applicant_name=applicant_name,
+                id_number=id_number,
+            )
+            try:
+                with self._engine.begin() as conn:
+                    self._insert_request(conn, request, idempotency_key)
+                return request
+            except exc.IntegrityError:
+                # Either the key raced with a twin call, or the random reference is taken.
+                existing = self._request_by_key(idempotency_key)
+                if existing is not None:
+                    return existing
+        raise BackendUnavailableError("could not allocate a free request reference")
+
+    def _insert_request(self, conn: Connection, request: DocumentRequest, key: str) -> None:
+        conn.execute(
+            requests.insert().values(
+                reference=request.reference,
+                document_code=request.document_code,
+                owner_phone=request.owner_phone,
+                status=request.status.value,
+                created_at=request.created_at,
+                applicant_name=request.applicant_name,
+                id_number=request.id_number,
+                reason=request.reason,
+                pickup=request.pickup,
+                idempotency_key=key,
+                version=len(request.history),
+            )
+        )
+        conn.execute(
+            request_history.insert(),
+            [_history_values(request.reference, seq, c) for seq, c in enumerate(request.history)],
+        )
+
+    def _request_by_key(self, key: str) -> DocumentRequest | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(requests).where(requests.c.idempotency_key == key)).first()
+            return None if row is None else _load_requests(conn, [row])[0]
+
+    @_guarded
+    def get_request(self, reference: str) -> DocumentRequest | None:
+        """Return a request by reference."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(requests).where(requests.c.reference == reference)).first()
+            return None if row is None else _load_requests(conn, [row])[0]
+
+    @_guarded
+    def list_requests(
+        self,
+        *,
+        owner_phone: str | None = None,
+        status: RequestStatus | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> list[DocumentRequest]:
+        """Return requests, newest first."""
+        query = sa.select(requests)
+        if owner_phone is not None:
+            query = query.where(requests.c.owner_phone == owner_phone)
+        if status is not None:
+            query = query.where(requests.c.status == status.value)
+        query = query.order_by(requests.c.created_at.desc(), requests.c.reference.desc())
+        query = query.limit(max(0, limit)).offset(max(0, offset))
+        with self._read() as conn:
+            return _load_requests(conn, conn.execute(query).all())
+
+    @_guarded
+    def decide(
+        self,
+        reference: str,
+        decision: Decision,
+        *,
+        agent_id: str,
+        reason: str | None = None,
+        pickup: str | None = None,
+    ) -> DocumentRequest:
+        """Apply an agent's decision; raise IllegalTransitionError, ReasonRequiredError, ..."""
+        for _ in range(_DECIDE_TRIES):
+            current = self.get_request(reference)
+            if current is None:
+                raise UnknownRequestError(reference)
+            updated = workflow.apply(
+                current, decision, agent_id=agent_id, at=self._clock(), reason=reason, pickup=pickup
+            )
+            seen = len(current.history)
+            with self._engine.begin() as conn:
+                moved = conn.execute(
+                    requests.update()
+                    .where(requests.c.reference == reference, requests.c.version == seen)
+                    .values(
+                        status=updated.status.value,
+                        reason=updated.reason,
+                        pickup=updated.pickup,
+                        version=seen + 1,
+                    )
+                )
+                if moved.rowcount == 1:
+                    conn.execute(
+                        request_history.insert().values(
+                            _history_values(reference, seen, updated.history[-1])
+                        )
+                    )
+                    return updated
+            # Another agent decided in between: re-read and judge again from the new status.
+        raise BackendUnavailableError("the request kept changing; try again")
+
+    # --- citizens -------------------------------------------------------------------------
+
+    @_guarded
+    def get_citizen(self, phone: str) -> Citizen | None:
+        """Return the citizen with this phone, if known."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(citizens).where(citizens.c.phone == phone)).first()
+        if row is None:
+            return None
+        return Citizen(
+            phone=row.phone, name=row.name, id_number=row.id_number, language=row.language
+        )
+
+    @_guarded
+    def save_citizen(self, citizen: Citizen) -> None:
+        """Create or update a citizen."""
+        values = {
+            "name": citizen.name,
+            "id_number": citizen.id_number,
+            "language": citizen.language,
+        }
+        for _ in range(2):
+            try:
+                with self._engine.begin() as conn:
+                    changed = conn.execute(
+                        citizens.update().where(citizens.c.phone == citizen.phone).values(values)
+                    )
+                    if changed.rowcount == 0:
+                        conn.execute(citizens.insert().values(phone=citizen.phone, **values))
+                return
+            except exc.IntegrityError:
+                continue  # inserted concurrently: the update on the next round wins
+        raise BackendUnavailableError("could not save the citizen")
+
+
+def _payment_exists(conn: Connection, payment_id: str) -> bool:
+    found = conn.execute(
+        sa.select(payments.c.payment_id).where(payments.c.payment_id == payment_id)
+    ).first()
+    return found is not None
+
+
+def _assessment(row: sa.Row[Any]) -> Assessment:
+    return Assessment(
+        id=row.id,
+        tax_code=row.tax_code,
+        reference=row.reference,
+        amount=int(row.amount),
+        currency=row.currency,
+        period=row.period,
+        due_date=row.due_date,
+        paid=bool(row.paid),
+        paid_at=row.paid_at,
+    )
+
+
+def _document_type(row: sa.Row[Any]) -> DocumentType:
+    return DocumentType(
+        code=row.code,
+        names=dict(row.names),
+        fee=int(row.fee),
+        currency=row.currency,
+        required_documents={k: tuple(v) for k, v in row.required_documents.items()},
+        needs_visit=bool(row.needs_visit),
+        requires_identity=bool(row.requires_identity),
+        delay_days=int(row.delay_days),
+        office=dict(row.office),
+    )
+
+
+def _history_values(reference: str, seq: int, change: StatusChange) -> dict[str, Any]:
+    return {
+        "reference": reference,
+        "seq": seq,
+        "status": change.status.value,
+        "at": change.at,
+        "agent_id": change.agent_id,
+        "reason": change.reason,
+        "pickup": change.pickup,
+    }
+
+
+def _load_requests(conn: Connection, rows: Sequence[sa.Row[Any]]) -> list[DocumentRequest]:
+    if not rows:
+        return []
+    refs = [r.reference for r in rows]
+    changes: dict[str, list[StatusChange]] = {ref: [] for ref in refs}
+    history = conn.execute(
+        sa.select(request_history)
+        .where(request_history.c.reference.in_(refs))
+        .order_by(request_history.c.reference, request_history.c.seq)
+    ).all()
+    for h in history:
+        changes[h.reference].append(
+            StatusChange(
+                status=RequestStatus(h.status),
+                at=h.at,
+                agent_id=h.agent_id,
+                reason=h.reason,
+                pickup=h.pickup,
+            )
+        )
+    return [
+        DocumentRequest(
+            reference=r.reference,
+            document_code=r.document_code,
+            owner_phone=r.owner_phone,
+            status=RequestStatus(r.status),
+            created_at=r.created_at,
+            history=tuple(changes[r.reference]),
+            applicant_name=r.applicant_name,
+            id_number=r.id_number,
+            reason=r.reason,
+            pickup=r.pickup,
+        )
+        for r in rows
+    ]
