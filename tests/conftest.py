@@ -7,7 +7,9 @@ work on this machine can use other indexes; the bench owns 1-3.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +67,98 @@ def app(app_config: dict[str, Any]) -> Iterator[Flask]:
 def client(app: Flask) -> FlaskClient:
     """Return a test client of the app."""
     return app.test_client()
+
+
+@dataclass(frozen=True, slots=True)
+class UssdScreen:
+    """One USSD answer as the phone gets it: `kind` CON or END, the body, the HTTP status."""
+
+    kind: str
+    body: str
+    status: int
+    content_type: str
+
+    @property
+    def end(self) -> bool:
+        """Return True when the session is closed."""
+        return self.kind == "END"
+
+
+class UssdPhone:
+    """Dial and type like Africa's Talking: a new session id per dial, `text` joined by `*`."""
+
+    url = "/ussd/africastalking"
+
+    def __init__(
+        self,
+        client: FlaskClient,
+        phone: str = "+243810000001",
+        service_code: str = "*384*12#",
+        network_code: str = "63902",
+    ) -> None:
+        self.client = client
+        self.phone = phone
+        self.service_code = service_code
+        self.network_code = network_code
+        self.session_id = ""
+        self.inputs: list[str] = []
+        self.last: UssdScreen | None = None
+
+    @property
+    def text(self) -> str:
+        """Return `text` as the aggregator sends it now."""
+        return "*".join(self.inputs)
+
+    def dial(self, phone: str | None = None, service_code: str | None = None) -> UssdScreen:
+        """Start a new session (new session id, empty text) and return the first screen."""
+        self.phone = phone or self.phone
+        self.service_code = service_code or self.service_code
+        self.session_id = "ATUid_" + uuid.uuid4().hex
+        self.inputs = []
+        return self._hop()
+
+    def type(self, *inputs: str) -> UssdScreen:
+        """Send each input as one hop; return the last screen."""
+        assert self.session_id, "dial() first"
+        assert inputs, "type at least one input"
+        for value in inputs:
+            self.inputs.append(value)
+            screen = self._hop()
+        return screen
+
+    def retry(self) -> UssdScreen:
+        """Send the last hop again, unchanged (an aggregator retry)."""
+        return self._hop()
+
+    def post(self, form: Mapping[str, str] | bytes, content_type: str | None = None) -> UssdScreen:
+        """POST a raw form (or raw bytes) to the callback URL and return what came back."""
+        if isinstance(form, bytes):
+            response = self.client.post(
+                self.url,
+                data=form,
+                content_type=content_type or "application/x-www-form-urlencoded",
+            )
+        else:
+            response = self.client.post(self.url, data=dict(form), content_type=content_type)
+        raw = response.get_data(as_text=True)
+        kind, _, body = raw.partition(" ")
+        screen = UssdScreen(kind, body, response.status_code, response.content_type or "")
+        self.last = screen
+        return screen
+
+    def _hop(self) -> UssdScreen:
+        return self.post(
+            {
+                "sessionId": self.session_id,
+                "serviceCode": self.service_code,
+                "phoneNumber": self.phone,
+                "networkCode": self.network_code,
+                "text": self.text,
+            }
+        )
+
+
+@pytest.fixture
+def ussd(client: FlaskClient) -> UssdPhone:
+    """Return a phone that dials and types through /ussd/africastalking like the aggregator."""
+    return UssdPhone(client)
