@@ -15,9 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import yaml
+
+if TYPE_CHECKING:
+    from menus.model import MenuSpec
 
 KINDS: Final = ("menu", "input", "action", "end")
 
@@ -68,9 +71,39 @@ def build_graph(document: Mapping[str, Any], lang: str | None = None) -> MenuGra
         )
         for target, label in _branches(screen, lang):
             edges.setdefault((str(screen_id), target), []).append(label)
+    return _assemble(str(document.get("start", nodes[0].id if nodes else "")), nodes, edges)
+
+
+def graph_from_spec(spec: MenuSpec, lang: str | None = None) -> MenuGraph:
+    """Build the graph of a compiled MenuSpec (the one the running engine walks)."""
+    lang = lang or spec.default_language
+    nodes: list[Node] = []
+    edges: dict[tuple[str, str], list[str]] = {}
+    for screen in spec.screens.values():
+        title = _title(screen.text.template(lang).source if screen.text else "", lang)
+        nodes.append(Node(screen.id, screen.kind, title))
+        branches = [
+            (option.next, f"{option.key}. {_title(option.label.template(lang).source, lang)}")
+            for option in screen.options
+        ]
+        if screen.options_from and screen.next:
+            branches.append((screen.next, f"{screen.options_from}()"))
+        elif screen.kind == "input" and screen.next:
+            branches.append((screen.next, screen.save_as or "input"))
+        elif screen.next and not screen.options:
+            branches.append((screen.next, "next"))
+        if screen.empty:
+            branches.append((screen.empty, "empty"))
+        branches.extend((target, outcome) for outcome, target in screen.on.items())
+        for target, label in branches:
+            edges.setdefault((screen.id, target), []).append(label)
+    return _assemble(spec.start, nodes, edges)
+
+
+def _assemble(start: str, nodes: list[Node], edges: dict[tuple[str, str], list[str]]) -> MenuGraph:
     known = {n.id for n in nodes}
     return MenuGraph(
-        start=str(document.get("start", nodes[0].id if nodes else "")),
+        start=start,
         nodes=tuple(nodes),
         # Parallel branches (two options to one screen) become one edge with both labels.
         edges=tuple(
