@@ -1,8 +1,45 @@
-"""One USSD hop: lock and load the session, walk the menu, save, then enqueue effects."""
+"""One USSD hop: lock and load the session, walk the menu, save, then enqueue effects.
+
+The flow per hop: one Redis round trip locks the session and loads it with the phone's
+language and resume snapshot; the machine decides where the answer leads; actions run here
+(never inside FSM callbacks); the reply is rendered; one round trip saves and unlocks; only
+then are the actions' effects enqueued.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
+from typing import Final
+
+import redis
+
+import runtime
+from menus.machine import EMPTY, PICK, RESOLVE, SELECT, SUBMIT, HopModel, MenuMachine
+from menus.model import BACK, HOME, NEXT_PAGE, PREVIOUS_PAGE, MenuSpec, Screen
+from menus.registry import (
+    ActionContext,
+    ActionResult,
+    Effect,
+    Enqueuer,
+    RegisteredAction,
+    Registry,
+    default_registry,
+)
+from menus.render import Nav, Renderer, option_keys
+from runtime.masking import mask_phone
+from sessions.session import Session
+from sessions.store import Loaded, ResumeMode, SessionStore
+
+log = logging.getLogger(__name__)
+
+# The pseudo-screen of the "1. Continue 2. Start over" question after a dropped session.
+RESUME_STATE: Final = "__resume__"
+RESUME_CONTINUE, RESUME_RESTART = "1", "2"
+# Actions chained without a screen in between: more means a loop in menus.yaml.
+MAX_CHAIN: Final = 12
+MAX_HISTORY: Final = 30
+_JSON_SCALARS: Final = (str, int, float, bool, type(None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,17 +66,348 @@ class UssdReply:
         return ("END " if self.end else "CON ") + self.body
 
 
+def latest_input(previous: str, text: str, *, cumulative: bool = True) -> str:
+    """Return what the caller typed last: the suffix of `text` after the previous text."""
+    if not cumulative or not previous:
+        return text
+    if text.startswith(previous + "*"):
+        return text[len(previous) + 1 :]
+    # The aggregator's history does not extend ours (we lost a hop): best effort.
+    return text.rsplit("*", 1)[-1]
+
+
+@dataclass(slots=True)
+class _Hop:
+    """What one hop decided besides the reply: effects, language, the resume snapshot."""
+
+    session: Session
+    effects: list[Effect] = field(default_factory=list)
+    language: str | None = None
+
+
+class _ChainError(RuntimeError):
+    """An action chain did not reach a screen (a loop or an unmapped outcome)."""
+
+
 class HopHandler:
     """Answer USSD hops from the compiled menus and the Redis session store."""
 
+    def __init__(
+        self,
+        spec: MenuSpec,
+        store: SessionStore,
+        enqueuer: Enqueuer,
+        services: runtime.Container,
+        *,
+        registry: Registry | None = None,
+        machine: MenuMachine | None = None,
+    ) -> None:
+        self.spec = spec
+        self.store = store
+        self.enqueuer = enqueuer
+        self.services = services
+        self.machine = machine if machine is not None else MenuMachine(spec)
+        self.renderer = Renderer(spec)
+        registry = registry if registry is not None else default_registry()
+        # Resolve every action once: a hop never looks a name up in the registry.
+        self._actions: dict[str, RegisteredAction] = {}
+        for screen in spec.screens.values():
+            for name in (screen.action, screen.options_from):
+                if name is not None:
+                    self._actions[name] = registry.get(name)
+        self._max_tries = spec.settings.max_invalid_tries
+
+    # -- the contract ---------------------------------------------------------------------
+
     def handle(self, request: UssdRequest) -> UssdReply:
         """Answer one hop."""
-        raise NotImplementedError  # being built: see issue 2
+        try:
+            loaded = self.store.acquire(request.session_id, request.msisdn)
+        except redis.RedisError:
+            log.exception("ussd: session store unavailable")
+            return self.unavailable()
+        if loaded is None:
+            log.warning("ussd: session busy, phone %s", mask_phone(request.msisdn))
+            return self._message_end("busy", self._language(loaded))
+        saved = False
+        try:
+            stored = loaded.session
+            if (
+                request.cumulative
+                and stored is not None
+                and stored.text == request.text
+                and stored.reply is not None
+            ):
+                # A retried hop: same answer, nothing changes, no effect runs twice.
+                return UssdReply(*stored.reply)
+            hop = self._step(loaded, request)
+            saved = self.store.save(
+                loaded,
+                hop.session,
+                language=hop.language,
+                resume=self._resume_mode(hop.session),
+            )
+            if not saved:
+                log.error("ussd: session lock lost before save; reply withheld")
+                return self.unavailable()
+        except redis.RedisError:
+            log.exception("ussd: session store failed during a hop")
+            return self.unavailable()
+        except Exception:
+            log.exception("ussd: hop failed")
+            return self.unavailable()
+        finally:
+            if not saved:
+                self._release_quietly(loaded)
+        self._enqueue(hop.effects)
+        assert hop.session.reply is not None
+        return UssdReply(*hop.session.reply)
 
     def bad_request(self) -> UssdReply:
         """Return the END shown when the request itself is malformed."""
-        raise NotImplementedError
+        return self._message_end("bad_request", self.spec.default_language)
 
     def unavailable(self) -> UssdReply:
         """Return the END shown when Redis or the back office is down."""
-        raise NotImplementedError
+        return self._message_end("unavailable", self.spec.default_language)
+
+    # -- one hop ---------------------------------------------------------------------------
+
+    def _step(self, loaded: Loaded, request: UssdRequest) -> _Hop:
+        stored = loaded.session
+        if stored is None or stored.ended:
+            # A first dial, or an unknown/expired session: start politely from the top.
+            return self._dial(loaded, request)
+        typed = latest_input(stored.text, request.text, cumulative=request.cumulative)
+        stored.text = request.text
+        hop = _Hop(stored)
+        self._answer(hop, typed)
+        return hop
+
+    def _dial(self, loaded: Loaded, request: UssdRequest) -> _Hop:
+        lang = self._language(loaded)
+        session = Session(
+            session_id=request.session_id,
+            msisdn=request.msisdn,
+            state=self.spec.start,
+            lang=lang,
+            text=request.text,
+        )
+        hop = _Hop(session)
+        snapshot = loaded.resume
+        if snapshot is not None and snapshot.get("s") in self.spec.screens:
+            session.state = RESUME_STATE
+            session.resume = snapshot
+            self._render_resume(session)
+        else:
+            self._enter(hop, self.spec.start)
+        return hop
+
+    def _answer(self, hop: _Hop, typed: str) -> None:
+        session = hop.session
+        if session.state == RESUME_STATE:
+            self._answer_resume(hop, typed)
+            return
+        screen = self.spec.screens[session.state]
+        if typed == HOME:
+            session.history.clear()
+            self._enter(hop, self.spec.start)
+            return
+        if typed == BACK:
+            self._enter(hop, session.history.pop() if session.history else self.spec.start)
+            return
+        if typed == NEXT_PAGE and session.page + 1 < session.pages:
+            session.page += 1
+            self._render(session)
+            return
+        if typed == PREVIOUS_PAGE and session.page > 0:
+            session.page -= 1
+            self._render(session)
+            return
+        if screen.kind not in ("menu", "input"):
+            # A paginated END waits for 98/99 only; anything else shows the page again.
+            self._render(session)
+            return
+        model = HopModel(session.state, typed)
+        if screen.kind == "input":
+            self.machine.fire(SUBMIT, model)
+        elif screen.options:
+            self.machine.fire(SELECT, model)
+        else:
+            model.options = {key: value for key, _, value in session.options}
+            self.machine.fire(PICK, model)
+        if model.invalid:
+            self._invalid(session, screen, model)
+            return
+        if screen.save_as is not None and model.value is not None:
+            session.data[screen.save_as] = model.value
+        session.history.append(session.state)
+        del session.history[:-MAX_HISTORY]
+        self._enter(hop, model.state)
+
+    def _invalid(self, session: Session, screen: Screen, model: HopModel) -> None:
+        session.tries += 1
+        if session.tries >= self._max_tries:
+            self._finish(session, "too_many_tries")
+            return
+        if screen.kind == "menu":
+            prefix = self.spec.message("invalid_choice", session.lang)
+        else:
+            error = model.error or screen.error or self.spec.messages["invalid_input"]
+            prefix = error.render(session.lang, self.renderer.values(session.data))
+        session.page = 0
+        self._render(session, prefix=prefix)
+
+    def _answer_resume(self, hop: _Hop, typed: str) -> None:
+        session = hop.session
+        snapshot = session.resume or {}
+        if typed == RESUME_CONTINUE:
+            session.resume = None
+            session.state = snapshot["s"]
+            session.lang = snapshot.get("l", session.lang)
+            session.data = dict(snapshot.get("d") or {})
+            session.history = [h for h in snapshot.get("h") or () if h in self.spec.screens]
+            session.options = [(str(k), str(lb), str(v)) for k, lb, v in snapshot.get("o") or ()]
+            session.page = 0
+            self._render(session)
+        elif typed in (RESUME_RESTART, HOME):
+            session.resume = None
+            self._enter(hop, self.spec.start)
+        else:
+            session.tries += 1
+            if session.tries >= self._max_tries:
+                self._finish(session, "too_many_tries")
+                return
+            self._render_resume(session, prefix=self.spec.message("invalid_choice", session.lang))
+
+    # -- entering screens, running actions ------------------------------------------------
+
+    def _enter(self, hop: _Hop, target: str) -> None:
+        session = hop.session
+        try:
+            for _ in range(MAX_CHAIN):
+                screen = self.spec.screens[target]
+                session.state, session.page, session.tries = target, 0, 0
+                if screen.kind == "action":
+                    target = self._resolve(hop, screen)
+                    continue
+                if screen.kind == "menu" and screen.options_from is not None:
+                    result = self._call(hop, screen.options_from, screen)
+                    options = result.options or []
+                    if not options and screen.empty is not None:
+                        model = HopModel(target)
+                        self.machine.fire(EMPTY, model)
+                        target = model.state
+                        continue
+                    keys = option_keys(len(options))
+                    session.options = [
+                        (key, o.label, o.value) for key, o in zip(keys, options, strict=True)
+                    ]
+                else:
+                    session.options = []
+                self._render(session)
+                return
+            raise _ChainError(f"more than {MAX_CHAIN} actions in a row from {target!r}")
+        except _ChainError:
+            log.exception("ussd: menu chain failed")
+            self._finish(session, "unavailable")
+
+    def _resolve(self, hop: _Hop, screen: Screen) -> str:
+        assert screen.action is not None
+        try:
+            outcome = self._call(hop, screen.action, screen).outcome
+        except Exception:
+            log.exception("ussd: action %s failed", screen.action)
+            outcome = "error"
+        model = HopModel(screen.id, outcome=outcome)
+        self.machine.fire(RESOLVE, model)
+        if model.invalid:
+            raise _ChainError(f"{screen.id}: outcome {outcome!r} is not mapped")
+        return model.state
+
+    def _call(self, hop: _Hop, name: str, screen: Screen) -> ActionResult:
+        session = hop.session
+        context = ActionContext(
+            session_id=session.session_id,
+            msisdn=session.msisdn,
+            lang=session.lang,
+            data=dict(session.data),
+            args=screen.args,
+            services=self.services,
+        )
+        result = self._actions[name].func(context)
+        for key, value in result.data.items():
+            # Sessions are JSON: dates, decimals and the like travel as text.
+            session.data[key] = value if isinstance(value, _JSON_SCALARS) else str(value)
+        hop.effects.extend(result.effects)
+        if result.language is not None:
+            if result.language in self.spec.languages:
+                session.lang = hop.language = result.language
+            else:
+                log.warning("ussd: action %s chose unknown language %r", name, result.language)
+        return result
+
+    # -- replies --------------------------------------------------------------------------
+
+    def _render(self, session: Session, *, prefix: str | None = None) -> None:
+        screen = self.spec.screens[session.state]
+        header, items = self.renderer.screen_parts(
+            screen, session.lang, session.data, [(k, label) for k, label, _ in session.options]
+        )
+        if screen.kind == "end":
+            nav = Nav()
+        else:
+            depth = len(session.history)
+            nav = Nav(back=depth > 0, home=depth > 1)
+        pages = self.renderer.pages(session.lang, header, items, nav, prefix=prefix)
+        session.pages = len(pages)
+        session.page = min(session.page, len(pages) - 1)
+        end = screen.kind == "end" and session.page == len(pages) - 1
+        session.ended = end
+        session.reply = (end, pages[session.page])
+
+    def _render_resume(self, session: Session, *, prefix: str | None = None) -> None:
+        lang = session.lang
+        items = [
+            f"{RESUME_CONTINUE}. {self.spec.message('resume_continue', lang)}",
+            f"{RESUME_RESTART}. {self.spec.message('resume_restart', lang)}",
+        ]
+        header = self.spec.message("resume_prompt", lang, self.renderer.values({}))
+        pages = self.renderer.pages(lang, header, items, Nav(), prefix=prefix)
+        session.pages, session.page = len(pages), 0
+        session.reply = (False, pages[0])
+
+    def _finish(self, session: Session, message: str) -> None:
+        session.ended = True
+        session.reply = (True, self.spec.message(message, session.lang, self.renderer.values({})))
+
+    def _message_end(self, message: str, lang: str) -> UssdReply:
+        return UssdReply(True, self.spec.message(message, lang, self.renderer.values({})))
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _language(self, loaded: Loaded | None) -> str:
+        if loaded is not None and loaded.phone_lang in self.spec.languages:
+            return str(loaded.phone_lang)
+        return self.spec.default_language
+
+    def _resume_mode(self, session: Session) -> ResumeMode:
+        if session.state == RESUME_STATE:
+            return "keep"
+        if session.ended or not session.history:
+            return "clear"
+        return "set"
+
+    def _release_quietly(self, loaded: Loaded) -> None:
+        try:
+            self.store.release(loaded)
+        except redis.RedisError:
+            log.warning("ussd: could not release a session lock; it expires by itself")
+
+    def _enqueue(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            try:
+                self.enqueuer.enqueue(effect)
+            except Exception:
+                # The session is saved; a lost job is logged, the caller still gets a reply.
+                log.exception("ussd: could not enqueue %s", effect.func)
