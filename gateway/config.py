@@ -43,6 +43,12 @@ class Settings:
         "DATABASE_URL", "sqlite:///var/guichet.db", "civic back office (SQLite or PostgreSQL)"
     )
     menus_path: str = _setting("MENUS_PATH", "menus.yaml", "the city's menus, texts and templates")
+    ussd_session_ttl_seconds: int = _setting(
+        "USSD_SESSION_TTL_SECONDS", 0, "USSD session lifetime in Redis; 0 = menus.yaml settings"
+    )
+    ussd_lock_wait_seconds: float = _setting(
+        "USSD_LOCK_WAIT_SECONDS", 2.0, "how long a hop waits for a concurrent hop of its session"
+    )
     log_level: str = _setting("LOG_LEVEL", "INFO", "root log level")
     api_keys: str = _setting(
         "API_KEYS",

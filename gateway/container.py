@@ -9,7 +9,11 @@ from gateway.auth import ApiKeyring
 from gateway.config import Settings
 from gateway.jobs import InlineEnqueuer, RqEnqueuer
 from gateway.redis_client import build_redis
+from menus.hop import HopHandler
+from menus.loader import load_menus
+from menus.model import MenuSpec
 from menus.registry import Enqueuer
+from sessions.store import SessionStore
 
 
 def build(settings: Settings, *, redis_client: redis.Redis | None = None) -> runtime.Container:
@@ -21,6 +25,7 @@ def build(settings: Settings, *, redis_client: redis.Redis | None = None) -> run
     container.register(ApiKeyring, ApiKeyring.from_settings(settings))
     # Each package wires its own services below; keep one function per package.
     _wire_jobs(container, settings)
+    _wire_menus(container, settings)
     return runtime.install(container)
 
 
@@ -31,3 +36,19 @@ def _wire_jobs(container: runtime.Container, settings: Settings) -> None:
     )
     # Enqueuer is a Protocol: mypy refuses abstract types as keys, the container does not.
     container.register(Enqueuer, enqueuer)  # type: ignore[type-abstract]
+
+
+def _wire_menus(container: runtime.Container, settings: Settings) -> None:
+    # menus.yaml is parsed and compiled once here; a bad file stops the process at start-up.
+    spec = load_menus(settings.menus_path)
+    container.register(MenuSpec, spec)
+    ttl = settings.ussd_session_ttl_seconds or spec.settings.session_ttl_seconds
+    store = SessionStore(
+        container.get(redis.Redis),
+        ttl_seconds=ttl,
+        resume_window_seconds=spec.settings.resume_window_seconds,
+        lock_wait_seconds=settings.ussd_lock_wait_seconds,
+    )
+    container.register(SessionStore, store)
+    enqueuer = container.get(Enqueuer)  # type: ignore[type-abstract]
+    container.register(HopHandler, HopHandler(spec, store, enqueuer, container))
