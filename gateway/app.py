@@ -35,3 +35,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(health.blueprint)
     app.register_blueprint(ussd.blueprint)
+    from gateway import simulator  # noqa: PLC0415
+
+    if simulator.enabled(app.config["SETTINGS"]):
+        app.register_blueprint(simulator.blueprint)

@@ -94,6 +94,10 @@ class Settings:
     otp_key: str = _setting(
         "OTP_KEY", "", "HMAC key for stored OTPs (required in production; dev derives one)"
     )
+    # --- simulator (gateway/simulator/) ---
+    simulator_enabled: bool = _setting(
+        "SIMULATOR_ENABLED", True, "serve the phone simulator at /simulator (never in production)"
+    )
 
     @classmethod
     def from_env(
