@@ -40,7 +40,9 @@ class Nav:
 
 
 @dataclass(frozen=True, slots=True)
-class _NavLines:
+class NavLines:
+    """The navigation lines of one language, rendered once."""
+
     back: str
     home: str
     more: str
@@ -53,7 +55,7 @@ class Renderer:
     def __init__(self, spec: MenuSpec) -> None:
         self.spec = spec
         self._nav = {
-            lang: _NavLines(
+            lang: NavLines(
                 back=f"{BACK}. {spec.message('back', lang)}",
                 home=f"{HOME}. {spec.message('home', lang)}",
                 more=f"{NEXT_PAGE}. {spec.message('more', lang)}",
@@ -62,6 +64,14 @@ class Renderer:
             for lang in spec.languages
         }
         self._builtins = spec.builtin_values()
+
+    def nav_lines(self, lang: str) -> NavLines:
+        """Return the navigation lines in `lang` (default language when unknown)."""
+        return self._nav.get(lang) or self._nav[self.spec.default_language]
+
+    def footer(self, lang: str, nav: Nav, *, first: bool, last: bool) -> list[str]:
+        """Return the navigation lines of a page."""
+        return self._footer(self.nav_lines(lang), nav, first=first, last=last)
 
     def values(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Return the placeholder values: built-ins, then session data."""
@@ -95,7 +105,7 @@ class Renderer:
         prefix: str | None = None,
     ) -> list[str]:
         """Cut header and items into pages that each fit one screen, footers included."""
-        nav_lines = self._nav.get(lang) or self._nav[self.spec.default_language]
+        nav_lines = self.nav_lines(lang)
         head = [part for part in (prefix, header) if part]
         whole = [*head, *items]
         single = [*whole, *self._footer(nav_lines, nav, first=True, last=True)]
@@ -125,7 +135,7 @@ class Renderer:
         ]
 
     @staticmethod
-    def _footer(lines: _NavLines, nav: Nav, *, first: bool, last: bool) -> list[str]:
+    def _footer(lines: NavLines, nav: Nav, *, first: bool, last: bool) -> list[str]:
         footer: list[str] = []
         if not last:
             footer.append(lines.more)
