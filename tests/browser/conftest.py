@@ -1,0 +1,128 @@
+"""Browser tests: the gateway as a real local server, driven by the system's headless Chromium.
+
+Chromium comes from the system package manager (Debian's `chromium`), installed here on first
+use when missing and we are root; `playwright install` would download a browser build, which
+this project never does. Where it cannot be installed the tests are skipped, saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+import runtime
+from gateway.app import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+INSTALL_TIMEOUT_SECONDS = 900
+
+
+def _install_chromium() -> str | None:
+    """Install Debian's chromium with apt-get; return why not when that cannot be done."""
+    if CHROMIUM.exists():
+        return None
+    if shutil.which("apt-get") is None:
+        return "no /usr/bin/chromium and no apt-get to install it"
+    if os.geteuid() != 0:
+        return "no /usr/bin/chromium and not root: run `apt-get install chromium` once"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for argv in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+    ):
+        try:
+            done = subprocess.run(
+                argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=INSTALL_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"`{' '.join(argv)}` failed: {exc}"
+        if done.returncode != 0:
+            return f"`{' '.join(argv)}` failed: {done.stderr.strip()[-300:]}"
+    return None if CHROMIUM.exists() else "apt-get ran but /usr/bin/chromium is still missing"
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Return the system Chromium, installing it on first use; skip when impossible."""
+    reason = _install_chromium()
+    if reason is not None:
+        pytest.skip(f"browser tests need Chromium: {reason}")
+    return str(CHROMIUM)
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Yield a headless Chromium driven by Playwright, with a fresh profile."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=chromium_path,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1100, "height": 760},
+            locale="fr-FR",
+        )
+        yield context
+        context.close()
+
+
+class LiveServer:
+    """The gateway served by werkzeug on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app_config: dict[str, Any]) -> Iterator[LiveServer]:
+    """Yield the gateway running as a real local HTTP server on the test's Redis and database."""
+    app = create_app(app_config)
+    with LiveServer(app) as server:
+        yield server
+    runtime.uninstall()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Return the git-ignored folder where browser tests leave their screenshots."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
