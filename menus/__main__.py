@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from menus import graph
 from menus.lint import lint
 
 
@@ -15,6 +16,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("lint", help="check a menus file")
     check.add_argument("path", nargs="?", default="menus.yaml")
+    # `map` owns its options (menus.graph.main): hand it the rest of the line untouched.
+    commands.add_parser("map", help="draw the menu graph (mermaid or svg)", add_help=False)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["map"]:
+        return graph.main(argv[1:])
     args = parser.parse_args(argv)
     report = lint(args.path)
     out = sys.stdout if report.ok else sys.stderr

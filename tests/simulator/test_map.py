@@ -103,3 +103,10 @@ def test_command_writes_the_map(fmt: str, tmp_path: Path) -> None:
 def test_command_reports_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(tmp_path / "nope.yaml")]) == 2
     assert "menus map:" in capsys.readouterr().err
+
+
+def test_menus_command_line_dispatches_map(capsys: pytest.CaptureFixture[str]) -> None:
+    from menus.__main__ import main as menus_main  # noqa: PLC0415 - the CLI under test
+
+    assert menus_main(["map", str(FIXTURE), "--format", "mermaid", "--lang", "en"]) == 0
+    assert 's_main -->|"2. Track"| s_track_ref' in capsys.readouterr().out
