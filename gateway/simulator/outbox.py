@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Any, Final
+
+import redis
 
 import runtime
+from sms.encoding import cost
+from sms.providers.console import read_outbox
+
+OUTBOX_LIMIT: Final = 20
 
 
 def messages_for(services: runtime.Container, msisdn: str) -> list[dict[str, Any]]:
     """Return the SMS sent to `msisdn` (E.164), newest first, as JSON-ready dicts."""
-    del services, msisdn  # wired to sms/'s outbox once it lands
-    return []
-
-
-def set_phone_language(services: runtime.Container, msisdn: str, lang: str) -> None:
-    """Remember `lang` as `msisdn`'s language, as the USSD language menu does."""
-    del services, msisdn, lang  # wired to the session store's phone language once it exists
+    entries = read_outbox(services.get(redis.Redis), phone=msisdn, limit=OUTBOX_LIMIT)
+    messages = []
+    for entry in entries:
+        measured = cost(entry.text)
+        messages.append(
+            {
+                "id": entry.message_id,
+                "sent_at": dt.datetime.fromtimestamp(entry.at, tz=dt.UTC).strftime("%H:%M:%S UTC"),
+                "sender_id": entry.sender_id,
+                "text": entry.text,
+                "encoding": measured.encoding,
+                "segments": measured.sms_segments,
+            }
+        )
+    return messages

@@ -14,8 +14,10 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from gateway.africastalking import UssdParseError, normalise_msisdn
 from gateway.config import Settings
-from gateway.simulator.outbox import messages_for, set_phone_language
+from gateway.simulator.language import set_language
+from gateway.simulator.outbox import messages_for
 from menus.graph import graph_from_spec, to_mermaid, to_svg
+from menus.hop import HopHandler
 from menus.model import MenuSpec
 from sms.encoding import cost
 
@@ -89,7 +91,8 @@ def language() -> tuple[Response, int]:
         return _error("phone: give a valid phone number, e.g. +243810000001")
     if lang not in _spec().languages:
         return _error(f"lang: one of {', '.join(_spec().languages)}")
-    set_phone_language(_services(), msisdn, lang)
+    if not set_language(_services().get(HopHandler), _spec(), msisdn, lang):
+        return _error(f"no menu of {_spec().source} chooses {lang}", 409)
     return jsonify(phone=msisdn, lang=lang), 200
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -12,6 +14,7 @@ import runtime
 from gateway.app import create_app
 from menus.model import MenuSpec
 from sms.encoding import cost
+from sms.providers.console import ConsoleProvider
 
 
 def test_page_has_the_keypad_and_the_service_code(app: Flask, client: FlaskClient) -> None:
@@ -123,3 +126,29 @@ def test_map_page_draws_every_screen(app: Flask, client: FlaskClient) -> None:
     for screen_id in spec.screens:
         assert f'data-screen="{screen_id}"' in page
     assert client.get("/simulator/map?lang=zz").status_code == 200  # falls back to the default
+
+
+def test_outbox_shows_that_phones_messages_only(app: Flask, client: FlaskClient) -> None:
+    provider = ConsoleProvider(app.extensions["guichet"].get(redis.Redis), stream=io.StringIO())
+    provider.send(["+243810000001"], "Reçu ABC-123: 5000 CDF", None)
+    provider.send(["+243810000002"], "not for this phone", None)
+    provider.send(["+243810000001"], "Second message", None)
+    # A national number is read in the city's country, as the USSD edge reads it.
+    answer = client.get("/simulator/outbox", query_string={"phone": "0810000001"})
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert body["phone"] == "+243810000001"
+    assert [m["text"] for m in body["messages"]] == ["Second message", "Reçu ABC-123: 5000 CDF"]
+    assert body["messages"][1]["encoding"] == "UCS-2"
+    assert body["messages"][0]["segments"] == 1
+
+
+def test_language_is_chosen_through_the_language_menu(client: FlaskClient, ussd: Any) -> None:
+    french = ussd.dial(phone="+243810000001")
+    answer = client.post("/simulator/language", json={"phone": "+243810000001", "lang": "en"})
+    assert answer.status_code == 200
+    assert answer.get_json() == {"phone": "+243810000001", "lang": "en"}
+    english = ussd.dial(phone="+243810000001")
+    assert english.kind == "CON"
+    assert english.body != french.body
+    assert "Help" in english.body  # and no "continue where you left off" offer
