@@ -167,9 +167,12 @@ citizens = sa.Table(
 )
 
 
-def make_engine(database_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> Engine:
+def make_engine(
+    database_url: str, *, timeout: float = DEFAULT_TIMEOUT, connect_timeout: float | None = None
+) -> Engine:
     """Return an engine with short timeouts; create a SQLite file's parent directory."""
     url = make_url(database_url)
+    connect_timeout = timeout if connect_timeout is None else connect_timeout
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -182,7 +185,10 @@ def make_engine(database_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> Engin
         options = f"{options} -c statement_timeout={int(timeout * 1000)}".strip()
         return sa.create_engine(
             url,
-            connect_args={"connect_timeout": max(1, math.ceil(timeout)), "options": options},
+            connect_args={
+                "connect_timeout": max(1, math.ceil(connect_timeout)),
+                "options": options,
+            },
             pool_timeout=timeout,
             pool_pre_ping=True,
         )
@@ -261,9 +267,15 @@ class SqlBackend:
         self._clock = clock
 
     @classmethod
-    def from_url(cls, database_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> SqlBackend:
+    def from_url(
+        cls,
+        database_url: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        connect_timeout: float | None = None,
+    ) -> SqlBackend:
         """Return a backend on `database_url` (does not connect yet)."""
-        return cls(make_engine(database_url, timeout=timeout))
+        return cls(make_engine(database_url, timeout=timeout, connect_timeout=connect_timeout))
 
     @property
     def engine(self) -> Engine:

@@ -94,9 +94,74 @@ class Settings:
     otp_key: str = _setting(
         "OTP_KEY", "", "HMAC key for stored OTPs (required in production; dev derives one)"
     )
+    sms_callback_token: str = _setting(
+        "SMS_CALLBACK_TOKEN", "", "when set, SMS callbacks must carry ?token=<this>"
+    )
+    # --- payments (payments/) ---
+    payment_operators: str = _setting(
+        "PAYMENT_OPERATORS",
+        "mpesa:sandbox,airtel:sandbox,orange:sandbox",
+        "operator:provider pairs in menu order (providers: sandbox, daraja)",
+    )
+    payment_push_delay_seconds: float = _setting(
+        "PAYMENT_PUSH_DELAY_SECONDS", 5.0, "wait after the USSD END before the payment push"
+    )
+    payment_intent_ttl_seconds: float = _setting(
+        "PAYMENT_INTENT_TTL_SECONDS", 600.0, "an unanswered payment intent expires after this"
+    )
+    payment_reconcile_after_seconds: float = _setting(
+        "PAYMENT_RECONCILE_AFTER_SECONDS", 60.0, "query the provider for intents quiet this long"
+    )
+    payment_reconcile_interval_seconds: float = _setting(
+        "PAYMENT_RECONCILE_INTERVAL_SECONDS",
+        60.0,
+        "period of the reconciliation job (0: off, run `python -m payments reconcile` from cron)",
+    )
+    payment_callback_token: str = _setting(
+        "PAYMENT_CALLBACK_TOKEN",
+        "",
+        "secret in payment callback URLs (required in production; dev accepts any when unset)",
+    )
+    public_base_url: str = _setting(
+        "PUBLIC_BASE_URL", "", "our URL as providers reach it (default http://127.0.0.1:$PORT)"
+    )
+    receipt_key: str = _setting(
+        "RECEIPT_KEY", "", "city key of receipt-code HMACs, >= 16 bytes (required in production)"
+    )
+    sandbox_callback_delay_seconds: float = _setting(
+        "SANDBOX_CALLBACK_DELAY_SECONDS", 3.0, "sandbox provider: wait before its callback"
+    )
+    daraja_base_url: str = _setting(
+        "DARAJA_BASE_URL", "https://sandbox.safaricom.co.ke", "M-Pesa Daraja API root"
+    )
+    daraja_consumer_key: str = _setting("DARAJA_CONSUMER_KEY", "", "Daraja app consumer key")
+    daraja_consumer_secret: str = _setting(
+        "DARAJA_CONSUMER_SECRET", "", "Daraja app consumer secret"
+    )
+    daraja_shortcode: str = _setting("DARAJA_SHORTCODE", "", "Lipa na M-Pesa paybill short code")
+    daraja_passkey: str = _setting("DARAJA_PASSKEY", "", "Lipa na M-Pesa Online passkey")
+    daraja_timeout_seconds: float = _setting(
+        "DARAJA_TIMEOUT_SECONDS", 10.0, "HTTP timeout of one Daraja call"
+    )
     # --- simulator (gateway/simulator/) ---
     simulator_enabled: bool = _setting(
         "SIMULATOR_ENABLED", True, "serve the phone simulator at /simulator (never in production)"
+    )
+    # --- civic back office (civic/) ---
+    civic_backend: str = _setting(
+        "CIVIC_BACKEND", "sql", "sql (DATABASE_URL) or http (the city's portal at CIVIC_PORTAL_URL)"
+    )
+    civic_portal_url: str = _setting(
+        "CIVIC_PORTAL_URL", "", "city portal API root (docs/openapi/city-portal.yaml)"
+    )
+    civic_portal_token: str = _setting(
+        "CIVIC_PORTAL_TOKEN", "", "bearer token Guichet presents to the city portal"
+    )
+    civic_connect_timeout: float = _setting(
+        "CIVIC_CONNECT_TIMEOUT", 1.0, "seconds to connect to the back office (portal or database)"
+    )
+    civic_read_timeout: float = _setting(
+        "CIVIC_READ_TIMEOUT", 3.0, "seconds a back-office answer or SQL statement may take"
     )
 
     @classmethod
@@ -136,6 +201,12 @@ class Settings:
             raise ConfigError("SMS_PROVIDER=africastalking needs AT_API_KEY in production")
         if self.env == "production" and not self.otp_key:
             raise ConfigError("OTP_KEY is required in production")
+        if self.env == "production" and not (self.receipt_key and self.payment_callback_token):
+            raise ConfigError("RECEIPT_KEY and PAYMENT_CALLBACK_TOKEN are required in production")
+        if self.civic_backend not in {"sql", "http"}:
+            raise ConfigError(f"CIVIC_BACKEND must be sql or http, not {self.civic_backend!r}")
+        if self.civic_backend == "http" and not self.civic_portal_url:
+            raise ConfigError("CIVIC_BACKEND=http needs CIVIC_PORTAL_URL")
 
     @classmethod
     def documented(cls) -> list[tuple[str, str, str]]:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import redis
 
 import runtime
+from civic.http import HttpBackend
+from civic.ports import Backend
+from civic.sql import SqlBackend
 from gateway.auth import ApiKeyring
 from gateway.config import Settings
 from gateway.jobs import InlineEnqueuer, RqEnqueuer
@@ -24,6 +27,7 @@ def build(settings: Settings, *, redis_client: redis.Redis | None = None) -> run
     container.register(redis.Redis, client)
     container.register(ApiKeyring, ApiKeyring.from_settings(settings))
     # Each package wires its own services below; keep one function per package.
+    _wire_civic(container, settings)
     _wire_jobs(container, settings)
     _wire_menus(container, settings)
     return runtime.install(container)
@@ -52,3 +56,22 @@ def _wire_menus(container: runtime.Container, settings: Settings) -> None:
     container.register(SessionStore, store)
     enqueuer = container.get(Enqueuer)  # type: ignore[type-abstract]
     container.register(HopHandler, HopHandler(spec, store, enqueuer, container))
+
+
+def _wire_civic(container: runtime.Container, settings: Settings) -> None:
+    # Nothing connects here: the first call opens the database or the portal session.
+    backend: Backend
+    if settings.civic_backend == "http":
+        backend = HttpBackend(
+            settings.civic_portal_url,
+            token=settings.civic_portal_token,
+            connect_timeout=settings.civic_connect_timeout,
+            read_timeout=settings.civic_read_timeout,
+        )
+    else:
+        backend = SqlBackend.from_url(
+            settings.database_url,
+            timeout=settings.civic_read_timeout,
+            connect_timeout=settings.civic_connect_timeout,
+        )
+    container.register(Backend, backend)  # type: ignore[type-abstract]
