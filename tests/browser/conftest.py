@@ -7,6 +7,7 @@ this project never does. Where it cannot be installed the tests are skipped, say
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ from werkzeug.serving import make_server
 
 import runtime
 from gateway.app import create_app
+from gateway.schema import migrate_all, seed_demo
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -116,6 +118,9 @@ class LiveServer:
 def live_server(app_config: dict[str, Any]) -> Iterator[LiveServer]:
     """Yield the gateway running as a real local HTTP server on the test's Redis and database."""
     app = create_app(app_config)
+    # The tables and the demo city, as `make run` prepares them.
+    migrate_all(app.config["SETTINGS"], io.StringIO())
+    seed_demo(app.config["SETTINGS"], io.StringIO())
     with LiveServer(app) as server:
         yield server
     runtime.uninstall()

@@ -12,6 +12,8 @@ from flask.testing import FlaskClient
 
 import runtime
 from gateway.app import create_app
+from gateway.config import Settings
+from gateway.simulator import enabled
 from menus.model import MenuSpec
 from sms.encoding import cost
 from sms.providers.console import ConsoleProvider
@@ -39,9 +41,24 @@ def test_static_files_are_served(client: FlaskClient) -> None:
             assert answer.status_code == 200
 
 
+# The secrets production refuses to start without (gateway/config.py: Settings.validate).
+PRODUCTION = {
+    "env": "production",
+    "otp_key": "k" * 32,
+    "receipt_key": "r" * 32,
+    "payment_callback_token": "t" * 32,
+}
+
+
+def test_never_enabled_in_production() -> None:
+    assert enabled(Settings(simulator_enabled=True))
+    assert not enabled(Settings(simulator_enabled=False))
+    assert not enabled(Settings(env="production", simulator_enabled=True))
+
+
 @pytest.mark.parametrize(
     "overrides",
-    [{"env": "production", "otp_key": "k" * 32}, {"simulator_enabled": False}],
+    [PRODUCTION, {"simulator_enabled": False}],
     ids=["production", "disabled"],
 )
 def test_absent_unless_enabled_in_development(
