@@ -394,7 +394,8 @@ class HopHandler:
     def _resume_mode(self, session: Session) -> ResumeMode:
         if session.state == RESUME_STATE:
             return "keep"
-        if session.ended or not session.history:
+        # Nothing worth resuming at home or after an END: a redial simply starts afresh.
+        if session.ended or not session.history or session.state == self.spec.start:
             return "clear"
         return "set"
 
