@@ -30,6 +30,7 @@ def build(settings: Settings, *, redis_client: redis.Redis | None = None) -> run
     _wire_civic(container, settings)
     _wire_jobs(container, settings)
     _wire_menus(container, settings)
+    _wire_sms(container, settings)
     return runtime.install(container)
 
 
@@ -56,6 +57,33 @@ def _wire_menus(container: runtime.Container, settings: Settings) -> None:
     container.register(SessionStore, store)
     enqueuer = container.get(Enqueuer)  # type: ignore[type-abstract]
     container.register(HopHandler, HopHandler(spec, store, enqueuer, container))
+
+
+def _wire_sms(container: runtime.Container, settings: Settings) -> None:
+    # After the menus: the city's country and USSD code come from menus.yaml.
+    from sms.wiring import SmsOptions, wire  # noqa: PLC0415
+
+    spec = container.get(MenuSpec)
+    options = SmsOptions(
+        provider=settings.sms_provider,
+        templates_path=settings.sms_templates_path,
+        country=spec.city.country,
+        short_code=spec.service_code,
+        allowed_countries=settings.sms_allowed_countries,
+        daily_budget=settings.sms_daily_budget,
+        replies_per_hour=settings.sms_replies_per_hour,
+        retry_delays=settings.sms_retry_delays,
+        hold_seconds=settings.sms_hold_seconds,
+        at_username=settings.at_username,
+        at_api_key=settings.at_api_key,
+        at_sender_id=settings.at_sender_id,
+        at_api_base_url=settings.at_api_base_url,
+        at_timeout_seconds=settings.at_timeout_seconds,
+        otp_key=settings.otp_key,
+        inline_jobs=settings.emulate_redis,
+        production=settings.env == "production",
+    )
+    wire(container, options)
 
 
 def _wire_civic(container: runtime.Container, settings: Settings) -> None:

@@ -1,0 +1,105 @@
+"""Inbound SMS and delivery-report callbacks: validate, dedupe on `id`, store, enqueue.
+
+Africa's Talking retries a callback it did not see acknowledged, so the same `id` may arrive
+many times: only the first is stored and queued (Redis SET NX with a TTL).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import phonenumbers
+import redis
+
+from sms.queues import DeliveryQueue
+
+Kind = Literal["inbound", "delivery"]
+DEDUPE_SECONDS: Final = 7 * 24 * 3600
+_ID: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+_MAX_TEXT: Final = 1600  # ten concatenated segments; longer is not an SMS
+JOBS: Final[Mapping[Kind, str]] = {
+    "inbound": "sms.jobs.handle_inbound",
+    "delivery": "sms.jobs.handle_delivery_report",
+}
+INBOUND_FIELDS: Final = ("from", "to", "text", "date", "id", "linkId", "networkCode")
+DELIVERY_FIELDS: Final = (
+    "id",
+    "status",
+    "phoneNumber",
+    "networkCode",
+    "failureReason",
+    "retryCount",
+)
+
+
+class CallbackError(ValueError):
+    """A callback payload is missing a field or holds a malformed one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """What the callback handler did: the payload's id and whether it was new."""
+
+    callback_id: str
+    new: bool
+
+
+class CallbackInbox:
+    """Store each callback once and enqueue the job that handles it."""
+
+    def __init__(self, client: redis.Redis, queue: DeliveryQueue, default_region: str) -> None:
+        self._redis = client
+        self._queue = queue
+        self._region = default_region
+
+    def accept(self, kind: Kind, form: Mapping[str, str]) -> Accepted:
+        """Validate `form`; store and enqueue it unless its id was seen before."""
+        payload = self._validate(kind, form)
+        callback_id = payload["id"]
+        fresh = self._redis.set(f"sms:cb:{kind}:{callback_id}", "1", nx=True, ex=DEDUPE_SECONDS)
+        if not fresh:
+            return Accepted(callback_id, new=False)
+        # The payload is written before the job exists: a worker never finds it missing.
+        self._redis.set(f"sms:cbdata:{kind}:{callback_id}", json.dumps(payload), ex=DEDUPE_SECONDS)
+        self._queue.enqueue(JOBS[kind], callback_id)
+        return Accepted(callback_id, new=True)
+
+    def load(self, kind: Kind, callback_id: str) -> dict[str, str] | None:
+        """Return a stored payload."""
+        raw = self._redis.get(f"sms:cbdata:{kind}:{callback_id}")
+        if raw is None:
+            return None
+        data: dict[str, str] = json.loads(raw)
+        return data
+
+    def _validate(self, kind: Kind, form: Mapping[str, str]) -> dict[str, str]:
+        fields = INBOUND_FIELDS if kind == "inbound" else DELIVERY_FIELDS
+        payload = {name: str(form.get(name, "")).strip() for name in fields}
+        if not _ID.match(payload["id"]):
+            raise CallbackError("id: missing or malformed")
+        if kind == "inbound":
+            payload["from"] = self._e164(payload["from"], "from")
+            if len(payload["text"]) > _MAX_TEXT:
+                raise CallbackError("text: too long")
+        else:
+            if not payload["status"] or len(payload["status"]) > 40:
+                raise CallbackError("status: missing or malformed")
+            if payload["phoneNumber"]:
+                payload["phoneNumber"] = self._e164(payload["phoneNumber"], "phoneNumber")
+        for name, value in payload.items():
+            if len(value) > _MAX_TEXT:
+                raise CallbackError(f"{name}: too long")
+        return payload
+
+    def _e164(self, raw: str, name: str) -> str:
+        try:
+            number = phonenumbers.parse(raw, self._region)
+        except phonenumbers.NumberParseException:
+            raise CallbackError(f"{name}: not a phone number") from None
+        if not phonenumbers.is_valid_number(number):
+            raise CallbackError(f"{name}: not a valid phone number")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

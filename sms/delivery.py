@@ -1,0 +1,249 @@
+"""Hand a queued message to the provider, exactly once at most, and apply delivery reports.
+
+State machine: queued -> sending -> sent | failed (| queued again for a transient error or
+an account hold), then sent -> delivered | undelivered from delivery reports. Every move is a
+compare-and-set on the record (sms.store), so final states never regress and two jobs can
+never both send one message.
+
+At-most-once, on purpose: the record says `sending` before the provider is called. A job that
+finds `sending` does not send: if the lease is still running another worker owns the message;
+if it has expired the worker died between the call and the write, the outcome is unknown, and
+the message ends `failed` (reason `interrupted`). Likewise a read timeout (AT may have
+accepted the request) ends `failed` without a retry. A second copy of an alert or an OTP costs
+money and confuses people; a missing one is visible (status `failed`) and the citizen can pull
+the status again (STATUT <ref>) or ask for a new code. Only failures where nothing reached the
+provider (connection refused or timed out, HTTP 5xx, AT statusCode 500/501) are retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+import redis
+
+from runtime.masking import mask_phone
+from sms.providers.base import Outcome, ProviderError, RecipientResult, SmsProvider
+from sms.queues import DELIVER_JOB, DeliveryQueue
+from sms.store import FINAL, Message, MessageStore, Status, text
+
+log = logging.getLogger(__name__)
+
+HOLD_KEY: Final = "sms:hold"  # set while the provider account cannot send; value = why
+HOLDS_METRIC: Final = "sms:metrics:holds"
+_PENDING_REPORTS: Final = "sms:dlr:pending:{provider_id}"
+_PENDING_TTL: Final = 24 * 3600
+
+# Africa's Talking delivery report statuses.
+DELIVERED_STATUSES: Final = frozenset({"Success"})
+UNDELIVERED_STATUSES: Final = frozenset({"Rejected", "Failed", "AbsentSubscriber", "Expired"})
+INTERMEDIATE_STATUSES: Final = frozenset({"Sent", "Submitted", "Buffered"})
+
+
+class DeliverOutcome(StrEnum):
+    """What one run of the deliver job did (logged, and read by tests)."""
+
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+    HELD = "held"
+    ALREADY_DONE = "already_done"
+    IN_FLIGHT = "in_flight"
+    INTERRUPTED = "interrupted"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """How long to wait between retries, how long to pause on a hold, the sending lease."""
+
+    retry_delays: Sequence[float] = (10, 60, 300, 900)
+    hold_seconds: int = 900
+    lease_seconds: float = 60.0
+
+    @classmethod
+    def from_text(cls, delays: str, hold_seconds: int, timeout_seconds: float) -> DeliveryPolicy:
+        """Build from settings: comma-separated delays; the lease outlives one provider call."""
+        parsed = tuple(float(part) for part in delays.split(",") if part.strip())
+        return cls(parsed, hold_seconds, max(60.0, 3 * timeout_seconds))
+
+
+class Dispatcher:
+    """The deliver job's logic, and delivery reports."""
+
+    def __init__(
+        self,
+        *,
+        store: MessageStore,
+        provider: SmsProvider,
+        queue: DeliveryQueue,
+        client: redis.Redis,
+        sender_id: str | None = None,
+        policy: DeliveryPolicy | None = None,
+    ) -> None:
+        self._store = store
+        self._provider = provider
+        self._queue = queue
+        self._redis = client
+        self._sender_id = sender_id or None
+        self._policy = policy or DeliveryPolicy()
+
+    def deliver(self, message_id: str) -> DeliverOutcome:
+        """Send a queued message once; decide retry, pause or final failure."""
+        message = self._store.get(message_id)
+        if message is None:
+            log.error("sms %s: no such message (expired?)", message_id)
+            return DeliverOutcome.MISSING
+        if message.status in FINAL or message.status == Status.SENT:
+            return DeliverOutcome.ALREADY_DONE
+        if message.status == Status.SENDING:
+            return self._found_sending(message)
+        hold = self.hold_remaining()
+        if hold > 0:
+            self._queue.enqueue(DELIVER_JOB, message_id, delay_seconds=hold)
+            return DeliverOutcome.HELD
+        claimed = self._store.transition(
+            message_id,
+            [Status.QUEUED],
+            Status.SENDING,
+            sending_since=time.time(),
+            attempts=message.attempts + 1,
+        )
+        if not claimed.moved:
+            return DeliverOutcome.ALREADY_DONE
+        return self._send(message, attempt=message.attempts + 1)
+
+    def _found_sending(self, message: Message) -> DeliverOutcome:
+        if time.time() - message.sending_since < self._policy.lease_seconds:
+            return DeliverOutcome.IN_FLIGHT
+        moved = self._store.transition(
+            message.id, [Status.SENDING], Status.FAILED, reason="interrupted: outcome unknown"
+        )
+        if moved.moved:
+            log.warning("sms %s: worker died while sending; not resent (at-most-once)", message.id)
+        return DeliverOutcome.INTERRUPTED
+
+    def _send(self, message: Message, *, attempt: int) -> DeliverOutcome:
+        try:
+            result = self._provider.send([message.phone], message.text, self._sender_id)
+        except ProviderError as exc:
+            return self._after_failure(message, exc.outcome, exc.detail, attempt)
+        answer = result.for_number(message.phone)
+        if answer is None:
+            return self._after_failure(
+                message,
+                Outcome.PERMANENT,
+                f"no status for the recipient: {result.summary}",
+                attempt,
+            )
+        if answer.outcome != Outcome.ACCEPTED:
+            detail = f"{answer.status_code} {answer.status}"
+            return self._after_failure(message, answer.outcome, detail, attempt)
+        return self._accepted(message, answer)
+
+    def _accepted(self, message: Message, answer: RecipientResult) -> DeliverOutcome:
+        self._store.transition(
+            message.id,
+            [Status.SENDING],
+            Status.SENT,
+            provider_id=answer.message_id,
+            provider_status=answer.status,
+            reason="",
+        )
+        log.info(
+            "sms %s: sent via %s to %s", message.id, self._provider.name, mask_phone(message.phone)
+        )
+        if answer.message_id:
+            self._store.link_provider_id(answer.message_id, message.id)
+            self._apply_pending(answer.message_id)
+        return DeliverOutcome.SENT
+
+    def _after_failure(
+        self, message: Message, outcome: Outcome, detail: str, attempt: int
+    ) -> DeliverOutcome:
+        if outcome == Outcome.HOLD:
+            self._hold(detail)
+            # A hold says nothing about this message: it goes back to the queue uncounted.
+            self._store.transition(
+                message.id, [Status.SENDING], Status.QUEUED, attempts=attempt - 1, reason=detail
+            )
+            self._queue.enqueue(DELIVER_JOB, message.id, delay_seconds=self._policy.hold_seconds)
+            return DeliverOutcome.HELD
+        delays = self._policy.retry_delays
+        if outcome == Outcome.TRANSIENT and attempt <= len(delays):
+            self._store.transition(message.id, [Status.SENDING], Status.QUEUED, reason=detail)
+            self._queue.enqueue(DELIVER_JOB, message.id, delay_seconds=delays[attempt - 1])
+            log.info("sms %s: attempt %d failed (%s), retrying", message.id, attempt, detail)
+            return DeliverOutcome.RETRY
+        self._store.transition(message.id, [Status.SENDING], Status.FAILED, reason=detail)
+        log.warning("sms %s: failed after %d attempt(s): %s", message.id, attempt, detail)
+        return DeliverOutcome.FAILED
+
+    def _hold(self, reason: str) -> None:
+        pipe = self._redis.pipeline()
+        pipe.set(HOLD_KEY, reason, ex=self._policy.hold_seconds)
+        pipe.incr(HOLDS_METRIC)
+        pipe.execute()
+        log.error(
+            "sms: provider account on hold (%s); sending paused for %d s, messages stay queued",
+            reason,
+            self._policy.hold_seconds,
+        )
+
+    def hold_remaining(self) -> int:
+        """Return the seconds left on an account hold (0 when sending is allowed)."""
+        ttl = int(self._redis.ttl(HOLD_KEY))
+        return max(ttl, 0)
+
+    def apply_report(self, provider_id: str, status: str, failure_reason: str = "") -> str:
+        """Apply a delivery report; unknown ids wait (the report may beat our own write)."""
+        message_id = self._store.by_provider_id(provider_id)
+        if message_id is None:
+            key = _PENDING_REPORTS.format(provider_id=provider_id)
+            pipe = self._redis.pipeline()
+            pipe.rpush(key, f"{status}|{failure_reason}")
+            pipe.expire(key, _PENDING_TTL)
+            pipe.execute()
+            # The deliver job links the id then drains; we park then look again: one of the
+            # two always sees the other, and applying twice is harmless (compare-and-set).
+            if self._store.by_provider_id(provider_id) is None:
+                return "pending"
+            self._apply_pending(provider_id)
+            return "applied"
+        return self._apply(message_id, status, failure_reason)
+
+    def _apply_pending(self, provider_id: str) -> None:
+        key = _PENDING_REPORTS.format(provider_id=provider_id)
+        pipe = self._redis.pipeline()
+        pipe.lrange(key, 0, -1)
+        pipe.delete(key)
+        raw_reports, _ = pipe.execute()
+        message_id = self._store.by_provider_id(provider_id)
+        if message_id is None:
+            return
+        for raw in raw_reports:
+            status, _, reason = text(raw).partition("|")
+            self._apply(message_id, status, reason)
+
+    def _apply(self, message_id: str, status: str, failure_reason: str) -> str:
+        if status in DELIVERED_STATUSES:
+            to = Status.DELIVERED
+        elif status in UNDELIVERED_STATUSES:
+            to = Status.UNDELIVERED
+        elif status in INTERMEDIATE_STATUSES:
+            # Buffered/Submitted only refine `sent`; they never undo a final state.
+            moved = self._store.transition(
+                message_id, [Status.SENT], Status.SENT, provider_status=status
+            )
+            return "applied" if moved.moved else "ignored"
+        else:
+            log.warning("sms %s: unknown delivery status %r ignored", message_id, status)
+            return "ignored"
+        moved = self._store.transition(
+            message_id, [Status.SENT], to, provider_status=status, reason=failure_reason
+        )
+        return "applied" if moved.moved else "ignored"

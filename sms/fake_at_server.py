@@ -1,0 +1,226 @@
+"""A fake Africa's Talking SMS API on 127.0.0.1, so the real SDK code path runs end to end.
+
+Same path (`POST /version1/messaging`), same form fields (username, to, message, from,
+bulkSMSMode, enqueue), same JSON shape (`SMSMessageData.Recipients[]`) and the exact
+`Content-Type: application/json` the SDK insists on. Programmable: queue behaviours with
+`script(...)` (in-process) or `POST /_fake/script` (JSON list); `GET /_fake/requests` lists
+what was received. It can POST delivery reports to our /sms/africastalking/delivery.
+
+    python -m sms fake-at --port 8090
+    SMS_PROVIDER=africastalking AT_API_BASE_URL=http://127.0.0.1:8090 make run
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Final
+
+STATUS_NAMES: Final = {
+    100: "Processed",
+    101: "Success",
+    102: "Queued",
+    401: "RiskHold",
+    402: "InvalidSenderId",
+    403: "InvalidPhoneNumber",
+    404: "UnsupportedNumberType",
+    405: "InsufficientBalance",
+    406: "UserInBlacklist",
+    407: "CouldNotRoute",
+    409: "DoNotDisturbRejection",
+    500: "InternalServerError",
+    501: "GatewayError",
+    502: "RejectedByGateway",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Behaviour:
+    """What the next call answers: a status per recipient, an HTTP error or a stall."""
+
+    status_code: int = 101  # per-recipient statusCode
+    per_number: dict[str, int] = field(default_factory=dict)  # overrides by number
+    http_status: int = 201  # anything but 201 answers a plain-text error page
+    delay_seconds: float = 0.0  # sleep before answering (timeouts)
+    content_type: str = "application/json"
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Behaviour:
+        """Build from the control endpoint's JSON."""
+        return cls(
+            status_code=int(raw.get("status_code", 101)),
+            per_number={str(k): int(v) for k, v in (raw.get("per_number") or {}).items()},
+            http_status=int(raw.get("http_status", 201)),
+            delay_seconds=float(raw.get("delay_seconds", 0)),
+            content_type=str(raw.get("content_type", "application/json")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One request the fake got."""
+
+    form: dict[str, str]
+    api_key: str
+    message_ids: tuple[str, ...]
+
+
+class FakeAfricasTalking:
+    """The fake API: a threaded HTTP server and its programmable state."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, api_key: str = "") -> None:
+        self.expected_api_key = api_key
+        self._lock = threading.Lock()
+        self._script: deque[Behaviour] = deque()
+        self.default = Behaviour()
+        self.received: list[Received] = []
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Return the API root to give AT_API_BASE_URL."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> FakeAfricasTalking:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def serve_forever(self) -> None:
+        """Serve in this thread (the CLI)."""
+        self._server.serve_forever()
+
+    def script(self, *behaviours: Behaviour) -> None:
+        """Queue behaviours for the next calls; then the default applies again."""
+        with self._lock:
+            self._script.extend(behaviours)
+
+    def next_behaviour(self) -> Behaviour:
+        """Pop the next scripted behaviour, or the default."""
+        with self._lock:
+            return self._script.popleft() if self._script else self.default
+
+    def record(self, received: Received) -> None:
+        """Remember one request."""
+        with self._lock:
+            self.received.append(received)
+
+    def sent_to(self, number: str) -> list[Received]:
+        """Return the requests that named `number` as a recipient."""
+        with self._lock:
+            return [r for r in self.received if number in r.form.get("to", "").split(",")]
+
+    @staticmethod
+    def post_delivery_report(
+        callback_url: str,
+        message_id: str,
+        status: str,
+        *,
+        phone: str = "",
+        failure_reason: str = "",
+        retry_count: int = 0,
+        network_code: str = "63001",
+    ) -> int:
+        """POST one delivery report the way AT does (form-encoded); return the HTTP status."""
+        form = urllib.parse.urlencode(
+            {
+                "id": message_id,
+                "status": status,
+                "phoneNumber": phone,
+                "networkCode": network_code,
+                "failureReason": failure_reason,
+                "retryCount": str(retry_count),
+            }
+        ).encode()
+        request = urllib.request.Request(callback_url, data=form, method="POST")  # noqa: S310
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - our URL
+            return int(response.status)
+
+
+def _handler_for(fake: FakeAfricasTalking) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Stay quiet: tests and the dev runner have their own output."""
+
+        def do_GET(self) -> None:
+            if self.path == "/_fake/requests":
+                body = [{"form": r.form, "message_ids": r.message_ids} for r in fake.received]
+                self._answer(200, json.dumps(body))
+            else:
+                self._answer(404, "Not found", "text/plain")
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length).decode()
+            if self.path == "/_fake/script":
+                fake.script(*(Behaviour.from_json(item) for item in json.loads(raw or "[]")))
+                self._answer(200, "{}")
+                return
+            if self.path != "/version1/messaging":
+                self._answer(404, "Not found", "text/plain")
+                return
+            form = dict(urllib.parse.parse_qsl(raw, keep_blank_values=True))
+            api_key = self.headers.get("apiKey", "")
+            if fake.expected_api_key and api_key != fake.expected_api_key:
+                fake.record(Received(form, api_key, ()))
+                self._answer(401, "The supplied authentication is invalid", "text/plain")
+                return
+            behaviour = fake.next_behaviour()
+            if behaviour.delay_seconds:
+                time.sleep(behaviour.delay_seconds)
+            numbers = [n for n in form.get("to", "").split(",") if n]
+            recipients = [
+                _recipient(n, behaviour.per_number.get(n, behaviour.status_code)) for n in numbers
+            ]
+            fake.record(Received(form, api_key, tuple(r["messageId"] for r in recipients)))
+            if behaviour.http_status != 201:
+                self._answer(behaviour.http_status, "Internal Server Error", "text/plain")
+                return
+            accepted = sum(1 for r in recipients if r["statusCode"] in (100, 101, 102))
+            body = {
+                "SMSMessageData": {
+                    "Message": f"Sent to {accepted}/{len(recipients)} Total Cost: KES 0.8000",
+                    "Recipients": recipients,
+                }
+            }
+            self._answer(201, json.dumps(body), behaviour.content_type)
+
+        def _answer(self, status: int, body: str, content_type: str = "application/json") -> None:
+            data = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
+
+
+def _recipient(number: str, status_code: int) -> dict[str, Any]:
+    accepted = status_code in (100, 101, 102)
+    return {
+        "statusCode": status_code,
+        "number": number,
+        "status": STATUS_NAMES.get(status_code, "Failed"),
+        "cost": "KES 0.8000" if accepted else "0",
+        "messageId": f"ATXid_{uuid.uuid4().hex}" if accepted else "None",
+    }

@@ -1,0 +1,87 @@
+"""The development provider: prints each SMS and keeps it in a Redis outbox."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, TextIO
+
+import redis
+
+from runtime.masking import mask_phone, mask_secret
+from sms.providers.base import ProviderResult, RecipientResult
+
+OUTBOX_KEY: Final = "sms:outbox"
+OUTBOX_SIZE: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One SMS the console provider "sent"."""
+
+    message_id: str
+    to: str
+    text: str
+    sender_id: str
+    at: float
+
+
+class ConsoleProvider:
+    """Accept every message: print it (number masked) and record it in the outbox."""
+
+    name = "console"
+
+    def __init__(
+        self, client: redis.Redis, *, stream: TextIO | None = None, echo_text: bool = True
+    ) -> None:
+        self._redis = client
+        self._stream = stream
+        # Texts carry OTPs: a production process that runs this provider never prints them.
+        self._echo_text = echo_text
+
+    def send(self, to: Sequence[str], text: str, sender_id: str | None) -> ProviderResult:
+        """Record and print `text` for every number; all are accepted (statusCode 101)."""
+        results = []
+        for number in to:
+            entry = OutboxEntry(
+                f"console-{uuid.uuid4().hex}", number, text, sender_id or "", time.time()
+            )
+            pipe = self._redis.pipeline()
+            pipe.lpush(OUTBOX_KEY, json.dumps(as_dict(entry)))
+            pipe.ltrim(OUTBOX_KEY, 0, OUTBOX_SIZE - 1)
+            pipe.execute()
+            stream = self._stream or sys.stdout
+            shown = text if self._echo_text else mask_secret(text)
+            print(f"[sms] to {mask_phone(number)}: {shown}", file=stream, flush=True)
+            results.append(RecipientResult(number, 101, "Success", entry.message_id))
+        return ProviderResult(tuple(results))
+
+
+def as_dict(entry: OutboxEntry) -> dict[str, object]:
+    """Return an outbox entry as JSON-ready data."""
+    return {
+        "message_id": entry.message_id,
+        "to": entry.to,
+        "text": entry.text,
+        "sender_id": entry.sender_id,
+        "at": entry.at,
+    }
+
+
+def read_outbox(
+    client: redis.Redis, *, phone: str | None = None, limit: int = 50
+) -> list[OutboxEntry]:
+    """Return what the console provider sent, newest first, optionally for one phone."""
+    entries = []
+    for raw in client.lrange(OUTBOX_KEY, 0, OUTBOX_SIZE - 1):
+        data = json.loads(raw)
+        if phone is not None and data["to"] != phone:
+            continue
+        entries.append(OutboxEntry(**data))
+        if len(entries) >= limit:
+            break
+    return entries

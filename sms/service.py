@@ -1,0 +1,116 @@
+"""The one way the rest of the code sends an SMS: persist a record, enqueue its id."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from runtime.masking import mask_phone
+from sms.encoding import cost
+from sms.phones import PhonePolicy
+from sms.preferences import Preferences
+from sms.queues import DELIVER_JOB, DeliveryQueue
+from sms.store import MessageStore, Status
+from sms.templates import TemplateBook
+
+log = logging.getLogger(__name__)
+
+OTP_TEMPLATE: Final = "otp"  # never counted against the daily budget
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What `send` did: the message's id and status, and whether this call created it."""
+
+    message_id: str
+    status: Status
+    created: bool
+    reason: str = ""  # why a message was refused: opted_out, budget_exceeded, ...
+
+    @property
+    def accepted(self) -> bool:
+        """Return True when the message is (or was) on its way to the provider."""
+        return self.status != Status.REFUSED
+
+
+class SmsService:
+    """Render a template, apply the sending rules, persist the message and enqueue it."""
+
+    def __init__(
+        self,
+        *,
+        book: TemplateBook,
+        store: MessageStore,
+        preferences: Preferences,
+        phones: PhonePolicy,
+        queue: DeliveryQueue,
+        daily_budget: int,
+    ) -> None:
+        self.book = book
+        self._store = store
+        self._prefs = preferences
+        self._phones = phones
+        self._queue = queue
+        self._daily_budget = daily_budget
+
+    def send(
+        self,
+        phone: str,
+        template: str,
+        params: Mapping[str, str | int],
+        *,
+        idempotency_key: str,
+        lang: str | None = None,
+        essential: bool = True,
+    ) -> SendResult:
+        """Queue `template` for `phone` once per idempotency key; refused messages are kept too."""
+        existing = self._store.existing(idempotency_key)
+        if existing is not None:
+            return self._result(existing, created=False)
+        language = self.book.language(lang or self._prefs.language(phone))
+        text = self.book.message(template, language, params)  # raises on a bad key or params
+        reason = self._refusal(phone, template, essential=essential)
+        measured = cost(text)
+        message_id, created = self._store.create(
+            idempotency_key,
+            {
+                "phone": phone,
+                "template": template,
+                "lang": language,
+                "text": text,
+                "status": (Status.REFUSED if reason else Status.QUEUED).value,
+                "essential": int(essential),
+                "reason": reason or "",
+                "segments": measured.sms_segments,
+                "encoding": measured.encoding,
+                "attempts": 0,
+            },
+        )
+        if not created:  # a concurrent call with the same key won the race
+            return self._result(message_id, created=False)
+        if reason:
+            log.info(
+                "sms %s: %s to %s refused: %s", message_id, template, mask_phone(phone), reason
+            )
+            return SendResult(message_id, Status.REFUSED, True, reason)
+        # The record exists before the job does (a worker never looks up a missing id).
+        self._queue.enqueue(DELIVER_JOB, message_id)
+        return SendResult(message_id, Status.QUEUED, True)
+
+    def _refusal(self, phone: str, template: str, *, essential: bool) -> str | None:
+        refusal = self._phones.refusal(phone)
+        if refusal:
+            return refusal
+        if not essential and self._prefs.opted_out(phone):
+            return "opted_out"
+        if template != OTP_TEMPLATE and not self._prefs.spend(phone, self._daily_budget):
+            return "budget_exceeded"
+        return None
+
+    def _result(self, message_id: str, *, created: bool) -> SendResult:
+        message = self._store.get(message_id)
+        if message is None:  # expired between the two reads: report it as refused
+            return SendResult(message_id, Status.REFUSED, created, "expired")
+        return SendResult(message_id, message.status, created, message.reason)

@@ -1,0 +1,108 @@
+"""Build the SMS layer's long-lived objects once and register them in the container."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import redis
+
+import runtime
+from sms.callbacks import CallbackInbox
+from sms.delivery import DeliveryPolicy, Dispatcher
+from sms.inbound import InboundRouter
+from sms.otp import OtpService, resolve_key
+from sms.phones import PhonePolicy
+from sms.preferences import Preferences
+from sms.providers.africastalking import AfricasTalkingProvider
+from sms.providers.base import SmsProvider
+from sms.providers.console import ConsoleProvider
+from sms.queues import DeliveryQueue, InlineDeliveryQueue, RqDeliveryQueue
+from sms.service import SmsService
+from sms.store import MessageStore
+from sms.templates import TemplateBook, load_strict
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SmsOptions:
+    """The settings the SMS layer reads (filled from gateway.config.Settings)."""
+
+    provider: str
+    templates_path: str
+    country: str  # the city's region: default destination and parsing region
+    short_code: str  # the USSD code quoted in replies
+    allowed_countries: str = ""
+    daily_budget: int = 20
+    replies_per_hour: int = 10
+    retry_delays: str = "10,60,300,900"
+    hold_seconds: int = 900
+    at_username: str = "sandbox"
+    at_api_key: str = ""
+    at_sender_id: str = ""
+    at_api_base_url: str = "https://api.africastalking.com"
+    at_timeout_seconds: float = 10.0
+    otp_key: str = ""
+    inline_jobs: bool = False
+    production: bool = False
+
+
+def build_provider(options: SmsOptions, client: redis.Redis) -> SmsProvider:
+    """Return the configured provider."""
+    if options.provider == "africastalking":
+        return AfricasTalkingProvider(
+            username=options.at_username,
+            api_key=options.at_api_key,
+            api_root=options.at_api_base_url,
+            timeout_seconds=options.at_timeout_seconds,
+        )
+    return ConsoleProvider(client, echo_text=not options.production)
+
+
+def wire(container: runtime.Container, options: SmsOptions) -> None:
+    """Register the templates, SmsService, Dispatcher, InboundRouter, OtpService and more."""
+    client = container.get(redis.Redis)
+    book = load_strict(options.templates_path)  # a broken template file stops the start-up
+    queue: DeliveryQueue = InlineDeliveryQueue() if options.inline_jobs else RqDeliveryQueue(client)
+    store = MessageStore(client)
+    preferences = Preferences(client)
+    regions = [r for r in options.allowed_countries.split(",") if r.strip()] or [options.country]
+    sms = SmsService(
+        book=book,
+        store=store,
+        preferences=preferences,
+        phones=PhonePolicy(regions),
+        queue=queue,
+        daily_budget=options.daily_budget,
+    )
+    provider = build_provider(options, client)
+    dispatcher = Dispatcher(
+        store=store,
+        provider=provider,
+        queue=queue,
+        client=client,
+        sender_id=options.at_sender_id or None,
+        policy=DeliveryPolicy.from_text(
+            options.retry_delays, options.hold_seconds, options.at_timeout_seconds
+        ),
+    )
+    container.register(TemplateBook, book)
+    container.register(MessageStore, store)
+    container.register(Preferences, preferences)
+    container.register(SmsService, sms)
+    container.register(Dispatcher, dispatcher)
+    container.register(CallbackInbox, CallbackInbox(client, queue, options.country))
+    container.register(
+        InboundRouter,
+        InboundRouter(
+            sms=sms,
+            preferences=preferences,
+            services=container,
+            short_code=options.short_code,
+            replies_per_hour=options.replies_per_hour,
+        ),
+    )
+    container.register(
+        OtpService, OtpService(client=client, sms=sms, key=resolve_key(options.otp_key, client))
+    )
