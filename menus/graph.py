@@ -107,10 +107,17 @@ def _assemble(start: str, nodes: list[Node], edges: dict[tuple[str, str], list[s
         nodes=tuple(nodes),
         # Parallel branches (two options to one screen) become one edge with both labels.
         edges=tuple(
-            Edge(src, dst, ", ".join(labels), missing=dst not in known)
+            Edge(src, dst, _merge(labels), missing=dst not in known)
             for (src, dst), labels in edges.items()
         ),
     )
+
+
+def _merge(labels: list[str]) -> str:
+    # Several options to one screen (a language list): their keys say it all, "1, 2, 3".
+    if len(labels) == 1:
+        return labels[0]
+    return ", ".join(label.split(". ", 1)[0] for label in labels)
 
 
 def _branches(screen: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:

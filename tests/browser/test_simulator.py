@@ -115,6 +115,7 @@ def test_dial_answer_and_hang_up(phone: Phone) -> None:
     assert "\n" in first
     counter = phone.page.locator("#counter").text_content()
     assert counter.startswith("GSM-7 · ") and counter.endswith("/182")
+    phone.shot("simulator-home")
     invalid = phone.send("77")
     assert "invalide" in invalid
     phone.page.keyboard.press("Escape")
