@@ -35,6 +35,10 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(health.blueprint)
     app.register_blueprint(ussd.blueprint)
+    from gateway import api_receipts, payments_callbacks  # noqa: PLC0415
+
+    app.register_blueprint(payments_callbacks.blueprint)
+    app.register_blueprint(api_receipts.blueprint)
     from gateway import api_otp, sms_callbacks  # noqa: PLC0415
 
     app.register_blueprint(sms_callbacks.blueprint)

@@ -31,6 +31,7 @@ def build(settings: Settings, *, redis_client: redis.Redis | None = None) -> run
     _wire_jobs(container, settings)
     _wire_menus(container, settings)
     _wire_sms(container, settings)
+    _wire_payments(container, settings)
     return runtime.install(container)
 
 
@@ -84,6 +85,14 @@ def _wire_sms(container: runtime.Container, settings: Settings) -> None:
         production=settings.env == "production",
     )
     wire(container, options)
+
+
+def _wire_payments(container: runtime.Container, settings: Settings) -> None:
+    # After civic and sms (it settles with the Backend and sends receipts through SmsService).
+    from payments.wiring import wire  # noqa: PLC0415
+
+    spec = container.get(MenuSpec)
+    wire(container, settings, timezone=spec.city.timezone, short_code=spec.service_code)
 
 
 def _wire_civic(container: runtime.Container, settings: Settings) -> None:

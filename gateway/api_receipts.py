@@ -1,0 +1,36 @@
+"""`GET /api/v1/receipts/<code>`: an agent checks a receipt code (valid / unknown / mistyped)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from gateway.auth import require_api_key
+from payments.receipts import ReceiptVerifier, VerificationStatus
+
+blueprint = Blueprint("api_receipts", __name__)
+
+_STATUS_CODES = {
+    VerificationStatus.VALID: 200,
+    VerificationStatus.UNKNOWN: 404,
+    VerificationStatus.MISTYPED: 400,
+}
+
+
+@blueprint.get("/api/v1/receipts/<path:code>")
+@require_api_key("agent")
+def verify_receipt(code: str) -> Response:
+    """Answer whether `code` is a receipt the city issued, with its fields when it is."""
+    verification = current_app.extensions["guichet"].get(ReceiptVerifier).verify(code[:64])
+    payload: dict[str, object] = {"status": verification.status.value, "code": verification.code}
+    if verification.status is VerificationStatus.VALID:
+        assert verification.date is not None
+        payload.update(
+            amount=verification.amount,
+            currency=verification.currency,
+            tax=verification.tax,
+            reference=verification.reference,
+            date=verification.date.isoformat(),
+        )
+    response = jsonify(payload)
+    response.status_code = _STATUS_CODES[verification.status]
+    return response

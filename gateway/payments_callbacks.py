@@ -1,0 +1,70 @@
+"""Mobile-money provider callbacks: authenticate, persist the raw body, enqueue, answer 200.
+
+`POST /payments/<provider>/callback?token=<PAYMENT_CALLBACK_TOKEN>&intent=<intent id>`
+
+The handler does no payment work: it stores the body as received (identical retries are
+stored once) and enqueues `payments.jobs.process_callback(id)`, so a provider retrying for
+hours is answered at once and never credits twice. A Daraja callback looks like::
+
+    {"Body": {"stkCallback": {"MerchantRequestID": "29115-34620561-1",
+      "CheckoutRequestID": "ws_CO_191220191020363925", "ResultCode": 0,
+      "ResultDesc": "The service request is processed successfully.",
+      "CallbackMetadata": {"Item": [{"Name": "Amount", "Value": 1.0},
+        {"Name": "MpesaReceiptNumber", "Value": "NLJ7RT61SV"},
+        {"Name": "PhoneNumber", "Value": 254708374149}]}}}}
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+import redis
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from payments.service import PaymentService
+from payments.wiring import CallbackGuard
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("payments_callbacks", __name__)
+
+MAX_BODY_BYTES: Final = 64 * 1024
+MAX_HINT_LENGTH: Final = 64
+
+
+def _answer(status: int, code: int, text: str) -> Response:
+    # Daraja reads {"ResultCode", "ResultDesc"}; other providers only look at the status.
+    response = jsonify(ResultCode=code, ResultDesc=text)
+    response.status_code = status
+    return response
+
+
+@blueprint.post("/payments/<provider>/callback")
+def callback(provider: str) -> Response:
+    """Accept one provider callback for processing in a job."""
+    services = current_app.extensions["guichet"]
+    service = services.get(PaymentService)
+    if provider not in service.providers:
+        return _answer(404, 1, "unknown provider")
+    if not services.get(CallbackGuard).allows(request.args.get("token")):
+        log.warning("payment callback for %s refused: bad token", provider)
+        return _answer(403, 1, "forbidden")
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return _answer(413, 1, "body too large")
+    raw = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        return _answer(413, 1, "body too large")
+    if not raw.strip():
+        return _answer(400, 1, "empty body")
+    body = raw.decode("utf-8", errors="replace")
+    hint = (request.args.get("intent") or "")[:MAX_HINT_LENGTH] or None
+    try:
+        callback_id = service.accept_callback(provider, body, hint)
+    except (SQLAlchemyError, redis.RedisError) as error:
+        # Not stored: a non-2xx answer makes the provider retry later, which is what we want.
+        log.error("payment callback for %s not stored: %s", provider, type(error).__name__)
+        return _answer(503, 1, "try again later")
+    log.info("payment callback %s from %s stored", callback_id, provider)
+    return _answer(200, 0, "Accepted")

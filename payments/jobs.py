@@ -1,0 +1,75 @@
+"""rq jobs of the payments queue; each takes ids and looks its services up in the container."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Final
+
+import runtime
+from payments.providers.sandbox import SandboxProvider
+from payments.queues import JobScheduler
+from payments.service import PaymentService
+
+log = logging.getLogger(__name__)
+
+RECONCILE_TICK: Final = "payments.jobs.reconcile_tick"
+
+
+def _service() -> PaymentService:
+    return runtime.current().get(PaymentService)
+
+
+def push_intent(intent_id: str) -> None:
+    """Send an intent's push request (at most once; see PaymentService.push)."""
+    _service().push(intent_id)
+
+
+def process_callback(callback_id: int) -> str:
+    """Apply one stored provider callback."""
+    return _service().process_callback(callback_id)
+
+
+def settle(intent_id: str) -> None:
+    """Record a succeeded intent with the back office and send its receipt."""
+    _service().settle(intent_id)
+
+
+def sandbox_callback(intent_id: str) -> int:
+    """POST the sandbox's simulated callback for an intent to our own endpoint."""
+    service = _service()
+    intent = service.store.get(intent_id)
+    provider = service.providers.get("sandbox")
+    if intent is None or not isinstance(provider, SandboxProvider):
+        log.warning("sandbox callback for unknown intent %s", intent_id)
+        return 0
+    return provider.deliver_callback(intent)
+
+
+def reconcile() -> dict[str, int]:
+    """Run one reconciliation pass and return its counts."""
+    return _service().reconcile().counts
+
+
+def reconcile_tick(interval_seconds: float) -> dict[str, int]:
+    """Run a reconciliation pass, then schedule the next one (one per interval bucket)."""
+    try:
+        return reconcile()
+    finally:
+        schedule_reconcile(runtime.current().get(JobScheduler), interval_seconds)  # type: ignore[type-abstract]
+
+
+def schedule_reconcile(
+    jobs: JobScheduler, interval_seconds: float, now: float | None = None
+) -> None:
+    """Enqueue the next periodic pass; every process asking for the same bucket gets one job."""
+    if interval_seconds <= 0:
+        return
+    now = time.time() if now is None else now
+    bucket = int(now // interval_seconds) + 1
+    jobs.enqueue(
+        RECONCILE_TICK,
+        interval_seconds,
+        delay_seconds=max(bucket * interval_seconds - now, 1.0),
+        job_id=f"payments-reconcile-{bucket}",
+    )

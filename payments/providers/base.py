@@ -1,0 +1,100 @@
+"""The provider port: every mobile-money adapter pushes, answers status queries and parses
+its own callbacks into one neutral event. Adding Airtel Money, Orange Money or MTN MoMo is
+one class implementing `Provider` plus a line in PAYMENT_OPERATORS."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from payments.model import FailureReason, Intent
+
+
+class PushOutcome(StrEnum):
+    """What a push request did, as far as we can tell."""
+
+    ACCEPTED = "accepted"  # the provider will prompt the handset; reference known
+    REJECTED = "rejected"  # the provider refused it; nothing will be charged
+    NOT_SENT = "not_sent"  # we never reached the provider; pushing again is safe
+    UNKNOWN = "unknown"  # the request may have arrived (timeout after sending): never re-push
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """The answer to a push request."""
+
+    outcome: PushOutcome
+    provider_reference: str | None = None
+    reason: FailureReason | None = None
+    detail: str = ""
+
+
+class PaymentState(StrEnum):
+    """What the provider says about one payment."""
+
+    PENDING = "pending"  # still waiting for the customer / being processed
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    NOT_FOUND = "not_found"  # the provider never saw this intent: pushing is safe
+    UNKNOWN = "unknown"  # cannot tell (no reference, provider down)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusResult:
+    """The answer to a status query."""
+
+    state: PaymentState
+    reason: FailureReason | None = None
+    provider_receipt: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackEvent:
+    """A provider's callback in our terms; amount/phone are None when the provider omits them."""
+
+    succeeded: bool
+    intent_id: str | None
+    provider_reference: str | None
+    reason: FailureReason | None = None
+    amount: int | None = None
+    phone: str | None = None  # E.164
+    provider_receipt: str | None = None
+
+
+class CallbackParseError(ValueError):
+    """The callback body is not something this provider sends."""
+
+
+class Provider(Protocol):
+    """One mobile-money API."""
+
+    name: str
+
+    def push(self, intent: Intent) -> PushResult:
+        """Ask the provider to prompt the intent's phone for the amount."""
+
+    def query(self, intent: Intent) -> StatusResult:
+        """Ask the provider where the intent's payment stands."""
+
+    def parse_callback(self, body: str, params: Mapping[str, str]) -> CallbackEvent:
+        """Turn a callback body (and our URL's query parameters) into an event."""
+
+
+def integral_amount(value: object) -> int | None:
+    """Return a callback amount as int when it is a whole number, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return int(number) if number.is_integer() else None
+    return None

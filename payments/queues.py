@@ -1,0 +1,84 @@
+"""The payments queue and how payments code enqueues its jobs (rq, or inline in dev)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+from typing import Any, Final, Protocol
+
+import redis
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+
+PAYMENTS_QUEUE: Final = "payments"
+
+log = logging.getLogger(__name__)
+
+
+class JobScheduler(Protocol):
+    """Enqueue a payments job by dotted path; jobs take ids only."""
+
+    def enqueue(
+        self,
+        func: str,
+        *args: Any,
+        delay_seconds: float = 0,
+        job_id: str | None = None,
+        retries: int = 0,
+    ) -> None:
+        """Run `func(*args)` on the payments queue, after `delay_seconds`."""
+
+
+class RqJobs:
+    """Enqueue on the rq `payments` queue (delays need the worker's scheduler)."""
+
+    def __init__(self, connection: redis.Redis) -> None:
+        self._queue = Queue(PAYMENTS_QUEUE, connection=connection)
+
+    def enqueue(
+        self,
+        func: str,
+        *args: Any,
+        delay_seconds: float = 0,
+        job_id: str | None = None,
+        retries: int = 0,
+    ) -> None:
+        """Enqueue `func(*args)`; a job id already queued is not enqueued twice."""
+        options: dict[str, Any] = {"job_id": job_id, "unique": job_id is not None}
+        if retries:
+            options["retry"] = Retry(max=retries, interval=[5, 15, 30, 60][:retries])
+        try:
+            if delay_seconds > 0:
+                self._queue.enqueue_in(timedelta(seconds=delay_seconds), func, *args, **options)
+            else:
+                self._queue.enqueue(func, *args, **options)
+        except DuplicateJobError:
+            log.info("payments job %s already queued", job_id)
+
+
+class InlineJobs:
+    """Run jobs in this process on a timer thread (GUICHET_EMULATE_REDIS: no worker)."""
+
+    def enqueue(
+        self,
+        func: str,
+        *args: Any,
+        delay_seconds: float = 0,
+        job_id: str | None = None,
+        retries: int = 0,
+    ) -> None:
+        """Call `func(*args)` after `delay_seconds` on a daemon thread."""
+        module_name, _, name = func.rpartition(".")
+
+        def run() -> None:
+            import importlib  # noqa: PLC0415 - resolved when the timer fires
+
+            try:
+                getattr(importlib.import_module(module_name), name)(*args)
+            except Exception:
+                log.exception("inline payments job %s failed", func)
+
+        timer = threading.Timer(max(delay_seconds, 0.0), run)
+        timer.daemon = True
+        timer.start()

@@ -1,0 +1,466 @@
+"""The payment flow: intent -> push -> callback or status query -> record -> receipt -> SMS.
+
+Every step is idempotent and guarded by the intent's state in SQL, so jobs may crash, be
+retried or run twice, and callbacks may come twice or out of order: nothing is charged twice
+and nothing paid is left unrecorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Final, Protocol
+from zoneinfo import ZoneInfo
+
+from civic.ports import Assessment, Backend, PaymentRecord, RecordOutcome
+from payments.config import PaymentsConfig
+from payments.model import FailureReason, Intent, IntentStatus
+from payments.providers.base import (
+    CallbackEvent,
+    CallbackParseError,
+    PaymentState,
+    Provider,
+    PushOutcome,
+    StatusResult,
+)
+from payments.queues import JobScheduler
+from payments.receipts import ReceiptCodec
+from payments.store import NewIntent, PaymentStore, deadline_from, utcnow
+from runtime.masking import mask_phone
+
+log = logging.getLogger(__name__)
+
+PUSH_JOB: Final = "payments.jobs.push_intent"
+CALLBACK_JOB: Final = "payments.jobs.process_callback"
+SETTLED_OK: Final = frozenset({RecordOutcome.RECORDED, RecordOutcome.ALREADY_RECORDED})
+
+
+class SmsSender(Protocol):
+    """sms.service.SmsService as payments uses it (docs/contracts.md)."""
+
+    def send(
+        self,
+        phone: str,
+        template: str,
+        params: Mapping[str, str | int],
+        *,
+        idempotency_key: str,
+        lang: str | None = None,
+        essential: bool = True,
+    ) -> object:
+        """Persist and queue one templated SMS; the same key sends nothing twice."""
+
+
+class StartOutcome(StrEnum):
+    """What confirming a payment did (the USSD action's outcomes)."""
+
+    STARTED = "started"
+    ALREADY_PENDING = "already_pending"
+    ALREADY_PAID = "already_paid"
+    CLOSED = "closed"  # this session's intent already failed or expired
+
+
+@dataclass(frozen=True, slots=True)
+class StartResult:
+    """The outcome of `start` and the intent it concerns (None when paid elsewhere)."""
+
+    outcome: StartOutcome
+    intent: Intent | None
+
+
+class UnknownOperatorError(ValueError):
+    """The operator is not in PAYMENT_OPERATORS."""
+
+
+class PushNotSentError(RuntimeError):
+    """The provider could not be reached; the job raises so rq retries it."""
+
+
+@dataclass
+class ReconcileReport:
+    """What a reconciliation pass did, by action."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, what: str) -> None:
+        """Count one `what`."""
+        self.counts[what] = self.counts.get(what, 0) + 1
+
+
+class PaymentService:
+    """Orchestrate mobile-money payments of tax assessments."""
+
+    def __init__(
+        self,
+        *,
+        store: PaymentStore,
+        providers: Mapping[str, Provider],
+        backend: Backend,
+        sms: SmsSender | None,
+        jobs: JobScheduler,
+        codec: ReceiptCodec,
+        config: PaymentsConfig,
+    ) -> None:
+        missing = sorted(set(config.operators.values()) - set(providers))
+        if missing:
+            raise ValueError(f"no provider adapter named {', '.join(missing)}")
+        self.store = store
+        self.providers = providers
+        self.config = config
+        self._backend = backend
+        self._sms = sms
+        self._jobs = jobs
+        self._codec = codec
+        self._zone = ZoneInfo(config.timezone)
+
+    # --- start ---------------------------------------------------------------------------
+
+    def operators(self) -> list[str]:
+        """Return the operator keys citizens may choose, in configured order."""
+        return list(self.config.operators)
+
+    def start(
+        self, *, session_id: str, assessment: Assessment, phone: str, operator: str, lang: str
+    ) -> StartResult:
+        """Persist the intent for a confirmed payment, or return the one already there."""
+        provider = self.config.operators.get(operator)
+        if provider is None:
+            raise UnknownOperatorError(operator)
+        key = f"{session_id}:{assessment.tax_code}:{assessment.reference}"
+        existing = self.store.by_idempotency_key(key)
+        if existing is not None:
+            return StartResult(_outcome_of(existing), existing)
+        paid = self.store.succeeded_for_assessment(assessment.id)
+        if assessment.paid or paid is not None:
+            return StartResult(StartOutcome.ALREADY_PAID, paid)
+        intent, created = self.store.create_intent(
+            NewIntent(
+                idempotency_key=key,
+                session_id=session_id,
+                assessment_id=assessment.id,
+                assessment_reference=assessment.reference,
+                tax_code=assessment.tax_code,
+                amount=assessment.amount,
+                currency=assessment.currency,
+                phone=phone,
+                operator=operator,
+                provider=provider,
+                lang=lang,
+                deadline_at=deadline_from(utcnow(), self.config.intent_ttl_seconds),
+            )
+        )
+        if not created:
+            return StartResult(_outcome_of(intent), intent)
+        log.info("payment intent %s created for %s", intent.id, mask_phone(phone))
+        return StartResult(StartOutcome.STARTED, intent)
+
+    @staticmethod
+    def push_job_id(intent_id: str) -> str:
+        """Return the rq job id of an intent's first push."""
+        return f"payment-push-{intent_id}"
+
+    def schedule_push(self, intent_id: str, *, delay_seconds: float | None = None) -> None:
+        """Enqueue the push job (outside USSD; the USSD action returns an Effect instead)."""
+        self._jobs.enqueue(
+            PUSH_JOB,
+            intent_id,
+            delay_seconds=self.config.push_delay_seconds
+            if delay_seconds is None
+            else delay_seconds,
+            job_id=self.push_job_id(intent_id),
+            retries=3,
+        )
+
+    # --- push ----------------------------------------------------------------------------
+
+    def push(self, intent_id: str) -> None:
+        """Send the intent's push request exactly once (the push job's body)."""
+        intent = self.store.get(intent_id)
+        if intent is None:
+            log.warning("push job for unknown intent %s", intent_id)
+            return
+        if intent.status is IntentStatus.PUSHING:
+            if utcnow() - intent.updated_at >= timedelta(seconds=self.config.stale_push_seconds):
+                self._recover_pushing(intent)
+            # Else another job is pushing right now: never push in parallel.
+            return
+        if intent.status is not IntentStatus.PENDING or not self.store.claim_push(intent_id):
+            return  # pushed, final, or another job won the claim
+        claimed = self.store.get(intent_id)
+        assert claimed is not None
+        result = self.providers[claimed.provider].push(claimed)
+        if result.outcome is PushOutcome.ACCEPTED and result.provider_reference:
+            self.store.mark_pushed(intent_id, result.provider_reference)
+            log.info("payment intent %s pushed to %s", intent_id, claimed.provider)
+        elif result.outcome is PushOutcome.REJECTED:
+            log.warning(
+                "payment intent %s refused by %s: %s", intent_id, claimed.provider, result.detail
+            )
+            if self.store.mark_failed(intent_id, result.reason or FailureReason.OTHER):
+                self._notify_failure(intent_id)
+        elif result.outcome is PushOutcome.NOT_SENT:
+            self.store.release_push(intent_id)
+            raise PushNotSentError(f"{claimed.provider} unreachable: {result.detail}")
+        else:
+            # The request may have reached the provider: pushing again could charge twice.
+            # Its callback (our URL names the intent) or reconciliation will settle it.
+            log.warning("payment intent %s push outcome unknown: %s", intent_id, result.detail)
+
+    def _recover_pushing(self, intent: Intent) -> None:
+        status = self.providers[intent.provider].query(intent)
+        if status.state is PaymentState.NOT_FOUND and self.store.release_push(intent.id):
+            log.info("payment intent %s: crashed before the push; pushing now", intent.id)
+            self.push(intent.id)
+            return
+        self._apply_status(intent, status)
+
+    # --- callbacks -----------------------------------------------------------------------
+
+    def accept_callback(self, provider: str, body: str, intent_hint: str | None) -> int:
+        """Persist a raw callback and enqueue its processing; return its id."""
+        callback_id, new = self.store.record_callback(provider, body, intent_hint)
+        if new:
+            self._jobs.enqueue(CALLBACK_JOB, callback_id, job_id=f"payment-callback-{callback_id}")
+        return callback_id
+
+    def process_callback(self, callback_id: int) -> str:
+        """Match a stored callback to its intent and apply it; return what it did."""
+        stored = self.store.get_callback(callback_id)
+        if stored is None or stored.processed_at is not None:
+            return "skipped"
+        outcome = self._process(callback_id, stored.provider, stored.body, stored.intent_hint)
+        self.store.mark_callback_processed(callback_id, outcome)
+        return outcome
+
+    def _process(self, callback_id: int, provider_name: str, body: str, hint: str | None) -> str:
+        provider = self.providers.get(provider_name)
+        if provider is None:
+            return self._review(callback_id, provider_name, "unknown_provider", body)
+        try:
+            event = provider.parse_callback(body, {"intent": hint} if hint else {})
+        except CallbackParseError as error:
+            return self._review(callback_id, provider_name, "unparseable", f"{error}: {body}")
+        intent, problem = self._match(provider_name, event)
+        if intent is None or problem is not None:
+            return self._review(
+                callback_id,
+                provider_name,
+                problem or "unknown_intent",
+                body,
+                intent.id if intent else None,
+            )
+        if event.provider_reference and intent.provider_reference is None:
+            self.store.attach_reference(intent.id, event.provider_reference)
+            intent = self.store.get(intent.id) or intent
+        if not event.succeeded:
+            if self.store.mark_failed(intent.id, event.reason or FailureReason.OTHER):
+                self._notify_failure(intent.id)
+                return "failed"
+            return "ignored"  # already final: a duplicate, or a failure after a success
+        # A success is trusted only when the provider's status query agrees.
+        status = provider.query(intent)
+        if status.state is PaymentState.SUCCEEDED:
+            self._succeed(intent.id, event.provider_receipt or status.provider_receipt)
+            return "succeeded"
+        if status.state is PaymentState.FAILED:
+            return self._review(
+                callback_id, provider_name, "contradicted_by_status_query", body, intent.id
+            )
+        return "unconfirmed"  # reconciliation queries again later
+
+    def _match(self, provider: str, event: CallbackEvent) -> tuple[Intent | None, str | None]:
+        by_id = self.store.get(event.intent_id) if event.intent_id else None
+        by_ref = (
+            self.store.by_provider_reference(provider, event.provider_reference)
+            if event.provider_reference
+            else None
+        )
+        if event.intent_id and by_id is None:
+            return None, "unknown_intent"
+        if by_id is not None and by_ref is not None and by_id.id != by_ref.id:
+            return by_id, "reference_mismatch"
+        intent = by_id or by_ref
+        if intent is None:
+            return None, "unknown_intent"
+        if intent.provider != provider:
+            return intent, "provider_mismatch"
+        if (
+            intent.provider_reference
+            and event.provider_reference
+            and intent.provider_reference != event.provider_reference
+        ):
+            return intent, "reference_mismatch"
+        if (event.succeeded or event.amount is not None) and event.amount != intent.amount:
+            return intent, "amount_mismatch"
+        if (event.succeeded or event.phone is not None) and event.phone != intent.phone:
+            return intent, "phone_mismatch"
+        return intent, None
+
+    def _review(
+        self,
+        callback_id: int,
+        provider: str,
+        reason: str,
+        detail: str,
+        intent_id: str | None = None,
+    ) -> str:
+        self.store.add_review(
+            dedupe_key=f"callback:{callback_id}:{reason}",
+            provider=provider,
+            reason=reason,
+            detail=detail,
+            callback_id=callback_id,
+            intent_id=intent_id,
+        )
+        log.warning("payment callback %s held for review: %s", callback_id, reason)
+        return f"review:{reason}"
+
+    # --- outcomes ------------------------------------------------------------------------
+
+    def _apply_status(self, intent: Intent, status: StatusResult) -> str:
+        if status.state is PaymentState.SUCCEEDED:
+            self._succeed(intent.id, status.provider_receipt)
+            return "succeeded"
+        if status.state is PaymentState.FAILED:
+            if self.store.mark_failed(intent.id, status.reason or FailureReason.OTHER):
+                self._notify_failure(intent.id)
+            return "failed"
+        return "waiting"
+
+    def _succeed(self, intent_id: str, provider_receipt: str | None) -> None:
+        if self.store.mark_succeeded(intent_id, provider_receipt):
+            log.info("payment intent %s succeeded", intent_id)
+        self.settle(intent_id)
+
+    def settle(self, intent_id: str) -> None:
+        """Issue the receipt, record the payment with the back office, send the receipt SMS."""
+        intent = self.store.get(intent_id)
+        if intent is None or intent.status is not IntentStatus.SUCCEEDED or intent.settled_at:
+            return
+        now = datetime.now(UTC)
+        code = self.store.issue_receipt(intent, now.astimezone(self._zone).date(), self._codec)
+        parsed = self._codec.parse(code)
+        fields = self.store.receipt_fields(parsed.serial) if parsed else None
+        assert fields is not None, "a receipt just issued must be readable"
+        outcome = self._backend.record_payment(
+            PaymentRecord(
+                payment_id=intent.id,
+                assessment_id=intent.assessment_id,
+                amount=intent.amount,
+                currency=intent.currency,
+                phone=intent.phone,
+                operator=intent.operator,
+                provider_reference=intent.provider_receipt or intent.provider_reference or "",
+                paid_at=now,
+                receipt_code=code,
+            )
+        )
+        if outcome not in SETTLED_OK:
+            # Money was taken but the assessment could not take it (paid twice, changed):
+            # the receipt still proves the payment; a person arranges the refund.
+            self.store.add_review(
+                dedupe_key=f"settle:{intent.id}:{outcome.value}",
+                provider=intent.provider,
+                reason=outcome.value,
+                detail=f"assessment {intent.assessment_id} amount {intent.amount}",
+                intent_id=intent.id,
+            )
+        # SMS before marking settled: a crash in between re-sends with the same key (no dup).
+        self._send(
+            intent,
+            "payment_receipt",
+            {"receipt_code": code, "date": fields.date.strftime("%d/%m/%Y")},
+            f"payment-receipt:{intent.id}",
+        )
+        self.store.mark_settled(intent.id, outcome.value, code)
+
+    def _notify_failure(self, intent_id: str) -> None:
+        intent = self.store.get(intent_id)
+        if intent is None or intent.status not in {IntentStatus.FAILED, IntentStatus.EXPIRED}:
+            return
+        reason = intent.reason or FailureReason.OTHER
+        log.info("payment intent %s %s: %s", intent.id, intent.status.value, reason.value)
+        self._send(
+            intent,
+            f"payment_failed_{reason.value}",
+            {"short_code": self.config.short_code},
+            f"payment-failed:{intent.id}",
+        )
+
+    def _send(
+        self, intent: Intent, template: str, extra: Mapping[str, str | int], key: str
+    ) -> None:
+        if self._sms is None:
+            log.warning("no SMS service wired: %s for intent %s not sent", template, intent.id)
+            return
+        params: dict[str, str | int] = {
+            "amount": intent.amount,
+            "currency": intent.currency,
+            "tax": self._tax_name(intent.tax_code, intent.lang),
+            "ref": intent.assessment_reference,
+            **extra,
+        }
+        self._sms.send(intent.phone, template, params, idempotency_key=key, lang=intent.lang)
+
+    def _tax_name(self, tax_code: str, lang: str) -> str:
+        for tax in self._backend.list_tax_types():
+            if tax.code == tax_code:
+                return tax.names.get(lang) or next(iter(tax.names.values()), tax_code)
+        return tax_code
+
+    # --- reconciliation ------------------------------------------------------------------
+
+    def reconcile(self, now: datetime | None = None) -> ReconcileReport:
+        """Query intents stuck in flight, expire those past their deadline, settle successes."""
+        now = now or utcnow()
+        report = ReconcileReport()
+        cutoff = now - timedelta(seconds=self.config.reconcile_after_seconds)
+        for intent in self.store.needing_attention(cutoff):
+            try:
+                report.add(self._reconcile_one(intent, now))
+            except Exception:
+                # One bad intent (provider down, back office down) must not stop the pass.
+                log.exception("reconciling payment intent %s failed", intent.id)
+                report.add("error")
+        return report
+
+    def _reconcile_one(self, intent: Intent, now: datetime) -> str:
+        if intent.status is IntentStatus.SUCCEEDED:
+            self.settle(intent.id)
+            return "settled"
+        past_deadline = now >= intent.deadline_at
+        if intent.status is IntentStatus.PENDING:
+            if past_deadline:
+                return self._expire(intent.id)
+            self._jobs.enqueue(PUSH_JOB, intent.id)  # the first push job was lost
+            return "push_requeued"
+        status = self.providers[intent.provider].query(intent)
+        stale = now - intent.updated_at >= timedelta(seconds=self.config.stale_push_seconds)
+        if (
+            intent.status is IntentStatus.PUSHING
+            and status.state is PaymentState.NOT_FOUND
+            and stale
+            and not past_deadline
+            and self.store.release_push(intent.id)
+        ):
+            self._jobs.enqueue(PUSH_JOB, intent.id)  # its job died before reaching the provider
+            return "push_requeued"
+        if status.state in {PaymentState.SUCCEEDED, PaymentState.FAILED}:
+            return self._apply_status(intent, status)
+        return self._expire(intent.id) if past_deadline else "waiting"
+
+    def _expire(self, intent_id: str) -> str:
+        if self.store.expire(intent_id):
+            self._notify_failure(intent_id)
+        return "expired"
+
+
+def _outcome_of(intent: Intent) -> StartOutcome:
+    if intent.active:
+        return StartOutcome.ALREADY_PENDING
+    if intent.status is IntentStatus.SUCCEEDED:
+        return StartOutcome.ALREADY_PAID
+    return StartOutcome.CLOSED

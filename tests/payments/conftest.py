@@ -1,0 +1,213 @@
+"""Payments fixtures: a seeded database, our app served on 127.0.0.1 (providers call it back),
+a fake Daraja, and a helper that creates assessments, starts payments and runs the worker."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from rq import Queue, SimpleWorker
+from sqlalchemy import insert, select
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from civic import sql as civic_sql
+from civic.ports import Assessment
+from civic.seed import seed_demo
+from civic.sql import SqlBackend
+from payments import store as payment_store
+from payments.fake_daraja import FakeDaraja
+from payments.model import Intent
+from payments.providers.sandbox import SandboxProvider
+from payments.queues import PAYMENTS_QUEUE
+from payments.service import PaymentService, StartResult
+from payments.store import PaymentStore, utcnow
+
+CALLBACK_TOKEN = "test-callback-token"
+RECEIPT_KEY = "test-receipt-key-0123456789abcdef"
+SANDBOX_PHONE = "+243810000001"
+MPESA_PHONE = "+254708374149"
+
+
+class LiveServer:
+    """Our WSGI app on an ephemeral port, so providers can POST real callbacks to it."""
+
+    def __init__(self) -> None:
+        self.app: Flask | None = None
+        self._server: BaseWSGIServer = make_server("127.0.0.1", 0, self._dispatch, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Any:
+        assert self.app is not None, "the app is not built yet"
+        return self.app.wsgi_app(environ, start_response)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def live() -> Iterator[LiveServer]:
+    """Yield our app's future address, served once `app` is built."""
+    server = LiveServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_daraja() -> Iterator[FakeDaraja]:
+    """Yield a running fake Daraja."""
+    fake = FakeDaraja().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def app_config(
+    app_config: dict[str, Any], live: LiveServer, fake_daraja: FakeDaraja
+) -> dict[str, Any]:
+    """Return settings with payments on: mpesa through Daraja, airtel through the sandbox."""
+    seed_demo(app_config["database_url"])
+    payment_store.migrate(app_config["database_url"])
+    state = fake_daraja.state
+    return {
+        **app_config,
+        "payment_operators": "mpesa:daraja,airtel:sandbox",
+        "payment_push_delay_seconds": 0.0,
+        "sandbox_callback_delay_seconds": 0.0,
+        "payment_reconcile_interval_seconds": 0.0,
+        "payment_callback_token": CALLBACK_TOKEN,
+        "receipt_key": RECEIPT_KEY,
+        "public_base_url": live.url,
+        "daraja_base_url": fake_daraja.url,
+        "daraja_consumer_key": state.consumer_key,
+        "daraja_consumer_secret": state.consumer_secret,
+        "daraja_shortcode": state.shortcode,
+        "daraja_passkey": state.passkey,
+        "daraja_timeout_seconds": 1.0,
+    }
+
+
+@dataclass
+class Payments:
+    """Drive payments like the USSD action and the worker do."""
+
+    app: Flask
+    redis: redis.Redis
+    fake: FakeDaraja
+
+    @property
+    def service(self) -> PaymentService:
+        return self.app.extensions["guichet"].get(PaymentService)
+
+    @property
+    def store(self) -> PaymentStore:
+        return self.service.store
+
+    @property
+    def backend(self) -> SqlBackend:
+        return SqlBackend.from_url(self.app.config["SETTINGS"].database_url)
+
+    @property
+    def sandbox(self) -> SandboxProvider:
+        provider = self.service.providers["sandbox"]
+        assert isinstance(provider, SandboxProvider)
+        return provider
+
+    def assessment(self, amount: int, *, paid: bool = False) -> Assessment:
+        """Insert a road-tax assessment of `amount` CDF and return it."""
+        reference = str(900000 + uuid.uuid4().int % 99999)
+        backend = self.backend
+        with backend.engine.begin() as conn:
+            conn.execute(
+                insert(civic_sql.assessments).values(
+                    id=f"road-{reference}",
+                    tax_code="road",
+                    reference=reference,
+                    amount=amount,
+                    currency="CDF",
+                    period="2026",
+                    due_date=date(2026, 12, 31),
+                    paid=paid,
+                )
+            )
+        found = backend.get_assessment(f"road-{reference}")
+        backend.dispose()
+        assert found is not None
+        return found
+
+    def start(
+        self,
+        amount: int | Assessment,
+        *,
+        operator: str = "airtel",
+        session: str | None = None,
+        phone: str | None = None,
+    ) -> StartResult:
+        """Confirm a payment as the USSD action does, then queue its push job."""
+        assessment = self.assessment(amount) if isinstance(amount, int) else amount
+        result = self.service.start(
+            session_id=session or f"ATUid_{uuid.uuid4().hex}",
+            assessment=assessment,
+            phone=phone or (MPESA_PHONE if operator == "mpesa" else SANDBOX_PHONE),
+            operator=operator,
+            lang="fr",
+        )
+        if result.intent is not None:
+            self.service.schedule_push(result.intent.id)
+        return result
+
+    def work(self) -> None:
+        """Run the payments queue until it is empty (a real rq worker, burst mode)."""
+        queue = Queue(PAYMENTS_QUEUE, connection=self.redis)
+        SimpleWorker([queue], connection=self.redis).work(burst=True)
+
+    def intent(self, intent_id: str) -> Intent:
+        found = self.store.get(intent_id)
+        assert found is not None
+        return found
+
+    def paid(self, assessment_id: str) -> bool:
+        backend = self.backend
+        found = backend.get_assessment(assessment_id)
+        backend.dispose()
+        assert found is not None
+        return found.paid
+
+    def civic_payments(self, assessment_id: str) -> list[Any]:
+        backend = self.backend
+        with backend.engine.connect() as conn:
+            rows = conn.execute(
+                select(civic_sql.payments).where(
+                    civic_sql.payments.c.assessment_id == assessment_id
+                )
+            ).all()
+        backend.dispose()
+        return list(rows)
+
+    def later(self, seconds: float) -> datetime:
+        """Return a reconciliation clock `seconds` from now."""
+        return utcnow() + timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def payments(
+    app: Flask, live: LiveServer, redis_client: redis.Redis, fake_daraja: FakeDaraja
+) -> Payments:
+    """Return the payments driver on the served app."""
+    live.app = app
+    return Payments(app, redis_client, fake_daraja)
