@@ -130,16 +130,14 @@ class UssdPhone:
         """Send the last hop again, unchanged (an aggregator retry)."""
         return self._hop()
 
-    def post(self, form: Mapping[str, str] | bytes, content_type: str | None = None) -> UssdScreen:
-        """POST a raw form (or raw bytes) to the callback URL and return what came back."""
-        if isinstance(form, bytes):
-            response = self.client.post(
-                self.url,
-                data=form,
-                content_type=content_type or "application/x-www-form-urlencoded",
-            )
-        else:
-            response = self.client.post(self.url, data=dict(form), content_type=content_type)
+    def post(
+        self,
+        form: Mapping[str, str] | bytes,
+        content_type: str | None = "application/x-www-form-urlencoded",
+    ) -> UssdScreen:
+        """POST a form (or raw bytes; content_type=None sends none) and return the answer."""
+        data: dict[str, str] | bytes = form if isinstance(form, bytes) else dict(form)
+        response = self.client.post(self.url, data=data, content_type=content_type)
         raw = response.get_data(as_text=True)
         kind, _, body = raw.partition(" ")
         screen = UssdScreen(kind, body, response.status_code, response.content_type or "")

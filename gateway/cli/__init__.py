@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import dev, dial, hash_key, schema, settings_table, worker
+from gateway.cli import dial, hash_key, run, schema, settings_table, worker
 from gateway.config import ConfigError
 
-COMMANDS = (worker, dev, dial, schema, hash_key, settings_table)
+COMMANDS = (worker, run, dial, schema, hash_key, settings_table)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,19 @@
+"""Job functions for the enqueuer tests: they run in a real rq worker and take ids only."""
+
+from __future__ import annotations
+
+import redis
+
+import runtime
+
+
+def remember(key: str, value: str) -> None:
+    """Record that the job ran, through the process's container like every real job."""
+    runtime.current().get(redis.Redis).rpush(key, value)
+
+
+def flaky(key: str) -> None:
+    """Fail on the first attempt (a transient provider error), succeed on the retry."""
+    attempts = runtime.current().get(redis.Redis).incr(key)
+    if attempts == 1:
+        raise ConnectionError("transient failure, first attempt")

@@ -1,0 +1,129 @@
+"""RqEnqueuer really enqueues what a real rq worker runs; InlineEnqueuer runs it at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+from flask import Flask
+from rq import Queue, Retry, SimpleWorker
+from rq.registry import ScheduledJobRegistry
+
+import runtime
+from gateway.jobs import InlineEnqueuer, RqEnqueuer, UnknownQueueError, resolve_job, rq_job_id
+from gateway.queues import QueueNames
+from menus.registry import Effect, Enqueuer
+
+REMEMBER = "tests.gateway.sample_jobs.remember"
+
+
+@pytest.fixture
+def worker_connection(redis_url: str, app: Flask) -> Iterator[redis.Redis]:
+    """Yield a connection for rq (its own: rq adjusts socket timeouts) once the app is built."""
+    connection = redis.Redis.from_url(redis_url)
+    yield connection
+    connection.close()
+
+
+def work(connection: redis.Redis, *names: str) -> None:
+    """Run a real rq worker on `names` until the queues are empty."""
+    queues = [Queue(name, connection=connection) for name in names or QueueNames.all()]
+    SimpleWorker(queues, connection=connection).work(burst=True)
+
+
+def ran(connection: redis.Redis, key: str) -> list[str]:
+    return [item.decode() for item in connection.lrange(key, 0, -1)]
+
+
+def test_the_app_wires_the_rq_enqueuer(app: Flask) -> None:
+    assert isinstance(runtime.current().get(Enqueuer), RqEnqueuer)  # type: ignore[type-abstract]
+
+
+def test_an_effect_runs_in_a_real_worker(worker_connection: redis.Redis) -> None:
+    enqueuer = RqEnqueuer(runtime.current().get(redis.Redis))
+    enqueuer.enqueue(Effect(queue=QueueNames.SMS, func=REMEMBER, args=("ran", "sms-1")))
+    assert Queue(QueueNames.SMS, connection=worker_connection).count == 1
+    work(worker_connection)
+    assert ran(worker_connection, "ran") == ["sms-1"]
+
+
+def test_a_job_id_is_enqueued_once(worker_connection: redis.Redis) -> None:
+    enqueuer = RqEnqueuer(runtime.current().get(redis.Redis))
+    effect = Effect(queue="payments", func=REMEMBER, args=("ran", "push"), job_id="push:ab:12")
+    enqueuer.enqueue(effect)
+    enqueuer.enqueue(effect)  # a retried hop asks again
+    queue = Queue("payments", connection=worker_connection)
+    assert queue.job_ids == [rq_job_id("push:ab:12")]
+    work(worker_connection)
+    assert ran(worker_connection, "ran") == ["push"]
+
+
+def test_job_ids_rq_refuses_are_mapped_stably() -> None:
+    assert rq_job_id("sms-42_a") == "sms-42_a"
+    assert rq_job_id("push:ab:12") == rq_job_id("push:ab:12") != rq_job_id("push:ab:13")
+    assert rq_job_id("push:ab:12").startswith("h-")
+
+
+def test_a_delayed_effect_waits_in_the_scheduled_registry(worker_connection: redis.Redis) -> None:
+    enqueuer = RqEnqueuer(runtime.current().get(redis.Redis))
+    enqueuer.enqueue(
+        Effect(
+            queue="payments", func=REMEMBER, args=("ran", "later"), job_id="l1", delay_seconds=30
+        )
+    )
+    queue = Queue("payments", connection=worker_connection)
+    assert "l1" not in queue.job_ids
+    assert "l1" in ScheduledJobRegistry(queue=queue).get_job_ids()
+    work(worker_connection)
+    assert ran(worker_connection, "ran") == []
+
+
+def test_a_transient_failure_is_retried(worker_connection: redis.Redis) -> None:
+    enqueuer = RqEnqueuer(runtime.current().get(redis.Redis), retry=Retry(max=2))
+    enqueuer.enqueue(Effect(queue="sms", func="tests.gateway.sample_jobs.flaky", args=("tries",)))
+    work(worker_connection)
+    assert int(worker_connection.get("tries") or 0) == 2
+
+
+def test_jobs_carry_the_default_retry_policy(worker_connection: redis.Redis) -> None:
+    RqEnqueuer(runtime.current().get(redis.Redis)).enqueue(
+        Effect(queue="default", func=REMEMBER, args=("ran", "x"))
+    )
+    job = Queue("default", connection=worker_connection).jobs[0]
+    assert job.retries_left == 3
+    assert job.retry_intervals == [10, 60, 300]
+
+
+def test_an_effect_on_a_queue_nobody_listens_on_is_refused(app: Flask) -> None:
+    enqueuer = RqEnqueuer(runtime.current().get(redis.Redis))
+    with pytest.raises(UnknownQueueError):
+        enqueuer.enqueue(Effect(queue="reports", func=REMEMBER, args=("ran", "x")))
+
+
+def test_the_inline_enqueuer_runs_at_once_and_once_per_job_id(
+    app: Flask, redis_client: redis.Redis
+) -> None:
+    inline = InlineEnqueuer()
+    inline.enqueue(Effect(queue="sms", func=REMEMBER, args=("ran", "a"), delay_seconds=60))
+    inline.enqueue(Effect(queue="sms", func=REMEMBER, args=("ran", "b"), job_id="j1"))
+    inline.enqueue(Effect(queue="sms", func=REMEMBER, args=("ran", "b"), job_id="j1"))
+    inline.enqueue(Effect(queue="sms", func="tests.gateway.sample_jobs.flaky", args=("t",)))
+    assert ran(redis_client, "ran") == ["a", "b"]
+    assert int(redis_client.get("t") or 0) == 1  # a failing job is logged, not raised
+
+
+def test_the_emulation_wires_the_inline_enqueuer() -> None:
+    from gateway.app import create_app  # noqa: PLC0415
+
+    create_app({"emulate_redis": True})
+    try:
+        assert isinstance(runtime.current().get(Enqueuer), InlineEnqueuer)  # type: ignore[type-abstract]
+    finally:
+        runtime.uninstall()
+
+
+def test_job_paths_must_be_dotted() -> None:
+    with pytest.raises(ValueError, match="dotted"):
+        resolve_job("remember")
+    assert callable(resolve_job(REMEMBER))
