@@ -35,6 +35,9 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(health.blueprint)
     app.register_blueprint(ussd.blueprint)
+    from gateway import api_requests  # noqa: PLC0415
+
+    app.register_blueprint(api_requests.blueprint)
     from gateway import api_receipts, payments_callbacks  # noqa: PLC0415
 
     app.register_blueprint(payments_callbacks.blueprint)

@@ -1,0 +1,186 @@
+"""Agents' JSON API on document requests (docs/openapi/agents.yaml).
+
+    GET  /api/v1/requests?status=&page=&per_page=
+    GET  /api/v1/requests/<ref>
+    POST /api/v1/requests/<ref>/decision  {"decision": "...", "reason": "...", "pickup": "..."}
+
+Handlers parse, call the civic Backend, render; the citizen's SMS alert follows each decision.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+
+import runtime
+from civic import codec, references, workflow
+from civic.ports import (
+    Backend,
+    BackendUnavailableError,
+    Decision,
+    DocumentRequest,
+    IllegalTransitionError,
+    InvalidDecisionError,
+    RequestStatus,
+    UnknownRequestError,
+)
+from gateway import request_alerts
+from gateway.auth import require_api_key
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("api_requests", __name__, url_prefix="/api/v1/requests")
+
+DEFAULT_PER_PAGE: Final = 20
+MAX_PER_PAGE: Final = 100
+
+
+def _services() -> runtime.Container:
+    services: runtime.Container = current_app.extensions["guichet"]
+    return services
+
+
+def _backend() -> Backend:
+    return _services().get(Backend)  # type: ignore[type-abstract]
+
+
+def _error(http_status: int, error: str, message: str, **extra: Any) -> Response:
+    response = jsonify(error=error, message=message, **extra)
+    response.status_code = http_status
+    return response
+
+
+def _invalid(errors: dict[str, str]) -> Response:
+    return _error(400, "invalid_request", "some fields are invalid", errors=errors)
+
+
+def _render(item: DocumentRequest) -> dict[str, Any]:
+    body = codec.request_to_json(item)
+    body["allowed_decisions"] = [d.value for d in workflow.allowed_decisions(item.status)]
+    return body
+
+
+@blueprint.errorhandler(BackendUnavailableError)
+def _unavailable(_error_: BackendUnavailableError) -> Response:
+    log.warning("agents' API: back office unavailable: %s", _error_)
+    response = _error(503, "unavailable", "the back office is unavailable; try again later")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def _int_arg(name: str, default: int, low: int, high: int, errors: dict[str, str]) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        errors[name] = f"an integer from {low} to {high}"
+        return default
+    return int(raw)
+
+
+@blueprint.get("")
+@require_api_key("agent")
+def list_requests() -> Response:
+    """List requests, newest first, one page at a time, optionally by status."""
+    errors: dict[str, str] = {}
+    page = _int_arg("page", 1, 1, 10_000, errors)
+    per_page = _int_arg("per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE, errors)
+    status: RequestStatus | None = None
+    raw_status = request.args.get("status")
+    if raw_status:
+        try:
+            status = RequestStatus(raw_status)
+        except ValueError:
+            errors["status"] = "one of " + ", ".join(s.value for s in RequestStatus)
+    if errors:
+        return _invalid(errors)
+    # One more than a page tells whether a next page exists without counting everything.
+    found = _backend().list_requests(
+        status=status, limit=per_page + 1, offset=(page - 1) * per_page
+    )
+    return jsonify(
+        items=[_render(r) for r in found[:per_page]],
+        page=page,
+        per_page=per_page,
+        has_more=len(found) > per_page,
+    )
+
+
+@blueprint.get("/<ref>")
+@require_api_key("agent")
+def get_request(ref: str) -> Response:
+    """Return one request with its full history."""
+    if not references.validate(ref):
+        return _invalid({"reference": "not a valid request reference (check digit)"})
+    found = _backend().get_request(ref)
+    if found is None:
+        return _error(404, "not_found", f"no request {ref}")
+    return jsonify(_render(found))
+
+
+def _parse_decision(body: Any) -> tuple[Decision | None, str | None, str | None, dict[str, str]]:
+    errors: dict[str, str] = {}
+    if not isinstance(body, dict):
+        return None, None, None, {"body": "expected a JSON object"}
+    decision: Decision | None = None
+    raw = body.get("decision")
+    if isinstance(raw, str) and raw in {d.value for d in Decision}:
+        decision = Decision(raw)
+    else:
+        errors["decision"] = "one of " + ", ".join(d.value for d in Decision)
+    texts: dict[str, str | None] = {}
+    for field, limit in (
+        ("reason", workflow.MAX_REASON_LENGTH),
+        ("pickup", workflow.MAX_PICKUP_LENGTH),
+    ):
+        value = body.get(field)
+        if value is not None and not isinstance(value, str):
+            errors[field] = "a string"
+        elif isinstance(value, str) and len(value.strip()) > limit:
+            errors[field] = f"at most {limit} characters"
+        texts[field] = value if isinstance(value, str) else None
+    unknown = sorted(set(body) - {"decision", "reason", "pickup"})
+    for name in unknown:
+        errors[name] = "unknown field"
+    return decision, texts["reason"], texts["pickup"], errors
+
+
+@blueprint.post("/<ref>/decision")
+@require_api_key("agent")
+def decide(ref: str) -> Response:
+    """Apply an agent's decision, then queue the citizen's SMS alert."""
+    if not references.validate(ref):
+        return _invalid({"reference": "not a valid request reference (check digit)"})
+    decision, reason, pickup, errors = _parse_decision(request.get_json(silent=True))
+    if errors or decision is None:
+        return _invalid(errors)
+    agent_id: str = g.api_key.key_id
+    try:
+        updated = _backend().decide(ref, decision, agent_id=agent_id, reason=reason, pickup=pickup)
+    except UnknownRequestError:
+        return _error(404, "not_found", f"no request {ref}")
+    except IllegalTransitionError as error:
+        return _error(
+            409,
+            "illegal_transition",
+            str(error),
+            status=error.current.value,
+            allowed_decisions=[d.value for d in workflow.allowed_decisions(error.current)],
+        )
+    except InvalidDecisionError as error:
+        return _invalid({error.field: str(error)})
+    log.info("request %s: %s by agent %s", ref, decision.value, agent_id)
+    body = _render(updated)
+    body["alert"] = _alert(updated)
+    return jsonify(body)
+
+
+def _alert(updated: DocumentRequest) -> str:
+    # The decision is recorded; an SMS problem must not turn it into an error for the agent.
+    try:
+        return request_alerts.alert(_services(), updated)
+    except Exception:
+        log.exception("request %s: the SMS alert could not be queued", updated.reference)
+        return "failed"

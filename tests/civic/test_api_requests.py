@@ -1,0 +1,151 @@
+"""The agents' API over a seeded SQLite back office, with the real app and Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+import runtime
+from civic.seed import seed_demo
+from sms.store import MessageStore
+
+AGENT = {"Authorization": "Bearer demo-agent-key"}
+READY_REF = "10000057"  # seeded: birth, ready_for_pickup
+SUBMITTED_REF = "10000012"  # seeded: birth, submitted
+APPROVED_REF = "10000048"  # seeded: marriage, approved
+
+
+@pytest.fixture
+def seeded(app: Flask, app_config: dict[str, Any]) -> FlaskClient:
+    seed_demo(app_config["database_url"])
+    return app.test_client()
+
+
+def _decide(client: FlaskClient, ref: str, body: Any) -> Any:
+    return client.post(f"/api/v1/requests/{ref}/decision", json=body, headers=AGENT)
+
+
+def test_unknown_or_missing_key_is_401(seeded: FlaskClient) -> None:
+    assert seeded.get("/api/v1/requests").status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert seeded.get("/api/v1/requests", headers=wrong).status_code == 401
+    portal = {"Authorization": "Bearer demo-portal-key"}
+    assert seeded.get("/api/v1/requests", headers=portal).status_code == 403
+
+
+def test_list_is_paginated_newest_first(seeded: FlaskClient) -> None:
+    first = seeded.get("/api/v1/requests?per_page=5", headers=AGENT).get_json()
+    second = seeded.get("/api/v1/requests?per_page=5&page=2", headers=AGENT).get_json()
+    assert (len(first["items"]), first["has_more"]) == (5, True)
+    assert (len(second["items"]), second["has_more"]) == (4, False)
+    refs = [r["reference"] for r in first["items"] + second["items"]]
+    assert len(set(refs)) == 9 and refs[-1] == SUBMITTED_REF
+
+
+def test_list_filters_by_status(seeded: FlaskClient) -> None:
+    body = seeded.get("/api/v1/requests?status=rejected", headers=AGENT).get_json()
+    assert {r["status"] for r in body["items"]} == {"rejected"}
+    assert len(body["items"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("status=lost", "status"),
+        ("page=0", "page"),
+        ("per_page=500", "per_page"),
+        ("page=x", "page"),
+    ],
+)
+def test_bad_list_queries_are_400_with_field_errors(
+    seeded: FlaskClient, query: str, field: str
+) -> None:
+    response = seeded.get(f"/api/v1/requests?{query}", headers=AGENT)
+    assert response.status_code == 400
+    assert field in response.get_json()["errors"]
+
+
+def test_get_one_request_with_history_and_allowed_decisions(seeded: FlaskClient) -> None:
+    body = seeded.get(f"/api/v1/requests/{READY_REF}", headers=AGENT).get_json()
+    assert body["status"] == "ready_for_pickup"
+    assert body["pickup"] == "Mairie de Goma, guichet 2, 8h-15h"
+    assert [h["status"] for h in body["history"]][-1] == "ready_for_pickup"
+    assert body["allowed_decisions"] == ["delivered"]
+
+
+def test_mistyped_reference_is_400_and_unknown_is_404(seeded: FlaskClient) -> None:
+    typo = seeded.get("/api/v1/requests/10000021", headers=AGENT)  # 10000020 with a typo
+    assert typo.status_code == 400
+    assert "reference" in typo.get_json()["errors"]
+    assert seeded.get("/api/v1/requests/99999992", headers=AGENT).status_code == 404
+    assert _decide(seeded, "99999992", {"decision": "in_review"}).status_code == 404
+    assert _decide(seeded, "10000021", {"decision": "in_review"}).status_code == 400
+
+
+def test_decisions_move_a_request_to_ready_and_queue_one_sms_each(
+    seeded: FlaskClient, redis_client: Any
+) -> None:
+    for decision in ("in_review", "approve"):
+        response = _decide(seeded, SUBMITTED_REF, {"decision": decision})
+        assert response.status_code == 200, response.get_json()
+    ready = _decide(seeded, SUBMITTED_REF, {"decision": "ready", "pickup": "Guichet 2, lundi 9h"})
+    body = ready.get_json()
+    assert (body["status"], body["pickup"]) == ("ready_for_pickup", "Guichet 2, lundi 9h")
+    assert body["history"][-1]["agent_id"] == "demo-agent"
+    assert body["alert"] == "queued"
+    store = runtime.current().get(MessageStore)
+    message_id = store.existing(f"request:{SUBMITTED_REF}:4")
+    assert message_id is not None
+    assert store.existing(f"request:{SUBMITTED_REF}:2") is not None
+
+
+def test_illegal_transition_is_409_with_current_status(seeded: FlaskClient) -> None:
+    response = _decide(seeded, SUBMITTED_REF, {"decision": "ready", "pickup": "x"})
+    assert response.status_code == 409
+    assert response.get_json()["status"] == "submitted"
+    assert response.get_json()["allowed_decisions"] == ["in_review", "reject"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"decision": "reject"}, "reason"),
+        ({"decision": "reject", "reason": "   "}, "reason"),
+        ({"decision": "reject", "reason": 12}, "reason"),
+        ({"decision": "reject", "reason": "x" * 61}, "reason"),
+        ({"decision": "approved"}, "decision"),
+        ({}, "decision"),
+        ({"decision": "in_review", "agent": "me"}, "agent"),
+        (["in_review"], "body"),
+    ],
+)
+def test_bad_bodies_are_400_with_field_errors(seeded: FlaskClient, body: Any, field: str) -> None:
+    response = _decide(seeded, SUBMITTED_REF, body)
+    assert response.status_code == 400
+    assert field in response.get_json()["errors"]
+
+
+def test_ready_needs_a_pickup(seeded: FlaskClient) -> None:
+    response = _decide(seeded, APPROVED_REF, {"decision": "ready"})
+    assert response.status_code == 400
+    assert "pickup" in response.get_json()["errors"]
+
+
+def test_non_json_body_is_400(seeded: FlaskClient) -> None:
+    response = seeded.post(
+        f"/api/v1/requests/{SUBMITTED_REF}/decision",
+        data="decision=approve",
+        headers={**AGENT, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400
+    assert response.get_json()["errors"] == {"body": "expected a JSON object"}
+
+
+def test_back_office_down_is_503_not_500(app: Flask) -> None:
+    # The app's SQLite file was never migrated: every query fails.
+    response = app.test_client().get("/api/v1/requests", headers=AGENT)
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "unavailable"
