@@ -62,6 +62,9 @@ class Template:
                 raise TemplateError(f"{{{name}}}: use a plain {{name}} placeholder")
             parts.append((literal, name))
         names = frozenset(name for _, name in parts if name is not None)
+        if not names:
+            # A static text (`{{` escapes included) renders as one precomputed string.
+            parts = [("".join(literal for literal, _ in parts), None)]
         return cls(source, tuple(parts), names)
 
     def render(self, values: Mapping[str, Any]) -> str:
