@@ -1,7 +1,9 @@
-"""Inbound SMS and delivery-report callbacks: validate, dedupe on `id`, store, enqueue.
+"""Inbound SMS and delivery-report callbacks: validate, dedupe, store, enqueue.
 
-Africa's Talking retries a callback it did not see acknowledged, so the same `id` may arrive
-many times: only the first is stored and queued (Redis SET NX with a TTL).
+Africa's Talking retries a callback it did not see acknowledged, so the same payload may
+arrive many times: only the first is stored and queued (Redis SET NX with a TTL). Inbound
+messages are deduped on `id`; delivery reports on (`id`, `status`, `retryCount`), because
+every report about one message carries that message's id.
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ class CallbackInbox:
         """Validate `form`; store and enqueue it unless its id was seen before."""
         payload = self._validate(kind, form)
         callback_id = payload["id"]
+        if kind == "delivery":
+            # Every report about one message carries that message's id (Buffered, then
+            # Success...): a retried callback repeats status and retryCount too.
+            callback_id = f"{callback_id}:{payload['status']}:{payload['retryCount'] or '0'}"
         fresh = self._redis.set(f"sms:cb:{kind}:{callback_id}", "1", nx=True, ex=DEDUPE_SECONDS)
         if not fresh:
             return Accepted(callback_id, new=False)

@@ -12,6 +12,7 @@ what was received. It can POST delivery reports to our /sms/africastalking/deliv
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -185,13 +186,14 @@ def _handler_for(fake: FakeAfricasTalking) -> type[BaseHTTPRequestHandler]:
                 self._answer(401, "The supplied authentication is invalid", "text/plain")
                 return
             behaviour = fake.next_behaviour()
-            if behaviour.delay_seconds:
-                time.sleep(behaviour.delay_seconds)
             numbers = [n for n in form.get("to", "").split(",") if n]
             recipients = [
                 _recipient(n, behaviour.per_number.get(n, behaviour.status_code)) for n in numbers
             ]
+            # Recorded on arrival: a client that times out has still reached "AT".
             fake.record(Received(form, api_key, tuple(r["messageId"] for r in recipients)))
+            if behaviour.delay_seconds:
+                time.sleep(behaviour.delay_seconds)
             if behaviour.http_status != 201:
                 self._answer(behaviour.http_status, "Internal Server Error", "text/plain")
                 return
@@ -210,7 +212,8 @@ def _handler_for(fake: FakeAfricasTalking) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # client gave up
+                self.wfile.write(data)
 
     return Handler
 

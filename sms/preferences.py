@@ -10,8 +10,10 @@ import redis
 from sms.store import text
 
 OPTED_OUT_KEY: Final = "sms:optout"
-# The phone's language; the USSD engine and the SMS layer read and write the same key.
-LANGUAGE_KEY: Final = "guichet:lang:{phone}"
+# The phone's language: the USSD session store's key (sessions/store.py, prefix `ussd`), so a
+# language chosen in the USSD menu or by `LANGUE sw` applies to both channels.
+LANGUAGE_KEY: Final = "ussd:lang:{phone}"
+LANGUAGE_TTL_SECONDS: Final = 365 * 24 * 3600  # as the session store keeps it
 
 
 class Preferences:
@@ -37,8 +39,8 @@ class Preferences:
         return None if raw is None else text(raw)
 
     def set_language(self, phone: str, lang: str) -> None:
-        """Remember the phone's language (no expiry: it is a preference)."""
-        self._redis.set(LANGUAGE_KEY.format(phone=phone), lang)
+        """Remember the phone's language for both channels."""
+        self._redis.set(LANGUAGE_KEY.format(phone=phone), lang, ex=LANGUAGE_TTL_SECONDS)
 
     def spend(self, phone: str, budget: int) -> bool:
         """Count one message against today's budget; return False when it is exhausted."""
