@@ -147,6 +147,8 @@ def _web_argv(port: int) -> list[str]:
         f"127.0.0.1:{port}",
         "--workers",
         "2",
+        # Gunicorn's control socket has one default path per user: two dev runs would clash.
+        "--no-control-socket",
         "gateway.app:create_app()",
     ]
 

@@ -144,6 +144,11 @@ def handle(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\n(hung up)")
         return 0
+    except BrokenPipeError:
+        # The reader went away (`| head`): hang up quietly, like closing the phone.
+        # Point stdout at /dev/null so the flush at exit does not raise again (Python docs).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _can_draw_boxes(out: TextIO) -> bool:
