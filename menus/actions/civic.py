@@ -1,0 +1,213 @@
+"""The civic journeys' actions: taxes, document requests, tracking, procedure guide.
+
+They read and write the domain through civic.ports.Backend and leave citizen-facing words to
+menus.yaml: actions only return domain data (names already in the caller's language, numbers,
+dates) for placeholders, and outcomes the YAML maps to screens. A back-office failure raises
+out of the action, which the engine turns into the screen's `error` outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from civic import references
+from civic.ports import (
+    Backend,
+    BackendUnavailableError,
+    Citizen,
+    DocumentType,
+    IdentityRequiredError,
+    RequestStatus,
+    UnknownDocumentTypeError,
+)
+from menus.registry import ActionContext, ActionResult, Effect, Option, actions
+
+ALERT_JOB: Final = "gateway.request_alerts.send_request_alert"  # rq job taking (ref, seq)
+SMS_QUEUE: Final = "sms"
+MY_REQUESTS_LIMIT: Final = 30  # the engine pages the list; older ones are for the counter
+NAME_LABEL_MAX: Final = 30
+REQUEST_LABEL_MAX: Final = 8 + 1 + NAME_LABEL_MAX
+# Outcome per status: menus.yaml has one screen for each, with its own words.
+STATUS_OUTCOMES: Final = {
+    RequestStatus.SUBMITTED: "submitted",
+    RequestStatus.IN_REVIEW: "in_review",
+    RequestStatus.NEEDS_VISIT: "needs_visit",
+    RequestStatus.APPROVED: "approved",
+    RequestStatus.READY_FOR_PICKUP: "ready",
+    RequestStatus.DELIVERED: "delivered",
+    RequestStatus.REJECTED: "rejected",
+}
+
+
+def _backend(ctx: ActionContext) -> Backend:
+    return ctx.services.get(Backend)  # type: ignore[type-abstract]
+
+
+def _local(texts: Mapping[str, str], lang: str) -> str:
+    """Return the text in `lang`, else French (the city's default), else any."""
+    return texts.get(lang) or texts.get("fr") or next(iter(texts.values()), "")
+
+
+def money(amount: int) -> str:
+    """Format whole currency units with a space every three digits: 120 000."""
+    return f"{amount:,}".replace(",", " ")
+
+
+def _document(ctx: ActionContext) -> DocumentType:
+    code = str(ctx.data.get("doc_code", ""))
+    document = _backend(ctx).get_document_type(code) if code else None
+    if document is None:
+        # The menu offered it a moment ago: the catalogue changed under us.
+        raise BackendUnavailableError(f"document type {code!r} vanished")
+    return document
+
+
+def _document_data(document: DocumentType, lang: str) -> dict[str, str | int]:
+    return {
+        "doc_name": _local(document.names, lang),
+        "fee": money(document.fee),
+        "delay_days": document.delay_days,
+        "office": _local(document.office, lang),
+        "required": ", ".join(
+            document.required_documents.get(lang) or document.required_documents.get("fr", ())
+        ),
+    }
+
+
+# --- taxes -----------------------------------------------------------------------------------
+
+
+@actions.register("civic.taxes", option_label_max=NAME_LABEL_MAX)
+def taxes(ctx: ActionContext) -> ActionResult:
+    """Offer the city's taxes."""
+    return ActionResult(
+        options=[Option(t.code, _local(t.names, ctx.lang)) for t in _backend(ctx).list_tax_types()]
+    )
+
+
+@actions.register("civic.tax_lookup", outcomes={"due", "paid", "not_found", "error"})
+def tax_lookup(ctx: ActionContext) -> ActionResult:
+    """Find the assessment of the chosen tax and typed reference."""
+    backend = _backend(ctx)
+    tax_code, ref = str(ctx.data.get("tax_code", "")), str(ctx.data.get("ref", ""))
+    tax_name = next(
+        (_local(t.names, ctx.lang) for t in backend.list_tax_types() if t.code == tax_code), ""
+    )
+    found = backend.find_assessment(tax_code, ref)
+    if found is None:
+        return ActionResult(outcome="not_found", data={"tax_name": tax_name})
+    data = {
+        # Left for the payments journey (docs/contracts.md, "Journeys' boundaries").
+        "assessment_id": found.id,
+        "amount": found.amount,
+        "currency": found.currency,
+        "tax_name": tax_name,
+        # For the screens.
+        "amount_text": money(found.amount),
+        "period": found.period,
+        "due_date": found.due_date.strftime("%d/%m/%Y"),
+    }
+    return ActionResult(outcome="paid" if found.paid else "due", data=data)
+
+
+# --- documents -------------------------------------------------------------------------------
+
+
+@actions.register("civic.documents", option_label_max=NAME_LABEL_MAX)
+def documents(ctx: ActionContext) -> ActionResult:
+    """Offer the documents citizens can request."""
+    docs = _backend(ctx).list_document_types()
+    return ActionResult(options=[Option(d.code, _local(d.names, ctx.lang)) for d in docs])
+
+
+@actions.register("civic.document_info", outcomes={"ok", "error"})
+def document_info(ctx: ActionContext) -> ActionResult:
+    """Load the chosen document's procedure guide for the screens."""
+    return ActionResult(data=_document_data(_document(ctx), ctx.lang))
+
+
+@actions.register("civic.document_identity", outcomes={"ask", "skip", "error"})
+def document_identity(ctx: ActionContext) -> ActionResult:
+    """Decide whether to ask for name and ID number (needed and not already known)."""
+    if not _document(ctx).requires_identity:
+        return ActionResult(outcome="skip", data={"applicant_name": None, "id_number": None})
+    known = _backend(ctx).get_citizen(ctx.msisdn)
+    if known is not None and known.name and known.id_number:
+        return ActionResult(
+            outcome="skip", data={"applicant_name": known.name, "id_number": known.id_number}
+        )
+    return ActionResult(outcome="ask")
+
+
+@actions.register("civic.document_create", outcomes={"created", "identity", "error"})
+def document_create(ctx: ActionContext) -> ActionResult:
+    """Create the request (once per session and document); its SMS follows as a job."""
+    backend = _backend(ctx)
+    code = str(ctx.data.get("doc_code", ""))
+    name = ctx.data.get("applicant_name")
+    id_number = ctx.data.get("id_number")
+    try:
+        created = backend.create_request(
+            owner_phone=ctx.msisdn,
+            document_code=code,
+            # A retried or double-tapped confirm must not file two requests.
+            idempotency_key=f"ussd:{ctx.session_id}:{code}",
+            applicant_name=str(name) if name else None,
+            id_number=str(id_number) if id_number else None,
+        )
+    except IdentityRequiredError:
+        return ActionResult(outcome="identity")
+    except UnknownDocumentTypeError as error:
+        raise BackendUnavailableError(f"document type {code!r} vanished") from error
+    if name and id_number:
+        known = backend.get_citizen(ctx.msisdn)
+        if known is None or not (known.name and known.id_number):
+            backend.save_citizen(Citizen(ctx.msisdn, str(name), str(id_number), ctx.lang))
+    seq = len(created.history)
+    alert = Effect(
+        queue=SMS_QUEUE,
+        func=ALERT_JOB,
+        args=(created.reference, seq),
+        job_id=f"request-alert-{created.reference}-{seq}",
+    )
+    return ActionResult(outcome="created", data={"req_ref": created.reference}, effects=[alert])
+
+
+# --- tracking --------------------------------------------------------------------------------
+
+
+@actions.register("civic.my_requests", option_label_max=REQUEST_LABEL_MAX)
+def my_requests(ctx: ActionContext) -> ActionResult:
+    """Offer this phone's requests, newest first."""
+    backend = _backend(ctx)
+    names = {d.code: _local(d.names, ctx.lang) for d in backend.list_document_types()}
+    mine = backend.list_requests(owner_phone=ctx.msisdn, limit=MY_REQUESTS_LIMIT)
+    return ActionResult(
+        options=[
+            Option(r.reference, f"{r.reference} {names.get(r.document_code, r.document_code)}")
+            for r in mine
+        ]
+    )
+
+
+@actions.register(
+    "civic.track", outcomes={*STATUS_OUTCOMES.values(), "mistyped", "not_found", "error"}
+)
+def track(ctx: ActionContext) -> ActionResult:
+    """Show a request's status; a mistyped reference is caught before any lookup."""
+    ref = str(ctx.data.get("track_ref", "")).strip()
+    if not references.validate(ref):
+        return ActionResult(outcome="mistyped")
+    backend = _backend(ctx)
+    found = backend.get_request(ref)
+    if found is None:
+        return ActionResult(outcome="not_found")
+    document = backend.get_document_type(found.document_code)
+    data: dict[str, str | None] = {
+        "doc_name": _local(document.names, ctx.lang) if document else found.document_code,
+        "reason": found.reason,
+        "pickup": found.pickup,
+        "office": _local(document.office, ctx.lang) if document else "",
+    }
+    return ActionResult(outcome=STATUS_OUTCOMES[found.status], data=data)

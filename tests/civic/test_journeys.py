@@ -1,0 +1,263 @@
+"""The civic journeys walked through /ussd/africastalking against a seeded SQLite back office."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from rq import Queue, SimpleWorker
+
+import runtime
+from civic import references
+from civic.ports import Backend, RequestStatus
+from civic.seed import seed_demo
+from sms.store import MessageStore
+from tests.conftest import UssdPhone
+
+AGENT = {"Authorization": "Bearer demo-agent-key"}
+
+
+@pytest.fixture
+def city(app: Flask, app_config: dict[str, Any]) -> Backend:
+    seed_demo(app_config["database_url"])
+    backend: Backend = runtime.current().get(Backend)  # type: ignore[type-abstract]
+    return backend
+
+
+def _option(screen_body: str, label: str) -> str:
+    """Return the key of the line whose label contains `label`."""
+    for line in screen_body.splitlines():
+        key, _, rest = line.partition(". ")
+        if label in rest:
+            return key
+    raise AssertionError(f"no option {label!r} in:\n{screen_body}")
+
+
+def _run_jobs(redis_client: redis.Redis, *queues: str) -> None:
+    SimpleWorker([Queue(q, connection=redis_client) for q in queues], connection=redis_client).work(
+        burst=True
+    )
+
+
+def test_main_menu_lists_the_civic_journeys(city: Backend, ussd: UssdPhone) -> None:
+    home = ussd.dial()
+    assert not home.end
+    for label in ("Payer une taxe", "Demander un document", "Suivre une demande", "Aide", "Langue"):
+        assert label in home.body
+
+
+def test_pay_a_tax_up_to_confirmation(city: Backend, ussd: UssdPhone) -> None:
+    ussd.dial()
+    taxes = ussd.type("1")
+    assert "Taxe de voirie" in taxes.body
+    ussd.type(_option(taxes.body, "Taxe de voirie"))
+    shown = ussd.type("100001")
+    assert not shown.end
+    assert "Montant: 26 500 CDF" in shown.body
+    assert "31/12/2026" in shown.body and "2026" in shown.body
+    after = ussd.type("1")
+    assert after.body  # the payments journey (or its placeholder) takes over from here
+
+
+def test_tax_reference_typos_unknown_and_already_paid(city: Backend, ussd: UssdPhone) -> None:
+    ussd.dial()
+    ussd.type("1", "1")
+    bad = ussd.type("12ab")
+    assert not bad.end and "Référence invalide" in bad.body
+    unknown = ussd.type("999999")
+    assert not unknown.end and "introuvable" in unknown.body
+    again = ussd.type("1")
+    assert "référence" in again.body.lower()
+    paid = ussd.type("100002")
+    assert paid.end and "déjà payée" in paid.body
+
+
+def test_request_a_birth_certificate_then_find_it_and_get_the_sms(
+    city: Backend, ussd: UssdPhone, redis_client: redis.Redis
+) -> None:
+    ussd.dial()
+    docs = ussd.type("2")
+    shown = ussd.type(_option(docs.body, "naissance"))
+    assert "Frais: 5 000 CDF" in shown.body and "Noms des parents" in shown.body
+    confirm = ussd.type("1")  # birth needs no identity: straight to the confirmation
+    assert "Confirmer la demande" in confirm.body
+    done = ussd.type("1")
+    assert done.end
+    ref = re.search(r"Demande (\d{8}) enregistrée", done.body)
+    assert ref is not None and references.validate(ref.group(1))
+    created = city.get_request(ref.group(1))
+    assert created is not None and created.document_code == "birth"
+    assert created.owner_phone == "+243810000001"
+    assert created.status is RequestStatus.SUBMITTED
+    # The SMS with the reference is a job, queued only after the hop.
+    store = runtime.current().get(MessageStore)
+    assert store.existing(f"request:{ref.group(1)}:1") is None
+    _run_jobs(redis_client, "sms")
+    assert store.existing(f"request:{ref.group(1)}:1") is not None
+    # "My requests" lists it first; choosing it shows its status.
+    ussd.dial()
+    ussd.type("3")
+    mine = ussd.type("2")
+    assert mine.body.splitlines()[1].startswith(f"1. {ref.group(1)} ")
+    status = ussd.type("1")
+    assert status.end and "en attente d'examen" in status.body
+
+
+def test_a_retried_confirm_files_one_request(city: Backend, ussd: UssdPhone) -> None:
+    before = len(city.list_requests(owner_phone="+243810000001", limit=100))
+    ussd.dial()
+    ussd.type("2", "1", "1")
+    first = ussd.type("1")
+    again = ussd.retry()
+    assert again.body == first.body
+    assert len(city.list_requests(owner_phone="+243810000001", limit=100)) == before + 1
+
+
+def test_identity_is_asked_when_the_document_needs_it_and_unknown(
+    city: Backend, ussd: UssdPhone
+) -> None:
+    ussd.dial(phone="+243990000007")
+    docs = ussd.type("2")
+    ussd.type(_option(docs.body, "casier"))
+    name = ussd.type("1")
+    assert "Nom complet" in name.body
+    ident = ussd.type("Neema Bahati")
+    assert "pièce d'identité" in ident.body
+    confirm = ussd.type("CD-778899")
+    assert "Extrait de casier judiciaire" in confirm.body
+    done = ussd.type("1")
+    ref = re.search(r"(\d{8})", done.body)
+    assert ref is not None
+    made = city.get_request(ref.group(1))
+    assert made is not None and (made.applicant_name, made.id_number) == (
+        "Neema Bahati",
+        "CD-778899",
+    )
+    known = city.get_citizen("+243990000007")
+    assert known is not None and known.name == "Neema Bahati"
+
+
+def test_known_citizen_is_not_asked_twice(city: Backend, ussd: UssdPhone) -> None:
+    ussd.dial()
+    docs = ussd.type("2")
+    ussd.type(_option(docs.body, "casier"))
+    confirm = ussd.type("1")
+    assert "Confirmer la demande" in confirm.body  # the demo citizen's name and ID are on file
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("10000012", "en attente d'examen"),
+        ("10000020", "en cours d'examen"),
+        ("10000036", "Passez au guichet: Venez avec l'attestation du chef de quartier"),
+        ("10000048", "approuvée"),
+        ("10000057", "A retirer: Mairie de Goma, guichet 2, 8h-15h"),
+        ("10000061", "document remis"),
+        ("10000073", "Refusée. Motif: Acte de naissance des parents manquant"),
+    ],
+)
+def test_track_by_reference_shows_each_status(
+    city: Backend, ussd: UssdPhone, ref: str, expected: str
+) -> None:
+    ussd.dial()
+    ussd.type("3", "1")
+    shown = ussd.type(ref)
+    assert shown.end
+    assert expected in shown.body
+
+
+def test_track_catches_a_mistyped_reference_before_any_lookup(
+    city: Backend, ussd: UssdPhone
+) -> None:
+    ussd.dial()
+    ussd.type("3", "1")
+    typo = ussd.type("10000021")
+    assert not typo.end and "incorrecte" in typo.body
+    unknown = ussd.type("1", references.make_reference(9_999_999))
+    assert not unknown.end and "Aucune demande" in unknown.body
+
+
+def test_my_requests_is_paginated(city: Backend, ussd: UssdPhone) -> None:
+    ussd.dial()
+    ussd.type("3")
+    pages = [ussd.type("2")]
+    while "98." in pages[-1].body and len(pages) < 10:
+        pages.append(ussd.type("98"))
+    assert len(pages) > 1
+    listed = [
+        line.split(" ")[1]
+        for page in pages
+        for line in page.body.splitlines()
+        if re.match(r"^\d+\. \d{8} ", line)
+    ]
+    assert len(listed) == 9 and len(set(listed)) == 9
+    # Any listed request can be picked from its page: the last one is the oldest.
+    options = [ln for ln in pages[-1].body.splitlines() if re.match(r"^\d+\. \d{8} ", ln)]
+    oldest = ussd.type(options[-1].split(".")[0])
+    assert oldest.end and "en attente d'examen" in oldest.body  # 10000012, the first seeded
+
+
+def test_my_requests_when_there_are_none(city: Backend, ussd: UssdPhone) -> None:
+    ussd.dial(phone="+243990000008")
+    ussd.type("3")
+    none = ussd.type("2")
+    assert none.end and "aucune demande" in none.body
+
+
+def test_procedure_guide_in_english(city: Backend, ussd: UssdPhone) -> None:
+    ussd.dial()
+    ussd.type("9", "2")  # language: English
+    docs = ussd.type("4")
+    assert "Nationality" not in docs.body  # six documents: the list takes two pages
+    docs = ussd.type("98")
+    guide = ussd.type(_option(docs.body, "Nationality"))
+    assert "Fee: 25 000 CDF" in guide.body and "Delay: 14 days" in guide.body
+    assert "Goma peace court" in guide.body
+    bring = ussd.type("1")
+    assert "Parents' birth certificates" in bring.body
+    request = ussd.type("1")
+    assert "Bring:" in request.body
+
+
+def test_swahili_track(city: Backend, ussd: UssdPhone) -> None:
+    ussd.dial()
+    ussd.type("9", "3")
+    ussd.type("3", "1")
+    shown = ussd.type("10000085")
+    assert shown.end and "Imekataliwa: Nom illisible" in shown.body
+
+
+def test_back_office_down_is_a_polite_end(app: Flask, ussd: UssdPhone) -> None:
+    # Not seeded: the SQLite file has no tables, so every lookup fails.
+    ussd.dial()
+    down = ussd.type("1")
+    assert down.end and "réessayer plus tard" in down.body
+    ussd.dial()
+    ussd.type("3", "1")
+    down = ussd.type("10000012")
+    assert down.end and "réessayer plus tard" in down.body
+
+
+def test_done_walkthrough_agent_moves_the_new_request_to_ready(
+    city: Backend, ussd: UssdPhone, app: Flask
+) -> None:
+    ussd.dial()
+    done = ussd.type("2", "1", "1", "1")
+    ref = re.search(r"(\d{8})", done.body)
+    assert ref is not None
+    api = app.test_client()
+    for body in (
+        {"decision": "in_review"},
+        {"decision": "approve"},
+        {"decision": "ready", "pickup": "Mairie de Goma, guichet 2, lundi 9h"},
+    ):
+        answer = api.post(f"/api/v1/requests/{ref.group(1)}/decision", json=body, headers=AGENT)
+        assert answer.status_code == 200, answer.get_json()
+    ussd.dial()
+    ussd.type("3", "1")
+    shown = ussd.type(ref.group(1))
+    assert "A retirer: Mairie de Goma, guichet 2, lundi 9h" in shown.body
