@@ -28,6 +28,7 @@ from payments.providers.sandbox import SandboxProvider
 from payments.queues import PAYMENTS_QUEUE
 from payments.service import PaymentService, StartResult
 from payments.store import PaymentStore, utcnow
+from sms.store import Message, MessageStore
 
 CALLBACK_TOKEN = "test-callback-token"
 RECEIPT_KEY = "test-receipt-key-0123456789abcdef"
@@ -198,6 +199,12 @@ class Payments:
             ).all()
         backend.dispose()
         return list(rows)
+
+    def sms(self, key: str) -> Message | None:
+        """Return the SMS queued with idempotency key `key` (payment-receipt:<id>, ...)."""
+        messages = self.app.extensions["guichet"].get(MessageStore)
+        message_id = messages.existing(key)
+        return messages.get(message_id) if message_id else None
 
     def later(self, seconds: float) -> datetime:
         """Return a reconciliation clock `seconds` from now."""

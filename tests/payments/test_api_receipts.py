@@ -1,0 +1,48 @@
+"""GET /api/v1/receipts/<code> for agents: valid / unknown / mistyped."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from payments.receipts import damm_digit, normalize
+from tests.payments.conftest import Payments
+
+AGENT = {"Authorization": "Bearer demo-agent-key"}
+
+
+def paid_code(payments: Payments) -> str:
+    result = payments.start(40000)
+    assert result.intent is not None
+    payments.work()
+    code = payments.intent(result.intent.id).receipt_code
+    assert code is not None
+    return code
+
+
+def test_valid_code_answers_the_receipt(payments: Payments, client: FlaskClient) -> None:
+    code = paid_code(payments)
+    response = client.get(f"/api/v1/receipts/{code}", headers=AGENT)
+    assert response.status_code == 200
+    data = response.get_json()
+    assert data["status"] == "valid" and data["code"] == code
+    assert (data["amount"], data["currency"], data["tax"]) == (40000, "CDF", "road")
+    assert len(data["date"]) == 10
+
+
+def test_mistyped_and_unknown(payments: Payments, client: FlaskClient) -> None:
+    code = paid_code(payments)
+    digits = normalize(code) or ""
+    typo = digits[:-2] + str((int(digits[-2]) + 1) % 10) + digits[-1]
+    response = client.get(f"/api/v1/receipts/{typo}", headers=AGENT)
+    assert (response.status_code, response.get_json()["status"]) == (400, "mistyped")
+    body = "99" + "1234567"
+    response = client.get(f"/api/v1/receipts/{body}{damm_digit(body)}", headers=AGENT)
+    assert (response.status_code, response.get_json()["status"]) == (404, "unknown")
+    response = client.get("/api/v1/receipts/not-a-code", headers=AGENT)
+    assert response.status_code == 400
+
+
+def test_agent_key_required(payments: Payments, client: FlaskClient) -> None:
+    assert client.get("/api/v1/receipts/4827-1930-55").status_code == 401
+    portal = {"Authorization": "Bearer demo-portal-key"}
+    assert client.get("/api/v1/receipts/4827-1930-55", headers=portal).status_code == 403
