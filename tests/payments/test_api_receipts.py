@@ -46,3 +46,12 @@ def test_agent_key_required(payments: Payments, client: FlaskClient) -> None:
     assert client.get("/api/v1/receipts/4827-1930-55").status_code == 401
     portal = {"Authorization": "Bearer demo-portal-key"}
     assert client.get("/api/v1/receipts/4827-1930-55", headers=portal).status_code == 403
+
+
+def test_checks_are_rate_limited_per_agent_key(payments: Payments, client: FlaskClient) -> None:
+    # 121 checks span at most two one-minute windows, so one window gets 61: one is refused.
+    statuses = [
+        client.get("/api/v1/receipts/4827-1930-55", headers=AGENT).status_code for _ in range(121)
+    ]
+    assert set(statuses[:60]) <= {400, 404}
+    assert 429 in statuses
