@@ -126,18 +126,19 @@ class Broadcaster:
 
 
 def progress_bar(
-    stream: TextIO = sys.stderr, width: int = 30
+    stream: TextIO | None = None, width: int = 30
 ) -> Callable[[BroadcastProgress], None]:
-    """Return a callback drawing a one-line progress bar on `stream`."""
+    """Return a callback drawing a one-line progress bar on `stream` (stderr by default)."""
 
     def draw(progress: BroadcastProgress) -> None:
+        out = stream or sys.stderr
         filled = width * progress.done // max(progress.total, 1)
-        stream.write(
+        out.write(
             f"\r[{'#' * filled}{'.' * (width - filled)}] {progress.done}/{progress.total}"
             f" queued {progress.queued} refused {progress.refused} invalid {progress.invalid}"
         )
         if progress.finished:
-            stream.write("\n")
-        stream.flush()
+            out.write("\n")
+        out.flush()
 
     return draw

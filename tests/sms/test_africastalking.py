@@ -243,7 +243,6 @@ def test_the_fake_posts_delivery_reports_to_our_callback(
     app: Flask, jobs: Jobs, store: MessageStore, fake_at: FakeAfricasTalking
 ) -> None:
 
-
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

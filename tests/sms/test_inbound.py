@@ -1,0 +1,191 @@
+"""Inbound SMS: callback -> dedupe -> job -> keyword router -> reply through SmsService."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+import runtime
+from civic.ports import Backend, Decision
+from civic.seed import seed_demo
+from sms.preferences import Preferences
+from sms.providers.console import read_outbox
+from sms.store import MessageStore
+from tests.sms.conftest import OTHER, PHONE, Jobs
+
+
+@dataclass
+class Phone:
+    """A phone texting the city, and the replies it gets."""
+
+    client: FlaskClient
+    jobs: Jobs
+    redis: redis.Redis
+    number: str = PHONE
+    sent: int = 0
+
+    def text(self, body: str, *, callback_id: str | None = None) -> dict[str, Any]:
+        """Send an inbound SMS as AT would; run the jobs; return the callback's JSON."""
+        self.sent += 1
+        response = self.client.post(
+            "/sms/africastalking/inbound",
+            data={
+                "from": self.number,
+                "to": "12345",
+                "text": body,
+                "date": "2025-01-31 10:00:00",
+                "id": callback_id or f"in-{self.number[-4:]}-{self.sent}",
+                "linkId": "",
+                "networkCode": "63001",
+            },
+        )
+        assert response.status_code == 200
+        self.jobs.run()
+        payload: dict[str, Any] = response.get_json()
+        return payload
+
+    def replies(self) -> list[str]:
+        """Return the texts this phone received, oldest first."""
+        return [e.text for e in reversed(read_outbox(self.redis, phone=self.number, limit=500))]
+
+    def last(self) -> str:
+        """Return the last reply."""
+        return self.replies()[-1]
+
+
+@pytest.fixture
+def phone(app: Flask, client: FlaskClient, jobs: Jobs, redis_client: redis.Redis) -> Phone:
+    return Phone(client, jobs, redis_client)
+
+
+def test_duplicate_callbacks_are_processed_once(phone: Phone) -> None:
+    assert phone.text("AIDE", callback_id="dup-1")["status"] == "accepted"
+    assert phone.text("AIDE", callback_id="dup-1")["status"] == "duplicate"
+    assert len(phone.replies()) == 1
+    assert phone.last().startswith("Guichet: STATUT <réf> suit une demande")
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {},
+        {"from": "+243810000001", "text": "AIDE"},  # no id
+        {"from": "not a phone", "text": "AIDE", "id": "x1"},
+        {"from": "+243810000001", "text": "A" * 5000, "id": "x2"},
+        {"from": "+243810000001", "text": "AIDE", "id": "bad id with spaces"},
+    ],
+)
+def test_malformed_callbacks_are_answered_200_and_ignored(
+    client: FlaskClient, jobs: Jobs, form: dict[str, str]
+) -> None:
+    response = client.post("/sms/africastalking/inbound", data=form)
+    assert (response.status_code, response.get_json()["status"]) == (200, "ignored")
+    assert jobs.queue.count == 0
+
+
+def test_stop_and_start(phone: Phone) -> None:
+    prefs = runtime.current().get(Preferences)
+    phone.text("  Arrêt ")
+    assert prefs.opted_out(PHONE)
+    assert "START pour reprendre" in phone.last()
+    phone.text("start")
+    assert not prefs.opted_out(PHONE)
+
+
+def test_language_is_saved_on_the_ussd_key_and_used(
+    phone: Phone, redis_client: redis.Redis
+) -> None:
+    phone.text("LUGHA kiswahili")
+    assert redis_client.get(f"ussd:lang:{PHONE}") == b"sw"
+    assert phone.last() == "Guichet: ujumbe wetu utakufikia kwa Kiswahili."
+    phone.text("blah")
+    assert phone.last().startswith("Guichet: ujumbe haueleweki")
+    phone.text("LANGUE xx")
+    assert phone.last().startswith("Guichet: tuma LUGHA fr")
+
+
+def test_unknown_text_gets_a_short_help_in_the_keyword_language(phone: Phone) -> None:
+    phone.text("bonjour")
+    assert phone.last() == "Guichet: message non compris. Envoyez AIDE, ou composez *384*12#."
+    phone.text("HELP")  # no language saved: the keyword's language answers
+    assert phone.last().startswith("Guichet: STATUS <ref> follows a request")
+
+
+def test_status_of_a_request(phone: Phone, app_config: dict[str, Any]) -> None:
+    seed_demo(app_config["database_url"])
+    backend: Backend = runtime.current().get(Backend)  # type: ignore[type-abstract]
+    request = backend.create_request(owner_phone=PHONE, document_code="birth", idempotency_key="s1")
+    phone.text(f"statut {request.reference}")
+    assert phone.last().startswith(f"Guichet: demande {request.reference} (Extrait d'acte")
+    backend.decide(request.reference, Decision.IN_REVIEW, agent_id="a1")
+    backend.decide(request.reference, Decision.REJECT, agent_id="a1", reason="Photo illisible")
+    phone.text(f"HALI {request.reference}")
+    reply = phone.last()
+    assert reply.startswith(f"Guichet: ombi {request.reference}")
+    assert "Photo illisible" in reply and f"HALI {request.reference}" in reply
+
+
+def test_status_of_someone_elses_request_looks_unknown(
+    phone: Phone, app_config: dict[str, Any]
+) -> None:
+    seed_demo(app_config["database_url"])
+    backend: Backend = runtime.current().get(Backend)  # type: ignore[type-abstract]
+    request = backend.create_request(owner_phone=OTHER, document_code="birth", idempotency_key="s2")
+    phone.text(f"STATUT {request.reference}")
+    assert phone.last().startswith(f"Guichet: aucune demande {request.reference}")
+
+
+def test_status_with_a_mistyped_or_missing_reference(phone: Phone) -> None:
+    phone.text("STATUT 12345670")  # wrong check digit
+    assert "semble mal tapée" in phone.last()
+    phone.text("STATUT")
+    assert phone.last().startswith("Guichet: envoyez STATUT suivi")
+
+
+def test_receipt_check(phone: Phone) -> None:
+    phone.text("RECU 12")
+    assert "semble mal tapé" in phone.last()
+    phone.text("RECU")
+    assert phone.last().startswith("Guichet: envoyez RECU suivi")
+
+
+def test_replies_are_rate_limited_per_phone(
+    app_config: dict[str, Any], client: FlaskClient, jobs: Jobs, redis_client: redis.Redis
+) -> None:
+    from gateway.app import create_app  # noqa: PLC0415 - a second app with a lower limit
+
+    limited = create_app({**app_config, "sms_replies_per_hour": 2})
+    phone = Phone(limited.test_client(), jobs, redis_client)
+    for _ in range(4):
+        phone.text("AIDE")
+    replies = phone.replies()
+    assert len(replies) == 3  # two answers, one "too many", then silence
+    assert replies[-1].startswith("Guichet: trop de messages")
+    phone.text("STOP")  # still acted upon, silently
+    assert runtime.current().get(Preferences).opted_out(PHONE)
+    assert len(phone.replies()) == 3
+    other = Phone(limited.test_client(), jobs, redis_client, number=OTHER)
+    other.text("AIDE")
+    assert len(other.replies()) == 1
+
+
+def test_a_rerun_inbound_job_replies_once(phone: Phone, store: MessageStore) -> None:
+    phone.text("AIDE", callback_id="rerun-1")
+    phone.jobs.queue.enqueue("sms.jobs.handle_inbound", "rerun-1")
+    phone.jobs.run()
+    assert len(phone.replies()) == 1
+
+
+def test_callback_token_when_configured(app_config: dict[str, Any]) -> None:
+    from gateway.app import create_app  # noqa: PLC0415
+
+    guarded = create_app({**app_config, "sms_callback_token": "s3cret"}).test_client()
+    form = {"from": PHONE, "text": "AIDE", "id": "t1"}
+    assert guarded.post("/sms/africastalking/inbound", data=form).status_code == 403
+    ok = guarded.post("/sms/africastalking/inbound?token=s3cret", data=form)
+    assert ok.status_code == 200
