@@ -18,6 +18,7 @@ from gateway.africastalking import (
     format_reply,
     parse_callback,
 )
+from gateway.app import services_of
 from menus.hop import HopHandler, UssdReply
 from menus.model import MenuSpec
 from runtime.masking import mask_phone
@@ -30,8 +31,8 @@ blueprint = Blueprint("ussd", __name__)
 @blueprint.post("/ussd/africastalking")
 def africastalking() -> Response:
     """Answer one Africa's Talking USSD hop."""
-    services = current_app.extensions["guichet"]
-    hop: HopHandler = services.get(HopHandler)
+    services = services_of(current_app)
+    hop = services.get(HopHandler)
     try:
         body = _read_body()
         hop_request = parse_callback(
