@@ -353,13 +353,18 @@ class SqlBackend:
         if row.amount != record.amount or row.currency != record.currency:
             return RecordOutcome.AMOUNT_MISMATCH
         if row.paid:
+            # Settled since our first check, maybe by a twin of this call (a retried callback).
+            if _payment_exists(conn, record.payment_id):
+                return RecordOutcome.ALREADY_RECORDED
             return RecordOutcome.ASSESSMENT_ALREADY_PAID
         settled = conn.execute(
             assessments.update()
             .where(assessments.c.id == record.assessment_id, assessments.c.paid.is_(False))
             .values(paid=True, paid_at=record.paid_at)
         )
-        if settled.rowcount == 0:  # another payment settled it between our read and write
+        if settled.rowcount == 0:  # settled between our read and write: by a twin of this call?
+            if _payment_exists(conn, record.payment_id):
+                return RecordOutcome.ALREADY_RECORDED
             return RecordOutcome.ASSESSMENT_ALREADY_PAID
         conn.execute(
             payments.insert().values(
@@ -616,6 +621,9 @@ def _load_requests(conn: Connection, rows: Sequence[sa.Row[Any]]) -> list[Docume
     if not rows:
         return []
     refs = [r.reference for r in rows]
+    # The row and its history are two reads: keep only the entries the row's version counts,
+    # so a decision committed in between never shows a history ahead of its status.
+    versions = {r.reference: r.version for r in rows}
     changes: dict[str, list[StatusChange]] = {ref: [] for ref in refs}
     history = conn.execute(
         sa.select(request_history)
@@ -623,6 +631,8 @@ def _load_requests(conn: Connection, rows: Sequence[sa.Row[Any]]) -> list[Docume
         .order_by(request_history.c.reference, request_history.c.seq)
     ).all()
     for h in history:
+        if h.seq >= versions[h.reference]:
+            continue
         changes[h.reference].append(
             StatusChange(
                 status=RequestStatus(h.status),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -245,3 +246,50 @@ def test_citizens_are_created_and_updated(backend: Backend) -> None:
     assert backend.get_citizen(OTHER) == Citizen(OTHER, "Neema", "X1", "en")
     demo = backend.get_citizen(OWNER)
     assert demo is not None and demo.name == "Amani Kahindo"
+
+
+def test_concurrent_decisions_apply_once(backend: Backend) -> None:
+
+    ref = backend.create_request(
+        owner_phone=OTHER, document_code="birth", idempotency_key="c"
+    ).reference
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def decide() -> None:
+        start.wait()
+        try:
+            backend.decide(ref, Decision.IN_REVIEW, agent_id=threading.current_thread().name)
+            outcomes.append("ok")
+        except IllegalTransitionError:
+            outcomes.append("illegal")
+
+    threads = [threading.Thread(target=decide) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["illegal", "illegal", "illegal", "ok"]
+    stored = backend.get_request(ref)
+    assert stored is not None
+    assert [c.status for c in stored.history] == [RequestStatus.SUBMITTED, RequestStatus.IN_REVIEW]
+
+
+def test_concurrent_twin_payments_settle_once(backend: Backend) -> None:
+    due = backend.find_assessment("licence", "100011")
+    assert due is not None and not due.paid
+    start = threading.Barrier(4)
+    outcomes: list[RecordOutcome] = []
+
+    def record() -> None:
+        start.wait()
+        outcomes.append(backend.record_payment(_payment("twin", due.id, due.amount)))
+
+    threads = [threading.Thread(target=record) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == sorted(
+        [RecordOutcome.RECORDED] + [RecordOutcome.ALREADY_RECORDED] * 3
+    )
