@@ -38,14 +38,14 @@ def _register_blueprints(app: Flask) -> None:
     from gateway import api_requests  # noqa: PLC0415
 
     app.register_blueprint(api_requests.blueprint)
-    from gateway import api_receipts, payments_callbacks  # noqa: PLC0415
-
-    app.register_blueprint(payments_callbacks.blueprint)
-    app.register_blueprint(api_receipts.blueprint)
     from gateway import api_otp, sms_callbacks  # noqa: PLC0415
 
     app.register_blueprint(sms_callbacks.blueprint)
     app.register_blueprint(api_otp.blueprint)
+    from gateway import api_receipts, payments_callbacks  # noqa: PLC0415
+
+    app.register_blueprint(payments_callbacks.blueprint)
+    app.register_blueprint(api_receipts.blueprint)
     from gateway import simulator  # noqa: PLC0415
 
     if simulator.enabled(app.config["SETTINGS"]):

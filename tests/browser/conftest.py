@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,11 +99,16 @@ def browser(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 class LiveServer:
     """The gateway served by werkzeug on 127.0.0.1 in a background thread."""
 
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+    def __init__(self, build: Callable[[str], Flask]) -> None:
+        # The port is known only once bound, and the app needs it: the sandbox payment
+        # provider calls the gateway back on its own public URL.
+        self._server = make_server("127.0.0.1", 0, self._dispatch, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self.app = build(self.url)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def _dispatch(self, environ: Any, start_response: Any) -> Any:
+        return self.app(environ, start_response)
 
     def __enter__(self) -> LiveServer:
         self._thread.start()
@@ -117,11 +122,15 @@ class LiveServer:
 @pytest.fixture
 def live_server(app_config: dict[str, Any]) -> Iterator[LiveServer]:
     """Yield the gateway running as a real local HTTP server on the test's Redis and database."""
-    app = create_app(app_config)
-    # The tables and the demo city, as `make run` prepares them.
-    migrate_all(app.config["SETTINGS"], io.StringIO())
-    seed_demo(app.config["SETTINGS"], io.StringIO())
-    with LiveServer(app) as server:
+
+    def build(url: str) -> Flask:
+        app = create_app({**app_config, "public_base_url": url})
+        # The tables and the demo city, as `make run` prepares them.
+        migrate_all(app.config["SETTINGS"], io.StringIO())
+        seed_demo(app.config["SETTINGS"], io.StringIO())
+        return app
+
+    with LiveServer(build) as server:
         yield server
     runtime.uninstall()
 
