@@ -25,32 +25,12 @@ from datetime import date
 from enum import StrEnum
 from typing import Final
 
+from civic.references import check_digit
+
 MAC_DIGITS: Final = 7
 SERIAL_MIN_DIGITS: Final = 2
 MAX_CODE_DIGITS: Final = 24
 _GROUP: Final = 4
-
-# Damm's totally anti-symmetric quasigroup of order 10 (H. Michael Damm, 2004).
-_DAMM: Final = (
-    (0, 3, 1, 7, 5, 9, 8, 6, 4, 2),
-    (7, 0, 9, 2, 1, 5, 4, 8, 6, 3),
-    (4, 2, 0, 6, 8, 7, 1, 3, 5, 9),
-    (1, 7, 5, 0, 9, 8, 3, 4, 2, 6),
-    (6, 1, 2, 3, 0, 4, 5, 9, 7, 8),
-    (3, 6, 7, 4, 2, 0, 9, 5, 8, 1),
-    (5, 8, 6, 9, 7, 2, 0, 1, 3, 4),
-    (8, 9, 4, 5, 3, 6, 2, 0, 1, 7),
-    (9, 4, 3, 8, 6, 1, 7, 2, 0, 5),
-    (2, 5, 8, 1, 4, 3, 6, 7, 9, 0),
-)
-
-
-def damm_digit(digits: str) -> str:
-    """Return the Damm check digit of a string of decimal digits."""
-    interim = 0
-    for ch in digits:
-        interim = _DAMM[interim][ord(ch) - 48]
-    return str(interim)
 
 
 def group(digits: str) -> str:
@@ -113,13 +93,13 @@ class ReceiptCodec:
         if serial < 0:
             raise ValueError("serial must be >= 0")
         body = str(serial).zfill(SERIAL_MIN_DIGITS) + self.mac(serial, fields)
-        return group(body + damm_digit(body))
+        return group(body + check_digit(body))
 
     @staticmethod
     def parse(code: str) -> ParsedCode | None:
         """Return the serial and MAC of a well-typed code, None when mistyped."""
         digits = normalize(code)
-        if digits is None or damm_digit(digits) != "0":
+        if digits is None or check_digit(digits) != "0":
             return None
         return ParsedCode(serial=int(digits[: -MAC_DIGITS - 1]), mac=digits[-MAC_DIGITS - 1 : -1])
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from payments.receipts import damm_digit, normalize
+from civic.references import check_digit
+from payments.receipts import normalize
 from tests.payments.conftest import Payments
 
 AGENT = {"Authorization": "Bearer demo-agent-key"}
@@ -36,7 +37,7 @@ def test_mistyped_and_unknown(payments: Payments, client: FlaskClient) -> None:
     response = client.get(f"/api/v1/receipts/{typo}", headers=AGENT)
     assert (response.status_code, response.get_json()["status"]) == (400, "mistyped")
     body = "99" + "1234567"
-    response = client.get(f"/api/v1/receipts/{body}{damm_digit(body)}", headers=AGENT)
+    response = client.get(f"/api/v1/receipts/{body}{check_digit(body)}", headers=AGENT)
     assert (response.status_code, response.get_json()["status"]) == (404, "unknown")
     response = client.get("/api/v1/receipts/not-a-code", headers=AGENT)
     assert response.status_code == 400
