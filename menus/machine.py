@@ -9,12 +9,17 @@ are ordered: conditional ones first, the unconditioned fallback last.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final, cast
 
 from transitions import EventData, Machine
 
 from menus.model import MenuSpec, Screen, StaticOption, Text
+
+# transitions logs every callback at INFO: at the default LOG_LEVEL that is several formatted
+# JSON lines per hop that nobody reads. Its warnings and errors still come through.
+logging.getLogger("transitions").setLevel(logging.WARNING)
 
 # Events, one per kind of answer.
 SELECT: Final = "select"  # a static menu option was typed
