@@ -5,14 +5,21 @@ an account hold), then sent -> delivered | undelivered from delivery reports. Ev
 compare-and-set on the record (sms.store), so final states never regress and two jobs can
 never both send one message.
 
-At-most-once, on purpose: the record says `sending` before the provider is called. A job that
-finds `sending` does not send: if the lease is still running another worker owns the message;
-if it has expired the worker died between the call and the write, the outcome is unknown, and
-the message ends `failed` (reason `interrupted`). Likewise a read timeout (AT may have
-accepted the request) ends `failed` without a retry. A second copy of an alert or an OTP costs
-money and confuses people; a missing one is visible (status `failed`) and the citizen can pull
-the status again (STATUT <ref>) or ask for a new code. Only failures where nothing reached the
-provider (connection refused or timed out, HTTP 5xx, AT statusCode 500/501) are retried.
+A worker killed mid-call never sends twice: the record says `sending` before the provider is
+called. A job that finds `sending` does not send: if the lease is still running another
+worker owns the message; if it has expired the worker died between the call and the write,
+the outcome is unknown, and the message ends `failed` (reason `interrupted`). The sweeper
+(sms.sweeper) finds such messages once their lease is over, and `queued` ones whose job was
+lost, and runs the deliver job for them again; the state decides, so it never sends twice.
+
+A read timeout is different: the worker is alive and knows the call may or may not have
+reached AT. Issue 4 classes timeouts as transient, and we follow it: the message goes back to
+`queued` and is retried with growing delays (SMS_RETRY_DELAYS), bounded. The trade-off is
+deliberate: AT may have accepted the first request, so a rare duplicate receipt or alert is
+possible, and that is preferred to a receipt or an alert silently lost. Failures where
+nothing reached the provider (connection refused or timed out, HTTP 5xx, AT statusCode
+500/501) are retried the same way; answers that may mean "accepted" in a shape we cannot read
+(2xx without JSON) are still final, since they are not timeouts and would repeat.
 """
 
 from __future__ import annotations
@@ -66,10 +73,16 @@ class DeliveryPolicy:
     lease_seconds: float = 60.0
 
     @classmethod
-    def from_text(cls, delays: str, hold_seconds: int, timeout_seconds: float) -> DeliveryPolicy:
+    def from_text(
+        cls,
+        delays: str,
+        hold_seconds: int,
+        timeout_seconds: float,
+        lease_seconds: float = 60.0,
+    ) -> DeliveryPolicy:
         """Build from settings: comma-separated delays; the lease outlives one provider call."""
         parsed = tuple(float(part) for part in delays.split(",") if part.strip())
-        return cls(parsed, hold_seconds, max(60.0, 3 * timeout_seconds))
+        return cls(parsed, hold_seconds, max(lease_seconds, 3 * timeout_seconds))
 
 
 class Dispatcher:
@@ -106,11 +119,13 @@ class Dispatcher:
         if hold > 0:
             self._queue.enqueue(DELIVER_JOB, message_id, delay_seconds=hold)
             return DeliverOutcome.HELD
+        now = time.time()
         claimed = self._store.transition(
             message_id,
             [Status.QUEUED],
             Status.SENDING,
-            sending_since=time.time(),
+            due_at=now + self._policy.lease_seconds,
+            sending_since=now,
             attempts=message.attempts + 1,
         )
         if not claimed.moved:
@@ -169,14 +184,26 @@ class Dispatcher:
             self._hold(detail)
             # A hold says nothing about this message: it goes back to the queue uncounted.
             self._store.transition(
-                message.id, [Status.SENDING], Status.QUEUED, attempts=attempt - 1, reason=detail
+                message.id,
+                [Status.SENDING],
+                Status.QUEUED,
+                due_at=time.time() + self._policy.hold_seconds,
+                attempts=attempt - 1,
+                reason=detail,
             )
             self._queue.enqueue(DELIVER_JOB, message.id, delay_seconds=self._policy.hold_seconds)
             return DeliverOutcome.HELD
         delays = self._policy.retry_delays
         if outcome == Outcome.TRANSIENT and attempt <= len(delays):
-            self._store.transition(message.id, [Status.SENDING], Status.QUEUED, reason=detail)
-            self._queue.enqueue(DELIVER_JOB, message.id, delay_seconds=delays[attempt - 1])
+            delay = delays[attempt - 1]
+            self._store.transition(
+                message.id,
+                [Status.SENDING],
+                Status.QUEUED,
+                due_at=time.time() + delay,
+                reason=detail,
+            )
+            self._queue.enqueue(DELIVER_JOB, message.id, delay_seconds=delay)
             log.info("sms %s: attempt %d failed (%s), retrying", message.id, attempt, detail)
             return DeliverOutcome.RETRY
         self._store.transition(message.id, [Status.SENDING], Status.FAILED, reason=detail)

@@ -8,6 +8,8 @@ import runtime
 from sms.callbacks import CallbackInbox
 from sms.delivery import Dispatcher
 from sms.inbound import InboundRouter
+from sms.queues import DeliveryQueue
+from sms.sweeper import Sweeper, schedule_sweep
 
 log = logging.getLogger(__name__)
 
@@ -40,4 +42,13 @@ def handle_delivery_report(callback_id: str) -> str:
     )
 
 
-__all__ = ["deliver", "handle_delivery_report", "handle_inbound"]
+def sweep_tick(interval_seconds: float) -> int:
+    """Re-enqueue overdue messages, then schedule the next sweep."""
+    services = runtime.current()
+    try:
+        return services.get(Sweeper).sweep()
+    finally:
+        schedule_sweep(services.get(DeliveryQueue), interval_seconds)  # type: ignore[type-abstract]
+
+
+__all__ = ["deliver", "handle_delivery_report", "handle_inbound", "sweep_tick"]

@@ -11,30 +11,46 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Final, cast
 
 import redis
 
 MESSAGE_TTL_SECONDS: Final = 30 * 24 * 3600
+# Counter per status reached (what /metrics exports), and the ids of messages a job still
+# has to move (`queued` or `sending`), scored by when they are overdue (sms.sweeper).
+STATUS_COUNTS_KEY: Final = "sms:metrics:status"
+PENDING_KEY: Final = "sms:pending"
 
 # Create the record and claim the idempotency key in one step: two concurrent sends with
-# the same key can never both create a message.
+# the same key can never both create a message. The status counter and the pending index
+# ride in the same script: no extra round trip.
+# KEYS: idempotency key, record, status counts, pending. ARGV: id, ttl, status, now, fields...
 _CREATE: Final = """
 local existing = redis.call('GET', KEYS[1])
 if existing then return {0, existing} end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-redis.call('HSET', KEYS[2], unpack(ARGV, 3))
+redis.call('HSET', KEYS[2], unpack(ARGV, 5))
 redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+if ARGV[3] == 'queued' then redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1]) end
 return {1, ARGV[1]}
 """
 # Compare-and-set on the status: the move happens only from one of the expected states.
+# KEYS: record, status counts, pending. ARGV: to, n, expected x n, due at ('' = now), fields...
 _TRANSITION: Final = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return {0, ''} end
 local count = tonumber(ARGV[2])
 for i = 3, 2 + count do
   if current == ARGV[i] then
-    redis.call('HSET', KEYS[1], 'status', ARGV[1], unpack(ARGV, 3 + count))
+    redis.call('HSET', KEYS[1], 'status', ARGV[1], unpack(ARGV, 4 + count))
+    if current ~= ARGV[1] then redis.call('HINCRBY', KEYS[2], ARGV[1], 1) end
+    local id = string.sub(KEYS[1], 9)
+    if ARGV[1] == 'queued' or ARGV[1] == 'sending' then
+      redis.call('ZADD', KEYS[3], ARGV[3 + count], id)
+    else
+      redis.call('ZREM', KEYS[3], id)
+    end
     return {1, current}
   end
 end
@@ -148,8 +164,13 @@ class MessageStore:
         }
         flat = [item for pair in record.items() for item in (pair[0], str(pair[1]))]
         created, found = self._create(
-            keys=[f"sms:idem:{idempotency_key}", self.key(message_id)],
-            args=[message_id, self._ttl, *flat],
+            keys=[
+                f"sms:idem:{idempotency_key}",
+                self.key(message_id),
+                STATUS_COUNTS_KEY,
+                PENDING_KEY,
+            ],
+            args=[message_id, self._ttl, str(fields.get("status", "")), now, *flat],
         )
         return text(found), bool(created)
 
@@ -163,20 +184,51 @@ class MessageStore:
         message_id: str,
         expected: Iterable[Status],
         to: Status,
+        due_at: float | None = None,
         **fields: str | int | float,
     ) -> Transition:
-        """Move the message to `to` only from an `expected` status, writing `fields` with it."""
+        """Move the message to `to` only from an `expected` status, writing `fields` with it.
+
+        `due_at` (epoch seconds, default now) is when a `queued` or `sending` message counts
+        as overdue for the sweeper: the retry time, or the end of the sending lease.
+        """
         allowed = [status.value for status in expected]
+        now = time.time()
         flat = [
             item
-            for pair in {**fields, "updated_at": time.time()}.items()
+            for pair in {**fields, "updated_at": now}.items()
             for item in (pair[0], str(pair[1]))
         ]
         moved, found = self._transition(
-            keys=[self.key(message_id)], args=[to.value, len(allowed), *allowed, *flat]
+            keys=[self.key(message_id), STATUS_COUNTS_KEY, PENDING_KEY],
+            args=[to.value, len(allowed), *allowed, now if due_at is None else due_at, *flat],
         )
         status = text(found)
         return Transition(bool(moved), Status(status) if status else None)
+
+    def overdue(self, now: float, limit: int = 500) -> list[str]:
+        """Return ids of queued or sending messages overdue at `now`, oldest first."""
+        raw = self._redis.zrangebyscore(PENDING_KEY, "-inf", now, start=0, num=limit)
+        return [text(item) for item in cast("list[bytes]", raw)]
+
+    def postpone(self, message_ids: list[str], until: float) -> None:
+        """Push overdue ids to `until` (a sweep is in flight); forget ids whose record expired."""
+        pipe = self._redis.pipeline()
+        for message_id in message_ids:
+            pipe.exists(self.key(message_id))
+        alive = pipe.execute()
+        pipe = self._redis.pipeline()
+        for message_id, exists in zip(message_ids, alive, strict=True):
+            if exists:
+                pipe.zadd(PENDING_KEY, {message_id: until}, xx=True)
+            else:
+                pipe.zrem(PENDING_KEY, message_id)
+        pipe.execute()
+
+    def status_counts(self) -> dict[str, int]:
+        """Return how many messages ever reached each status (monotonic counters)."""
+        raw = self._redis.hgetall(STATUS_COUNTS_KEY)
+        return {text(k): int(v) for k, v in raw.items()}
 
     def link_provider_id(self, provider_id: str, message_id: str) -> None:
         """Remember which message a provider's id belongs to (delivery reports carry it)."""

@@ -58,7 +58,12 @@ class AfricasTalkingProvider:
                 Outcome.TRANSIENT, f"cannot reach AT: {type(exc).__name__}"
             ) from None
         except requests.ReadTimeout:
-            raise _unknown("read timeout") from None
+            # AT may have accepted the message before the answer was late. Issue 4 classes
+            # timeouts as transient: retried with growing delays, accepting a rare duplicate
+            # rather than a lost receipt or alert (README: SMS; sms/delivery.py).
+            raise ProviderError(
+                Outcome.TRANSIENT, "read timeout (AT may have accepted it)"
+            ) from None
         except requests.RequestException as exc:
             raise _unknown(f"transport error {type(exc).__name__}") from None
         except AfricasTalkingException as exc:
