@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -61,7 +61,11 @@ def seed_demo(database_url: str, *, path: Path = DEMO_CITY) -> SeedSummary:
         with backend.engine.begin() as conn:
             _upsert_tax_types(conn, city["taxes"])
             _upsert_document_types(conn, city["documents"], currency)
-            added = _add_assessments(conn, city["taxes"], city["assessments"], currency)
+            rows = itertools.chain(
+                _assessment_rows(city["taxes"], city["assessments"], currency),
+                _payment_demo_rows(city["taxes"], city.get("payment_demos", []), currency),
+            )
+            added = _add_assessments(conn, rows)
         for person in city["citizens"]:
             backend.save_citizen(
                 Citizen(
@@ -119,31 +123,49 @@ def _upsert_document_types(
     _upsert(conn, sql.document_types, "code", rows)
 
 
+def _assessment_row(
+    tax: Mapping[str, Any], reference: str, amount: int, currency: str, *, paid: bool
+) -> dict[str, Any]:
+    due = tax["due_date"]
+    return {
+        "id": f"{tax['code']}-{reference}-{tax['period']}",
+        "tax_code": str(tax["code"]),
+        "reference": reference,
+        "amount": amount,
+        "currency": currency,
+        "period": str(tax["period"]),
+        "due_date": due if isinstance(due, date) else date.fromisoformat(str(due)),
+        "paid": paid,
+        "paid_at": None,
+    }
+
+
 def _assessment_rows(
     taxes: list[Mapping[str, Any]], spec: Mapping[str, Any], currency: str
 ) -> Iterator[dict[str, Any]]:
     for number in range(int(spec["first"]), int(spec["last"]) + 1):
         paid = number % int(spec["paid_every"]) == 0
         for tax in taxes:
-            due = tax["due_date"]
-            yield {
-                "id": f"{tax['code']}-{number}-{tax['period']}",
-                "tax_code": str(tax["code"]),
-                "reference": str(number),
-                "amount": int(tax["base_amount"]) + (number % 10) * int(spec["amount_step"]),
-                "currency": currency,
-                "period": str(tax["period"]),
-                "due_date": due if isinstance(due, date) else date.fromisoformat(str(due)),
-                "paid": paid,
-                "paid_at": None,
-            }
+            amount = int(tax["base_amount"]) + (number % 10) * int(spec["amount_step"])
+            yield _assessment_row(tax, str(number), amount, currency, paid=paid)
 
 
-def _add_assessments(
-    conn: Connection, taxes: list[Mapping[str, Any]], spec: Mapping[str, Any], currency: str
-) -> int:
+def _payment_demo_rows(
+    taxes: list[Mapping[str, Any]], demos: list[Mapping[str, Any]], currency: str
+) -> Iterator[dict[str, Any]]:
+    by_code = {str(tax["code"]): tax for tax in taxes}
+    for demo in demos:
+        tax = by_code.get(str(demo.get("tax")))
+        if tax is None:
+            raise SeedError(f"payment_demos: unknown tax {demo.get('tax')!r}")
+        yield _assessment_row(
+            tax, str(demo["reference"]), int(demo["amount"]), currency, paid=False
+        )
+
+
+def _add_assessments(conn: Connection, rows: Iterable[dict[str, Any]]) -> int:
     existing = set(conn.execute(sa.select(sql.assessments.c.id)).scalars())
-    missing = [r for r in _assessment_rows(taxes, spec, currency) if r["id"] not in existing]
+    missing = [r for r in rows if r["id"] not in existing]
     if missing:
         conn.execute(sql.assessments.insert(), missing)
     return len(missing)

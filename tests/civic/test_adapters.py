@@ -109,7 +109,7 @@ def test_migrate_and_seed_are_idempotent(request: pytest.FixtureRequest, flavour
     assert len(again.requests) == 9
     with backend.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(sql.requests)).scalar() == 9
-        assert conn.execute(sa.select(sa.func.count()).select_from(sql.assessments)).scalar() == 800
+        assert conn.execute(sa.select(sa.func.count()).select_from(sql.assessments)).scalar() == 805
         versions = conn.execute(sa.select(sql.schema_version.c.version)).scalars().all()
     assert versions == [1]
     refreshed = backend.get_assessment(due.id)
