@@ -23,6 +23,7 @@ import requests
 from werkzeug.serving import make_server
 
 from gateway import container as composition
+from gateway import simulator
 from gateway.config import Settings
 from gateway.queues import QueueNames
 from gateway.schema import migrate_all, seed_demo
@@ -46,6 +47,9 @@ def run(port: int, *, emulate_redis: bool, out: TextIO = sys.stdout) -> int:
     """Prepare the database, then serve until Ctrl-C or SIGTERM; return the exit status."""
     if emulate_redis:
         os.environ["GUICHET_EMULATE_REDIS"] = "1"
+    # The children inherit it: PUBLIC_BASE_URL's default (where the sandbox payment provider
+    # calls us back) and `dial`'s default URL follow $PORT, so --port must reach them too.
+    os.environ["PORT"] = str(port)
     settings = Settings.from_env()
     migrate_all(settings, out)
     seed_demo(settings, out)
@@ -75,9 +79,12 @@ def _service_code(settings: Settings) -> str:
     return spec.service_code if spec is not None else DEFAULT_SERVICE_CODE
 
 
-def _announce(port: int, service_code: str, out: TextIO) -> None:
+def _announce(port: int, service_code: str, settings: Settings, out: TextIO) -> None:
     print(f"\nGuichet is up at http://127.0.0.1:{port} (Ctrl-C stops it). Dial it:", file=out)
-    print(f"  {dial_hint(port, service_code)}\n", file=out, flush=True)
+    print(f"  {dial_hint(port, service_code)}", file=out)
+    if simulator.enabled(settings):
+        print(f"or open the phone simulator: http://127.0.0.1:{port}/simulator", file=out)
+    print(file=out, flush=True)
 
 
 def _serve_emulated(settings: Settings, port: int, out: TextIO) -> int:
@@ -96,7 +103,8 @@ def _serve_emulated(settings: Settings, port: int, out: TextIO) -> int:
     from menus.model import MenuSpec  # noqa: PLC0415
 
     spec = app.extensions["guichet"].find(MenuSpec)
-    _announce(port, spec.service_code if spec is not None else DEFAULT_SERVICE_CODE, out)
+    code = spec.service_code if spec is not None else DEFAULT_SERVICE_CODE
+    _announce(port, code, app.config["SETTINGS"], out)
     server.serve_forever()
     print("stopped", file=out)
     return 0
@@ -124,7 +132,7 @@ def _supervise(settings: Settings, port: int, out: TextIO) -> int:
     status = 0
     try:
         if _wait_healthy(port, children, stop):
-            _announce(port, service_code, out)
+            _announce(port, service_code, settings, out)
         while not stop.requested:
             dead = [child for child in children if child.poll() is not None]
             if dead:

@@ -14,6 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
+
+from sms.providers.console import read_outbox
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -75,18 +78,22 @@ class Runner:
 
 @pytest.fixture
 def env(redis_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    # No $PORT: --port alone must reach the children (the sandbox calls back on it).
+    inherited = {key: value for key, value in os.environ.items() if key != "PORT"}
     yield {
-        **os.environ,
+        **inherited,
         "REDIS_URL": redis_url,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
         "PYTHONUNBUFFERED": "1",
+        "PAYMENT_PUSH_DELAY_SECONDS": "0",
+        "SANDBOX_CALLBACK_DELAY_SECONDS": "0",
     }
 
 
-def dial(port: int) -> str:
+def dial(port: int, keys: str = "9\n2\n8\n", phone: str = "+243810000077") -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "gateway", "dial", "*384*12#", "--phone", "+243810000077"],
-        input="9\n2\n8\n",
+        [sys.executable, "-m", "gateway", "dial", "*384*12#", "--phone", phone],
+        input=keys,
         cwd=ROOT,
         env={**os.environ, "PORT": str(port)},  # dial's default URL follows $PORT
         capture_output=True,
@@ -97,15 +104,39 @@ def dial(port: int) -> str:
     return result.stdout
 
 
-def test_the_runner_serves_web_and_worker_and_stops_both(env: dict[str, str]) -> None:
+DEMO_PHONE = "+243810000001"
+
+
+def wait_for_sms(redis_url: str, phone: str, patience: float = 60.0) -> str:
+    """Return the first SMS the console provider sent to `phone` (a guard, not a timing check)."""
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + patience
+    try:
+        while not (sent := read_outbox(client, phone=phone)):
+            assert time.monotonic() < deadline, f"no SMS for {phone}"
+            time.sleep(0.2)
+    finally:
+        client.close()
+    return sent[0].text
+
+
+def test_the_runner_serves_web_and_worker_and_stops_both(
+    env: dict[str, str], redis_url: str
+) -> None:
     port = free_port()
     runner = Runner(["--port", str(port)], env)
     try:
         runner.wait_for("Dial it")
         assert f"--url http://127.0.0.1:{port}/ussd/africastalking" in runner.output
+        runner.wait_for(f"phone simulator: http://127.0.0.1:{port}/simulator")
         transcript = dial(port)
         assert "8. Help" in transcript
         assert "END " in transcript
+        # Pay a demo tax: the worker's sandbox calls the gateway back on --port, and the
+        # receipt SMS reaches the console outbox.
+        paid = dial(port, "1\n1\n100001\n1\n1\n", phone=DEMO_PHONE)
+        assert "END " in paid and "100001" in paid
+        assert "paiement re" in wait_for_sms(redis_url, DEMO_PHONE)
         master = re.search(r"Listening at: \S+ \((\d+)\)", runner.output)
         assert master is not None, runner.output
         assert runner.stop(signal.SIGTERM) == 0
@@ -124,6 +155,7 @@ def test_the_emulation_is_one_loud_process(env: dict[str, str]) -> None:
     try:
         runner.wait_for("Dial it")
         assert "IN-PROCESS REDIS EMULATION" in runner.output
+        runner.wait_for(f"phone simulator: http://127.0.0.1:{port}/simulator")
         transcript = dial(port)
         assert "8. Help" in transcript
         assert runner.stop(signal.SIGINT) == 0
