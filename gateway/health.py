@@ -1,13 +1,151 @@
-"""Liveness: the process answers."""
+"""Liveness (`/healthz`), readiness (`/readyz`) and Prometheus metrics (`/metrics`)."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Final
+
+import redis
+from flask import Blueprint, Response, current_app, jsonify, request
+from rq import Queue
+from sqlalchemy.exc import SQLAlchemyError
+
+from civic.ports import Backend
+from gateway.app import services_of
+from gateway.metrics import (
+    HOPS_KEY,
+    LATENCY_KEY,
+    REJECTIONS_KEY,
+    Exposition,
+    Metrics,
+    add_latency,
+    hop_rows,
+)
+from gateway.queues import QueueNames
+from payments.store import PaymentStore
+from sms.delivery import HOLDS_METRIC
+from sms.store import STATUS_COUNTS_KEY
 
 blueprint = Blueprint("health", __name__)
+
+# Each readiness check gets this long; a hung one answers "timeout" instead of hanging us.
+READY_TIMEOUT_SECONDS: Final = 2.0
+_TEXT: Final = {"Content-Type": "text/plain; charset=utf-8"}
+PROMETHEUS_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @blueprint.get("/healthz")
 def healthz() -> tuple[str, int, dict[str, str]]:
     """Answer 200 while the process is up."""
-    return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
+    return "ok\n", 200, _TEXT
+
+
+@blueprint.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    """Answer 200 when Redis, the database and the back office answer, else 503 naming which."""
+    services = services_of(current_app)
+    checks: dict[str, Callable[[], object]] = {
+        "redis": services.get(redis.Redis).ping,
+        "database": services.get(PaymentStore).ping,
+        "back_office": services.get(Backend).ping,  # type: ignore[type-abstract]
+    }
+    results = _run_checks(checks)
+    ready = all(result == "ok" for result in results.values())
+    body = jsonify(status="ready" if ready else "unready", checks=results)
+    return body, 200 if ready else 503
+
+
+def _run_checks(checks: dict[str, Callable[[], object]]) -> dict[str, str]:
+    # In parallel, each bounded: a blackholed database must not make /readyz itself time out.
+    pool = ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="readyz")
+    futures = {name: pool.submit(check) for name, check in checks.items()}
+    wait(futures.values(), timeout=READY_TIMEOUT_SECONDS)
+    pool.shutdown(wait=False, cancel_futures=True)
+    results = {}
+    for name, future in futures.items():
+        if not future.done():
+            results[name] = "timeout"
+        elif future.exception() is not None:
+            results[name] = f"error: {type(future.exception()).__name__}"
+        else:
+            results[name] = "ok"
+    return results
+
+
+@blueprint.get("/metrics")
+def metrics() -> Response:
+    """Serve the counters of every process in the Prometheus text format."""
+    services = services_of(current_app)
+    page = Exposition()
+    started = time.perf_counter()
+    up = {"redis": _redis_families(page, services.get(Metrics), services.get(redis.Redis))}
+    up["database"] = _payment_families(page, services.get(PaymentStore))
+    page.family("guichet_metrics_source_up", "gauge", "1 when the source answered this scrape.")
+    for source, ok in up.items():
+        page.sample("guichet_metrics_source_up", 1 if ok else 0, {"source": source})
+    page.family("guichet_metrics_scrape_seconds", "gauge", "Time to build this page.")
+    page.sample("guichet_metrics_scrape_seconds", round(time.perf_counter() - started, 6))
+    return Response(page.text(), status=200, content_type=PROMETHEUS_TYPE)
+
+
+def _redis_families(page: Exposition, counters: Metrics, client: redis.Redis) -> bool:
+    try:
+        counters.flush()
+        pipe = client.pipeline(transaction=False)
+        for key in (HOPS_KEY, LATENCY_KEY, REJECTIONS_KEY, STATUS_COUNTS_KEY):
+            pipe.hgetall(key)
+        pipe.get(HOLDS_METRIC)
+        hops, latency, rejections, sms, holds = pipe.execute()
+        depths = [
+            (name, _queue_depths(Queue(name, connection=client))) for name in QueueNames.all()
+        ]
+    except redis.RedisError:
+        return False
+    page.counters("guichet_ussd_hops_total", "USSD hops by screen and outcome.", hop_rows(hops))
+    add_latency(page, latency)
+    page.counters(
+        "guichet_rate_limit_rejections_total",
+        "Requests refused by a rate limit, by limit.",
+        [({"limit": k.decode()}, float(v)) for k, v in sorted(rejections.items())],
+    )
+    page.counters(
+        "guichet_sms_total",
+        "SMS messages that reached each status.",
+        [({"status": k.decode()}, float(v)) for k, v in sorted(sms.items())],
+    )
+    page.counters("guichet_sms_holds_total", "Provider account holds.", [({}, float(holds or 0))])
+    page.family("guichet_rq_jobs", "gauge", "rq jobs by queue and state.")
+    for name, states in depths:
+        for state, count in states.items():
+            page.sample("guichet_rq_jobs", count, {"queue": name, "state": state})
+    return True
+
+
+def _queue_depths(queue: Queue) -> dict[str, int]:
+    return {
+        "queued": int(queue.count),
+        "scheduled": int(queue.scheduled_job_registry.count),
+        "started": int(queue.started_job_registry.count),
+        "failed": int(queue.failed_job_registry.count),
+    }
+
+
+def _payment_families(page: Exposition, store: PaymentStore) -> bool:
+    try:
+        counts = store.count_by_status()
+    except SQLAlchemyError:
+        return False
+    page.family("guichet_payment_intents", "gauge", "Payment intents by status.")
+    for status, count in sorted(counts.items()):
+        page.sample("guichet_payment_intents", count, {"status": status})
+    return True
+
+
+@blueprint.after_app_request
+def count_rejections(response: Response) -> Response:
+    """Count every 429 by endpoint (the API limits answer 429; USSD counts its END itself)."""
+    if response.status_code == 429:
+        services_of(current_app).get(Metrics).rejected(f"http:{request.endpoint or 'unknown'}")
+    return response

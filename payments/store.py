@@ -363,6 +363,19 @@ class PaymentStore:
             receipt_code=receipt_code,
         )
 
+    def ping(self) -> None:
+        """Raise SQLAlchemyError unless the payments database answers."""
+        with self._engine.connect() as conn:
+            conn.execute(select(1)).all()
+
+    def count_by_status(self) -> dict[str, int]:
+        """Return how many intents are in each status (the /metrics gauge)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(intents.c.status, func.count()).group_by(intents.c.status)
+            ).all()
+        return {str(status): int(count) for status, count in rows}
+
     def needing_attention(self, updated_before: datetime, limit: int = 200) -> list[Intent]:
         """Return active intents untouched since `updated_before` and unsettled successes."""
         with self._engine.connect() as conn:

@@ -33,7 +33,7 @@ from typing import Final
 
 import redis
 
-from runtime.masking import mask_phone
+from runtime.logs import person
 from sms.providers.base import Outcome, ProviderError, RecipientResult, SmsProvider
 from sms.queues import DELIVER_JOB, DeliveryQueue
 from sms.store import FINAL, Message, MessageStore, Status, text
@@ -170,7 +170,7 @@ class Dispatcher:
             reason="",
         )
         log.info(
-            "sms %s: sent via %s to %s", message.id, self._provider.name, mask_phone(message.phone)
+            "sms %s: sent via %s to %s", message.id, self._provider.name, person(message.phone)
         )
         if answer.message_id:
             self._store.link_provider_id(answer.message_id, message.id)
