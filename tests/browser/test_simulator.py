@@ -9,12 +9,14 @@ the committed copies in docs/img/ that the README shows.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+import requests
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from rq import SimpleWorker
 
@@ -69,6 +71,7 @@ class Phone:
     def shot(self, name: str) -> Path:
         """Save a screenshot artefact (and the README copy when asked to)."""
         path = self.artifacts / f"{name}.png"
+        self.page.evaluate("window.scrollTo(0, 0)")  # the growing log scrolls the page down
         self.page.screenshot(path=str(path))
         if os.environ.get("GUICHET_UPDATE_SCREENSHOTS") == "1":
             DOCS_IMG.mkdir(parents=True, exist_ok=True)
@@ -173,3 +176,80 @@ def test_pay_a_tax_and_receive_the_receipt(
     again = phone.send(spec.service_code)
     phone.send(pay_key)
     assert phone.send("0") == again
+
+
+def wait_for_sms_with(phone: Phone, redis_url: str, needle: str, *, attempts: int = 20) -> str:
+    """Work the queues until the outbox panel shows an SMS containing `needle`; return it."""
+    selector = f"#outbox li.sms pre:has-text({needle!r})"
+    for _ in range(attempts):
+        run_worker(redis_url)
+        try:
+            phone.page.wait_for_selector(selector, timeout=1_500)  # the panel polls each second
+        except PlaywrightTimeoutError:
+            continue
+        text: str = phone.page.locator(selector).first.text_content()
+        return text
+    pytest.fail(f"no SMS with {needle!r} reached the outbox panel")
+
+
+def key_to(spec: MenuSpec, screen: str, target: str) -> str:
+    """Return the key of `screen`'s option that leads to `target`."""
+    return next(o.key for o in spec.screens[screen].options if o.next == target)
+
+
+PICKUP = "Mairie de Goma, guichet 2, lundi 9h-15h"
+
+
+def test_request_a_document_follow_it_and_see_it_ready(
+    phone: Phone, live_server: LiveServer, redis_url: str
+) -> None:
+    spec = live_server.app.extensions["guichet"].get(MenuSpec)
+    if "doc_choose" not in spec.screens or "track_menu" not in spec.screens:
+        pytest.skip("menus.yaml has no document journeys (doc_choose, track_menu) yet")
+    # Request a birth certificate: the first document of the demo city.
+    phone.send(spec.service_code)
+    phone.send(key_to(spec, spec.start, "doc_choose"))
+    shown = phone.send("1")
+    assert "5 000 CDF" in shown  # the fee and what to provide
+    phone.shot("walkthrough-5-document")
+    phone.send("1")  # continue: the birth certificate needs no name or ID number
+    done = phone.send("1")  # confirm
+    assert phone.kind() == "END", done
+    match = re.search(r"\b(\d{8})\b", done)
+    assert match is not None, done
+    reference = match.group(1)
+    wait_for_sms_with(phone, redis_url, reference)  # the confirmation SMS
+    phone.shot("walkthrough-6-request-sent")
+
+    # Track it: "My requests" lists this phone's requests, newest first.
+    phone.page.keyboard.press("Escape")
+    phone.send(spec.service_code)
+    phone.send(key_to(spec, spec.start, "track_menu"))
+    mine = phone.send(key_to(spec, "track_menu", "my_requests"))
+    assert f"1. {reference}" in mine
+    phone.shot("walkthrough-7-my-requests")
+    status = phone.send("1")
+    assert phone.kind() == "END" and reference in status
+
+    # An agent moves it to ready through the agents' API, as the README's curl lines do.
+    api = f"{live_server.url}/api/v1/requests/{reference}/decision"
+    auth = {"Authorization": "Bearer demo-agent-key"}
+    for body in (
+        {"decision": "in_review"},
+        {"decision": "approve"},
+        {"decision": "ready", "pickup": PICKUP},
+    ):
+        answer = requests.post(api, json=body, headers=auth, timeout=10)
+        assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "ready_for_pickup"
+    alert = wait_for_sms_with(phone, redis_url, PICKUP)  # the "ready" alert
+    assert reference in alert
+
+    # The phone now says where and when to collect it.
+    phone.page.keyboard.press("Escape")
+    phone.send(spec.service_code)
+    phone.send(key_to(spec, spec.start, "track_menu"))
+    phone.send(key_to(spec, "track_menu", "track_ref"))
+    ready = phone.send(reference)
+    assert phone.kind() == "END" and PICKUP in ready
+    phone.shot("walkthrough-8-ready")
