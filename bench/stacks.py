@@ -65,7 +65,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def load(url: str, seconds: float, label: str, pid: int | None, concurrency: int) -> str:
+def load(url: str, seconds: int, label: str, pid: int | None, concurrency: int) -> str:
     """Run the shared load generator and return its RESULT line."""
     argv = [sys.executable, str(LOAD), url, "-c", str(concurrency), "-d", str(seconds)]
     argv += ["--mode", "journey", "--label", label]
@@ -80,7 +80,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("stacks", nargs="+")
     parser.add_argument("--app", default="guichet", choices=sorted(PATHS))
-    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--workers", default="2")
     args = parser.parse_args()
@@ -88,6 +88,9 @@ def main() -> int:
     keys = ("hops_per_s", "p50_ms", "p99_ms", "errors", "server_cpu_pct", "loadgen_cpu_pct")
     print("| stack | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys))
     for stack in args.stacks:
+        # DB 7 is ours: the harness reuses phone numbers run after run, and the per-phone hop
+        # limit (RATE_USSD_HOPS) must not see several runs add up within its minute.
+        subprocess.run(["redis-cli", "-n", "7", "flushdb"], check=True, capture_output=True)  # noqa: S607
         proc = subprocess.Popen(  # noqa: S603
             [str(HERE / "serve.sh"), stack, str(PORT), args.app, args.workers],
             env=bench_env(7),
