@@ -222,9 +222,15 @@ class PaymentService:
     def accept_callback(self, provider: str, body: str, intent_hint: str | None) -> int:
         """Persist a raw callback and enqueue its processing; return its id."""
         callback_id, new = self.store.record_callback(provider, body, intent_hint)
-        if new:
+        # A repeat is enqueued again while unprocessed: the first answer may have been a 503
+        # because Redis was down after the row was written (the job id keeps it to one job).
+        if new or self._unprocessed(callback_id):
             self._jobs.enqueue(CALLBACK_JOB, callback_id, job_id=f"payment-callback-{callback_id}")
         return callback_id
+
+    def _unprocessed(self, callback_id: int) -> bool:
+        stored = self.store.get_callback(callback_id)
+        return stored is not None and stored.processed_at is None
 
     def process_callback(self, callback_id: int) -> str:
         """Match a stored callback to its intent and apply it; return what it did."""
