@@ -23,9 +23,10 @@ from typing import Any, Final
 from runtime.masking import mask_phone, phone_ref
 
 _HANDLER_NAME: Final = "guichet-json"
-# Anything that looks like a phone number: 9-15 digits, optionally +, spaces or dashes inside.
+# Anything that looks like a phone number: 9-15 digits in a row (E.164 with or without +,
+# national numbers), or a + and digits with spaces or dashes inside (`+243 81 000 0001`).
 # Long numeric ids are scrubbed too; that false positive is the safe side.
-_PHONE: Final = re.compile(r"(?<![\w.\-])\+?\d(?:[ -]?\d){8,14}(?![\w.\-])")
+_PHONE: Final = re.compile(r"(?<![\w.\-+])(?:\+?\d{9,15}|\+\d{1,3}(?:[ -]?\d){8,14})(?![\w.\-])")
 # token=..., key=..., secret=..., password=..., otp=..., code=... in URLs, forms and prose.
 _SECRET_PARAM: Final = re.compile(
     r"(?i)\b(token|api_?key|key|secret|password|passwd|otp|pin|code)=([^&\s\"',;]+)"

@@ -1,0 +1,294 @@
+"""A real `python -m gateway worker` SIGKILLed in the middle of an SMS send and of a payment push.
+
+The fake AT API and the fake Daraja hold the request open, so the kill lands mid-call (they
+count the request on arrival). A fresh worker takes over; nothing is sent twice and nothing
+is lost, guarded by the message and intent states. Two rq timers a SIGKILL leaves behind are
+fast-forwarded instead of waited for: the scheduler lock of the dead worker (61 s) and the
+expiry of its started job (the job timeout, 180 s); the README gives the real delays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from rq import Queue
+from rq.registry import StartedJobRegistry
+
+import runtime
+from civic.seed import seed_demo
+from gateway.app import create_app
+from payments.fake_daraja import FakeDaraja
+from payments.model import IntentStatus
+from payments.queues import PAYMENTS_QUEUE
+from payments.store import migrate as payments_migrate
+from sms.fake_at_server import Behaviour, FakeAfricasTalking
+from sms.service import SmsService
+from sms.store import MessageStore, Status
+from tests.chaos.conftest import PrivateRedis, worker_env
+from tests.payments.conftest import MPESA_PHONE, RECEIPT_KEY, LiveServer, Payments
+
+ROOT = Path(__file__).resolve().parents[2]
+AT_KEY = "chaos-at-key"
+PAY_TOKEN = "chaos-payment-token-0123456789"
+HOLD = 30.0  # the fakes keep the request open this long: the kill lands inside it
+
+
+def _wait(what: str, done: Callable[[], bool], timeout: float = 30.0) -> float:
+    started = time.monotonic()
+    while not done():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+class Workers:
+    """Start `python -m gateway worker` processes; SIGKILL or stop them."""
+
+    def __init__(self, env: dict[str, str], queues: str) -> None:
+        self.env = env
+        self.queues = queues
+        self.running: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "worker", "--queues", self.queues],
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,  # its own group: the kill reaches the work horse too
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.running.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGKILL the worker and its work horse (rq forks it into a session of its own)."""
+        for pid in [*_children(process.pid), process.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        process.wait(10)
+
+    def stop_all(self) -> None:
+        for process in self.running:
+            if process.poll() is None:
+                for pid in _children(process.pid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGTERM)
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # pid (comm) state ppid ...: comm may hold spaces, so split after the ")".
+            fields = stat.read_text().rpartition(")")[2].split()
+            if int(fields[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _fast_forward_rq(client: redis.Redis, queue: str) -> None:
+    # The dead worker's scheduler lock would expire after 61 s; its job after 180 s.
+    for key in client.scan_iter("rq:scheduler-lock:*"):
+        client.delete(key)
+    StartedJobRegistry(queue, connection=client).cleanup(timestamp=time.time() + 10_000)
+
+
+@pytest.fixture
+def fake_at() -> Iterator[FakeAfricasTalking]:
+    fake = FakeAfricasTalking(api_key=AT_KEY).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_daraja() -> Iterator[FakeDaraja]:
+    fake = FakeDaraja().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def live() -> Iterator[LiveServer]:
+    server = LiveServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def config(
+    private_redis: PrivateRedis,
+    tmp_path: Path,
+    fake_at: FakeAfricasTalking,
+    fake_daraja: FakeDaraja,
+    live: LiveServer,
+) -> dict[str, Any]:
+    database_url = f"sqlite:///{tmp_path / 'guichet.db'}"
+    seed_demo(database_url)
+    payments_migrate(database_url)
+    state = fake_daraja.state
+    return {
+        "redis_url": private_redis.url,
+        "database_url": database_url,
+        "menus_path": str(ROOT / "menus.yaml"),
+        "sms_templates_path": str(ROOT / "sms_templates.yaml"),
+        "otp_key": "chaos-otp-key-0123456789abcdef",
+        "sms_provider": "africastalking",
+        "at_username": "guichet",
+        "at_api_key": AT_KEY,
+        "at_api_base_url": fake_at.url,
+        "at_timeout_seconds": 1.0,
+        "sms_sending_lease_seconds": 1.0,
+        "sms_sweep_seconds": 1.0,
+        "sms_retry_delays": "1,2",
+        "sms_allowed_countries": "CD,KE",  # the receipt goes to the Daraja test number
+        "payment_operators": "mpesa:daraja",
+        "payment_push_delay_seconds": 0.0,
+        "payment_reconcile_interval_seconds": 0.0,
+        "payment_callback_token": PAY_TOKEN,
+        "receipt_key": RECEIPT_KEY,
+        "public_base_url": live.url,
+        "daraja_base_url": fake_daraja.url,
+        "daraja_consumer_key": state.consumer_key,
+        "daraja_consumer_secret": state.consumer_secret,
+        "daraja_shortcode": state.shortcode,
+        "daraja_passkey": state.passkey,
+        "daraja_timeout_seconds": 1.0,
+        "metrics_flush_seconds": 0,
+    }
+
+
+@pytest.fixture
+def app(config: dict[str, Any], live: LiveServer) -> Iterator[Flask]:
+    application = create_app(config)
+    live.app = application
+    yield application
+    runtime.uninstall()
+
+
+def _env(config: dict[str, Any]) -> dict[str, str]:
+    from gateway.config import Settings  # noqa: PLC0415
+
+    names = {f.name: f.metadata["env"] for f in Settings.__dataclass_fields__.values()}
+    return worker_env(**{names[k]: str(v) for k, v in config.items()})
+
+
+def test_worker_killed_mid_sms(
+    app: Flask, config: dict[str, Any], fake_at: FakeAfricasTalking, figures: dict[str, Any]
+) -> None:
+    sms = runtime.current().get(SmsService)
+    store = runtime.current().get(MessageStore)
+    client = runtime.current().get(redis.Redis)
+    phones = [f"+24381000660{n}" for n in range(3)]
+    fake_at.script(Behaviour(delay_seconds=HOLD))  # the first request hangs
+    ids = [
+        sms.send(
+            p, "otp", {"code": "123456", "minutes": 5}, idempotency_key=f"chaos-{p}"
+        ).message_id
+        for p in phones
+    ]
+    workers = Workers(_env(config), "sms")
+    try:
+        first = workers.start()
+        _wait("the first send to reach AT", lambda: len(fake_at.received) >= 1)
+        workers.kill(first)
+        killed_at = time.monotonic()
+        assert store.get(ids[0]).status == Status.SENDING  # type: ignore[union-attr]
+        _fast_forward_rq(client, "sms")
+        workers.start()
+        settled = _wait(
+            "every message to settle",
+            lambda: all(
+                store.get(i).status not in (Status.QUEUED, Status.SENDING)  # type: ignore[union-attr]
+                for i in ids
+            ),
+        )
+    finally:
+        workers.stop_all()
+    sends = {p: len(fake_at.sent_to(p)) for p in phones}
+    statuses = {p: store.get(i).status.value for p, i in zip(phones, ids, strict=True)}  # type: ignore[union-attr]
+    figures.update(
+        {
+            "messages": len(ids),
+            "sends seen by the fake AT, per message": list(sends.values()),
+            "duplicate sends": sum(max(n - 1, 0) for n in sends.values()),
+            "messages lost (never reached AT)": sum(1 for n in sends.values() if n == 0),
+            "statuses": list(statuses.values()),
+            "kill to every message settled, s": round(time.monotonic() - killed_at, 2),
+            "of which waiting for the new worker and the sweep, s": round(settled, 2),
+        }
+    )
+    assert list(sends.values()) == [1, 1, 1]
+    # The interrupted one reached AT but its answer was lost with the worker: at-most-once.
+    assert statuses[phones[0]] == "failed"
+    assert store.get(ids[0]).reason == "interrupted: outcome unknown"  # type: ignore[union-attr]
+    assert [statuses[p] for p in phones[1:]] == ["sent", "sent"]
+
+
+def test_worker_killed_mid_payment_push(
+    app: Flask, config: dict[str, Any], fake_daraja: FakeDaraja, figures: dict[str, Any]
+) -> None:
+    client = runtime.current().get(redis.Redis)
+    payments = Payments(app, client, fake_daraja)
+    fake_daraja.state.hang_next_push = HOLD
+    started = payments.start(5000, operator="mpesa")
+    assert started.intent is not None
+    intent_id = started.intent.id
+    workers = Workers(_env(config), "payments,sms")
+    try:
+        first = workers.start()
+        _wait("the push to reach Daraja", lambda: fake_daraja.push_count() >= 1)
+        workers.kill(first)
+        killed_at = time.monotonic()
+        assert payments.intent(intent_id).status is IntentStatus.PUSHING
+        _fast_forward_rq(client, PAYMENTS_QUEUE)  # rq retries the abandoned push job
+        workers.start()
+        _wait(
+            "the retried push job to run",
+            lambda: (
+                not Queue(PAYMENTS_QUEUE, connection=client).scheduled_job_registry.count
+                and not Queue(PAYMENTS_QUEUE, connection=client).count
+            ),
+        )
+        time.sleep(0.5)  # let a (wrong) second push show up at the fake if it were coming
+        # Daraja calls back (its CallBackURL names the intent): the payment completes.
+        assert fake_daraja.deliver_callbacks() == [200]
+        _wait("the payment to settle", lambda: payments.intent(intent_id).settled_at is not None)
+        receipt = payments.sms(f"payment-receipt:{intent_id}")
+        _wait("the receipt SMS", lambda: payments.sms(f"payment-receipt:{intent_id}") is not None)
+    finally:
+        workers.stop_all()
+    final = payments.intent(intent_id)
+    receipt = payments.sms(f"payment-receipt:{intent_id}")
+    figures.update(
+        {
+            "pushes seen by the fake Daraja": fake_daraja.push_count(MPESA_PHONE.lstrip("+")),
+            "duplicate pushes": fake_daraja.push_count() - 1,
+            "payments lost": 0 if final.status is IntentStatus.SUCCEEDED else 1,
+            "intent": final.status.value,
+            "assessment recorded paid": payments.paid(final.assessment_id),
+            "receipt SMS": receipt.status.value if receipt else "none",
+            "kill to settled, s": round(time.monotonic() - killed_at, 2),
+        }
+    )
+    assert fake_daraja.push_count() == 1
+    assert final.status is IntentStatus.SUCCEEDED
+    assert payments.paid(final.assessment_id)
+    assert receipt is not None
