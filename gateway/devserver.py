@@ -1,4 +1,4 @@
-"""`make run`: tables and demo data, then gunicorn + an rq worker (or one emulated process).
+"""`make run`: tables and demo data, then granian + an rq worker (or one emulated process).
 
 The two children share one process group of their own, so Ctrl-C reaches only this
 supervisor, which stops both in order and waits for them; if either dies, the other is
@@ -28,7 +28,7 @@ from gateway.config import Settings
 from gateway.queues import QueueNames
 from gateway.schema import migrate_all, seed_demo
 
-STARTUP_TIMEOUT: Final = 30.0  # seconds for gunicorn to answer /healthz
+STARTUP_TIMEOUT: Final = 30.0  # seconds for the web server to answer /healthz
 STOP_TIMEOUT: Final = 10.0  # seconds for a graceful stop before SIGKILL
 DEFAULT_SERVICE_CODE: Final = "*384*12#"
 DEMO_PHONE: Final = "+243810000001"
@@ -128,7 +128,7 @@ def _supervise(settings: Settings, port: int, out: TextIO) -> int:
     web = subprocess.Popen(_web_argv(port), process_group=0)  # noqa: S603 - our own argv
     worker = subprocess.Popen(_worker_argv(), process_group=web.pid)  # noqa: S603
     children = [web, worker]
-    names = {web.pid: "gunicorn", worker.pid: "rq worker"}
+    names = {web.pid: "granian", worker.pid: "rq worker"}
     status = 0
     try:
         if _wait_healthy(port, children, stop):
@@ -147,17 +147,26 @@ def _supervise(settings: Settings, port: int, out: TextIO) -> int:
 
 
 def _web_argv(port: int) -> list[str]:
+    # granian: the serving stack measured fastest for USSD hops (bench/README.md); the same
+    # command as the Procfile's web process, on 127.0.0.1.
     return [
         sys.executable,
         "-m",
-        "gunicorn",
-        "--bind",
-        f"127.0.0.1:{port}",
+        "granian",
+        "--interface",
+        "wsgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
         "--workers",
         "2",
-        # Gunicorn's control socket has one default path per user: two dev runs would clash.
-        "--no-control-socket",
-        "gateway.app:create_app()",
+        "--blocking-threads",
+        "2",
+        "--no-ws",
+        "--no-access-log",
+        "--factory",
+        "gateway.app:create_app",
     ]
 
 

@@ -137,14 +137,14 @@ def test_the_runner_serves_web_and_worker_and_stops_both(
         paid = dial(port, "1\n1\n100001\n1\n1\n", phone=DEMO_PHONE)
         assert "END " in paid and "100001" in paid
         assert "paiement re" in wait_for_sms(redis_url, DEMO_PHONE)
-        master = re.search(r"Listening at: \S+ \((\d+)\)", runner.output)
+        master = re.search(r"Starting granian \(main PID: (\d+)\)", runner.output)
         assert master is not None, runner.output
         assert runner.stop(signal.SIGTERM) == 0
     finally:
         runner.close()
     assert "stopped" in runner.output
     assert "warm shut down" in runner.output  # the rq worker was told to stop
-    # The children's process group is empty: no gunicorn or worker outlives the runner.
+    # The children's process group is empty: no web server or worker outlives the runner.
     with pytest.raises(ProcessLookupError):
         os.killpg(int(master.group(1)), 0)
 

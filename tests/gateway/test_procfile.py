@@ -85,9 +85,10 @@ def test_no_literal_queue_name_escapes_queue_names() -> None:
     assert missing == {}
 
 
-def test_the_web_process_serves_the_app_factory_with_gunicorn() -> None:
+def test_the_web_process_serves_the_app_factory_with_granian() -> None:
     web = procfile()["web"]
-    assert web[0] == "gunicorn"
-    assert web[-1] == "gateway.app:create_app()"
-    assert "--bind" in web
-    assert web[web.index("--bind") + 1] == "0.0.0.0:$PORT"
+    assert web[0] == "granian"
+    assert web[web.index("--interface") + 1] == "wsgi"
+    assert web[-2:] == ["--factory", "gateway.app:create_app"]
+    assert web[web.index("--host") + 1] == "0.0.0.0"
+    assert web[web.index("--port") + 1] == "$PORT"
