@@ -34,7 +34,7 @@ from payments.queues import PAYMENTS_QUEUE
 from payments.store import migrate as payments_migrate
 from sms.fake_at_server import Behaviour, FakeAfricasTalking
 from sms.service import SmsService
-from sms.store import MessageStore, Status
+from sms.store import Message, MessageStore, Status
 from tests.chaos.conftest import PrivateRedis, worker_env
 from tests.payments.conftest import MPESA_PHONE, RECEIPT_KEY, LiveServer, Payments
 
@@ -190,6 +190,10 @@ def _env(config: dict[str, Any]) -> dict[str, str]:
     return worker_env(**{names[k]: str(v) for k, v in config.items()})
 
 
+def _sent(message: Message | None) -> bool:
+    return message is not None and message.status is Status.SENT
+
+
 def test_worker_killed_mid_sms(
     app: Flask, config: dict[str, Any], fake_at: FakeAfricasTalking, figures: dict[str, Any]
 ) -> None:
@@ -243,7 +247,11 @@ def test_worker_killed_mid_sms(
 
 
 def test_worker_killed_mid_payment_push(
-    app: Flask, config: dict[str, Any], fake_daraja: FakeDaraja, figures: dict[str, Any]
+    app: Flask,
+    config: dict[str, Any],
+    fake_daraja: FakeDaraja,
+    fake_at: FakeAfricasTalking,
+    figures: dict[str, Any],
 ) -> None:
     client = runtime.current().get(redis.Redis)
     payments = Payments(app, client, fake_daraja)
@@ -271,8 +279,10 @@ def test_worker_killed_mid_payment_push(
         # Daraja calls back (its CallBackURL names the intent): the payment completes.
         assert fake_daraja.deliver_callbacks() == [200]
         _wait("the payment to settle", lambda: payments.intent(intent_id).settled_at is not None)
-        receipt = payments.sms(f"payment-receipt:{intent_id}")
-        _wait("the receipt SMS", lambda: payments.sms(f"payment-receipt:{intent_id}") is not None)
+        _wait(
+            "the receipt SMS to be sent",
+            lambda: _sent(payments.sms(f"payment-receipt:{intent_id}")),
+        )
     finally:
         workers.stop_all()
     final = payments.intent(intent_id)
@@ -285,6 +295,7 @@ def test_worker_killed_mid_payment_push(
             "intent": final.status.value,
             "assessment recorded paid": payments.paid(final.assessment_id),
             "receipt SMS": receipt.status.value if receipt else "none",
+            "receipts sent": len(fake_at.sent_to(MPESA_PHONE)),
             "kill to settled, s": round(time.monotonic() - killed_at, 2),
         }
     )
@@ -292,3 +303,4 @@ def test_worker_killed_mid_payment_push(
     assert final.status is IntentStatus.SUCCEEDED
     assert payments.paid(final.assessment_id)
     assert receipt is not None
+    assert len(fake_at.sent_to(MPESA_PHONE)) == 1
