@@ -26,14 +26,6 @@ FIGURES: dict[str, dict[str, Any]] = {}
 FIGURES_PATH = Path("var/chaos-figures.json")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every drill slow."""
-    here = Path(__file__).parent
-    for item in items:
-        if Path(str(item.fspath)).is_relative_to(here):
-            item.add_marker(pytest.mark.slow)
-
-
 def free_port() -> int:
     """Return a TCP port nobody listens on right now."""
     with socket.socket() as sock:

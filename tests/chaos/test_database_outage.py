@@ -5,11 +5,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 import runtime
 from gateway.app import create_app
 from menus.hop import HopHandler
 from tests.chaos.conftest import PrivateRedis, free_port
 from tests.conftest import UssdPhone
+
+pytestmark = pytest.mark.slow  # starts and stops real processes
 
 PAY_TOKEN = "chaos-payment-token-0123456789"
 

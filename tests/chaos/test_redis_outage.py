@@ -22,6 +22,8 @@ from payments.store import migrate as payments_migrate
 from tests.chaos.conftest import PrivateRedis
 from tests.conftest import UssdPhone
 
+pytestmark = pytest.mark.slow  # starts and stops real processes
+
 PAY_TOKEN = "chaos-payment-token-0123456789"
 
 

@@ -38,6 +38,8 @@ from sms.store import Message, MessageStore, Status
 from tests.chaos.conftest import PrivateRedis, worker_env
 from tests.payments.conftest import MPESA_PHONE, RECEIPT_KEY, LiveServer, Payments
 
+pytestmark = pytest.mark.slow  # starts and stops real processes
+
 ROOT = Path(__file__).resolve().parents[2]
 AT_KEY = "chaos-at-key"
 PAY_TOKEN = "chaos-payment-token-0123456789"
