@@ -12,7 +12,7 @@
 set -euo pipefail
 ROOT="$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)"
 SHARED="$(cd "$ROOT/../shared/bench" && pwd)"
-STACK="${STACK:-granian1}"; RUNS="${RUNS:-3}"; DURATION="${DURATION:-20}"; WARMUP="${WARMUP:-5}"
+STACK="${STACK:-granian2}"; RUNS="${RUNS:-3}"; DURATION="${DURATION:-20}"; WARMUP="${WARMUP:-5}"
 PEERS="${PEERS:-flask_hello flask_baseline ussd_menu_builder ussd_airflow}"
 CONCURRENCY="${CONCURRENCY:-64}"; DB=7; PORT=8110; BASE_PORT=8111
 while (($#)); do

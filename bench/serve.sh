@@ -27,6 +27,6 @@ case "$STACK" in
   gevent)    exec "${GUNI[@]}" -k gevent --worker-connections 1000 --keep-alive 75 "$GUNI_APP" ;;
   granian*)  exec "$VENV/granian" --interface wsgi --host 127.0.0.1 --port "$PORT" \
                --workers "$WORKERS" --blocking-threads "${STACK#granian}" --backlog 2048 \
-               --no-access-log --log-level warning "${GRANIAN_APP[@]}" ;;
+               --no-ws --no-access-log --log-level warning "${GRANIAN_APP[@]}" ;;
   *) echo "unknown stack $STACK" >&2; exit 2 ;;
 esac
