@@ -305,6 +305,10 @@ class HopHandler:
                     ]
                 else:
                     session.options = []
+                if target == self.spec.start:
+                    # Home is a fresh start however we got here (e.g. after choosing a
+                    # language): "0 Back" and "00 Home" would lead nowhere a caller expects.
+                    session.history.clear()
                 self._render(session)
                 return
             raise _ChainError(f"more than {MAX_CHAIN} actions in a row from {target!r}")

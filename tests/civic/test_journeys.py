@@ -162,7 +162,7 @@ def test_known_citizen_is_not_asked_twice(city: Backend, ussd: UssdPhone) -> Non
         ("10000020", "en cours d'examen"),
         ("10000036", "Passez au guichet: Venez avec l'attestation du chef de quartier"),
         ("10000048", "approuvée"),
-        ("10000057", "A retirer: Mairie de Goma, guichet 2, 8h-15h"),
+        ("10000057", "Prêt à retirer: Mairie de Goma, guichet 2, 8h-15h"),
         ("10000061", "document remis"),
         ("10000073", "Refusée. Motif: Acte de naissance des parents manquant"),
     ],
@@ -222,12 +222,12 @@ def test_procedure_guide_in_english(city: Backend, ussd: UssdPhone) -> None:
     assert "Nationality" not in docs.body  # six documents: the list takes two pages
     docs = ussd.type("98")
     guide = ussd.type(_option(docs.body, "Nationality"))
-    assert "Fee: 25 000 CDF" in guide.body and "Delay: 14 days" in guide.body
+    assert "Fee: 25 000 CDF" in guide.body and "Ready in: 14 days" in guide.body
     assert "Goma peace court" in guide.body
     bring = ussd.type("1")
     assert "Parents' birth certificates" in bring.body
     request = ussd.type("1")
-    assert "Bring:" in request.body
+    assert "Required:" in request.body
 
 
 def test_swahili_track(city: Backend, ussd: UssdPhone) -> None:
@@ -235,7 +235,7 @@ def test_swahili_track(city: Backend, ussd: UssdPhone) -> None:
     ussd.type("9", "3")
     ussd.type("3", "1")
     shown = ussd.type("10000085")
-    assert shown.end and "Imekataliwa: Nom illisible" in shown.body
+    assert shown.end and "Limekataliwa: Nom illisible" in shown.body
 
 
 def test_back_office_down_is_a_polite_end(app: Flask, ussd: UssdPhone) -> None:
@@ -267,4 +267,4 @@ def test_done_walkthrough_agent_moves_the_new_request_to_ready(
     ussd.dial()
     ussd.type("3", "1")
     shown = ussd.type(ref.group(1))
-    assert "A retirer: Mairie de Goma, guichet 2, lundi 9h" in shown.body
+    assert "Prêt à retirer: Mairie de Goma, guichet 2, lundi 9h" in shown.body
