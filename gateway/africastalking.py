@@ -12,6 +12,7 @@ Nothing here knows Flask: the blueprint hands over the raw body and the Content-
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Final
@@ -32,6 +33,10 @@ _SERVICE_CODE: Final = re.compile(r"[*#0-9]{2,32}")
 _NETWORK_CODE: Final = re.compile(r"[0-9]{0,10}")
 _PHONE_CHARS: Final = re.compile(r"\+?[0-9 ()\-]{4,32}")
 _FIELDS: Final = frozenset({"sessionId", "serviceCode", "phoneNumber", "networkCode", "text"})
+_FULL_WIDTH_FIRST: Final = "\uff01"  # ！ .. ～ map onto ! .. ~
+_FULL_WIDTH_LAST: Final = "\uff5e"
+_FULL_WIDTH_OFFSET: Final = 0xFEE0
+_LOOK_ALIKES: Final = {"¡": "@", "\u3000": " "}
 
 
 class UssdParseError(ValueError):
@@ -65,6 +70,9 @@ def format_reply(reply: UssdReply) -> str:
     return reply.wire()
 
 
+# Every hop of a session repeats its number, and phonenumbers' parse + validation is the
+# dearest step of parsing a callback (~0.2 ms): remember the last few thousand answers.
+@functools.lru_cache(maxsize=8192)
 def normalise_msisdn(raw: str, default_region: str) -> str:
     """Return `raw` as E.164, reading national numbers in `default_region`."""
     candidate = raw.strip()
@@ -138,8 +146,28 @@ def _service_code(value: str) -> str:
 def _text(value: str) -> str:
     if len(value) > MAX_TEXT_CHARS:
         raise UssdParseError("text", "too long")
+    if value.isascii() and value.isprintable():
+        return value  # every ordinary hop: digits, `*` and `#`
     # A keypad cannot type control or invisible characters; their presence means garbage.
     for char in value:
         if unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co", "Cn"} or char == "\ufffd":
             raise UssdParseError("text", "contains characters a phone cannot type")
-    return value
+    return normalise_keypad(value)
+
+
+def normalise_keypad(value: str) -> str:
+    """Return `value` with keypad look-alikes made ASCII: other scripts' digits, full width, ¡."""
+    # Handsets set to Arabic type ٠-٩ (or ۰-۹), some East-Asian ones full-width ０-９ and ＊;
+    # our menus and validators expect ASCII. A gateway reading GSM-7 as Latin-1 turns `@`
+    # into `¡` (GSM 0x00/0x40 mix-up). Letters and accents pass untouched (names, places).
+    chars: list[str] = []
+    for char in value:
+        if char.isascii():
+            chars.append(char)
+        elif unicodedata.category(char) == "Nd":
+            chars.append(str(unicodedata.digit(char)))
+        elif _FULL_WIDTH_FIRST <= char <= _FULL_WIDTH_LAST:
+            chars.append(chr(ord(char) - _FULL_WIDTH_OFFSET))
+        else:
+            chars.append(_LOOK_ALIKES.get(char, char))
+    return "".join(chars)

@@ -1,6 +1,6 @@
 """Mobile-money provider callbacks: authenticate, persist the raw body, enqueue, answer 200.
 
-`POST /payments/<provider>/callback?token=<PAYMENT_CALLBACK_TOKEN>&intent=<intent id>`
+`POST /payments/<provider>/callback/t/<PAYMENT_CALLBACK_TOKEN>?intent=<intent id>` (or `?token=`)
 
 The handler does no payment work: it stores the body as received (identical retries are
 stored once) and enqueues `payments.jobs.process_callback(id)`, so a provider retrying for
@@ -23,8 +23,8 @@ import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from gateway.callback_auth import callback_route
 from payments.service import PaymentService
-from payments.wiring import CallbackGuard
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +41,17 @@ def _answer(status: int, code: int, text: str) -> Response:
     return response
 
 
-@blueprint.post("/payments/<provider>/callback")
+def _refused() -> Response:
+    return _answer(403, 1, "forbidden")
+
+
+@callback_route(blueprint, "/payments/<provider>/callback", "payments", refuse=_refused)
 def callback(provider: str) -> Response:
     """Accept one provider callback for processing in a job."""
     services = current_app.extensions["guichet"]
     service = services.get(PaymentService)
     if provider not in service.providers:
         return _answer(404, 1, "unknown provider")
-    if not services.get(CallbackGuard).allows(request.args.get("token")):
-        log.warning("payment callback for %s refused: bad token", provider)
-        return _answer(403, 1, "forbidden")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         return _answer(413, 1, "body too large")
     raw = request.stream.read(MAX_BODY_BYTES + 1)

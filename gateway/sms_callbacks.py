@@ -12,13 +12,12 @@ Delivery sample: id=ATXid_...&status=Success&phoneNumber=+243810000001&networkCo
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from gateway.config import Settings
+from gateway.callback_auth import callback_route
 from sms.callbacks import CallbackError, CallbackInbox, Kind
 
 log = logging.getLogger(__name__)
@@ -26,13 +25,13 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("sms_callbacks", __name__)
 
 
-@blueprint.post("/sms/africastalking/inbound")
+@callback_route(blueprint, "/sms/africastalking/inbound", "sms")
 def inbound() -> tuple[Response, int]:
     """Accept one inbound SMS."""
     return _accept("inbound")
 
 
-@blueprint.post("/sms/africastalking/delivery")
+@callback_route(blueprint, "/sms/africastalking/delivery", "sms")
 def delivery() -> tuple[Response, int]:
     """Accept one delivery report."""
     return _accept("delivery")
@@ -40,10 +39,6 @@ def delivery() -> tuple[Response, int]:
 
 def _accept(kind: Kind) -> tuple[Response, int]:
     services = current_app.extensions["guichet"]
-    token = services.get(Settings).sms_callback_token
-    presented = request.args.get("token", "")
-    if token and not hmac.compare_digest(presented.encode(), token.encode()):
-        return jsonify(error="forbidden", message="unknown callback token"), 403
     try:
         accepted = services.get(CallbackInbox).accept(kind, request.form)
     except CallbackError as error:
@@ -52,4 +47,8 @@ def _accept(kind: Kind) -> tuple[Response, int]:
     except redis.RedisError:
         log.error("sms %s callback: Redis unavailable, asking AT to retry", kind)
         return jsonify(error="unavailable"), 503
+    if accepted.limited:
+        # 200 all the same: AT must not retry a message we chose to drop.
+        log.warning("sms %s callback %s dropped: phone over its rate", kind, accepted.callback_id)
+        return jsonify(status="ignored", reason="rate limited"), 200
     return jsonify(status="accepted" if accepted.new else "duplicate"), 200

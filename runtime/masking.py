@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import re
+from typing import Final
 
 _MASK = "•"
 
@@ -26,3 +29,46 @@ def phone_ref(phone: str, key: bytes) -> str:
 def mask_secret(_secret: str) -> str:
     """Return the placeholder logged instead of an OTP, token or key."""
     return "[redacted]"
+
+
+# `?token=…` / `&token=…` and the `/t/<token>` path segment of our callback URLs.
+_URL_SECRETS: Final = (
+    (re.compile(r"([?&](?:token|api_key|key)=)[^&\s\"']*", re.IGNORECASE), r"\1[redacted]"),
+    (re.compile(r"(/t/)[^/?\s\"']+"), r"\1[redacted]"),
+)
+
+
+def mask_url_secrets(text: str) -> str:
+    """Replace the callback tokens a URL or a request line may carry with a placeholder."""
+    for pattern, replacement in _URL_SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class UrlSecretFilter(logging.Filter):
+    """Mask callback tokens in log records (werkzeug's, gunicorn's and granian's access lines)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message without its URL secrets; never drop it."""
+        message = record.getMessage()
+        masked = mask_url_secrets(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+ACCESS_LOGGERS: Final = (
+    "werkzeug",
+    "gunicorn.access",
+    "gunicorn.error",
+    "granian.access",
+    "_granian",
+)
+
+
+def install_url_secret_filter(names: tuple[str, ...] = ACCESS_LOGGERS) -> None:
+    """Attach UrlSecretFilter once to the loggers that print request lines."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, UrlSecretFilter) for existing in logger.filters):
+            logger.addFilter(UrlSecretFilter())

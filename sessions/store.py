@@ -1,8 +1,8 @@
 """Redis session store: one round trip to lock and load, one to save and unlock.
 
 Keys: `ussd:s:<session>` (the session, TTL), `ussd:lock:<session>` (a token, PX),
-`ussd:lang:<phone>` (preferred language, long TTL) and `ussd:resume:<phone>` (snapshot of a
-journey left mid-way, TTL = the resume window).
+`ussd:lang:<phone>` (preferred language, long TTL), `ussd:resume:<phone>` (snapshot of a
+journey left mid-way, TTL = the resume window) and `ussd:rl:<phone>` (the hop rate bucket).
 """
 
 from __future__ import annotations
@@ -15,15 +15,29 @@ from typing import Any, Final, Literal
 import orjson
 import redis
 
+from runtime.ratelimit import BUCKET_LUA, Rate
+from sessions.lean_script import LeanScript
 from sessions.session import Session
 
-# KEYS: lock, session, lang, resume. ARGV: token, lock ms.
-_ACQUIRE: Final = """
+# KEYS: lock, session, lang, resume[, hop bucket]. ARGV: token, lock ms[, bucket capacity,
+# bucket period ms, now ms]. The per-phone hop limit rides on this round trip (no extra one);
+# a hop waiting for the lock takes no token, a refused hop leaves the lock free.
+_ACQUIRE: Final = (
+    BUCKET_LUA
+    + """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  if KEYS[5] then
+    local bucket = take_token(KEYS[5], ARGV[3], ARGV[4], 1, ARGV[5])
+    if bucket[1] == 0 then
+      redis.call('DEL', KEYS[1])
+      return {2, bucket[2], redis.call('GET', KEYS[3])}
+    end
+  end
   return {1, redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4])}
 end
 return {0}
 """
+)
 # KEYS: lock, session, lang, resume. ARGV: token, session, session ms, lang ('' = keep),
 # lang ms, resume mode (keep|set|clear), resume snapshot, resume ms.
 _SAVE: Final = """
@@ -44,6 +58,15 @@ return 0
 """
 
 ResumeMode = Literal["keep", "set", "clear"]
+
+
+class HopRateLimitedError(Exception):
+    """The phone went over its hop rate; nothing was locked or loaded."""
+
+    def __init__(self, retry_after: int, phone_lang: str | None) -> None:
+        super().__init__(f"retry after {retry_after}s")
+        self.retry_after = retry_after
+        self.phone_lang = phone_lang
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +94,7 @@ class SessionStore:
         lock_wait_seconds: float = 2.0,
         language_ttl_seconds: int = 365 * 24 * 3600,
         prefix: str = "ussd",
+        hop_rate: Rate | None = None,
     ) -> None:
         self._client = client
         self._ttl_ms = ttl_seconds * 1000
@@ -79,9 +103,11 @@ class SessionStore:
         self._lock_wait = lock_wait_seconds
         self._lang_ms = language_ttl_seconds * 1000
         self._prefix = prefix
-        self._acquire = client.register_script(_ACQUIRE)
-        self._save = client.register_script(_SAVE)
-        self._release = client.register_script(_RELEASE)
+        self._hop_rate = hop_rate if hop_rate is not None and hop_rate.enabled else None
+        # Two script calls per hop: LeanScript skips redis-py's per-command layers.
+        self._acquire = LeanScript(client, _ACQUIRE)
+        self._save = LeanScript(client, _SAVE)
+        self._release = LeanScript(client, _RELEASE)
 
     def _keys(self, session_id: str, msisdn: str) -> list[str]:
         p = self._prefix
@@ -93,14 +119,25 @@ class SessionStore:
         ]
 
     def acquire(self, session_id: str, msisdn: str) -> Loaded | None:
-        """Lock the session and load it; wait briefly for a concurrent hop, else None."""
+        """Lock the session and load it; wait briefly for a concurrent hop, else None.
+
+        Raise HopRateLimitedError when the phone is over its hop rate.
+        """
         keys = self._keys(session_id, msisdn)
         token = secrets.token_hex(8)
+        args: list[str | int] = [token, self._lock_ms]
+        rate = self._hop_rate
+        if rate is not None:
+            keys.append(f"{self._prefix}:rl:{msisdn}")
+            args += [rate.count, rate.period_ms, round(time.time() * 1000)]
         deadline = time.monotonic() + self._lock_wait
         while True:
-            answer = self._acquire(keys=keys, args=[token, self._lock_ms])
+            answer = self._acquire(keys=keys, args=args)
             if answer[0] == 1:
                 break
+            if answer[0] == 2:
+                lang = answer[2].decode() if answer[2] else None
+                raise HopRateLimitedError(int(answer[1]), lang)
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.01)
@@ -123,6 +160,8 @@ class SessionStore:
         resume: ResumeMode = "keep",
     ) -> bool:
         """Save the session and unlock it; False when the lock was lost (nothing written)."""
+        if resume == "set" and not self._resume_ms:
+            resume = "clear"  # a 0 s resume window keeps no snapshot (PX 0 is an error)
         snapshot = orjson.dumps(session.snapshot()) if resume == "set" else b""
         written = self._save(
             keys=self._keys(loaded.session_id, loaded.msisdn),

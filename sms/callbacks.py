@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -17,6 +18,7 @@ from typing import Final, Literal
 import phonenumbers
 import redis
 
+from runtime.ratelimit import BUCKET_LUA, Rate, RateLimiter
 from sms.queues import DeliveryQueue
 
 Kind = Literal["inbound", "delivery"]
@@ -38,6 +40,19 @@ DELIVERY_FIELDS: Final = (
 )
 
 
+# KEYS: seen marker, phone bucket. ARGV: dedupe s, capacity, period ms, now ms.
+# Returns 0 (seen before), 1 (new, admitted) or 2 (new, over the phone's rate).
+_ADMIT: Final = (
+    BUCKET_LUA
+    + """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) == false then return 0 end
+local bucket = take_token(KEYS[2], ARGV[2], ARGV[3], 1, ARGV[4])
+if bucket[1] == 0 then return 2 end
+return 1
+"""
+)
+
+
 class CallbackError(ValueError):
     """A callback payload is missing a field or holds a malformed one."""
 
@@ -48,15 +63,27 @@ class Accepted:
 
     callback_id: str
     new: bool
+    limited: bool = False  # a new inbound SMS over its phone's rate: dropped, not queued
 
 
 class CallbackInbox:
     """Store each callback once and enqueue the job that handles it."""
 
-    def __init__(self, client: redis.Redis, queue: DeliveryQueue, default_region: str) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        queue: DeliveryQueue,
+        default_region: str,
+        *,
+        inbound_rate: Rate | None = None,
+    ) -> None:
         self._redis = client
         self._queue = queue
         self._region = default_region
+        # Inbound SMS cost us replies: the limit fails closed (see accept).
+        self._inbound_rate = inbound_rate or Rate(0, 1)
+        self._inbound = RateLimiter(client, "sms-inbound", self._inbound_rate, fail_open=False)
+        self._admit = client.register_script(_ADMIT)
 
     def accept(self, kind: Kind, form: Mapping[str, str]) -> Accepted:
         """Validate `form`; store and enqueue it unless its id was seen before."""
@@ -66,8 +93,21 @@ class CallbackInbox:
             # Every report about one message carries that message's id (Buffered, then
             # Success...): a retried callback repeats status and retryCount too.
             callback_id = f"{callback_id}:{payload['status']}:{payload['retryCount'] or '0'}"
-        fresh = self._redis.set(f"sms:cb:{kind}:{callback_id}", "1", nx=True, ex=DEDUPE_SECONDS)
-        if not fresh:
+        seen_key = f"sms:cb:{kind}:{callback_id}"
+        if kind == "inbound" and self._inbound_rate.enabled:
+            # One atomic step: an AT retry is a duplicate and takes no token; a new message
+            # over its phone's rate is marked seen, answered 200 and never stored or answered.
+            # A Redis error reaches the handler (503, AT retries): the limit fails closed.
+            rate = self._inbound_rate
+            verdict = self._admit(
+                keys=[seen_key, self._inbound.key(payload["from"])],
+                args=[DEDUPE_SECONDS, rate.count, rate.period_ms, round(time.time() * 1000)],
+            )
+            if verdict == 0:
+                return Accepted(callback_id, new=False)
+            if verdict == 2:
+                return Accepted(callback_id, new=False, limited=True)
+        elif not self._redis.set(seen_key, "1", nx=True, ex=DEDUPE_SECONDS):
             return Accepted(callback_id, new=False)
         # The payload is written before the job exists: a worker never finds it missing.
         self._redis.set(f"sms:cbdata:{kind}:{callback_id}", json.dumps(payload), ex=DEDUPE_SECONDS)

@@ -20,6 +20,7 @@ from typing import Final
 import redis
 
 from runtime.masking import phone_ref
+from runtime.ratelimit import Rate, RateLimiter
 from sms.service import SmsService
 from sms.store import text
 
@@ -93,8 +94,13 @@ class OtpService:
         sms: SmsService,
         key: bytes,
         resend_delays: Sequence[int] = RESEND_DELAYS,
+        phone_rate: Rate | None = None,
     ) -> None:
         self._redis = client
+        # Codes across every purpose, per phone: SMS spend, so the limit fails closed.
+        self._per_phone = RateLimiter(
+            client, "otp-phone", phone_rate or Rate(0, 1), fail_open=False
+        )
         self._sms = sms
         self._key = key
         self._resend_delays = list(resend_delays)
@@ -105,6 +111,11 @@ class OtpService:
     def issue(self, phone: str, purpose: str) -> OtpIssue:
         """Send a fresh code unless the resend wait is running; a new code voids the old."""
         slot = self._slot(phone, purpose)
+        decision = self._per_phone.take(phone_ref(phone, self._key))
+        if decision.degraded:
+            raise redis.ConnectionError("the OTP rate cannot be checked")
+        if not decision.allowed:
+            return OtpIssue(False, decision.retry_after)
         allowed, wait = self._resend(
             keys=[f"otp:resend:{slot}"],
             args=[time.time(), _json(self._resend_delays), RESEND_WINDOW_SECONDS],

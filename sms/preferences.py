@@ -1,12 +1,16 @@
-"""Per-phone state in Redis: STOP, language, the daily budget and the reply rate limit."""
+"""Per-phone state in Redis: STOP, language, the daily budget and the reply rate limit.
+
+Both limits are token buckets of runtime.ratelimit (keys `rl:sms-budget:<phone>` and
+`rl:sms-replies:<phone>`): N a day, N an hour, refilled continuously.
+"""
 
 from __future__ import annotations
 
-import time
 from typing import Final
 
 import redis
 
+from runtime.ratelimit import Decision, Rate, RateLimiter
 from sms.store import text
 
 OPTED_OUT_KEY: Final = "sms:optout"
@@ -14,6 +18,7 @@ OPTED_OUT_KEY: Final = "sms:optout"
 # language chosen in the USSD menu or by `LANGUE sw` applies to both channels.
 LANGUAGE_KEY: Final = "ussd:lang:{phone}"
 LANGUAGE_TTL_SECONDS: Final = 365 * 24 * 3600  # as the session store keeps it
+DAY_SECONDS: Final = 24 * 3600
 
 
 class Preferences:
@@ -21,6 +26,7 @@ class Preferences:
 
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
+        self._limiters: dict[tuple[str, Rate], RateLimiter] = {}
 
     def opted_out(self, phone: str) -> bool:
         """Return True when the phone sent STOP (non-essential notices are not sent)."""
@@ -43,21 +49,37 @@ class Preferences:
         self._redis.set(LANGUAGE_KEY.format(phone=phone), lang, ex=LANGUAGE_TTL_SECONDS)
 
     def spend(self, phone: str, budget: int) -> bool:
-        """Count one message against today's budget; return False when it is exhausted."""
-        key = f"sms:budget:{phone}:{time.strftime('%Y%m%d', time.gmtime())}"
-        pipe = self._redis.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, 2 * 24 * 3600)
-        used = int(pipe.execute()[0])
-        return used <= budget
+        """Take one message from the phone's daily budget; return False when it is exhausted.
+
+        Fails closed: without Redis nothing is sent (the error reaches the caller, whose job
+        is retried), because this limit protects money.
+        """
+        if budget <= 0:
+            return False
+        decision = self._limiter("sms-budget", Rate(budget, DAY_SECONDS)).take(phone)
+        if decision.degraded:
+            raise redis.ConnectionError("the SMS budget cannot be checked")
+        return decision.allowed
 
     def reply_slot(self, phone: str, per_hour: int) -> int:
-        """Count one reply this hour; return 0 if allowed, 1 on the first refusal, 2 after."""
-        key = f"sms:replies:{phone}:{int(time.time() // 3600)}"
-        pipe = self._redis.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, 3600)
-        used = int(pipe.execute()[0])
-        if used <= per_hour:
-            return 0
-        return 1 if used == per_hour + 1 else 2
+        """Take one reply from the phone's hourly rate: 0 allowed, 1 first refusal, 2 after."""
+        decision = Decision(False, 3600)
+        if per_hour > 0:
+            decision = self._limiter("sms-replies", Rate(per_hour, 3600)).take(phone)
+            if decision.degraded:
+                raise redis.ConnectionError("the reply rate cannot be checked")
+            if decision.allowed:
+                return 0
+        # One "too many messages" notice per refusal spell, then silence until tokens return.
+        first = self._redis.set(
+            f"sms:replies:notified:{phone}", "1", nx=True, ex=max(1, decision.retry_after)
+        )
+        return 1 if first else 2
+
+    def _limiter(self, name: str, rate: Rate) -> RateLimiter:
+        # Budgets are per call (settings), but one limiter per (name, rate) is enough.
+        key = (name, rate)
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            limiter = self._limiters[key] = RateLimiter(self._redis, name, rate, fail_open=False)
+        return limiter

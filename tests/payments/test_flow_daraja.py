@@ -27,7 +27,7 @@ def test_stk_push_happy_path(payments: Payments) -> None:
     assert sent["PartyB"] == payments.fake.state.shortcode
     assert sent["AccountReference"] == result.intent.assessment_reference
     assert f"intent={result.intent.id}" in sent["CallBackURL"]
-    assert f"token={CALLBACK_TOKEN}" in sent["CallBackURL"]
+    assert f"/callback/t/{CALLBACK_TOKEN}?" in sent["CallBackURL"]
     intent = payments.intent(result.intent.id)
     assert intent.status is IntentStatus.PUSHED
     assert intent.provider_reference == checkout.checkout_id

@@ -47,6 +47,9 @@ PRODUCTION = {
     "otp_key": "k" * 32,
     "receipt_key": "r" * 32,
     "payment_callback_token": "t" * 32,
+    "ussd_callback_token": "u" * 32,
+    "sms_callback_token": "s" * 32,
+    "api_keys": "agent-1:agent:" + "0" * 64,
 }
 
 

@@ -1,0 +1,80 @@
+"""Clean answers for requests that never reach a view, or whose view failed: never a trace.
+
+JSON under /api, /sms and /payments (their callers read JSON); `END …` on the USSD hop URL,
+always with a 200, because an aggregator shows a "connection problem" for anything else;
+plain text everywhere else. Bodies larger than MAX_REQUEST_BYTES are refused before parsing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Final
+
+from flask import Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+
+from gateway.africastalking import REPLY_CONTENT_TYPE, format_reply
+
+log = logging.getLogger(__name__)
+
+JSON_PREFIXES: Final = ("/api/", "/sms/", "/payments/")
+USSD_HOP_ENDPOINTS: Final = frozenset({"ussd.africastalking"})
+# A request that failed routing (405) has no endpoint: recognise the hop URL by its path.
+_USSD_HOP_PATH: Final = re.compile(r"^/ussd/africastalking(?:/t/[^/]*)?/?$")
+
+
+def install(app: Flask, max_body_bytes: int) -> None:
+    """Cap request bodies and register the error handlers on `app`."""
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    app.before_request(_refuse_large_bodies)
+    # Also serves the 500 Flask makes of an unhandled exception once it has logged the trace
+    # (tests propagate exceptions instead, so a failing view fails its test).
+    app.register_error_handler(HTTPException, _http_error)
+
+
+def _refuse_large_bodies() -> None:
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    name = (error.name or "Error").lower().replace(" ", "_")
+    if request.endpoint in USSD_HOP_ENDPOINTS or _USSD_HOP_PATH.match(request.path):
+        return _ussd_end(status)
+    if request.path.startswith(JSON_PREFIXES):
+        response = jsonify(error=name, message=_describe(status))
+        response.status_code = status
+        _keep_allow_header(error, response)
+        return response
+    response = Response(f"{status} {error.name}\n", status=status, mimetype="text/plain")
+    _keep_allow_header(error, response)
+    return response
+
+
+def _ussd_end(status: int) -> Response:
+    from menus.hop import HopHandler  # noqa: PLC0415 - the engine, only on this rare path
+
+    hop: HopHandler = current_app.extensions["guichet"].get(HopHandler)
+    reply = hop.unavailable() if status >= 500 else hop.bad_request()
+    log.warning("ussd: request refused before the engine (HTTP %s)", status)
+    return Response(format_reply(reply), status=200, content_type=REPLY_CONTENT_TYPE)
+
+
+def _describe(status: int) -> str:
+    messages = {
+        400: "the request is malformed",
+        404: "no such resource",
+        405: "method not allowed on this resource",
+        413: "the request body is too large",
+        500: "internal error; try again later",
+    }
+    return messages.get(status, "the request cannot be served")
+
+
+def _keep_allow_header(error: HTTPException, response: Response) -> None:
+    # A 405 answer must say which methods are allowed.
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)

@@ -1,0 +1,134 @@
+"""One token-bucket rate limiter in Redis, atomic in a Lua script, shared by every channel.
+
+A bucket holds at most `count` tokens and refills `count` tokens every `seconds`, continuously;
+each call takes one. State per subject is a small hash (`t` tokens, `ts` last update in ms)
+that expires once a full bucket would be back. The clock is the caller's (ms), so every web
+node must run NTP; a skew of a second only shifts the refill by that second.
+
+Fail policy belongs to each limit: a limit that protects money (OTP and SMS spend) fails
+CLOSED when Redis is unreachable (refuses), a limit that protects comfort fails OPEN (allows).
+
+`BUCKET_LUA` defines the Lua function `take_token`; scripts that already make a round trip per
+request (the USSD session lock) prepend it instead of paying a second round trip.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Final
+
+import redis
+
+log = logging.getLogger(__name__)
+
+# take_token(key, capacity, period_ms, cost, now_ms) -> {allowed 0|1, retry_after seconds}
+BUCKET_LUA: Final = """
+local function take_token(key, capacity, period_ms, cost, now_ms)
+  capacity = tonumber(capacity); period_ms = tonumber(period_ms)
+  cost = tonumber(cost); now_ms = tonumber(now_ms)
+  local per_ms = capacity / period_ms
+  local state = redis.call('HMGET', key, 't', 'ts')
+  local tokens = tonumber(state[1])
+  local ts = tonumber(state[2])
+  if tokens == nil or ts == nil then tokens = capacity; ts = now_ms end
+  tokens = math.min(capacity, tokens + math.max(0, now_ms - ts) * per_ms)
+  local allowed, retry = 0, 0
+  if tokens >= cost then
+    tokens = tokens - cost
+    allowed = 1
+  else
+    retry = math.max(1, math.ceil((cost - tokens) / per_ms / 1000))
+  end
+  redis.call('HSET', key, 't', tostring(tokens), 'ts', tostring(now_ms))
+  redis.call('PEXPIRE', key, math.ceil(period_ms) + 1000)
+  return {allowed, retry}
+end
+"""
+_TAKE: Final = BUCKET_LUA + "return take_token(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])\n"
+_RATE: Final = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*$")
+
+
+class RateError(ValueError):
+    """A rate setting is not `count/seconds` (or `off`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """`count` requests per `seconds`, with bursts up to `count`; count 0 means no limit."""
+
+    count: int
+    seconds: float
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        """Read `30/60` (30 per minute); `off` or `0` turns the limit off."""
+        if text.strip().lower() in {"off", "0", ""}:
+            return cls(0, 1.0)
+        match = _RATE.match(text)
+        if match is None or float(match.group(2)) <= 0:
+            raise RateError(f"{text!r} is not count/seconds, e.g. 30/60, or off")
+        return cls(int(match.group(1)), float(match.group(2)))
+
+    @property
+    def enabled(self) -> bool:
+        """Tell whether this rate limits anything."""
+        return self.count > 0
+
+    @property
+    def period_ms(self) -> int:
+        """Return the refill period in milliseconds."""
+        return max(1, round(self.seconds * 1000))
+
+    def __str__(self) -> str:
+        return f"{self.count}/{self.seconds:g}" if self.enabled else "off"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One answer of a limiter: allowed or not, when to retry, and whether Redis failed."""
+
+    allowed: bool
+    retry_after: int = 0
+    degraded: bool = False  # Redis was unreachable: the fail policy decided
+
+
+ALLOW: Final = Decision(True)
+
+
+class RateLimiter:
+    """A named token bucket per subject (a phone, an IP, a key id)."""
+
+    def __init__(
+        self, client: redis.Redis, name: str, rate: Rate, *, fail_open: bool, prefix: str = "rl"
+    ) -> None:
+        self.name = name
+        self.rate = rate
+        self.fail_open = fail_open
+        self._prefix = f"{prefix}:{name}:"
+        self._take = client.register_script(_TAKE)
+
+    def key(self, subject: str) -> str:
+        """Return the Redis key of `subject`'s bucket."""
+        return self._prefix + subject
+
+    def take(self, subject: str, *, now: float | None = None) -> Decision:
+        """Take one token from `subject`'s bucket; apply the fail policy when Redis is down."""
+        if not self.rate.enabled:
+            return ALLOW
+        now_ms = round((time.time() if now is None else now) * 1000)
+        try:
+            allowed, retry = self._take(
+                keys=[self.key(subject)], args=[self.rate.count, self.rate.period_ms, 1, now_ms]
+            )
+        except redis.RedisError as error:
+            log.warning(
+                "rate limit %s: Redis unavailable (%s), failing %s",
+                self.name,
+                type(error).__name__,
+                "open" if self.fail_open else "closed",
+            )
+            return Decision(self.fail_open, 0 if self.fail_open else 60, degraded=True)
+        return Decision(bool(allowed), int(retry))

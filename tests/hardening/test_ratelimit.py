@@ -1,0 +1,54 @@
+"""The one token bucket: bursts, refill, retry-after, fail open or closed without Redis."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from runtime.ratelimit import Rate, RateError, RateLimiter
+from tests.hardening.conftest import dead_redis_url
+
+
+def test_a_bucket_allows_a_burst_then_refills_continuously(redis_client: redis.Redis) -> None:
+    limiter = RateLimiter(redis_client, "t", Rate(2, 10), fail_open=True)
+    assert limiter.take("a", now=1000).allowed
+    assert limiter.take("a", now=1000).allowed
+    refused = limiter.take("a", now=1000)
+    assert not refused.allowed and refused.retry_after == 5  # one token every 5 s
+    assert not refused.degraded
+    assert limiter.take("b", now=1000).allowed  # buckets are per subject
+    assert not limiter.take("a", now=1004).allowed
+    assert limiter.take("a", now=1005).allowed
+    # A long pause never refills beyond the burst size.
+    assert [limiter.take("a", now=5000).allowed for _ in range(3)] == [True, True, False]
+
+
+def test_the_bucket_expires_once_full_again(redis_client: redis.Redis) -> None:
+    limiter = RateLimiter(redis_client, "t", Rate(3, 60), fail_open=True)
+    limiter.take("a")
+    ttl = redis_client.pttl(limiter.key("a"))
+    assert 60_000 < ttl <= 61_000
+
+
+def test_an_off_rate_never_touches_redis(redis_client: redis.Redis) -> None:
+    limiter = RateLimiter(redis_client, "t", Rate.parse("off"), fail_open=False)
+    assert all(limiter.take("a").allowed for _ in range(50))
+    assert redis_client.dbsize() == 0
+
+
+@pytest.mark.parametrize(("fail_open", "allowed"), [(True, True), (False, False)])
+def test_without_redis_the_fail_policy_decides(fail_open: bool, allowed: bool) -> None:
+    dead = redis.Redis.from_url(dead_redis_url(), socket_connect_timeout=0.5)
+    decision = RateLimiter(dead, "t", Rate(5, 60), fail_open=fail_open).take("a")
+    assert decision.allowed is allowed
+    assert decision.degraded
+
+
+def test_rates_parse() -> None:
+    assert Rate.parse("30/60") == Rate(30, 60.0)
+    assert Rate.parse(" 5 / 0.5 ") == Rate(5, 0.5)
+    assert not Rate.parse("off").enabled and not Rate.parse("0").enabled
+    assert str(Rate.parse("30/60")) == "30/60" and str(Rate.parse("off")) == "off"
+    for bad in ("30", "x/60", "30/0", "-1/60", "30/60/2"):
+        with pytest.raises(RateError):
+            Rate.parse(bad)
