@@ -171,7 +171,18 @@ def _web_argv(port: int) -> list[str]:
 
 
 def _worker_argv() -> list[str]:
-    return [sys.executable, "-m", "gateway", "worker", "--queues", ",".join(QueueNames.all())]
+    # The worker class measured fastest for SMS (bench/README.md), as in the Procfile.
+    queues = ",".join(QueueNames.all())
+    return [
+        sys.executable,
+        "-m",
+        "gateway",
+        "worker",
+        "--queues",
+        queues,
+        "--worker-class",
+        "preload",
+    ]
 
 
 def _wait_healthy(port: int, children: Sequence[subprocess.Popen[bytes]], stop: _Stop) -> bool:

@@ -1,12 +1,28 @@
-"""The rq worker process: the web app's container, then rq's work loop with its scheduler."""
+"""The rq worker process: the web app's container, then rq's work loop with its scheduler.
+
+Three ways to run jobs (`--worker-class`, measured in bench/README.md, SMS pipeline):
+`fork` is rq's default Worker, a forked work horse per job (fresh Redis and HTTP connections
+each time); `simple` is rq's SimpleWorker, jobs run in this process; `preload` (the default)
+is a SimpleWorker that also imports every job module before the first job. The container is
+built once before rq starts in all three.
+
+What running jobs in-process costs: a job that raises fails alone, and a job that hangs is
+still stopped by rq's job timeout (SimpleWorker keeps the SIGALRM death penalty), but a job
+that kills the process (segfault, OOM kill) takes the worker with it. The process manager
+(Procfile platform, `make run`) restarts or reports it; rq fails the abandoned job once its
+timeout has passed, and the SMS sweeper settles its message without resending it.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import redis
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker, Worker
+from rq.worker import BaseWorker
 
 from gateway import container as composition
 from gateway.config import ConfigError, Settings
@@ -37,7 +53,31 @@ def worker_connection(settings: Settings) -> redis.Redis:
     return redis.Redis.from_url(settings.redis_url)
 
 
-def build_worker(settings: Settings, queue_names: Sequence[str]) -> Worker:
+# Modules whose functions are enqueued as jobs (a test checks every *_JOB name is covered).
+JOB_MODULES = ("sms.jobs", "payments.jobs", "gateway.request_alerts")
+
+
+class PreloadWorker(SimpleWorker):
+    """Run jobs in this process, every job module imported before the first job."""
+
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        """Import the job modules, then register the worker as rq does."""
+        for module in JOB_MODULES:
+            importlib.import_module(module)
+        super().bootstrap(*args, **kwargs)
+
+
+WORKER_CLASSES: dict[str, type[BaseWorker]] = {
+    "fork": Worker,
+    "simple": SimpleWorker,
+    "preload": PreloadWorker,
+}
+DEFAULT_WORKER_CLASS = "preload"
+
+
+def build_worker(
+    settings: Settings, queue_names: Sequence[str], worker_class: str = DEFAULT_WORKER_CLASS
+) -> BaseWorker:
     """Build the container every job looks services up in, then an rq worker on `queue_names`."""
     if settings.emulate_redis:
         raise ConfigError("the Redis emulation runs jobs inline: there is no worker to start")
@@ -49,12 +89,18 @@ def build_worker(settings: Settings, queue_names: Sequence[str]) -> Worker:
         logging.getLogger(__name__).warning("could not schedule the SMS sweep (Redis down)")
     connection = worker_connection(settings)
     queues = [Queue(name, connection=connection) for name in queue_names]
-    return Worker(queues, connection=connection)
+    return WORKER_CLASSES[worker_class](queues, connection=connection)
 
 
-def run_worker(settings: Settings, queue_names: Sequence[str], *, burst: bool = False) -> bool:
+def run_worker(
+    settings: Settings,
+    queue_names: Sequence[str],
+    *,
+    burst: bool = False,
+    worker_class: str = DEFAULT_WORKER_CLASS,
+) -> bool:
     """Work the queues (until stopped, or until empty with `burst`); True when a job ran."""
     configure_logging(settings)
-    worker = build_worker(settings, queue_names)
+    worker = build_worker(settings, queue_names, worker_class)
     # The scheduler moves delayed jobs and rq retries (Retry intervals) back onto the queues.
     return bool(worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level))

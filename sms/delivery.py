@@ -25,9 +25,11 @@ nothing reached the provider (connection refused or timed out, HTTP 5xx, AT stat
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import Counter, deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
@@ -85,6 +87,19 @@ class DeliveryPolicy:
         return cls(parsed, hold_seconds, max(lease_seconds, 3 * timeout_seconds))
 
 
+@dataclass
+class _Batch:
+    """Messages of one deliver_many call, shared by its threads under `lock`."""
+
+    pending: deque[tuple[str, Message | None]]
+    hold: int
+    ends: float
+    outcomes: Counter[DeliverOutcome] = field(default_factory=Counter)
+    stopped: bool = False
+    error: BaseException | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 class Dispatcher:
     """The deliver job's logic, and delivery reports."""
 
@@ -107,7 +122,64 @@ class Dispatcher:
 
     def deliver(self, message_id: str) -> DeliverOutcome:
         """Send a queued message once; decide retry, pause or final failure."""
-        message = self._store.get(message_id)
+        return self._deliver(message_id, self._store.get(message_id), self.hold_remaining())
+
+    def deliver_many(
+        self, message_ids: Sequence[str], *, budget_seconds: float = 30.0, threads: int = 1
+    ) -> tuple[Counter[DeliverOutcome], list[str]]:
+        """Deliver each message as `deliver` would; return the outcomes and the ids left.
+
+        The records and the hold are read once for the batch (each claim checks the state
+        again). `threads` overlap the waits on the provider and Redis; each message is still
+        claimed before and settled after its own call. After `budget_seconds` the rest is
+        returned untouched, so a slow provider never holds one job past its rq timeout.
+        """
+        batch = _Batch(
+            deque(zip(message_ids, self._store.get_many(list(message_ids)), strict=True)),
+            hold=self.hold_remaining(),
+            ends=time.monotonic() + budget_seconds,
+        )
+        if threads <= 1:
+            self._work(batch)
+        else:
+            workers = [
+                threading.Thread(target=self._work, args=(batch,), daemon=True)
+                for _ in range(threads)
+            ]
+            for worker in workers:
+                worker.start()
+            try:
+                for worker in workers:
+                    worker.join()
+            finally:
+                # rq's job timeout lands here (SIGALRM, main thread): take no new message;
+                # the calls in flight end within the provider's own timeout.
+                batch.stopped = True
+        if batch.error is not None:
+            raise batch.error
+        return batch.outcomes, [message_id for message_id, _ in batch.pending]
+
+    def _work(self, batch: _Batch) -> None:
+        while True:
+            with batch.lock:
+                late = batch.outcomes and time.monotonic() > batch.ends  # one at least
+                if batch.stopped or not batch.pending or late:
+                    return
+                message_id, message = batch.pending.popleft()
+                hold = batch.hold
+            try:
+                outcome = self._deliver(message_id, message, hold)
+            except BaseException as exc:  # the job fails as a sequential run would
+                with batch.lock:
+                    batch.stopped = True
+                    batch.error = batch.error or exc
+                return
+            with batch.lock:
+                batch.outcomes[outcome] += 1
+                if outcome == DeliverOutcome.HELD and not batch.hold:
+                    batch.hold = self.hold_remaining()  # on hold: the rest waits too
+
+    def _deliver(self, message_id: str, message: Message | None, hold: int) -> DeliverOutcome:
         if message is None:
             log.error("sms %s: no such message (expired?)", message_id)
             return DeliverOutcome.MISSING
@@ -115,7 +187,6 @@ class Dispatcher:
             return DeliverOutcome.ALREADY_DONE
         if message.status == Status.SENDING:
             return self._found_sending(message)
-        hold = self.hold_remaining()
         if hold > 0:
             self._queue.enqueue(DELIVER_JOB, message_id, delay_seconds=hold)
             return DeliverOutcome.HELD
@@ -161,20 +232,15 @@ class Dispatcher:
         return self._accepted(message, answer)
 
     def _accepted(self, message: Message, answer: RecipientResult) -> DeliverOutcome:
-        self._store.transition(
-            message.id,
-            [Status.SENDING],
-            Status.SENT,
-            provider_id=answer.message_id,
-            provider_status=answer.status,
-            reason="",
-        )
+        # One round trip: sent, the provider id linked, the reports that beat us taken.
+        reports_key = _PENDING_REPORTS.format(provider_id=answer.message_id)
+        _, reports = self._store.accept(message.id, answer.message_id, answer.status, reports_key)
         log.info(
             "sms %s: sent via %s to %s", message.id, self._provider.name, person(message.phone)
         )
-        if answer.message_id:
-            self._store.link_provider_id(answer.message_id, message.id)
-            self._apply_pending(answer.message_id)
+        for raw in reports:
+            status, _, reason = raw.partition("|")
+            self._apply(message.id, status, reason)
         return DeliverOutcome.SENT
 
     def _after_failure(

@@ -71,6 +71,7 @@ class Received:
     form: dict[str, str]
     api_key: str
     message_ids: tuple[str, ...]
+    client_port: int = 0  # the caller's port: one value for calls on one kept connection
 
 
 class FakeAfricasTalking:
@@ -158,6 +159,9 @@ class FakeAfricasTalking:
 def _handler_for(fake: FakeAfricasTalking) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: without TCP_NODELAY a keep-alive client waits
+        # for its delayed ACK (~40 ms) before the body arrives.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             """Stay quiet: tests and the dev runner have their own output."""
@@ -191,7 +195,8 @@ def _handler_for(fake: FakeAfricasTalking) -> type[BaseHTTPRequestHandler]:
                 _recipient(n, behaviour.per_number.get(n, behaviour.status_code)) for n in numbers
             ]
             # Recorded on arrival: a client that times out has still reached "AT".
-            fake.record(Received(form, api_key, tuple(r["messageId"] for r in recipients)))
+            ids = tuple(r["messageId"] for r in recipients)
+            fake.record(Received(form, api_key, ids, int(self.client_address[1])))
             if behaviour.delay_seconds:
                 time.sleep(behaviour.delay_seconds)
             if behaviour.http_status != 201:

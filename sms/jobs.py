@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import logging
+from typing import Final, cast
+
+import redis
 
 import runtime
 from sms.callbacks import CallbackInbox
 from sms.delivery import Dispatcher
 from sms.inbound import InboundRouter
-from sms.queues import DeliveryQueue
+from sms.queues import READY_KEY, DeliveryQueue
+from sms.store import text
 from sms.sweeper import Sweeper, schedule_sweep
 
 log = logging.getLogger(__name__)
+
+# A drain job stops taking new messages after this long and hands the rest to a new job: far
+# inside rq's default job timeout (180 s) even when each provider call runs to its timeout.
+DRAIN_BUDGET_SECONDS: Final = 30.0
+# Calls in flight per drain job: they overlap the waits on the provider and on Redis (the
+# worker's CPU is then the limit: bench/README.md, SMS pipeline).
+DRAIN_THREADS: Final = 2
 
 
 def deliver(message_id: str) -> str:
@@ -19,6 +30,26 @@ def deliver(message_id: str) -> str:
     outcome = runtime.current().get(Dispatcher).deliver(message_id)
     log.info("sms %s: deliver -> %s", message_id, outcome)
     return outcome.value
+
+
+def deliver_ready(limit: int) -> str:
+    """Pop up to `limit` new messages from the ready list and deliver each (at most once)."""
+    services = runtime.current()
+    client = services.get(redis.Redis)
+    raw = cast("list[bytes] | None", client.lpop(READY_KEY, limit))
+    ids = [text(item) for item in raw or []]
+    if not ids:
+        return "empty"
+    outcomes, left = services.get(Dispatcher).deliver_many(
+        ids, budget_seconds=DRAIN_BUDGET_SECONDS, threads=DRAIN_THREADS
+    )
+    if left:
+        # Out of time: the rest goes back to the head of the list, with a job to take it.
+        client.lpush(READY_KEY, *reversed(left))
+        services.get(DeliveryQueue).kick()  # type: ignore[type-abstract]
+    summary = ", ".join(f"{outcome.value} {count}" for outcome, count in outcomes.items())
+    log.info("sms: %d message(s) from the ready list: %s", len(ids) - len(left), summary)
+    return summary
 
 
 def handle_inbound(callback_id: str) -> str:
@@ -51,4 +82,4 @@ def sweep_tick(interval_seconds: float) -> int:
         schedule_sweep(services.get(DeliveryQueue), interval_seconds)  # type: ignore[type-abstract]
 
 
-__all__ = ["deliver", "handle_delivery_report", "handle_inbound", "sweep_tick"]
+__all__ = ["deliver", "deliver_ready", "handle_delivery_report", "handle_inbound", "sweep_tick"]

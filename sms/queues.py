@@ -1,4 +1,14 @@
-"""The rq queue SMS jobs run on, and the port the service enqueues deliveries through."""
+"""The rq queue SMS jobs run on, and the port the service enqueues deliveries through.
+
+New messages do not get one rq job each: rq's own bookkeeping costs ~18 Redis round trips per
+job, more than sending an SMS (bench/README.md, SMS pipeline). Their ids go on a ready list and
+one drain job is enqueued for every DRAIN_BATCH ids pushed (when the push makes the list's
+length 1, K+1, 2K+1...), so every id always has a drain job ahead of it that will pop it, and
+several workers drain in parallel under load while a lone message still gets its own job at
+once. A process that dies between the push and the enqueue leaves ids without a job: the
+sweeper enqueues a drain job whenever the list is not empty, and re-enqueues overdue messages.
+Retries, holds and the sweeper's re-runs keep one deliver job per message.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +23,9 @@ from rq.exceptions import DuplicateJobError
 
 SMS_QUEUE: Final = "sms"
 DELIVER_JOB: Final = "sms.jobs.deliver"
+DRAIN_JOB: Final = "sms.jobs.deliver_ready"
+READY_KEY: Final = "sms:ready"  # ids of new messages, oldest first
+DRAIN_BATCH: Final = 50  # ids one drain job pops at most
 SWEEP_JOB: Final = "sms.jobs.sweep_tick"
 
 log = logging.getLogger(__name__)
@@ -26,12 +39,35 @@ class DeliveryQueue(Protocol):
     ) -> None:
         """Run job `func(*args)` on the SMS queue, after `delay_seconds`, once per `job_id`."""
 
+    def deliver(self, message_id: str) -> None:
+        """Hand a new message to a worker as soon as one is free."""
+
+    def kick(self) -> None:
+        """Make sure ids waiting for a worker have a job that will take them."""
+
 
 class RqDeliveryQueue:
     """Enqueue SMS jobs on rq; delayed jobs need a worker started with its scheduler."""
 
-    def __init__(self, connection: redis.Redis) -> None:
+    def __init__(self, connection: redis.Redis, *, batch: int = DRAIN_BATCH) -> None:
+        self._redis = connection
         self._queue = Queue(SMS_QUEUE, connection=connection)
+        self._batch = batch
+
+    def deliver(self, message_id: str) -> None:
+        """Push the id on the ready list; enqueue a drain job for every `batch` ids pushed."""
+        length = int(self._redis.rpush(READY_KEY, message_id))
+        if (length - 1) % self._batch == 0:
+            self._drain()
+
+    def kick(self) -> None:
+        """Enqueue a drain job when ids wait on the ready list (a lost push-then-enqueue)."""
+        if int(self._redis.llen(READY_KEY)):
+            self._drain()
+
+    def _drain(self) -> None:
+        # No result kept: nobody reads it, and storing it is one more write per job.
+        self._queue.enqueue(DRAIN_JOB, self._batch, result_ttl=0)
 
     def enqueue(
         self, func: str, *args: Any, delay_seconds: float = 0, job_id: str | None = None
@@ -63,3 +99,10 @@ class InlineDeliveryQueue:
             return
         module, _, name = func.rpartition(".")
         getattr(importlib.import_module(module), name)(*args)
+
+    def deliver(self, message_id: str) -> None:
+        """Run the deliver job now."""
+        self.enqueue(DELIVER_JOB, message_id)
+
+    def kick(self) -> None:
+        """Nothing waits: every message was delivered inline."""

@@ -11,7 +11,7 @@ from runtime.masking import mask_phone
 from sms.encoding import cost
 from sms.phones import PhonePolicy
 from sms.preferences import Preferences
-from sms.queues import DELIVER_JOB, DeliveryQueue
+from sms.queues import DeliveryQueue
 from sms.store import MessageStore, Status
 from sms.templates import TemplateBook
 
@@ -96,7 +96,7 @@ class SmsService:
             )
             return SendResult(message_id, Status.REFUSED, True, reason)
         # The record exists before the job does (a worker never looks up a missing id).
-        self._queue.enqueue(DELIVER_JOB, message_id)
+        self._queue.deliver(message_id)
         return SendResult(message_id, Status.QUEUED, True)
 
     def _refusal(self, phone: str, template: str, *, essential: bool) -> str | None:

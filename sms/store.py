@@ -57,6 +57,31 @@ end
 return {0, current}
 """
 
+# `sending` -> `sent` with the provider's answer (as _TRANSITION would), then link the
+# provider's id to ours and take the delivery reports parked under it: linking and taking
+# happen whatever the status (a report for a message we failed must still find it).
+# KEYS: record, status counts, pending, provider link, parked reports.
+# ARGV: id, provider id ('' = none), provider status, now, ttl.
+_ACCEPT: Final = """
+local current = redis.call('HGET', KEYS[1], 'status')
+if not current then return {0, '', {}} end
+local moved = 0
+if current == 'sending' then
+  redis.call('HSET', KEYS[1], 'status', 'sent', 'provider_id', ARGV[2],
+    'provider_status', ARGV[3], 'reason', '', 'updated_at', ARGV[4])
+  redis.call('HINCRBY', KEYS[2], 'sent', 1)
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  moved = 1
+end
+local reports = {}
+if ARGV[2] ~= '' then
+  redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[5])
+  reports = redis.call('LRANGE', KEYS[5], 0, -1)
+  redis.call('DEL', KEYS[5])
+end
+return {moved, current, reports}
+"""
+
 
 def text(raw: bytes | str) -> str:
     """Return a Redis reply as text (the client may or may not decode responses)."""
@@ -139,6 +164,7 @@ class MessageStore:
         self._ttl = ttl_seconds
         self._create = client.register_script(_CREATE)
         self._transition = client.register_script(_TRANSITION)
+        self._accept = client.register_script(_ACCEPT)
 
     @staticmethod
     def key(message_id: str) -> str:
@@ -179,6 +205,13 @@ class MessageStore:
         raw = self._redis.hgetall(self.key(message_id))
         return Message.from_hash(raw) if raw else None
 
+    def get_many(self, message_ids: list[str]) -> list[Message | None]:
+        """Return each message (None when unknown or expired), in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for message_id in message_ids:
+            pipe.hgetall(self.key(message_id))
+        return [Message.from_hash(raw) if raw else None for raw in pipe.execute()]
+
     def transition(
         self,
         message_id: str,
@@ -205,6 +238,30 @@ class MessageStore:
         )
         status = text(found)
         return Transition(bool(moved), Status(status) if status else None)
+
+    def accept(
+        self, message_id: str, provider_id: str, provider_status: str, reports_key: str
+    ) -> tuple[Transition, list[str]]:
+        """Move `sending` to `sent`, link the provider's id, take the reports parked under it.
+
+        One round trip (the deliver job's hot path); returns the move and the parked reports
+        (`reports_key`, a list), which the caller applies.
+        """
+        moved, found, reports = self._accept(
+            keys=[
+                self.key(message_id),
+                STATUS_COUNTS_KEY,
+                PENDING_KEY,
+                f"sms:provider:{provider_id}",
+                reports_key,
+            ],
+            args=[message_id, provider_id, provider_status, time.time(), self._ttl],
+        )
+        status = text(found)
+        return (
+            Transition(bool(moved), Status(status) if status else None),
+            [text(raw) for raw in reports],
+        )
 
     def overdue(self, now: float, limit: int = 500) -> list[str]:
         """Return ids of queued or sending messages overdue at `now`, oldest first."""

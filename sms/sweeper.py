@@ -34,6 +34,7 @@ class Sweeper:
     def sweep(self, now: float | None = None) -> int:
         """Enqueue the deliver job of every message overdue by the grace; return how many."""
         now = time.time() if now is None else now
+        self._queue.kick()  # new messages whose drain job was never enqueued
         overdue = self._store.overdue(now - self._grace, BATCH)
         if not overdue:
             return 0

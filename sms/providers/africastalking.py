@@ -5,6 +5,10 @@ module globals). It has no base-URL setting, so `_baseUrl` is overwritten: the t
 `make run` point it at `sms.fake_at_server`. The SDK sends with `requests.post`; since 2.0.3
 it takes a `timeout` argument (older releases had none), and we always pass ours so a slow
 API can never hold a worker longer than AT_TIMEOUT_SECONDS.
+
+`requests.post` opens a new connection (a TLS handshake with the real API) for every SMS:
+`_KeepAliveSms` keeps the SDK's validation, form and answer handling and sends its POSTs over
+kept connections (sms.providers.keepalive), failing with the same `requests` errors.
 """
 
 from __future__ import annotations
@@ -17,10 +21,51 @@ import requests
 from africastalking.Service import AfricasTalkingException
 
 from sms.providers.base import Outcome, ProviderError, ProviderResult, RecipientResult
+from sms.providers.keepalive import KeepAlive
 
 DEFAULT_API_ROOT: Final = "https://api.africastalking.com"
 # Connecting is quick or broken: a short connect timeout fails fast and is safe to retry.
 _CONNECT_TIMEOUT: Final = 3.05
+
+
+class _KeepAliveSms(africastalking.SMSService):  # type: ignore[misc]
+    """The SDK's SMS service, its POSTs sent over kept connections (sms.providers.keepalive)."""
+
+    def __init__(self, username: str, api_key: str, api_root: str) -> None:
+        super().__init__(username, api_key)
+        # The SDK appends /version1 itself in _init_service; keep that shape for any root.
+        self._baseUrl = api_root.rstrip("/") + "/version1"
+        self.transport = KeepAlive(self._baseUrl)
+
+    def _make_request(
+        self,
+        url: str,
+        method: str,
+        *,
+        headers: dict[str, str],
+        data: Any,
+        params: Any,
+        callback: Any = None,
+        timeout: Any = None,
+    ) -> Any:
+        # The SDK names every argument but the first two (SMS.py, 2.0.x).
+        if method.upper() != "POST" or callback is not None or params:
+            return super()._make_request(
+                url,
+                method,
+                headers=headers,
+                data=data,
+                params=params,
+                callback=callback,
+                timeout=timeout,
+            )
+        answer = self.transport.post_form(url, data, headers, timeout)
+        # What the SDK's own _make_request does with the answer.
+        if 200 <= answer.status < 300:
+            if answer.content_type == "application/json":
+                return answer.json()
+            return answer.text
+        raise AfricasTalkingException(answer.text)
 
 
 class AfricasTalkingProvider:
@@ -36,9 +81,7 @@ class AfricasTalkingProvider:
         api_root: str = DEFAULT_API_ROOT,
         timeout_seconds: float = 10.0,
     ) -> None:
-        self._service = africastalking.SMSService(username, api_key)
-        # The SDK appends /version1 itself in _init_service; keep that shape for any root.
-        self._service._baseUrl = api_root.rstrip("/") + "/version1"
+        self._service = _KeepAliveSms(username, api_key, api_root)
         self._timeout = (min(_CONNECT_TIMEOUT, timeout_seconds), timeout_seconds)
 
     @property

@@ -56,7 +56,9 @@ class ConsoleProvider:
             pipe.execute()
             stream = self._stream or sys.stdout
             shown = text if self._echo_text else mask_secret(text)
-            print(f"[sms] to {mask_phone(number)}: {shown}", file=stream, flush=True)
+            # One write per line: deliveries run on several threads (sms.delivery).
+            stream.write(f"[sms] to {mask_phone(number)}: {shown}\n")
+            stream.flush()
             results.append(RecipientResult(number, 101, "Success", entry.message_id))
         return ProviderResult(tuple(results))
 

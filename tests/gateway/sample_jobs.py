@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import redis
 
 import runtime
@@ -17,3 +19,8 @@ def flaky(key: str) -> None:
     attempts = runtime.current().get(redis.Redis).incr(key)
     if attempts == 1:
         raise ConnectionError("transient failure, first attempt")
+
+
+def hang(seconds: float) -> None:
+    """Hang longer than the job's timeout (a provider that never answers)."""
+    time.sleep(seconds)

@@ -18,7 +18,7 @@ from gateway.cli import main
 from gateway.config import ConfigError, Settings
 from gateway.jobs import RqEnqueuer
 from gateway.schema import Step, ensure_sqlite_directory, run_steps
-from gateway.worker import parse_queues
+from gateway.worker import WORKER_CLASSES, parse_queues
 from menus.registry import Effect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,8 +52,9 @@ def test_worker_queues_are_checked() -> None:
         parse_queues(" , ")
 
 
+@pytest.mark.parametrize("worker_class", sorted(WORKER_CLASSES))
 def test_the_worker_command_runs_queued_jobs(
-    app: Flask, redis_url: str, redis_client: redis.Redis, tmp_path: Path
+    app: Flask, redis_url: str, redis_client: redis.Redis, tmp_path: Path, worker_class: str
 ) -> None:
     RqEnqueuer(runtime.current().get(redis.Redis)).enqueue(
         Effect(queue="sms", func="tests.gateway.sample_jobs.remember", args=("ran", "w1"))
@@ -65,7 +66,10 @@ def test_the_worker_command_runs_queued_jobs(
         "LOG_LEVEL": "WARNING",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "gateway", "worker", "--queues", "payments,sms", "--burst"],
+        [
+            *(sys.executable, "-m", "gateway", "worker", "--queues", "payments,sms", "--burst"),
+            *("--worker-class", worker_class),
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
