@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 export PORT ?= 8000
 
-.PHONY: help run test lint typecheck menus-lint bench chaos lock clean
+.PHONY: help run test lint typecheck menus-lint bench bench-sms chaos lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -39,6 +39,10 @@ lint: $(STAMP) ## ruff, mypy and the menus linter on the shipped menus.yaml
 bench: $(STAMP) ## run the USSD benchmark against the peers; results in bench/README.md
 	@scripts/ensure_redis.sh
 	bench/run.sh
+
+bench-sms: $(STAMP) ## SMS messages/s of one worker per worker class (Redis DB 13); see bench/README.md
+	@scripts/ensure_redis.sh
+	$(PY) bench/sms_throughput.py
 
 chaos: $(STAMP) ## outage drills (Redis stop/start, worker kill); figures for the README
 	@scripts/ensure_redis.sh
