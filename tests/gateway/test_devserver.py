@@ -67,11 +67,17 @@ class Runner:
         return self.process.wait(timeout=60)
 
     def close(self) -> None:
-        """Kill the child if a test failed midway, then release its pipe."""
+        """Stop the child if a test failed midway, then release its pipe."""
         if self.process.poll() is None:
-            self.process.kill()
+            # SIGTERM first: the runner then stops its web server and worker. A SIGKILL
+            # would orphan them, and they would hold the pipe open (the join below forever).
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
         self.process.wait()
-        self._reader.join()
+        self._reader.join(timeout=30)
         assert self.process.stdout is not None
         self.process.stdout.close()
 
