@@ -10,15 +10,19 @@ from flask import Flask
 import runtime
 from gateway import container as composition
 from gateway.config import Settings
+from gateway.logsetup import configure_logging
+from runtime.masking import install_url_secret_filter
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the web app: defaults, then the environment, then `test_config`."""
     settings = Settings.from_env(overrides=test_config)
+    configure_logging(settings)
     app = Flask(__name__)
     app.config["SETTINGS"] = settings
     services = composition.build(settings)
     app.extensions["guichet"] = services
+    _install_guards(app, settings)
     _register_blueprints(app)
     return app
 
@@ -29,12 +33,27 @@ def services_of(app: Flask) -> runtime.Container:
     return container
 
 
+def _install_guards(app: Flask, settings: Settings) -> None:
+    # Body cap, clean error answers, the per-IP API limit; tokens never reach access logs.
+    from gateway import errors, limits  # noqa: PLC0415 - they import the app's collaborators
+
+    errors.install(app, settings.max_request_bytes)
+    app.before_request(limits.limit_api_per_ip)
+    install_url_secret_filter()
+    from gateway.callback_auth import CallbackGate  # noqa: PLC0415
+
+    services_of(app).get(CallbackGate).announce_open_channels()
+
+
 def _register_blueprints(app: Flask) -> None:
     # One blueprint per channel; each module exposes `blueprint`.
     from gateway import health, ussd  # noqa: PLC0415 - blueprints import the app's collaborators
 
     app.register_blueprint(health.blueprint)
     app.register_blueprint(ussd.blueprint)
+    from gateway import ussd_events  # noqa: PLC0415
+
+    app.register_blueprint(ussd_events.blueprint)
     from gateway import api_requests  # noqa: PLC0415
 
     app.register_blueprint(api_requests.blueprint)

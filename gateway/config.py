@@ -8,15 +8,27 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from typing import Any, Final, Literal, get_args
+
+from runtime.ratelimit import Rate, RateError
 
 Environment = Literal["development", "production"]
+# Tokens and keys shorter than this are guessable from a log of failed attempts.
+MIN_SECRET_CHARS: Final = 16
+_URL_SAFE: Final = re.compile(r"[A-Za-z0-9._~-]+")
 
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the process must not start."""
+
+
+def networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Parse a comma-separated list of CIDRs or addresses; raise ValueError on a bad one."""
+    return tuple(ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
 
 
 def _setting(env: str, default: Any, doc: str) -> Any:
@@ -46,15 +58,66 @@ class Settings:
     ussd_session_ttl_seconds: int = _setting(
         "USSD_SESSION_TTL_SECONDS", 0, "USSD session lifetime in Redis; 0 = menus.yaml settings"
     )
+    ussd_events_max: int = _setting(
+        "USSD_EVENTS_MAX", 200000, "end-of-session events kept in Redis for the funnel report"
+    )
     ussd_lock_wait_seconds: float = _setting(
         "USSD_LOCK_WAIT_SECONDS", 2.0, "how long a hop waits for a concurrent hop of its session"
     )
     log_level: str = _setting("LOG_LEVEL", "INFO", "root log level")
+    metrics_flush_seconds: float = _setting(
+        "METRICS_FLUSH_SECONDS",
+        5.0,
+        "how often a process adds its counters to Redis (0: at scrape)",
+    )
+    log_ref_key: str = _setting(
+        "LOG_REF_KEY",
+        "",
+        "key of the phone_ref hash in logs and USSD events (default: from OTP_KEY)",
+    )
     api_keys: str = _setting(
         "API_KEYS",
         "",
         "comma-separated id:scope:sha256hex entries (`python -m gateway hash-key`); "
         "development falls back to the demo keys demo-agent-key and demo-portal-key",
+    )
+    # --- security (gateway/callback_auth.py, runtime/ratelimit.py) ---
+    ussd_callback_token: str = _setting(
+        "USSD_CALLBACK_TOKEN",
+        "",
+        "secret in USSD callback URLs (required in production; dev accepts any when unset)",
+    )
+    ussd_callback_cidrs: str = _setting(
+        "USSD_CALLBACK_CIDRS", "", "comma-separated networks allowed to call USSD URLs (any)"
+    )
+    sms_callback_cidrs: str = _setting(
+        "SMS_CALLBACK_CIDRS", "", "comma-separated networks allowed to call SMS URLs (any)"
+    )
+    payment_callback_cidrs: str = _setting(
+        "PAYMENT_CALLBACK_CIDRS", "", "comma-separated networks allowed to call payment URLs"
+    )
+    trusted_proxies: str = _setting(
+        "TRUSTED_PROXIES",
+        "",
+        "comma-separated networks of our reverse proxies; only they may set PROXY_CLIENT_HEADER",
+    )
+    proxy_client_header: str = _setting(
+        "PROXY_CLIENT_HEADER", "X-Forwarded-For", "header a trusted proxy puts the client IP in"
+    )
+    max_request_bytes: int = _setting(
+        "MAX_REQUEST_BYTES", 65536, "larger request bodies are refused (413) before any parsing"
+    )
+    rate_ussd_hops: str = _setting(
+        "RATE_USSD_HOPS", "30/60", "USSD hops per phone: count/seconds or off (fails open)"
+    )
+    rate_sms_inbound: str = _setting(
+        "RATE_SMS_INBOUND", "30/3600", "inbound SMS kept per phone: count/seconds (fails closed)"
+    )
+    rate_otp_sends: str = _setting(
+        "RATE_OTP_SENDS", "6/3600", "OTP codes sent per phone, all purposes (fails closed)"
+    )
+    rate_api_per_ip: str = _setting(
+        "RATE_API_PER_IP", "300/60", "JSON API requests per client IP (fails open)"
     )
     # --- SMS (sms/) ---
     sms_provider: str = _setting(
@@ -85,6 +148,16 @@ class Settings:
     sms_retry_delays: str = _setting(
         "SMS_RETRY_DELAYS", "10,60,300,900", "seconds between retries of a transient failure"
     )
+    sms_sending_lease_seconds: float = _setting(
+        "SMS_SENDING_LEASE_SECONDS",
+        60.0,
+        "a message `sending` longer than this (and 3x AT_TIMEOUT_SECONDS) lost its worker",
+    )
+    sms_sweep_seconds: float = _setting(
+        "SMS_SWEEP_SECONDS",
+        60.0,
+        "period of the sweep re-enqueuing messages overdue by this long (0: off)",
+    )
     sms_hold_seconds: int = _setting(
         "SMS_HOLD_SECONDS", 900, "pause after an account-level hold (RiskHold, low balance)"
     )
@@ -95,7 +168,9 @@ class Settings:
         "OTP_KEY", "", "HMAC key for stored OTPs (required in production; dev derives one)"
     )
     sms_callback_token: str = _setting(
-        "SMS_CALLBACK_TOKEN", "", "when set, SMS callbacks must carry ?token=<this>"
+        "SMS_CALLBACK_TOKEN",
+        "",
+        "secret in SMS callback URLs (required in production; dev accepts any when unset)",
     )
     # --- payments (payments/) ---
     payment_operators: str = _setting(
@@ -184,29 +259,65 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        """Refuse values that cannot work."""
+        """Refuse values that cannot work; production names every missing secret at once."""
         if self.env not in get_args(Environment):
             raise ConfigError(f"GUICHET_ENV must be development or production, not {self.env!r}")
-        if self.env == "production" and self.emulate_redis:
-            raise ConfigError("GUICHET_EMULATE_REDIS is for development only")
         if self.sms_provider not in {"console", "africastalking"}:
             raise ConfigError(
                 f"SMS_PROVIDER must be console or africastalking, not {self.sms_provider!r}"
             )
-        if (
-            self.env == "production"
-            and self.sms_provider == "africastalking"
-            and not self.at_api_key
-        ):
-            raise ConfigError("SMS_PROVIDER=africastalking needs AT_API_KEY in production")
-        if self.env == "production" and not self.otp_key:
-            raise ConfigError("OTP_KEY is required in production")
-        if self.env == "production" and not (self.receipt_key and self.payment_callback_token):
-            raise ConfigError("RECEIPT_KEY and PAYMENT_CALLBACK_TOKEN are required in production")
         if self.civic_backend not in {"sql", "http"}:
             raise ConfigError(f"CIVIC_BACKEND must be sql or http, not {self.civic_backend!r}")
         if self.civic_backend == "http" and not self.civic_portal_url:
             raise ConfigError("CIVIC_BACKEND=http needs CIVIC_PORTAL_URL")
+        for name in ("rate_ussd_hops", "rate_sms_inbound", "rate_otp_sends", "rate_api_per_ip"):
+            try:
+                Rate.parse(getattr(self, name))
+            except RateError as error:
+                raise ConfigError(f"{name.upper()}: {error}") from None
+        for name in (
+            "ussd_callback_cidrs",
+            "sms_callback_cidrs",
+            "payment_callback_cidrs",
+            "trusted_proxies",
+        ):
+            try:
+                networks(getattr(self, name))
+            except ValueError as error:
+                raise ConfigError(f"{name.upper()}: {error}") from None
+        if self.max_request_bytes < 1024:
+            raise ConfigError("MAX_REQUEST_BYTES must be at least 1024")
+        if self.env == "production":
+            problems = self.production_problems()
+            if problems:
+                raise ConfigError(
+                    "production refuses to start: " + "; ".join(problems) + " (README: Security)"
+                )
+
+    def production_problems(self) -> list[str]:
+        """Return one line per secret or unsafe default production must not run with."""
+        problems: list[str] = []
+        secrets = {
+            "USSD_CALLBACK_TOKEN": self.ussd_callback_token,
+            "SMS_CALLBACK_TOKEN": self.sms_callback_token,
+            "PAYMENT_CALLBACK_TOKEN": self.payment_callback_token,
+            "RECEIPT_KEY": self.receipt_key,
+            "OTP_KEY": self.otp_key,
+        }
+        if self.sms_provider == "africastalking":
+            secrets["AT_API_KEY"] = self.at_api_key
+        for env, value in secrets.items():
+            if not value:
+                problems.append(f"{env} is missing")
+            elif len(value) < MIN_SECRET_CHARS and env != "AT_API_KEY":
+                problems.append(f"{env} is shorter than {MIN_SECRET_CHARS} characters")
+            elif env.endswith("_TOKEN") and not _URL_SAFE.fullmatch(value):
+                problems.append(f"{env} must use only A-Z a-z 0-9 . _ ~ - (it sits in URLs)")
+        if not self.api_keys.strip():
+            problems.append("API_KEYS is missing (`python -m gateway hash-key`)")
+        if self.emulate_redis:
+            problems.append("GUICHET_EMULATE_REDIS is for development only")
+        return problems
 
     @classmethod
     def documented(cls) -> list[tuple[str, str, str]]:

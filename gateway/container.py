@@ -9,13 +9,17 @@ from civic.http import HttpBackend
 from civic.ports import Backend
 from civic.sql import SqlBackend
 from gateway.auth import ApiKeyring
+from gateway.callback_auth import CallbackGate
 from gateway.config import Settings
 from gateway.jobs import InlineEnqueuer, RqEnqueuer
+from gateway.limits import ApiLimits
+from gateway.metrics import Metrics
 from gateway.redis_client import build_redis
 from menus.hop import HopHandler
 from menus.loader import load_menus
 from menus.model import MenuSpec
 from menus.registry import Enqueuer
+from runtime.ratelimit import Rate
 from sessions.store import SessionStore
 
 
@@ -25,7 +29,10 @@ def build(settings: Settings, *, redis_client: redis.Redis | None = None) -> run
     container.register(Settings, settings)
     client = redis_client if redis_client is not None else build_redis(settings)
     container.register(redis.Redis, client)
+    container.register(Metrics, Metrics(client, flush_seconds=settings.metrics_flush_seconds))
     container.register(ApiKeyring, ApiKeyring.from_settings(settings))
+    container.register(CallbackGate, CallbackGate.from_settings(settings))
+    container.register(ApiLimits, ApiLimits.from_settings(settings, client))
     # Each package wires its own services below; keep one function per package.
     _wire_civic(container, settings)
     _wire_jobs(container, settings)
@@ -54,10 +61,17 @@ def _wire_menus(container: runtime.Container, settings: Settings) -> None:
         ttl_seconds=ttl,
         resume_window_seconds=spec.settings.resume_window_seconds,
         lock_wait_seconds=settings.ussd_lock_wait_seconds,
+        hop_rate=Rate.parse(settings.rate_ussd_hops),
     )
     container.register(SessionStore, store)
     enqueuer = container.get(Enqueuer)  # type: ignore[type-abstract]
     container.register(HopHandler, HopHandler(spec, store, enqueuer, container))
+    from gateway.ussd_events import SessionEvents  # noqa: PLC0415 - a blueprint module
+
+    events = SessionEvents(
+        container.get(redis.Redis), region=spec.city.country, maxlen=settings.ussd_events_max
+    )
+    container.register(SessionEvents, events)
 
 
 def _wire_sms(container: runtime.Container, settings: Settings) -> None:
@@ -81,6 +95,10 @@ def _wire_sms(container: runtime.Container, settings: Settings) -> None:
         at_api_base_url=settings.at_api_base_url,
         at_timeout_seconds=settings.at_timeout_seconds,
         otp_key=settings.otp_key,
+        inbound_rate=settings.rate_sms_inbound,
+        otp_rate=settings.rate_otp_sends,
+        sending_lease_seconds=settings.sms_sending_lease_seconds,
+        sweep_seconds=settings.sms_sweep_seconds,
         inline_jobs=settings.emulate_redis,
         production=settings.env == "production",
     )

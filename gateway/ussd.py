@@ -7,6 +7,7 @@ answer hangs the citizen's phone on a "connection problem" with no explanation.
 from __future__ import annotations
 
 import logging
+import time
 
 import redis
 from flask import Blueprint, Response, current_app, request
@@ -19,18 +20,27 @@ from gateway.africastalking import (
     parse_callback,
 )
 from gateway.app import services_of
+from gateway.callback_auth import callback_route
+from gateway.metrics import Metrics
 from menus.hop import HopHandler, UssdReply
 from menus.model import MenuSpec
-from runtime.masking import mask_phone
+from runtime.logs import person
 
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("ussd", __name__)
 
 
-@blueprint.post("/ussd/africastalking")
+def _refused() -> Response:
+    # A caller without the USSD token: 403, and still a body a phone could show.
+    reply = services_of(current_app).get(HopHandler).bad_request()
+    return Response(format_reply(reply), status=403, content_type=REPLY_CONTENT_TYPE)
+
+
+@callback_route(blueprint, "/ussd/africastalking", "ussd", refuse=_refused)
 def africastalking() -> Response:
     """Answer one Africa's Talking USSD hop."""
+    started = time.perf_counter()
     services = services_of(current_app)
     hop = services.get(HopHandler)
     try:
@@ -40,17 +50,17 @@ def africastalking() -> Response:
         )
     except UssdParseError as error:
         log.warning("ussd: malformed callback (%s)", error)
-        return _reply(hop.bad_request())
+        return _reply(hop.bad_request(), services.get(Metrics), started)
     try:
         reply = hop.handle(hop_request)
     except redis.RedisError:
-        log.error("ussd: Redis unavailable for %s", mask_phone(hop_request.msisdn))
+        log.error("ussd: Redis unavailable for %s", person(hop_request.msisdn))
         reply = hop.unavailable()
     except Exception:
         # The engine maps known failures itself; this is the last net under the citizen.
-        log.exception("ussd: hop failed for %s", mask_phone(hop_request.msisdn))
+        log.exception("ussd: hop failed for %s", person(hop_request.msisdn))
         reply = hop.unavailable()
-    return _reply(reply)
+    return _reply(reply, services.get(Metrics), started)
 
 
 def _read_body() -> bytes:
@@ -60,5 +70,11 @@ def _read_body() -> bytes:
     return request.stream.read(MAX_BODY_BYTES + 1)
 
 
-def _reply(reply: UssdReply) -> Response:
-    return Response(format_reply(reply), status=200, content_type=REPLY_CONTENT_TYPE)
+def _reply(reply: UssdReply, metrics: Metrics, started: float) -> Response:
+    response = Response(format_reply(reply), status=200, content_type=REPLY_CONTENT_TYPE)
+    # In memory only (gateway/metrics.py): no Redis round trip on the hop path.
+    outcome = reply.outcome or ("end" if reply.end else "con")
+    metrics.hop(reply.screen, outcome, time.perf_counter() - started)
+    if outcome == "rate_limited":
+        metrics.rejected("ussd_hops")
+    return response

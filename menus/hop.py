@@ -29,7 +29,7 @@ from menus.registry import (
 from menus.render import Nav, Renderer, option_keys
 from runtime.masking import mask_phone
 from sessions.session import Session
-from sessions.store import Loaded, ResumeMode, SessionStore
+from sessions.store import HopRateLimitedError, Loaded, ResumeMode, SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,10 @@ class UssdReply:
 
     end: bool
     body: str
+    # For metrics only (never compared): the screen shown, and how the hop went (con, end,
+    # retry, or the engine message of a polite END: busy, unavailable, bad_request, ...).
+    screen: str = field(default="", compare=False)
+    outcome: str = field(default="", compare=False)
 
     def wire(self) -> str:
         """Return the Africa's Talking body: `CON <screen>` or `END <screen>`."""
@@ -126,6 +130,10 @@ class HopHandler:
         except redis.RedisError:
             log.exception("ussd: session store unavailable")
             return self.unavailable()
+        except HopRateLimitedError as limited:
+            log.warning("ussd: hop rate exceeded, phone %s", mask_phone(request.msisdn))
+            lang = limited.phone_lang
+            return self.rate_limited(lang if lang in self.spec.languages else None)
         if loaded is None:
             log.warning("ussd: session busy, phone %s", mask_phone(request.msisdn))
             return self._message_end("busy", self._language(loaded))
@@ -139,7 +147,7 @@ class HopHandler:
                 and stored.reply is not None
             ):
                 # A retried hop: same answer, nothing changes, no effect runs twice.
-                return UssdReply(*stored.reply)
+                return UssdReply(*stored.reply, screen=stored.state, outcome="retry")
             hop = self._step(loaded, request)
             saved = self.store.save(
                 loaded,
@@ -161,11 +169,18 @@ class HopHandler:
                 self._release_quietly(loaded)
         self._enqueue(hop.effects)
         assert hop.session.reply is not None
-        return UssdReply(*hop.session.reply)
+        end, body = hop.session.reply
+        return UssdReply(end, body, hop.session.state, "end" if end else "con")
 
     def bad_request(self) -> UssdReply:
         """Return the END shown when the request itself is malformed."""
         return self._message_end("bad_request", self.spec.default_language)
+
+    def rate_limited(self, lang: str | None = None) -> UssdReply:
+        """Return the polite END shown to a phone over its hop rate."""
+        # Menus written before the limit existed have no `rate_limited` text: say "busy".
+        message = "rate_limited" if "rate_limited" in self.spec.messages else "busy"
+        return self._message_end(message, lang or self.spec.default_language)
 
     def unavailable(self) -> UssdReply:
         """Return the END shown when Redis or the back office is down."""
@@ -386,7 +401,8 @@ class HopHandler:
         session.reply = (True, self.spec.message(message, session.lang, self.renderer.values({})))
 
     def _message_end(self, message: str, lang: str) -> UssdReply:
-        return UssdReply(True, self.spec.message(message, lang, self.renderer.values({})))
+        text = self.spec.message(message, lang, self.renderer.values({}))
+        return UssdReply(True, text, outcome=message)
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import redis
 
 import runtime
+from runtime.ratelimit import Rate
 from sms.callbacks import CallbackInbox
 from sms.delivery import DeliveryPolicy, Dispatcher
 from sms.inbound import InboundRouter
@@ -20,6 +21,7 @@ from sms.providers.console import ConsoleProvider
 from sms.queues import DeliveryQueue, InlineDeliveryQueue, RqDeliveryQueue
 from sms.service import SmsService
 from sms.store import MessageStore
+from sms.sweeper import Sweeper
 from sms.templates import TemplateBook, load_strict
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,10 @@ class SmsOptions:
     at_api_base_url: str = "https://api.africastalking.com"
     at_timeout_seconds: float = 10.0
     otp_key: str = ""
+    inbound_rate: str = "30/3600"  # inbound SMS kept per phone (runtime.ratelimit syntax)
+    otp_rate: str = "6/3600"  # OTP codes per phone, every purpose
+    sending_lease_seconds: float = 60.0
+    sweep_seconds: float = 60.0
     inline_jobs: bool = False
     production: bool = False
 
@@ -84,15 +90,26 @@ def wire(container: runtime.Container, options: SmsOptions) -> None:
         client=client,
         sender_id=options.at_sender_id or None,
         policy=DeliveryPolicy.from_text(
-            options.retry_delays, options.hold_seconds, options.at_timeout_seconds
+            options.retry_delays,
+            options.hold_seconds,
+            options.at_timeout_seconds,
+            options.sending_lease_seconds,
         ),
     )
+    # DeliveryQueue is a Protocol: mypy refuses abstract types as keys, the container does not.
+    container.register(DeliveryQueue, queue)  # type: ignore[type-abstract]
+    container.register(Sweeper, Sweeper(store, queue, grace_seconds=options.sweep_seconds))
     container.register(TemplateBook, book)
     container.register(MessageStore, store)
     container.register(Preferences, preferences)
     container.register(SmsService, sms)
     container.register(Dispatcher, dispatcher)
-    container.register(CallbackInbox, CallbackInbox(client, queue, options.country))
+    container.register(
+        CallbackInbox,
+        CallbackInbox(
+            client, queue, options.country, inbound_rate=Rate.parse(options.inbound_rate)
+        ),
+    )
     container.register(
         InboundRouter,
         InboundRouter(
@@ -104,5 +121,11 @@ def wire(container: runtime.Container, options: SmsOptions) -> None:
         ),
     )
     container.register(
-        OtpService, OtpService(client=client, sms=sms, key=resolve_key(options.otp_key, client))
+        OtpService,
+        OtpService(
+            client=client,
+            sms=sms,
+            key=resolve_key(options.otp_key, client),
+            phone_rate=Rate.parse(options.otp_rate),
+        ),
     )
