@@ -245,7 +245,11 @@ def test_worker_killed_mid_sms(
     # The interrupted one reached AT but its answer was lost with the worker: at-most-once.
     assert statuses[phones[0]] == "failed"
     assert store.get(ids[0]).reason == "interrupted: outcome unknown"  # type: ignore[union-attr]
-    assert [statuses[p] for p in phones[1:]] == ["sent", "sent"]
+    # A drain job sends on two threads, so the kill may also catch the other thread mid-call:
+    # such a message is marked interrupted too, never sent again; the rest are sent.
+    for phone, message_id in zip(phones[1:], ids[1:], strict=True):
+        reason = store.get(message_id).reason  # type: ignore[union-attr]
+        assert statuses[phone] == "sent" or reason == "interrupted: outcome unknown", phone
 
 
 def test_worker_killed_mid_payment_push(
