@@ -24,6 +24,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["guichet"] = services
     _install_guards(app, settings)
     _register_blueprints(app)
+    from gateway import ussd  # noqa: PLC0415 - it imports the app's collaborators
+
+    # USSD hops skip Flask (gateway/ussd_wsgi.py); every server and the test client go through it.
+    ussd.install(app, services, settings.max_request_bytes)
     return app
 
 

@@ -29,7 +29,7 @@ from typing import Any, Final, Literal
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from gateway.client_ip import ClientAddress, Network, parse_address, within
+from gateway.client_ip import ClientAddress, HeaderSource, Network, parse_address, within
 from gateway.config import Settings, networks
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,17 @@ class CallbackGate:
             return "missing token" if not presented else "wrong token"
         return None
 
+    def admits(
+        self, channel: Channel, presented: str | None, peer: str | None, headers: HeaderSource
+    ) -> bool:
+        """Tell whether this caller may proceed; log why not (never the token)."""
+        client_ip = self.clients.of(peer, headers)
+        reason = self.refusal(channel, presented, client_ip)
+        if reason is None:
+            return True
+        log.warning("%s callback refused: %s (client %s)", channel, reason, client_ip)
+        return False
+
 
 def same_secret(presented: str, expected: str) -> bool:
     """Compare two secrets in constant time, whatever their lengths."""
@@ -129,10 +140,7 @@ def guard(channel: Channel, refuse: Callable[[], ResponseReturnValue] = forbidde
             if presented is None:
                 presented = request.args.get("token")
             gate: CallbackGate = current_app.extensions["guichet"].get(CallbackGate)
-            client_ip = gate.clients.of(request.remote_addr, request.headers)
-            reason = gate.refusal(channel, presented, client_ip)
-            if reason is not None:
-                log.warning("%s callback refused: %s (client %s)", channel, reason, client_ip)
+            if not gate.admits(channel, presented, request.remote_addr, request.headers):
                 return refuse()
             return view(*args, **kwargs)
 

@@ -14,7 +14,7 @@ from typing import Final
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
-from gateway.africastalking import REPLY_CONTENT_TYPE, format_reply
+from gateway.africastalking import REPLY_CONTENT_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,10 @@ def _http_error(error: HTTPException) -> Response:
 
 
 def _ussd_end(status: int) -> Response:
-    from menus.hop import HopHandler  # noqa: PLC0415 - the engine, only on this rare path
+    from gateway.ussd import hop_of  # noqa: PLC0415 - the USSD edge imports this module's app
 
-    hop: HopHandler = current_app.extensions["guichet"].get(HopHandler)
-    reply = hop.unavailable() if status >= 500 else hop.bad_request()
-    log.warning("ussd: request refused before the engine (HTTP %s)", status)
-    return Response(format_reply(reply), status=200, content_type=REPLY_CONTENT_TYPE)
+    body = hop_of(current_app).before_engine(status)
+    return Response(body, status=200, content_type=REPLY_CONTENT_TYPE)
 
 
 def _describe(status: int) -> str:
