@@ -20,6 +20,9 @@ from flask.testing import FlaskClient
 
 import runtime
 from gateway.app import create_app
+from payments.fake_daraja import FakeDaraja
+from sms.fake_at_server import FakeAfricasTalking
+from tests.live_server import LiveServer
 
 REDIS_HOST = os.environ.get("GUICHET_TEST_REDIS_HOST", "127.0.0.1")
 REDIS_PORT = int(os.environ.get("GUICHET_TEST_REDIS_PORT", "6379"))
@@ -160,3 +163,32 @@ class UssdPhone:
 def ussd(client: FlaskClient) -> UssdPhone:
     """Return a phone that dials and types through /ussd/africastalking like the aggregator."""
     return UssdPhone(client)
+
+
+# --- the outside world, faked on 127.0.0.1 so the real client code runs -------------------
+
+FAKE_AT_KEY = "test-api-key"
+
+
+@pytest.fixture
+def fake_at() -> Iterator[FakeAfricasTalking]:
+    """Serve the fake Africa's Talking API on a free port of 127.0.0.1."""
+    fake = FakeAfricasTalking(api_key=FAKE_AT_KEY).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_daraja() -> Iterator[FakeDaraja]:
+    """Yield a running fake Daraja."""
+    fake = FakeDaraja().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def live() -> Iterator[LiveServer]:
+    """Yield our app's future address, served once the app is built."""
+    server = LiveServer().start()
+    yield server
+    server.stop()

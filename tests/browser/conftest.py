@@ -11,18 +11,16 @@ import io
 import os
 import shutil
 import subprocess
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from werkzeug.serving import make_server
 
 import runtime
 from gateway.app import create_app
 from gateway.schema import migrate_all, seed_demo
+from tests.live_server import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -96,42 +94,19 @@ def browser(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         context.close()
 
 
-class LiveServer:
-    """The gateway served by werkzeug on 127.0.0.1 in a background thread."""
-
-    def __init__(self, build: Callable[[str], Flask]) -> None:
-        # The port is known only once bound, and the app needs it: the sandbox payment
-        # provider calls the gateway back on its own public URL.
-        self._server = make_server("127.0.0.1", 0, self._dispatch, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self.app = build(self.url)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def _dispatch(self, environ: Any, start_response: Any) -> Any:
-        return self.app(environ, start_response)
-
-    def __enter__(self) -> LiveServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._thread.join(timeout=5)
-
-
 @pytest.fixture
 def live_server(app_config: dict[str, Any]) -> Iterator[LiveServer]:
     """Yield the gateway running as a real local HTTP server on the test's Redis and database."""
 
-    def build(url: str) -> Flask:
-        app = create_app({**app_config, "public_base_url": url})
-        # The tables and the demo city, as `make run` prepares them.
-        migrate_all(app.config["SETTINGS"], io.StringIO())
-        seed_demo(app.config["SETTINGS"], io.StringIO())
-        return app
-
-    with LiveServer(build) as server:
-        yield server
+    server = LiveServer()
+    app = create_app({**app_config, "public_base_url": server.url})
+    # The tables and the demo city, as `make run` prepares them.
+    migrate_all(app.config["SETTINGS"], io.StringIO())
+    seed_demo(app.config["SETTINGS"], io.StringIO())
+    server.app = app
+    server.start()
+    yield server
+    server.stop()
     runtime.uninstall()
 
 

@@ -22,7 +22,7 @@ from rq import SimpleWorker
 
 from gateway.queues import QueueNames
 from menus.model import MenuSpec
-from tests.browser.conftest import LiveServer
+from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
 

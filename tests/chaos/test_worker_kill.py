@@ -36,12 +36,13 @@ from sms.fake_at_server import Behaviour, FakeAfricasTalking
 from sms.service import SmsService
 from sms.store import Message, MessageStore, Status
 from tests.chaos.conftest import PrivateRedis, worker_env
-from tests.payments.conftest import MPESA_PHONE, RECEIPT_KEY, LiveServer, Payments
+from tests.conftest import FAKE_AT_KEY
+from tests.live_server import LiveServer
+from tests.payments.conftest import MPESA_PHONE, RECEIPT_KEY, Payments
 
 pytestmark = pytest.mark.slow  # starts and stops real processes
 
 ROOT = Path(__file__).resolve().parents[2]
-AT_KEY = "chaos-at-key"
 PAY_TOKEN = "chaos-payment-token-0123456789"
 HOLD = 30.0  # the fakes keep the request open this long: the kill lands inside it
 
@@ -114,27 +115,6 @@ def _fast_forward_rq(client: redis.Redis, queue: str) -> None:
 
 
 @pytest.fixture
-def fake_at() -> Iterator[FakeAfricasTalking]:
-    fake = FakeAfricasTalking(api_key=AT_KEY).start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def fake_daraja() -> Iterator[FakeDaraja]:
-    fake = FakeDaraja().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def live() -> Iterator[LiveServer]:
-    server = LiveServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def config(
     private_redis: PrivateRedis,
     tmp_path: Path,
@@ -154,7 +134,7 @@ def config(
         "otp_key": "chaos-otp-key-0123456789abcdef",
         "sms_provider": "africastalking",
         "at_username": "guichet",
-        "at_api_key": AT_KEY,
+        "at_api_key": FAKE_AT_KEY,
         "at_api_base_url": fake_at.url,
         "at_timeout_seconds": 1.0,
         "sms_sending_lease_seconds": 1.0,

@@ -3,9 +3,7 @@ a fake Daraja, and a helper that creates assessments, starts payments and runs t
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -15,7 +13,6 @@ import redis
 from flask import Flask
 from rq import Queue, SimpleWorker
 from sqlalchemy import insert, select
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from civic import sql as civic_sql
 from civic.ports import Assessment
@@ -29,52 +26,12 @@ from payments.queues import PAYMENTS_QUEUE
 from payments.service import PaymentService, StartResult
 from payments.store import PaymentStore, utcnow
 from sms.store import Message, MessageStore
+from tests.live_server import LiveServer
 
 CALLBACK_TOKEN = "test-callback-token"
 RECEIPT_KEY = "test-receipt-key-0123456789abcdef"
 SANDBOX_PHONE = "+243810000001"
 MPESA_PHONE = "+254708374149"
-
-
-class LiveServer:
-    """Our WSGI app on an ephemeral port, so providers can POST real callbacks to it."""
-
-    def __init__(self) -> None:
-        self.app: Flask | None = None
-        self._server: BaseWSGIServer = make_server("127.0.0.1", 0, self._dispatch, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Any:
-        assert self.app is not None, "the app is not built yet"
-        return self.app.wsgi_app(environ, start_response)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
-
-    def start(self) -> LiveServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-@pytest.fixture
-def live() -> Iterator[LiveServer]:
-    """Yield our app's future address, served once `app` is built."""
-    server = LiveServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake_daraja() -> Iterator[FakeDaraja]:
-    """Yield a running fake Daraja."""
-    fake = FakeDaraja().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

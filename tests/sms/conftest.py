@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ import runtime
 from sms.fake_at_server import FakeAfricasTalking
 from sms.queues import SMS_QUEUE
 from sms.store import Message, MessageStore
+from tests.conftest import FAKE_AT_KEY
 
 PHONE = "+243810000001"
 OTHER = "+243990000002"
@@ -77,21 +77,13 @@ def message(store: MessageStore, message_id: str) -> Message:
 
 
 @pytest.fixture
-def fake_at() -> Iterator[FakeAfricasTalking]:
-    """Serve the fake Africa's Talking API on a free port of 127.0.0.1."""
-    fake = FakeAfricasTalking(api_key="test-api-key").start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def at_config(app_config: dict[str, Any], fake_at: FakeAfricasTalking) -> dict[str, Any]:
     """Return settings that send through the real SDK to the fake API."""
     return {
         **app_config,
         "sms_provider": "africastalking",
         "at_username": "guichet",
-        "at_api_key": "test-api-key",
+        "at_api_key": FAKE_AT_KEY,
         "at_api_base_url": fake_at.url,
         "at_timeout_seconds": 1.0,
     }
