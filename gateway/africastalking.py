@@ -16,7 +16,7 @@ import functools
 import re
 import unicodedata
 from typing import Final
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 import phonenumbers
 
@@ -32,6 +32,8 @@ _SESSION_ID: Final = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
 _SERVICE_CODE: Final = re.compile(r"[*#0-9]{2,32}")
 _NETWORK_CODE: Final = re.compile(r"[0-9]{0,10}")
 _PHONE_CHARS: Final = re.compile(r"\+?[0-9 ()\-]{4,32}")
+# Five fields are ours; a form of more than this many is not a callback.
+MAX_FORM_FIELDS: Final = 32
 _FIELDS: Final = frozenset({"sessionId", "serviceCode", "phoneNumber", "networkCode", "text"})
 _FULL_WIDTH_FIRST: Final = "\uff01"  # ！ .. ～ map onto ! .. ~
 _FULL_WIDTH_LAST: Final = "\uff5e"
@@ -102,14 +104,7 @@ def _decode_form(body: bytes, content_type: str | None) -> dict[str, str]:
     if len(body) > MAX_BODY_BYTES:
         raise UssdParseError("body", "too large")
     try:
-        pairs = parse_qsl(
-            body.decode("ascii"),
-            keep_blank_values=True,
-            strict_parsing=False,
-            encoding="utf-8",
-            errors="strict",
-            max_num_fields=32,
-        )
+        pairs = split_form(body.decode("ascii"))
     except (UnicodeDecodeError, ValueError):
         # Raw non-ASCII bytes, percent-escapes that are not UTF-8, or a flood of fields.
         raise UssdParseError("body", "not a UTF-8 form") from None
@@ -121,6 +116,29 @@ def _decode_form(body: bytes, content_type: str | None) -> dict[str, str]:
             raise UssdParseError(name, "sent twice")
         form[name] = value
     return form
+
+
+def split_form(text: str) -> list[tuple[str, str]]:
+    """Split a urlencoded form as `parse_qsl(text, keep_blank_values=True, errors="strict",
+    max_num_fields=MAX_FORM_FIELDS)` does, in a fraction of its time (it was most of a hop's
+    parsing); tests hold the two to the same answers. Raise ValueError like it does.
+    """
+    if text.count("&") >= MAX_FORM_FIELDS:
+        raise ValueError("Max number of fields exceeded")
+    pairs: list[tuple[str, str]] = []
+    for pair in text.split("&") if text else ():
+        if pair:
+            name, _, value = pair.partition("=")
+            pairs.append((_form_unquote(name), _form_unquote(value)))
+    return pairs
+
+
+# Names, service codes, phone numbers and most texts ("1", "1*2") repeat from hop to hop.
+@functools.lru_cache(maxsize=4096)
+def _form_unquote(raw: str) -> str:
+    if "+" in raw:
+        raw = raw.replace("+", " ")
+    return unquote(raw, errors="strict") if "%" in raw else raw
 
 
 def _required(form: dict[str, str], name: str, *, may_be_empty: bool = False) -> str:

@@ -7,6 +7,7 @@ home) are part of every page's budget.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,13 @@ from sms.encoding import cost
 
 def fits(lines: Sequence[str]) -> bool:
     """Return True when `lines` joined by newlines fit one USSD screen."""
-    return cost("\n".join(lines)).fits_ussd
+    return _text_fits("\n".join(lines))
+
+
+# Most screens render the same text for every caller: measure each text once.
+@functools.lru_cache(maxsize=4096)
+def _text_fits(text: str) -> bool:
+    return cost(text).fits_ussd
 
 
 def option_keys(count: int) -> list[str]:

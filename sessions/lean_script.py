@@ -1,23 +1,32 @@
-"""Run a Lua script with EVALSHA straight on a held connection: the hop path's Redis call.
+"""Run a Lua script with EVALSHA straight on a held socket: the hop path's Redis call.
 
 redis-py's `Script.__call__` goes through `execute_command`: a pool checkout that polls the
-socket for stray data, the Retry wrapper, response callbacks, command parsing hooks. On our
-2-vCPU VM that is ~80 µs of CPU per call, as much as the round trip's two syscalls, and a hop
-makes two script calls. `LeanScript` keeps idle connections of its own (one per concurrent
-caller: thread or greenlet) and speaks EVALSHA on them directly; behaviour stays redis-py's:
-same connection class and settings, NOSCRIPT reloads the script, a connection that broke while
-idle (Redis restarted) is replaced and the call tried once more, errors are redis errors.
+socket for stray data, the Retry wrapper, response callbacks, command parsing hooks, and its
+packer checks every argument's type twice. On a 2-vCPU VM that doubled the CPU of a round trip,
+and a hop makes two. `LeanScript` keeps idle connections of its own (one per concurrent caller:
+thread or greenlet). redis-py still opens and greets each one (AUTH, SELECT, HELLO, timeouts,
+TLS: the client's settings); from then on the call is one `sendall` of hiredis-packed EVALSHA
+and hiredis reading the reply off the socket. Behaviour stays redis-py's: a timeout raises
+`redis.TimeoutError`, a broken socket `redis.ConnectionError` (one that broke while idle, e.g.
+Redis restarted, is replaced and the call tried once more), an error reply the same typed
+exception redis-py would raise, and NOSCRIPT loads the script again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
+import hiredis
 import redis
+from redis._parsers import BaseParser
 from redis.commands.core import Script
-from redis.exceptions import NoScriptError
+from redis.exceptions import InvalidResponse, NoScriptError, ResponseError
+
+_READ_SIZE: Final = 16 * 1024
 
 
 class LeanScript:
@@ -32,10 +41,10 @@ class LeanScript:
         )
         self._factory = pool.connection_class
         self._kwargs = pool.connection_kwargs
-        self._idle: list[redis.Connection] = []
+        self._idle: list[_Lane] = []
         self._pid = os.getpid()
 
-    def __call__(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+    def __call__(self, keys: Sequence[str], args: Sequence[str | int | bytes]) -> Any:
         """Run the script; raise a redis error like redis-py would."""
         if not self._lean:
             return self._script(keys=keys, args=args)
@@ -43,37 +52,81 @@ class LeanScript:
             # A forked child must not share its parent's sockets.
             self._idle, self._pid = [], os.getpid()
         command = ("EVALSHA", self._script.sha, len(keys), *keys, *args)
+        packed = hiredis.pack_command(command)  # type: ignore[arg-type]  # stub: a 1-tuple
         reused = bool(self._idle)
-        conn = self._idle.pop() if reused else self._factory(**self._kwargs)
+        lane = self._idle.pop() if reused else _Lane(self._factory(**self._kwargs))
         try:
-            answer = self._run(conn, command)
+            answer = self._run(lane, packed)
         except redis.ConnectionError:
-            conn.disconnect()
+            lane.close()
             if not reused:
                 raise
             # Most likely a socket that died while idle: one fresh connection, one more try.
-            conn = self._factory(**self._kwargs)
+            lane = _Lane(self._factory(**self._kwargs))
             try:
-                answer = self._run(conn, command)
+                answer = self._run(lane, packed)
             except BaseException:
-                conn.disconnect()
+                lane.close()
                 raise
         except BaseException:
-            conn.disconnect()
+            # A timeout or an interrupt leaves a reply in flight: that socket is never reused.
+            lane.close()
             raise
-        self._idle.append(conn)
+        self._idle.append(lane)
         return answer
 
-    def _run(self, conn: redis.Connection, command: tuple[Any, ...]) -> Any:
+    def _run(self, lane: _Lane, packed: bytes) -> Any:
         try:
-            return _round_trip(conn, command)
+            return lane.round_trip(packed)
         except NoScriptError:
             # Redis restarted or SCRIPT FLUSH: load it again, then run it once.
             self._script.registered_client.script_load(self._script.script)
-            return _round_trip(conn, command)
+            return lane.round_trip(packed)
 
 
-def _round_trip(conn: redis.Connection, command: tuple[Any, ...]) -> Any:
-    # redis-py leaves these two untyped.
-    conn.send_packed_command(conn.pack_command(*command))  # type: ignore[no-untyped-call]
-    return conn.read_response()
+class _Lane:
+    """One connection redis-py opened and greeted; we speak RESP on its socket ourselves."""
+
+    __slots__ = ("_buffer", "_conn", "_reader", "_sock")
+
+    def __init__(self, conn: redis.Connection) -> None:
+        self._conn = conn
+        conn.connect()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+        # The socket redis-py connected, with its timeouts and options; no public accessor.
+        sock: socket.socket | None = getattr(conn, "_sock", None)
+        if sock is None:
+            raise redis.ConnectionError("redis-py connected without a socket")
+        self._sock = sock
+        self._reader = hiredis.Reader(protocolError=InvalidResponse, replyError=ResponseError)
+        self._buffer = bytearray(_READ_SIZE)
+
+    def round_trip(self, packed: bytes) -> Any:
+        """Send one packed command and return its reply (an error reply is raised)."""
+        reader, sock, buffer = self._reader, self._sock, self._buffer
+        try:
+            sock.sendall(packed)
+            answer = reader.gets()
+            while answer is False:
+                size = sock.recv_into(buffer)
+                if not size:
+                    raise redis.ConnectionError("Connection closed by server.")
+                reader.feed(buffer, 0, size)  # type: ignore[arg-type]  # any buffer
+                answer = reader.gets()
+        except TimeoutError:  # socket.timeout, the client's socket_timeout
+            raise redis.TimeoutError("Timeout reading from socket") from None
+        except OSError as error:
+            raise redis.ConnectionError(f"Error while talking to Redis: {error}") from None
+        if isinstance(answer, ResponseError):
+            # The typed exception redis-py raises for the same reply (NoScriptError, ...).
+            raise BaseParser.parse_error(str(answer))  # type: ignore[no-untyped-call]
+        return answer
+
+    def close(self) -> None:
+        """Close the socket; this lane is never used again."""
+        self._conn.disconnect()  # type: ignore[no-untyped-call]
+
+    def __del__(self) -> None:
+        # redis-py's connection sits in reference cycles, so the collector may reach its
+        # socket before the connection's own finaliser: close it while the lane goes.
+        with contextlib.suppress(Exception):
+            self._conn.disconnect()  # type: ignore[no-untyped-call]

@@ -7,6 +7,8 @@ journey left mid-way, TTL = the resume window) and `ussd:rl:<phone>` (the hop ra
 
 from __future__ import annotations
 
+import itertools
+import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -108,6 +110,16 @@ class SessionStore:
         self._acquire = LeanScript(client, _ACQUIRE)
         self._save = LeanScript(client, _SAVE)
         self._release = LeanScript(client, _RELEASE)
+        self._token_pid = 0
+        self._token_base = ""
+        self._tokens = itertools.count()
+
+    def _token(self) -> str:
+        # A lock token must only be unique among holders (it is never a secret): a random
+        # base per process and a counter, instead of an os.urandom call per hop.
+        if self._token_pid != os.getpid():
+            self._token_pid, self._token_base = os.getpid(), secrets.token_hex(6)
+        return f"{self._token_base}{next(self._tokens):x}"
 
     def _keys(self, session_id: str, msisdn: str) -> list[str]:
         p = self._prefix
@@ -124,7 +136,7 @@ class SessionStore:
         Raise HopRateLimitedError when the phone is over its hop rate.
         """
         keys = self._keys(session_id, msisdn)
-        token = secrets.token_hex(8)
+        token = self._token()
         args: list[str | int] = [token, self._lock_ms]
         rate = self._hop_rate
         if rate is not None:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from gateway.africastalking import (
     MAX_BODY_BYTES,
+    MAX_FORM_FIELDS,
     MAX_TEXT_CHARS,
     UssdParseError,
     format_reply,
     normalise_msisdn,
     parse_callback,
+    split_form,
 )
 from menus.hop import UssdReply, UssdRequest
 
@@ -157,3 +161,36 @@ def test_a_parse_error_never_echoes_the_value() -> None:
 def test_replies_are_con_or_end_bodies() -> None:
     assert format_reply(UssdReply(end=False, body="1. Payer")) == "CON 1. Payer"
     assert format_reply(UssdReply(end=True, body="Merci")) == "END Merci"
+
+
+def _parse_qsl_answer(text: str) -> list[tuple[str, str]] | str:
+    try:
+        return parse_qsl(
+            text, keep_blank_values=True, errors="strict", max_num_fields=MAX_FORM_FIELDS
+        )
+    except ValueError:
+        return "refused"
+
+
+def _split_form_answer(text: str) -> list[tuple[str, str]] | str:
+    try:
+        return split_form(text)
+    except ValueError:
+        return "refused"
+
+
+# Forms built from the characters that matter to the parser: separators, escapes (valid,
+# truncated, non-UTF-8), plus signs, letters of the field names.
+_FORM_PIECES = st.sampled_from(
+    ["&", "=", "+", "%", "%2A", "%2", "%C3%A9", "%C3%28", "%FF", "%zz", "text", "a", "1", "*"]
+)
+
+
+@given(st.lists(_FORM_PIECES, max_size=40).map("".join))
+@example("&" * MAX_FORM_FIELDS)
+@example("&" * (MAX_FORM_FIELDS - 1))
+@example("")
+@example("text")
+@example("=&=")
+def test_the_hand_split_form_gives_parse_qsl_s_answers(text: str) -> None:
+    assert _split_form_answer(text) == _parse_qsl_answer(text)
