@@ -5,14 +5,14 @@
 #   bench/run.sh [--quick] [--runs N] [--duration S] [--warmup S] [--peers "…"] [--stack S]
 #
 # --quick = 1 round of 10 s (about 2 min instead of ~8). STACK (env or --stack) is how Guichet
-# is served (bench/serve.sh: sync, gthread<T>, gevent, granian<T>); the default is the winner
+# is served (bench/serve.sh: sync, gthread<T>, gevent, granian<T>[x<W>]); the default is the winner
 # recorded in bench/README.md. After the harness's rounds, the hand-written Flask baseline is
 # also served by OUR stack (an extra row). Redis DB 7 is the benchmark's (the peers own 1-3).
 # Every server started here leads its own process group and is stopped by its PID.
 set -euo pipefail
 ROOT="$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)"
 SHARED="$(cd "$ROOT/../shared/bench" && pwd)"
-STACK="${STACK:-granian2}"; RUNS="${RUNS:-3}"; DURATION="${DURATION:-20}"; WARMUP="${WARMUP:-5}"
+STACK="${STACK:-granian3x3}"; RUNS="${RUNS:-3}"; DURATION="${DURATION:-20}"; WARMUP="${WARMUP:-5}"
 PEERS="${PEERS:-flask_hello flask_baseline ussd_menu_builder ussd_airflow}"
 CONCURRENCY="${CONCURRENCY:-64}"; DB=7; PORT=8110; BASE_PORT=8111
 while (($#)); do

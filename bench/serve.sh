@@ -4,7 +4,8 @@
 #
 #   bench/serve.sh STACK PORT [guichet|baseline] [WORKERS]
 #
-# STACK: sync | gthread<T> | gevent | granian<T>   (T = threads per worker, e.g. gthread4)
+# STACK: sync | gthread<T> | gevent | granian<T> | granian<T>x<W>   (T = threads per worker,
+# e.g. gthread4; x<W> = W worker processes, overriding WORKERS, e.g. granian2x3)
 # App guichet = gateway.app:create_app() (the environment configures it); baseline = the
 # shared harness's hand-written Flask app (peers/flask_baseline/app.py) run by OUR stack.
 set -euo pipefail
@@ -25,8 +26,10 @@ case "$STACK" in
   sync)      exec "${GUNI[@]}" -k sync "$GUNI_APP" ;;
   gthread*)  exec "${GUNI[@]}" -k gthread --threads "${STACK#gthread}" --keep-alive 75 "$GUNI_APP" ;;
   gevent)    exec "${GUNI[@]}" -k gevent --worker-connections 1000 --keep-alive 75 "$GUNI_APP" ;;
-  granian*)  exec "$VENV/granian" --interface wsgi --host 127.0.0.1 --port "$PORT" \
-               --workers "$WORKERS" --blocking-threads "${STACK#granian}" --backlog 2048 \
+  granian*)  SPEC="${STACK#granian}"; THREADS="${SPEC%%x*}"
+             [[ "$SPEC" == *x* ]] && WORKERS="${SPEC#*x}"
+             exec "$VENV/granian" --interface wsgi --host 127.0.0.1 --port "$PORT" \
+               --workers "$WORKERS" --blocking-threads "$THREADS" --backlog 2048 \
                --no-ws --no-access-log --log-level warning "${GRANIAN_APP[@]}" ;;
   *) echo "unknown stack $STACK" >&2; exit 2 ;;
 esac

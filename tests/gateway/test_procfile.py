@@ -92,3 +92,13 @@ def test_the_web_process_serves_the_app_factory_with_granian() -> None:
     assert web[-2:] == ["--factory", "gateway.app:create_app"]
     assert web[web.index("--host") + 1] == "0.0.0.0"
     assert web[web.index("--port") + 1] == "$PORT"
+
+
+def test_make_run_serves_with_the_procfile_s_web_command() -> None:
+    from gateway.devserver import _web_argv  # noqa: PLC0415 - the one private helper tested
+
+    web = procfile()["web"]
+    local = _web_argv(8123)
+    assert local[1:3] == ["-m", "granian"]
+    expected = [{"0.0.0.0": "127.0.0.1", "$PORT": "8123"}.get(arg, arg) for arg in web[1:]]
+    assert local[3:] == expected

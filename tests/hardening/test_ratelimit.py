@@ -26,8 +26,26 @@ def test_a_bucket_allows_a_burst_then_refills_continuously(redis_client: redis.R
 def test_the_bucket_expires_once_full_again(redis_client: redis.Redis) -> None:
     limiter = RateLimiter(redis_client, "t", Rate(3, 60), fail_open=True)
     limiter.take("a")
+    # One token of three taken: full again after 20 s; the key lives one second more.
     ttl = redis_client.pttl(limiter.key("a"))
-    assert 60_000 < ttl <= 61_000
+    assert 20_000 < ttl <= 21_000
+    limiter.take("a")
+    assert 40_000 < redis_client.pttl(limiter.key("a")) <= 41_000
+
+
+def test_a_refused_call_writes_nothing_and_another_layout_reads_as_full(
+    redis_client: redis.Redis,
+) -> None:
+    limiter = RateLimiter(redis_client, "t", Rate(1, 10), fail_open=True)
+    assert limiter.take("a", now=1000).allowed
+    state = redis_client.get(limiter.key("a"))
+    assert not limiter.take("a", now=1001).allowed
+    assert redis_client.get(limiter.key("a")) == state
+    # A bucket left as a hash by an older release is replaced, not an error.
+    redis_client.delete(limiter.key("b"))
+    redis_client.hset(limiter.key("b"), mapping={"t": "0", "ts": "1000000"})
+    assert limiter.take("b", now=1000).allowed
+    assert not limiter.take("b", now=1000).allowed
 
 
 def test_an_off_rate_never_touches_redis(redis_client: redis.Redis) -> None:
