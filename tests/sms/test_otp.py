@@ -10,6 +10,7 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
+from sms.preferences import Preferences
 from sms.providers.console import read_outbox
 from tests.sms.conftest import PHONE, Jobs
 
@@ -140,7 +141,11 @@ def test_otp_sms_ignore_stop_and_the_budget(
     jobs.run()
     budget = f"rl:sms-budget:{PHONE}"
     assert redis_client.exists(budget)  # the STOP reply counted
-    redis_client.hset(budget, "t", 0)  # the day's budget is spent
+    # The day's budget is spent, through the same limiter the SMS service uses.
+    preferences = Preferences(redis_client)
+    daily = client.application.config["SETTINGS"].sms_daily_budget
+    assert sum(preferences.spend(PHONE, daily) for _ in range(daily)) == daily - 1
+    assert not preferences.spend(PHONE, daily)
     assert _issue(client).status_code == 202
     assert _code(jobs, redis_client)
 
