@@ -133,9 +133,21 @@ def split_form(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def _form_unquote(raw: str) -> str:
+    # Only short values are remembered: a flood of long unique bodies must not fill memory.
+    return _short_unquote(raw) if len(raw) <= _CACHED_FIELD_CHARS else _unquote_plus(raw)
+
+
+_CACHED_FIELD_CHARS: Final = 64
+
+
 # Names, service codes, phone numbers and most texts ("1", "1*2") repeat from hop to hop.
 @functools.lru_cache(maxsize=4096)
-def _form_unquote(raw: str) -> str:
+def _short_unquote(raw: str) -> str:
+    return _unquote_plus(raw)
+
+
+def _unquote_plus(raw: str) -> str:
     if "+" in raw:
         raw = raw.replace("+", " ")
     return unquote(raw, errors="strict") if "%" in raw else raw

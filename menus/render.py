@@ -18,7 +18,12 @@ from sms.encoding import cost
 
 def fits(lines: Sequence[str]) -> bool:
     """Return True when `lines` joined by newlines fit one USSD screen."""
-    return _text_fits("\n".join(lines))
+    text = "\n".join(lines)
+    # Long candidates (while paginating) are measured afresh: the cache stays small.
+    return _text_fits(text) if len(text) <= _CACHED_TEXT_CHARS else cost(text).fits_ussd
+
+
+_CACHED_TEXT_CHARS = 400  # every text that fits a screen is shorter than this
 
 
 # Most screens render the same text for every caller: measure each text once.
