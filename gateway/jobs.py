@@ -7,15 +7,14 @@ import importlib
 import logging
 import re
 from collections.abc import Callable, Iterable
-from datetime import timedelta
 from typing import Any, Final
 
 import redis
 from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError
 
 from gateway.queues import QueueNames
 from menus.registry import Effect
+from runtime.jobs import enqueue_once
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +49,7 @@ class RqEnqueuer:
         options: dict[str, Any] = {"args": tuple(effect.args), "retry": self._retry}
         if effect.job_id is not None:
             options.update(job_id=rq_job_id(effect.job_id), unique=True)
-        try:
-            if effect.delay_seconds > 0:
-                queue.enqueue_in(timedelta(seconds=effect.delay_seconds), effect.func, **options)
-            else:
-                queue.enqueue(effect.func, **options)
-        except DuplicateJobError:
+        if not enqueue_once(queue, effect.func, delay_seconds=effect.delay_seconds, **options):
             # A retried hop or a double tap asked for work already queued: once is enough.
             log.info("job %s already queued on %s", effect.job_id, effect.queue)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from menus.model import BACK, HOME, NEXT_PAGE, PREVIOUS_PAGE, RESERVED_KEYS, MenuSpec, Screen
 from sms.encoding import cost
@@ -23,7 +23,7 @@ def fits(lines: Sequence[str]) -> bool:
     return _text_fits(text) if len(text) <= _CACHED_TEXT_CHARS else cost(text).fits_ussd
 
 
-_CACHED_TEXT_CHARS = 400  # every text that fits a screen is shorter than this
+_CACHED_TEXT_CHARS: Final = 400  # every text that fits a screen is shorter than this
 
 
 # Most screens render the same text for every caller: measure each text once.

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
 from typing import Any, Final, Protocol
 
 import redis
 from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError
+
+from runtime.jobs import enqueue_once
 
 PAYMENTS_QUEUE: Final = "payments"
 
@@ -48,12 +48,7 @@ class RqJobs:
         options: dict[str, Any] = {"job_id": job_id, "unique": job_id is not None}
         if retries:
             options["retry"] = Retry(max=retries, interval=[5, 15, 30, 60][:retries])
-        try:
-            if delay_seconds > 0:
-                self._queue.enqueue_in(timedelta(seconds=delay_seconds), func, *args, **options)
-            else:
-                self._queue.enqueue(func, *args, **options)
-        except DuplicateJobError:
+        if not enqueue_once(self._queue, func, *args, delay_seconds=delay_seconds, **options):
             log.info("payments job %s already queued", job_id)
 
 

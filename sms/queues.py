@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import importlib
 import logging
-from datetime import timedelta
 from typing import Any, Final, Protocol
 
 import redis
 from rq import Queue
-from rq.exceptions import DuplicateJobError
+
+from runtime.jobs import enqueue_once
 
 SMS_QUEUE: Final = "sms"
 DELIVER_JOB: Final = "sms.jobs.deliver"
@@ -78,12 +78,7 @@ class RqDeliveryQueue:
             # While a job with this id waits or runs, a second one is refused; once it has run
             # its record goes at once (result_ttl=0) so the id can be used again.
             options = {"job_id": job_id, "unique": True, "result_ttl": 0, "failure_ttl": 3600}
-        try:
-            if delay_seconds > 0:
-                self._queue.enqueue_in(timedelta(seconds=delay_seconds), func, *args, **options)
-            else:
-                self._queue.enqueue(func, *args, **options)
-        except DuplicateJobError:
+        if not enqueue_once(self._queue, func, *args, delay_seconds=delay_seconds, **options):
             log.info("sms job %s already queued", job_id)
 
 
