@@ -101,9 +101,11 @@ PLAY_MONEY = {
     "simulator": ({"SIMULATOR_ENABLED": "1"}, ["SIMULATOR_ENABLED"]),
     "callback tokens reused": (
         {"SMS_CALLBACK_TOKEN": "u" * 24, "PAYMENT_CALLBACK_TOKEN": "u" * 24},
-        ["USSD_CALLBACK_TOKEN and SMS_CALLBACK_TOKEN and PAYMENT_CALLBACK_TOKEN",
-         "one value for 3 secrets"],
-    ),  # fmt: skip
+        [
+            "USSD_CALLBACK_TOKEN and SMS_CALLBACK_TOKEN and PAYMENT_CALLBACK_TOKEN",
+            "one value for 3 secrets",
+        ],
+    ),
     "receipt key reused as OTP key": (
         {"OTP_KEY": "r" * 32},
         ["OTP_KEY and RECEIPT_KEY: one value for 2 secrets"],
