@@ -375,7 +375,7 @@ class Settings:
         problems = self._missing_secrets()
         problems += self.play_money()
         problems += self._reused_secrets()
-        problems += self._test_system_urls()
+        problems += self._test_systems()
         problems += self._africastalking_mismatch()
         if self.emulate_redis:
             problems.append("GUICHET_EMULATE_REDIS is for development only")
@@ -471,18 +471,27 @@ class Settings:
             if len(names) > 1
         ]
 
-    def _test_system_urls(self) -> list[str]:
+    def _test_systems(self) -> list[str]:
+        # Every outside service's `*_URL`, and any adapter setting that names a test system
+        # by value (an environment or market such as VODACOM_ENVIRONMENT=sandbox).
         problems: list[str] = []
         for f in dataclasses.fields(self):
             env = f.metadata["env"]
             value = getattr(self, f.name)
-            if not env.endswith("_URL") or env in _INFRASTRUCTURE_URLS:
+            if not isinstance(value, str) or not value or env in _INFRASTRUCTURE_URLS:
                 continue
-            if not isinstance(value, str) or not value or not self.in_use(env):
+            if not self.in_use(env):
                 continue
-            why = not_live_reason(value)
-            if why is not None:
-                problems.append(f"{env} {why}")
+            if env.endswith("_URL"):
+                why = not_live_reason(value)
+                if why is not None:
+                    problems.append(f"{env} {why}")
+            elif (
+                env.split("_", 1)[0].lower() not in _OWN_PREFIXES | {"at", "civic", "public"}
+                and not is_secret_setting(env, f.metadata["secret"])
+                and value.strip().lower() in _TEST_PATH_SEGMENTS
+            ):
+                problems.append(f"{env}: {value.strip()} selects the provider's test system")
         return problems
 
     def _africastalking_mismatch(self) -> list[str]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import pytest
 
@@ -228,3 +231,55 @@ def test_development_starts_without_any_secret_and_lists_its_play_money() -> Non
 def test_malformed_security_settings_are_refused(env: str, value: str) -> None:
     with pytest.raises(ConfigError, match=env):
         Settings.from_env({env: value})
+
+
+def _adapter_setting(env: str) -> Any:
+    # What an adapter adds to gateway.config.Settings: a field with its env var, nothing else.
+    return field(default="", metadata={"env": env, "doc": env, "secret": None})
+
+
+@dataclass(frozen=True, slots=True)
+class WithAdapters(Settings):
+    """Settings as they look once payment adapters add theirs (no rule of their own)."""
+
+    airtel_base_url: str = _adapter_setting("AIRTEL_BASE_URL")
+    airtel_client_secret: str = _adapter_setting("AIRTEL_CLIENT_SECRET")
+    airtel_callback_secret: str = _adapter_setting("AIRTEL_CALLBACK_SECRET")
+    vodacom_environment: str = _adapter_setting("VODACOM_ENVIRONMENT")
+    vodacom_public_key: str = _adapter_setting("VODACOM_PUBLIC_KEY")
+    paygate_base_url: str = _adapter_setting("PAYGATE_BASE_URL")
+    paygate_auth_token: str = _adapter_setting("PAYGATE_AUTH_TOKEN")
+
+
+def test_adapter_settings_are_checked_by_name_without_rules_of_their_own() -> None:
+    live = Settings.from_env(COMPLETE)
+    base = {f.name: getattr(live, f.name) for f in fields(Settings)}
+    settings = WithAdapters(
+        **{**base, "payment_operators": "airtel:airtel,mpesa:vodacom"},
+        airtel_base_url="https://openapiuat.airtel.africa",
+        airtel_client_secret="o" * 32,  # OTP_KEY's value
+        airtel_callback_secret="a" * 32,
+        vodacom_environment="sandbox",
+        vodacom_public_key="MIICIjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEA",
+        paygate_base_url="http://127.0.0.1:9100",  # PayGate is not configured: not checked
+        paygate_auth_token="a" * 32,  # ...but its secret still may not repeat another
+    )
+    problems = settings.production_problems()
+    assert "AIRTEL_BASE_URL points at openapiuat.airtel.africa, a test system" in problems
+    assert "OTP_KEY and AIRTEL_CLIENT_SECRET: one value for 2 secrets (each needs its own)" in (
+        problems
+    )
+    assert "AIRTEL_CALLBACK_SECRET and PAYGATE_AUTH_TOKEN: one value for 2 secrets" in " ".join(
+        problems
+    )
+    assert "VODACOM_ENVIRONMENT: sandbox selects the provider's test system" in problems
+    assert not any("PAYGATE_BASE_URL" in line or "PUBLIC_KEY" in line for line in problems)
+    assert len(problems) == 4
+    live_ones = dataclasses.replace(
+        settings,
+        airtel_base_url="https://openapi.airtel.africa",
+        airtel_client_secret="c" * 32,
+        airtel_callback_secret="d" * 32,
+        vodacom_environment="openapi",
+    )
+    assert live_ones.production_problems() == []
