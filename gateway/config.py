@@ -537,7 +537,8 @@ class Settings:
 
 def refusal(problems: list[str]) -> str:
     """Return the one error message production gives for all its problems."""
-    return "production refuses to start: " + "; ".join(problems) + " (README: Going live)"
+    found = "; ".join(problems)
+    return f"production refuses to start: {found} (README: Going live; python -m gateway check)"
 
 
 def _coerce(name: str, kind: Any, raw: str) -> Any:
