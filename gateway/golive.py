@@ -2,8 +2,9 @@
 
 Settings.production_problems() holds what the settings alone say; this module adds what only
 the database and the configured providers can say: demo data loaded by `seed-demo`, and a city
-currency a provider does not take. `create_app`, the worker and `python -m gateway check` all
-go through `problems()`, so the start-up refusal and the checklist cannot drift apart.
+currency a provider does not take. Start-up (`refuse_or_warn`, from the composition root of web
+and worker) and `python -m gateway check` (`problems`) run the same three checks, so what the
+command lists is what production refuses.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ log = logging.getLogger(__name__)
 READY: Final = "ready to go live"
 PLAY_MONEY_BANNER: Final = """
 ################################################################################
-#  PLAY MONEY: Guichet runs in DEVELOPMENT. No money moves, no SMS leaves.      #
-#  Taxes are marked paid by the sandbox, receipts are printed, demo keys open   #
-#  the API. `python -m gateway check` lists what production would refuse.       #
+#  PLAY MONEY: Guichet runs in DEVELOPMENT. No money moves, no SMS leaves.     #
+#  Taxes are marked paid by the sandbox, receipts are printed, demo keys open  #
+#  the API. `python -m gateway check` lists what production would refuse.      #
 ################################################################################"""
 
 # The checklist production enforces, in the README's words ("Going live"): each line is one

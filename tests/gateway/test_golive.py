@@ -22,6 +22,7 @@ from gateway.cli import check as check_command
 from gateway.cli import main
 from gateway.cli.check import BEGIN, END, render_checklist, replace_checklist
 from gateway.config import ConfigError, Settings
+from gateway.schema import seed_demo as seed_demo_command
 from tests.hardening.test_production_settings import COMPLETE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -218,3 +219,11 @@ def test_every_family_of_refusal_is_on_the_checklist() -> None:
     assert replace_checklist(stale) == f"a\n{BEGIN}\n{render_checklist()}\n{END}\nb\n"
     assert main(["check", "--checklist"]) == 0
     assert golive.READY == "ready to go live"
+
+
+def test_seed_demo_refuses_a_production_database(tmp_path: Path, redis_url: str) -> None:
+    env = live_env(tmp_path, redis_url)
+    settings = Settings.from_env(env)
+    with pytest.raises(ConfigError, match="seed-demo"):
+        seed_demo_command(settings)
+    assert not (tmp_path / "live.db").exists()
