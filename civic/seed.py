@@ -5,13 +5,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Final
 
 import sqlalchemy as sa
 import yaml
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from civic import sql
 from civic.ports import Citizen, Decision, DocumentRequest
@@ -19,6 +19,7 @@ from civic.references import make_reference
 
 DEMO_CITY: Final = Path(__file__).with_name("demo_city.yaml")
 SEED_AGENT: Final = "seed"
+DEMO_MARK: Final = "demo_city"
 _FIRST_BODY: Final = 1_000_001
 
 
@@ -59,6 +60,7 @@ def seed_demo(database_url: str, *, path: Path = DEMO_CITY) -> SeedSummary:
         sql.migrate_engine(backend.engine)
         currency = str(city["city"]["currency"])
         with backend.engine.begin() as conn:
+            _mark_demo(conn, str(city["city"]["name"]))
             _upsert_tax_types(conn, city["taxes"])
             _upsert_document_types(conn, city["documents"], currency)
             rows = itertools.chain(
@@ -83,6 +85,38 @@ def seed_demo(database_url: str, *, path: Path = DEMO_CITY) -> SeedSummary:
         return SeedSummary(len(city["taxes"]), len(city["documents"]), added, refs)
     finally:
         backend.dispose()
+
+
+def demo_data(engine: Engine) -> str | None:
+    """Say which demo data the database holds (None when none); raise SQLAlchemyError if down."""
+    tables = set(sa.inspect(engine).get_table_names())
+    with engine.connect() as conn:
+        if sql.seed_marks.name in tables:
+            city = conn.execute(
+                sa.select(sql.seed_marks.c.city).where(sql.seed_marks.c.mark == DEMO_MARK)
+            ).scalar_one_or_none()
+            if city is not None:
+                return f"the demo city {city} (loaded by seed-demo)"
+        # Databases seeded before the mark existed: only seed-demo decides as agent "seed".
+        if sql.request_history.name in tables:
+            found = conn.execute(
+                sa.select(sql.request_history.c.reference)
+                .where(sql.request_history.c.agent_id == SEED_AGENT)
+                .limit(1)
+            ).first()
+            if found is not None:
+                return "demo requests decided by seed-demo's agent"
+    return None
+
+
+def _mark_demo(conn: Connection, city: str) -> None:
+    found = conn.execute(
+        sa.select(sql.seed_marks.c.mark).where(sql.seed_marks.c.mark == DEMO_MARK)
+    ).first()
+    if found is None:
+        conn.execute(
+            sql.seed_marks.insert().values(mark=DEMO_MARK, city=city, seeded_at=datetime.now(UTC))
+        )
 
 
 def _upsert(conn: Connection, table: sa.Table, key: str, rows: list[dict[str, Any]]) -> None:

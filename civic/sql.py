@@ -166,6 +166,16 @@ citizens = sa.Table(
     sa.Column("language", sa.String(8), nullable=True),
 )
 
+# Written by `seed-demo` (civic/seed.py) beside the demo city's rows: production refuses a
+# database that holds play data, and finds it by this row rather than by guessing from names.
+seed_marks = sa.Table(
+    "civic_seed_marks",
+    metadata,
+    sa.Column("mark", sa.String(32), primary_key=True),
+    sa.Column("city", sa.String(64), nullable=False),
+    sa.Column("seeded_at", UtcDateTime, nullable=False),
+)
+
 
 def make_engine(
     database_url: str, *, timeout: float = DEFAULT_TIMEOUT, connect_timeout: float | None = None

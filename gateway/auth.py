@@ -16,16 +16,13 @@ from typing import Final, ParamSpec, TypeVar
 from flask import current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from gateway.config import ConfigError, Settings
+from gateway.config import DEMO_API_KEYS, ConfigError, Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 SCOPES: Final = frozenset({"agent", "portal"})
-DEMO_KEYS: Final = {
-    "demo-agent-key": ("demo-agent", "agent"),
-    "demo-portal-key": ("demo-portal", "portal"),
-}
+DEMO_KEYS: Final = DEMO_API_KEYS
 
 
 def digest(key: str) -> str:

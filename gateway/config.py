@@ -7,12 +7,14 @@ configuration table is checked against this list by a test.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any, Final, Literal, get_args
+from urllib.parse import urlsplit
 
 from runtime.ratelimit import Rate, RateError
 
@@ -20,6 +22,48 @@ Environment = Literal["development", "production"]
 # Tokens and keys shorter than this are guessable from a log of failed attempts.
 MIN_SECRET_CHARS: Final = 16
 _URL_SAFE: Final = re.compile(r"[A-Za-z0-9._~-]+")
+# The keys development falls back to when API_KEYS is empty (gateway.auth): published in the
+# README, so production refuses them and their accounts whatever API_KEYS says.
+DEMO_API_KEYS: Final = {
+    "demo-agent-key": ("demo-agent", "agent"),
+    "demo-portal-key": ("demo-portal", "portal"),
+}
+# A setting is a secret when its name ends so (or its field says `secret=True`): production
+# compares every secret with every other, so a new provider's settings are covered by name.
+_SECRET_SUFFIXES: Final = ("_TOKEN", "_KEY", "_KEYS", "_SECRET", "_PASSKEY", "_PASSWORD")
+# URL settings of our own infrastructure: loopback is normal there (a local Redis).
+_INFRASTRUCTURE_URLS: Final = frozenset({"REDIS_URL", "DATABASE_URL"})
+# Host labels and path segments of providers' test systems: Daraja's sandbox.safaricom.co.ke,
+# api.sandbox.africastalking.com, Airtel's openapiuat.*, M-Pesa OpenAPI's /sandbox/ipg/…,
+# Orange Web Payment's /orange-money-webpay/dev/ (../shared/PROVIDERS.md).
+_TEST_HOST_WORDS: Final = ("sandbox", "openapiuat", "staging", "fake", "localhost")
+_TEST_PATH_SEGMENTS: Final = frozenset({"sandbox", "dev", "uat", "test", "staging"})
+# Prefixes of our own settings. Any other prefix (DARAJA_, AIRTEL_, VODACOM_, PAYGATE_,
+# ORANGE_) belongs to a payment adapter and is in use when PAYMENT_OPERATORS names it.
+_OWN_PREFIXES: Final = frozenset(
+    {
+        "guichet",
+        "redis",
+        "database",
+        "menus",
+        "ussd",
+        "log",
+        "metrics",
+        "api",
+        "sms",
+        "trusted",
+        "proxy",
+        "max",
+        "rate",
+        "otp",
+        "payment",
+        "receipt",
+        "sandbox",
+        "simulator",
+    }
+)
+AT_LIVE_HOST: Final = "api.africastalking.com"
+AT_SANDBOX_USERNAME: Final = "sandbox"
 
 
 class ConfigError(ValueError):
@@ -31,8 +75,40 @@ def networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
     return tuple(ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
 
 
-def _setting(env: str, default: Any, doc: str) -> Any:
-    return field(default=default, metadata={"env": env, "doc": doc})
+def _setting(env: str, default: Any, doc: str, *, secret: bool | None = None) -> Any:
+    # secret=None: decided by the name (_SECRET_SUFFIXES); say True/False where it misleads.
+    return field(default=default, metadata={"env": env, "doc": doc, "secret": secret})
+
+
+def is_secret_setting(env: str, secret: bool | None = None) -> bool:
+    """Return True when the setting named `env` holds a secret (by name unless told)."""
+    if secret is not None:
+        return secret
+    return env.endswith(_SECRET_SUFFIXES) and "PUBLIC" not in env
+
+
+def not_live_reason(url: str) -> str | None:
+    """Say why `url` is a loopback, fake or sandbox address, or None when it looks live."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    if not host:
+        return "is not an absolute URL"
+    try:
+        address = ip_address(host)
+    except ValueError:
+        address = None
+    # Loopback only: a city portal may well live on a private network.
+    if address is not None and (address.is_loopback or address.is_unspecified):
+        return f"points at {host}, this machine (a fake server)"
+    labels = host.split(".")
+    for word in _TEST_HOST_WORDS:
+        if any(word in label for label in labels):
+            return f"points at {host}, a test system"
+    segments = {segment.lower() for segment in parts.path.split("/") if segment}
+    found = sorted(segments & _TEST_PATH_SEGMENTS)
+    if found:
+        return f"uses the provider's test path /{found[0]}/"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +296,9 @@ class Settings:
     )
     # --- simulator (gateway/simulator/) ---
     simulator_enabled: bool = _setting(
-        "SIMULATOR_ENABLED", True, "serve the phone simulator at /simulator (never in production)"
+        "SIMULATOR_ENABLED",
+        True,
+        "serve the phone simulator at /simulator (production refuses it: set 0)",
     )
     # --- civic back office (civic/) ---
     civic_backend: str = _setting(
@@ -290,12 +368,73 @@ class Settings:
         if self.env == "production":
             problems = self.production_problems()
             if problems:
-                raise ConfigError(
-                    "production refuses to start: " + "; ".join(problems) + " (README: Security)"
-                )
+                raise ConfigError(refusal(problems))
 
     def production_problems(self) -> list[str]:
-        """Return one line per secret or unsafe default production must not run with."""
+        """Return one line per secret, play-money setting or unsafe default production refuses."""
+        problems = self._missing_secrets()
+        problems += self.play_money()
+        problems += self._reused_secrets()
+        problems += self._test_systems()
+        problems += self._africastalking_mismatch()
+        if self.emulate_redis:
+            problems.append("GUICHET_EMULATE_REDIS is for development only")
+        return problems
+
+    def play_money(self) -> list[str]:
+        """Return what makes this process play money: sandbox payments, console SMS, demos."""
+        found: list[str] = []
+        sandboxed = [
+            f"{operator}:{provider}"
+            for operator, provider in self._operators()
+            if provider == "sandbox"
+        ]
+        if sandboxed:
+            found.append(
+                f"PAYMENT_OPERATORS: {', '.join(sandboxed)} use the sandbox provider "
+                "(taxes marked paid, no money moves)"
+            )
+        if self.sms_provider == "console":
+            found.append("SMS_PROVIDER: console prints SMS instead of sending them")
+        if self.sms_provider == "africastalking" and self.at_username == AT_SANDBOX_USERNAME:
+            live = (urlsplit(self.at_api_base_url).hostname or "").lower() == AT_LIVE_HOST
+            found.append(
+                "AT_USERNAME: sandbox, Africa's Talking's test account, is sent to the live "
+                "AT_API_BASE_URL"
+                if live
+                else "AT_USERNAME: sandbox is Africa's Talking's test account (no SMS leaves)"
+            )
+        demo = self._demo_api_keys()
+        if demo:
+            found.append(f"API_KEYS: {', '.join(demo)} (published in the README)")
+        elif not self.api_keys.strip() and self.env == "development":
+            found.append(
+                "API_KEYS: empty, the demo keys demo-agent-key and demo-portal-key open the API"
+            )
+        if self.simulator_enabled:
+            found.append("SIMULATOR_ENABLED: the phone simulator is served (set 0)")
+        return found
+
+    def secrets(self) -> Iterator[tuple[str, str]]:
+        """Yield (env var, value) of every secret-typed setting that is set."""
+        for f in dataclasses.fields(self):
+            env = f.metadata["env"]
+            value = getattr(self, f.name)
+            if isinstance(value, str) and value and is_secret_setting(env, f.metadata["secret"]):
+                yield env, value
+
+    def in_use(self, env: str) -> bool:
+        """Return True when the outside service a setting belongs to is configured."""
+        prefix = env.split("_", 1)[0].lower()
+        if prefix == "at":
+            return self.sms_provider == "africastalking"
+        if prefix == "civic":
+            return self.civic_backend == "http"
+        if prefix == "public" or prefix in _OWN_PREFIXES:
+            return True
+        return prefix in {provider for _operator, provider in self._operators()}
+
+    def _missing_secrets(self) -> list[str]:
         problems: list[str] = []
         secrets = {
             "USSD_CALLBACK_TOKEN": self.ussd_callback_token,
@@ -315,9 +454,78 @@ class Settings:
                 problems.append(f"{env} must use only A-Z a-z 0-9 . _ ~ - (it sits in URLs)")
         if not self.api_keys.strip():
             problems.append("API_KEYS is missing (`python -m gateway hash-key`)")
-        if self.emulate_redis:
-            problems.append("GUICHET_EMULATE_REDIS is for development only")
+        if not self.public_base_url:
+            problems.append(
+                "PUBLIC_BASE_URL is missing (providers call back to it; default is this machine)"
+            )
         return problems
+
+    def _reused_secrets(self) -> list[str]:
+        # One value, two purposes: the holder of the USSD token could open the SMS channel.
+        by_value: dict[str, list[str]] = {}
+        for env, value in self.secrets():
+            by_value.setdefault(value, []).append(env)
+        return [
+            f"{' and '.join(names)}: one value for {len(names)} secrets (each needs its own)"
+            for names in by_value.values()
+            if len(names) > 1
+        ]
+
+    def _test_systems(self) -> list[str]:
+        # Every outside service's `*_URL`, and any adapter setting that names a test system
+        # by value (an environment or market such as VODACOM_ENVIRONMENT=sandbox).
+        problems: list[str] = []
+        for f in dataclasses.fields(self):
+            env = f.metadata["env"]
+            value = getattr(self, f.name)
+            if not isinstance(value, str) or not value or env in _INFRASTRUCTURE_URLS:
+                continue
+            if not self.in_use(env):
+                continue
+            if env.endswith("_URL"):
+                why = not_live_reason(value)
+                if why is not None:
+                    problems.append(f"{env} {why}")
+            elif (
+                env.split("_", 1)[0].lower() not in _OWN_PREFIXES | {"at", "civic", "public"}
+                and not is_secret_setting(env, f.metadata["secret"])
+                and value.strip().lower() in _TEST_PATH_SEGMENTS
+            ):
+                problems.append(f"{env}: {value.strip()} selects the provider's test system")
+        return problems
+
+    def _africastalking_mismatch(self) -> list[str]:
+        # AT refuses a live account on the sandbox host (and the sandbox account on the live
+        # one, said by play_money): a silent SMS outage, caught here instead.
+        if self.sms_provider != "africastalking":
+            return []
+        host = (urlsplit(self.at_api_base_url).hostname or "").lower()
+        if self.at_username != AT_SANDBOX_USERNAME and "sandbox" in host.split("."):
+            return [
+                f"AT_USERNAME: the live account {self.at_username!r} is sent to the sandbox URL"
+            ]
+        return []
+
+    def _demo_api_keys(self) -> list[str]:
+        demo_digests = {hashlib.sha256(key.encode()).hexdigest() for key in DEMO_API_KEYS}
+        demo_ids = {key_id for key_id, _scope in DEMO_API_KEYS.values()}
+        found: list[str] = []
+        for raw in filter(None, (part.strip() for part in self.api_keys.split(","))):
+            key_id, _, rest = raw.partition(":")
+            hexdigest = rest.rpartition(":")[2].lower()
+            if hexdigest in demo_digests:
+                found.append(f"{key_id or '?'} is a demo key")
+            elif key_id in demo_ids:
+                found.append(f"{key_id} is a demo account")
+        return found
+
+    def _operators(self) -> list[tuple[str, str]]:
+        # Lenient here: payments.config.parse_operators reports malformed entries at start.
+        pairs: list[tuple[str, str]] = []
+        for part in filter(None, (p.strip() for p in self.payment_operators.split(","))):
+            operator, _, provider = part.partition(":")
+            pairs.append((operator.strip(), provider.strip()))
+        return pairs
 
     @classmethod
     def documented(cls) -> list[tuple[str, str, str]]:
@@ -325,6 +533,12 @@ class Settings:
         return [
             (f.metadata["env"], str(f.default), f.metadata["doc"]) for f in dataclasses.fields(cls)
         ]
+
+
+def refusal(problems: list[str]) -> str:
+    """Return the one error message production gives for all its problems."""
+    found = "; ".join(problems)
+    return f"production refuses to start: {found} (README: Going live; python -m gateway check)"
 
 
 def _coerce(name: str, kind: Any, raw: str) -> Any:

@@ -8,6 +8,7 @@ import runtime
 from civic.http import HttpBackend
 from civic.ports import Backend
 from civic.sql import SqlBackend
+from gateway import golive
 from gateway.auth import ApiKeyring
 from gateway.callback_auth import CallbackGate
 from gateway.config import Settings
@@ -19,6 +20,8 @@ from menus.hop import HopHandler
 from menus.loader import load_menus
 from menus.model import MenuSpec
 from menus.registry import Enqueuer
+from payments.numbering import NumberingPlan
+from payments.service import PaymentService
 from runtime.ratelimit import Rate
 from sessions.store import SessionStore
 
@@ -39,7 +42,16 @@ def build(settings: Settings, *, redis_client: redis.Redis | None = None) -> run
     _wire_menus(container, settings)
     _wire_sms(container, settings)
     _wire_payments(container, settings)
+    _refuse_play_money(container, settings)
     return runtime.install(container)
+
+
+def _refuse_play_money(container: runtime.Container, settings: Settings) -> None:
+    # Last: the providers and the city's currency are known. Production raises, development
+    # warns once per process that it is play money.
+    service = container.find(PaymentService)
+    providers = service.providers if service is not None else {}
+    golive.refuse_or_warn(settings, providers, container.get(MenuSpec).city.currency)
 
 
 def _wire_jobs(container: runtime.Container, settings: Settings) -> None:
@@ -111,6 +123,8 @@ def _wire_payments(container: runtime.Container, settings: Settings) -> None:
 
     spec = container.get(MenuSpec)
     wire(container, settings, timezone=spec.city.timezone, short_code=spec.service_code)
+    # The payment screen lists the caller's operator first (payments/numbering.yaml).
+    container.register(NumberingPlan, NumberingPlan.load(spec.city.country))
 
 
 def _wire_civic(container: runtime.Container, settings: Settings) -> None:

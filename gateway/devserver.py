@@ -23,7 +23,7 @@ import requests
 from werkzeug.serving import make_server
 
 from gateway import container as composition
-from gateway import simulator
+from gateway import golive, simulator
 from gateway.config import Settings
 from gateway.queues import QueueNames
 from gateway.schema import migrate_all, seed_demo
@@ -80,6 +80,10 @@ def _service_code(settings: Settings) -> str:
 
 
 def _announce(port: int, service_code: str, settings: Settings, out: TextIO) -> None:
+    if settings.env == "development":
+        print(golive.PLAY_MONEY_BANNER, file=out)
+        for line in settings.play_money():
+            print(f"  - {line}", file=out)
     print(f"\nGuichet is up at http://127.0.0.1:{port} (Ctrl-C stops it). Dial it:", file=out)
     print(f"  {dial_hint(port, service_code)}", file=out)
     if simulator.enabled(settings):

@@ -11,7 +11,7 @@ from typing import Final, TextIO
 
 from sqlalchemy.engine import make_url
 
-from gateway.config import Settings
+from gateway.config import ConfigError, Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,10 @@ def migrate_all(settings: Settings, out: TextIO = sys.stdout) -> int:
 
 
 def seed_demo(settings: Settings, out: TextIO = sys.stdout) -> int:
-    """Load the demo city on DATABASE_URL (idempotent)."""
+    """Load the demo city on DATABASE_URL (idempotent); never in production."""
+    if settings.env == "production":
+        # Production refuses to start on this data (gateway/golive.py): never write it there.
+        raise ConfigError("seed-demo loads play data: production refuses it")
     ensure_sqlite_directory(settings.database_url)
     return run_steps(SEEDS, settings.database_url, out)
 

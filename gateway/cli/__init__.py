@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import dial, hash_key, report, run, schema, settings_table, worker
+from gateway.cli import check, dial, hash_key, report, run, schema, settings_table, worker
 from gateway.config import ConfigError
 
-COMMANDS = (worker, run, dial, schema, hash_key, settings_table, report)
+COMMANDS = (worker, run, dial, schema, hash_key, settings_table, report, check)
 
 
 def build_parser() -> argparse.ArgumentParser:

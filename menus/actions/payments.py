@@ -11,6 +11,7 @@ from typing import Final
 from civic.ports import Backend
 from menus.model import MenuSpec
 from menus.registry import ActionContext, ActionResult, Effect, Option, actions
+from payments.numbering import NumberingPlan
 from payments.queues import PAYMENTS_QUEUE
 from payments.service import PUSH_JOB, PaymentService, StartOutcome, UnknownOperatorError
 
@@ -27,11 +28,13 @@ def operator_name(ctx: ActionContext, operator: str) -> str:
 
 @actions.register("payments.operators", option_label_max=OPERATOR_LABEL_MAX)
 def operators(ctx: ActionContext) -> ActionResult:
-    """Offer the operators configured in PAYMENT_OPERATORS."""
+    """Offer the operators configured in PAYMENT_OPERATORS, the caller's own first."""
     service = ctx.services.get(PaymentService)
-    return ActionResult(
-        options=[Option(key, operator_name(ctx, key)) for key in service.operators()]
-    )
+    keys = service.operators()
+    plan = ctx.services.find(NumberingPlan)
+    if plan is not None:
+        keys = plan.order(keys, ctx.msisdn)
+    return ActionResult(options=[Option(key, operator_name(ctx, key)) for key in keys])
 
 
 @actions.register(

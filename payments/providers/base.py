@@ -72,6 +72,9 @@ class Provider(Protocol):
     """One mobile-money API."""
 
     name: str
+    # ISO 4217 codes the API takes amounts in (integers in the currency's unit): a city whose
+    # currency a configured provider does not take is a configuration error at start.
+    currencies: frozenset[str]
 
     def push(self, intent: Intent) -> PushResult:
         """Ask the provider to prompt the intent's phone for the amount."""
@@ -81,6 +84,21 @@ class Provider(Protocol):
 
     def parse_callback(self, body: str, params: Mapping[str, str]) -> CallbackEvent:
         """Turn a callback body (and our URL's query parameters) into an event."""
+
+
+def refused_currencies(
+    providers: Mapping[str, Provider], operators: Mapping[str, str], currency: str
+) -> list[str]:
+    """Return one line per operator whose provider does not take `currency`."""
+    problems: list[str] = []
+    for operator, name in operators.items():
+        provider = providers.get(name)
+        if provider is not None and currency not in provider.currencies:
+            accepted = ", ".join(sorted(provider.currencies))
+            problems.append(
+                f"PAYMENT_OPERATORS: {operator}:{name} takes {accepted}, not the city's {currency}"
+            )
+    return problems
 
 
 def integral_amount(value: object) -> int | None:

@@ -94,6 +94,8 @@ class DarajaProvider:
     """STK push through Safaricom's Daraja API."""
 
     name = NAME
+    # Safaricom's Lipa na M-Pesa takes whole Kenyan shillings only (Amount has no currency).
+    currencies = frozenset({"KES"})
 
     def __init__(
         self,

@@ -49,6 +49,8 @@ class SandboxProvider:
     """A provider that never moves money and always answers the same way for an amount."""
 
     name = NAME
+    # The currencies of the cities this gateway serves (Goma: CDF, USD; Lomé: XOF) and Daraja's.
+    currencies = frozenset({"CDF", "USD", "XOF", "KES"})
 
     def __init__(
         self,

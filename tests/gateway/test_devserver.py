@@ -134,6 +134,9 @@ def test_the_runner_serves_web_and_worker_and_stops_both(
     try:
         runner.wait_for("Dial it")
         assert f"--url http://127.0.0.1:{port}/ussd/africastalking" in runner.output
+        # The banner says, before anything else, that development is play money.
+        assert "PLAY MONEY" in runner.output
+        assert "SMS_PROVIDER: console" in runner.output
         runner.wait_for(f"phone simulator: http://127.0.0.1:{port}/simulator")
         transcript = dial(port)
         assert "8. Help" in transcript
