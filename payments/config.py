@@ -92,5 +92,8 @@ class PaymentsConfig:
     reconcile_after_seconds: float = 60.0
     # A `pushing` intent untouched this long means its job died mid-push (> any HTTP timeout).
     stale_push_seconds: float = 60.0
+    # Reconciliation asks again about an unanswered intent after reconcile_after_seconds,
+    # doubling each time up to this.
+    poll_backoff_max_seconds: float = 3600.0
     timezone: str = "UTC"
     short_code: str = ""
