@@ -2,7 +2,8 @@
 
 Every step is idempotent and guarded by the intent's state in SQL, so jobs may crash, be
 retried or run twice, and callbacks may come twice or out of order: nothing is charged twice
-and nothing paid is left unrecorded.
+and nothing paid is left unrecorded. A callback never moves an intent on its own word: the
+provider's status query must agree, whichever outcome the callback claims.
 """
 
 from __future__ import annotations
