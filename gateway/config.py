@@ -252,7 +252,7 @@ class Settings:
     payment_operators: str = _setting(
         "PAYMENT_OPERATORS",
         "mpesa:sandbox,airtel:sandbox,orange:sandbox",
-        "operator:provider pairs in menu order (providers: sandbox, daraja)",
+        "operator:provider pairs in menu order (providers: sandbox, daraja, airtel)",
     )
     payment_push_delay_seconds: float = _setting(
         "PAYMENT_PUSH_DELAY_SECONDS", 5.0, "wait after the USSD END before the payment push"
@@ -293,6 +293,25 @@ class Settings:
     daraja_passkey: str = _setting("DARAJA_PASSKEY", "", "Lipa na M-Pesa Online passkey")
     daraja_timeout_seconds: float = _setting(
         "DARAJA_TIMEOUT_SECONDS", 10.0, "HTTP timeout of one Daraja call"
+    )
+    airtel_base_url: str = _setting(
+        "AIRTEL_BASE_URL",
+        "https://openapiuat.airtel.africa",
+        "Airtel Money Open API root (production: https://openapi.airtel.africa)",
+    )
+    airtel_client_id: str = _setting("AIRTEL_CLIENT_ID", "", "Airtel Open API app client id")
+    airtel_client_secret: str = _setting(
+        "AIRTEL_CLIENT_SECRET", "", "Airtel Open API app client secret"
+    )
+    airtel_country: str = _setting("AIRTEL_COUNTRY", "CD", "Airtel X-Country (ISO 3166 alpha-2)")
+    airtel_currency: str = _setting("AIRTEL_CURRENCY", "CDF", "Airtel X-Currency (CDF or USD)")
+    airtel_callback_secret: str = _setting(
+        "AIRTEL_CALLBACK_SECRET",
+        "",
+        "key of the callback `hash` when Airtel's callback authentication is on (else unchecked)",
+    )
+    airtel_timeout_seconds: float = _setting(
+        "AIRTEL_TIMEOUT_SECONDS", 10.0, "HTTP timeout of one Airtel Open API call"
     )
     # --- simulator (gateway/simulator/) ---
     simulator_enabled: bool = _setting(

@@ -12,6 +12,11 @@ hours is answered at once and never credits twice. A Daraja callback looks like:
       "CallbackMetadata": {"Item": [{"Name": "Amount", "Value": 1.0},
         {"Name": "MpesaReceiptNumber", "Value": "NLJ7RT61SV"},
         {"Name": "PhoneNumber", "Value": 254708374149}]}}}}
+
+Airtel posts to the one URL registered on its app (no `?intent=`; `transaction.id` is ours)::
+
+    {"transaction": {"id": "<intent id>", "message": "Paid CDF 25,000 ...", "status_code": "TS",
+      "airtel_money_id": "MP210603.1234.L06941"}, "hash": "<base64, when enabled>"}
 """
 
 from __future__ import annotations

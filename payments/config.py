@@ -46,6 +46,20 @@ class PaymentSettings(Protocol):
     def daraja_passkey(self) -> str: ...
     @property
     def daraja_timeout_seconds(self) -> float: ...
+    @property
+    def airtel_base_url(self) -> str: ...
+    @property
+    def airtel_client_id(self) -> str: ...
+    @property
+    def airtel_client_secret(self) -> str: ...
+    @property
+    def airtel_country(self) -> str: ...
+    @property
+    def airtel_currency(self) -> str: ...
+    @property
+    def airtel_callback_secret(self) -> str: ...
+    @property
+    def airtel_timeout_seconds(self) -> float: ...
 
 
 class PaymentConfigError(ValueError):
@@ -78,5 +92,8 @@ class PaymentsConfig:
     reconcile_after_seconds: float = 60.0
     # A `pushing` intent untouched this long means its job died mid-push (> any HTTP timeout).
     stale_push_seconds: float = 60.0
+    # Reconciliation asks again about an unanswered intent after reconcile_after_seconds,
+    # doubling each time up to this.
+    poll_backoff_max_seconds: float = 3600.0
     timezone: str = "UTC"
     short_code: str = ""

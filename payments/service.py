@@ -2,7 +2,8 @@
 
 Every step is idempotent and guarded by the intent's state in SQL, so jobs may crash, be
 retried or run twice, and callbacks may come twice or out of order: nothing is charged twice
-and nothing paid is left unrecorded.
+and nothing paid is left unrecorded. A callback never moves an intent on its own word: the
+provider's status query must agree, whichever outcome the callback claims.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from civic.ports import Assessment, Backend, PaymentRecord, RecordOutcome
 from payments.config import PaymentsConfig
 from payments.model import FailureReason, Intent, IntentStatus
 from payments.providers.base import (
+    CallbackAuthError,
     CallbackEvent,
     CallbackParseError,
     PaymentState,
@@ -247,6 +249,8 @@ class PaymentService:
             return self._review(callback_id, provider_name, "unknown_provider", body)
         try:
             event = provider.parse_callback(body, {"intent": hint} if hint else {})
+        except CallbackAuthError as error:
+            return self._review(callback_id, provider_name, "bad_signature", f"{error}: {body}")
         except CallbackParseError as error:
             return self._review(callback_id, provider_name, "unparseable", f"{error}: {body}")
         intent, problem = self._match(provider_name, event)
@@ -261,21 +265,30 @@ class PaymentService:
         if event.provider_reference and intent.provider_reference is None:
             self.store.attach_reference(intent.id, event.provider_reference)
             intent = self.store.get(intent.id) or intent
-        if not event.succeeded:
-            if self.store.mark_failed(intent.id, event.reason or FailureReason.OTHER):
-                self._notify_failure(intent.id)
-                return "failed"
-            return "ignored"  # already final: a duplicate, or a failure after a success
-        # A success is trusted only when the provider's status query agrees.
+        if _agrees(intent, event):
+            return "ignored"  # a retry of a callback already applied
+        # Never trust a callback alone, either way: the provider's status query decides.
         status = provider.query(intent)
-        if status.state is PaymentState.SUCCEEDED:
+        if status.state is PaymentState.SUCCEEDED and event.succeeded:
             self._succeed(intent.id, event.provider_receipt or status.provider_receipt)
             return "succeeded"
-        if status.state is PaymentState.FAILED:
+        if status.state is PaymentState.FAILED and not event.succeeded:
+            # The status query's reason is the provider's own word; some callbacks have none.
+            reason = status.reason if status.reason not in {None, FailureReason.OTHER} else None
+            if self.store.mark_failed(intent.id, reason or event.reason or FailureReason.OTHER):
+                self._notify_failure(intent.id)
+                return "failed"
+            return "ignored"  # already final
+        if status.state in {PaymentState.SUCCEEDED, PaymentState.FAILED, PaymentState.NOT_FOUND}:
+            claimed = "success" if event.succeeded else "failure"
+            detail = f"callback says {claimed}, status query says {status.state.value}: {body}"
             return self._review(
-                callback_id, provider_name, "contradicted_by_status_query", body, intent.id
+                callback_id, provider_name, "contradicted_by_status_query", detail, intent.id
             )
-        return "unconfirmed"  # reconciliation queries again later
+        # Pending or ambiguous: nothing moves; reconciliation asks again at its next pass.
+        if intent.active:
+            self.store.schedule_check(intent.id, utcnow(), count=False)
+        return "unconfirmed"
 
     def _match(self, provider: str, event: CallbackEvent) -> tuple[Intent | None, str | None]:
         by_id = self.store.get(event.intent_id) if event.intent_id else None
@@ -299,9 +312,11 @@ class PaymentService:
             and intent.provider_reference != event.provider_reference
         ):
             return intent, "reference_mismatch"
-        if (event.succeeded or event.amount is not None) and event.amount != intent.amount:
+        # Checked when the callback carries them (Airtel's and Orange's do not): the status
+        # query confirms every callback anyway.
+        if event.amount is not None and event.amount != intent.amount:
             return intent, "amount_mismatch"
-        if (event.succeeded or event.phone is not None) and event.phone != intent.phone:
+        if event.phone is not None and event.phone != intent.phone:
             return intent, "phone_mismatch"
         return intent, None
 
@@ -424,7 +439,7 @@ class PaymentService:
         now = now or utcnow()
         report = ReconcileReport()
         cutoff = now - timedelta(seconds=self.config.reconcile_after_seconds)
-        for intent in self.store.needing_attention(cutoff):
+        for intent in self.store.needing_attention(cutoff, now):
             try:
                 report.add(self._reconcile_one(intent, now))
             except Exception:
@@ -456,12 +471,47 @@ class PaymentService:
             return "push_requeued"
         if status.state in {PaymentState.SUCCEEDED, PaymentState.FAILED}:
             return self._apply_status(intent, status)
-        return self._expire(intent.id) if past_deadline else "waiting"
+        if status.state is PaymentState.NOT_FOUND and past_deadline:
+            return self._expire(intent.id)  # the provider never saw it: nothing can be charged
+        return self._ask_again(intent, status, now, past_deadline)
+
+    def _ask_again(
+        self, intent: Intent, status: StatusResult, now: datetime, past_deadline: bool
+    ) -> str:
+        """Keep an unanswered intent active and ask again later, less and less often.
+
+        Past its deadline an intent whose provider still cannot say (ambiguous, in progress,
+        down) is not expired: the money may yet move, so the assessment stays blocked (a new
+        confirm answers "already in progress") and a person is told.
+        """
+        checks = self.store.checks(intent.id)
+        delay = min(
+            self.config.reconcile_after_seconds * 2**checks, self.config.poll_backoff_max_seconds
+        )
+        self.store.schedule_check(intent.id, now + timedelta(seconds=delay))
+        if not past_deadline:
+            return "waiting"
+        if self.store.add_review(
+            dedupe_key=f"unresolved:{intent.id}",
+            provider=intent.provider,
+            reason="unresolved_after_deadline",
+            detail=f"status {status.state.value} {status.detail}".strip(),
+            intent_id=intent.id,
+        ):
+            log.warning("payment intent %s unresolved after its deadline", intent.id)
+        return "unresolved"
 
     def _expire(self, intent_id: str) -> str:
         if self.store.expire(intent_id):
             self._notify_failure(intent_id)
         return "expired"
+
+
+def _agrees(intent: Intent, event: CallbackEvent) -> bool:
+    """Tell whether the intent already ended the way the callback says (a retried callback)."""
+    if event.succeeded:
+        return intent.status is IntentStatus.SUCCEEDED and intent.settled_at is not None
+    return intent.status in {IntentStatus.FAILED, IntentStatus.EXPIRED}
 
 
 def _outcome_of(intent: Intent) -> StartOutcome:

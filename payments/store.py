@@ -112,6 +112,18 @@ reviews = Table(
     Column("created_at", DateTime, nullable=False),
 )
 
+# When reconciliation asks the provider again about an intent it could not settle (pending,
+# ambiguous, provider down): a new table rather than columns, so create_all adds it to an
+# existing database.
+polls = Table(
+    "payment_polls",
+    metadata,
+    Column("intent_id", String(32), primary_key=True),
+    Column("checks", Integer, nullable=False),
+    Column("next_check_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
 receipts = Table(
     "payment_receipts",
     metadata,
@@ -376,17 +388,22 @@ class PaymentStore:
             ).all()
         return {str(status): int(count) for status, count in rows}
 
-    def needing_attention(self, updated_before: datetime, limit: int = 200) -> list[Intent]:
-        """Return active intents untouched since `updated_before` and unsettled successes."""
+    def needing_attention(
+        self, updated_before: datetime, now: datetime | None = None, limit: int = 200
+    ) -> list[Intent]:
+        """Return unsettled successes, and active intents due a check: untouched since
+        `updated_before`, or whose scheduled check (payment_polls) is due at `now`."""
+        now = now or utcnow()
+        due = (polls.c.next_check_at.is_(None) & (intents.c.updated_at < updated_before)) | (
+            polls.c.next_check_at <= now
+        )
         with self._engine.connect() as conn:
             rows = (
                 conn.execute(
                     select(intents)
+                    .select_from(intents.outerjoin(polls, polls.c.intent_id == intents.c.id))
                     .where(
-                        (
-                            intents.c.status.in_(_statuses(ACTIVE))
-                            & (intents.c.updated_at < updated_before)
-                        )
+                        (intents.c.status.in_(_statuses(ACTIVE)) & due)
                         | (
                             (intents.c.status == IntentStatus.SUCCEEDED.value)
                             & intents.c.settled_at.is_(None)
@@ -399,6 +416,39 @@ class PaymentStore:
                 .all()
             )
         return [_intent(r) for r in rows]
+
+    def schedule_check(self, intent_id: str, at: datetime, *, count: bool = True) -> int:
+        """Set when reconciliation next asks about an intent; return the checks counted so far."""
+        now = utcnow()
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    insert(polls).values(
+                        intent_id=intent_id, checks=int(count), next_check_at=at, updated_at=now
+                    )
+                )
+            return int(count)
+        except IntegrityError:  # scheduled before: count one more check
+            pass
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(polls)
+                .where(polls.c.intent_id == intent_id)
+                .values(checks=polls.c.checks + int(count), next_check_at=at, updated_at=now)
+            )
+            return int(
+                conn.execute(
+                    select(polls.c.checks).where(polls.c.intent_id == intent_id)
+                ).scalar_one()
+            )
+
+    def checks(self, intent_id: str) -> int:
+        """Return how many inconclusive checks reconciliation made of an intent."""
+        with self._engine.connect() as conn:
+            found = conn.execute(
+                select(polls.c.checks).where(polls.c.intent_id == intent_id)
+            ).scalar()
+        return int(found or 0)
 
     def touch(self, intent_id: str) -> None:
         """Bump an active intent's updated_at so reconciliation looks at it later."""

@@ -14,6 +14,7 @@ from civic.ports import Backend
 from civic.sql import SqlBackend
 from payments.config import PaymentConfigError, PaymentsConfig, PaymentSettings, parse_operators
 from payments.jobs import schedule_reconcile
+from payments.providers.airtel import AirtelConfig, AirtelProvider
 from payments.providers.base import Provider
 from payments.providers.daraja import DarajaConfig, DarajaProvider
 from payments.providers.sandbox import SandboxProvider
@@ -107,9 +108,38 @@ def build_providers(
                 ),
                 callback_url,
             )
+        elif name == "airtel":
+            providers[name] = airtel_provider(settings)
         else:
             raise PaymentConfigError(f"PAYMENT_OPERATORS names unknown provider {name!r}")
     return providers
+
+
+def airtel_provider(settings: PaymentSettings) -> AirtelProvider:
+    """Build the Airtel Money adapter; refuse missing credentials."""
+    missing = [
+        env
+        for env, value in (
+            ("AIRTEL_CLIENT_ID", settings.airtel_client_id),
+            ("AIRTEL_CLIENT_SECRET", settings.airtel_client_secret),
+            ("AIRTEL_COUNTRY", settings.airtel_country),
+            ("AIRTEL_CURRENCY", settings.airtel_currency),
+        )
+        if not value
+    ]
+    if missing:
+        raise PaymentConfigError(f"the airtel provider needs {', '.join(missing)}")
+    return AirtelProvider(
+        AirtelConfig(
+            base_url=settings.airtel_base_url.rstrip("/"),
+            client_id=settings.airtel_client_id,
+            client_secret=settings.airtel_client_secret,
+            country=settings.airtel_country.upper(),
+            currency=settings.airtel_currency.upper(),
+            callback_secret=settings.airtel_callback_secret,
+            timeout_seconds=settings.airtel_timeout_seconds,
+        )
+    )
 
 
 def _sms_service(container: runtime.Container) -> SmsSender | None:
@@ -155,7 +185,9 @@ def wire(
             push_delay_seconds=settings.payment_push_delay_seconds,
             intent_ttl_seconds=settings.payment_intent_ttl_seconds,
             reconcile_after_seconds=settings.payment_reconcile_after_seconds,
-            stale_push_seconds=max(60.0, 3 * settings.daraja_timeout_seconds),
+            stale_push_seconds=max(
+                60.0, 3 * settings.daraja_timeout_seconds, 3 * settings.airtel_timeout_seconds
+            ),
             timezone=timezone,
             short_code=short_code,
         ),

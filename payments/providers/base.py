@@ -68,6 +68,10 @@ class CallbackParseError(ValueError):
     """The callback body is not something this provider sends."""
 
 
+class CallbackAuthError(CallbackParseError):
+    """The callback's signature does not match: it cannot be shown to come from the provider."""
+
+
 class Provider(Protocol):
     """One mobile-money API."""
 

@@ -27,7 +27,6 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import requests
-from urllib3.exceptions import NewConnectionError
 
 from payments.model import FailureReason, Intent
 from payments.providers.base import (
@@ -39,6 +38,7 @@ from payments.providers.base import (
     StatusResult,
     integral_amount,
 )
+from payments.providers.http import json_object, never_connected
 
 NAME: Final = "daraja"
 PROCESSING_ERROR: Final = "500.001.1001"
@@ -73,21 +73,6 @@ class DarajaConfig:
 
 class DarajaError(RuntimeError):
     """Daraja refused our credentials or answered something we cannot read."""
-
-
-def _never_connected(exc: requests.RequestException) -> bool:
-    """Tell whether the request certainly never reached the server."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, NewConnectionError):
-            return True
-        nested = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
-        seen = nested or seen.__cause__ or seen.__context__
-        if seen is exc:
-            break
-    return False
 
 
 class DarajaProvider:
@@ -126,7 +111,7 @@ class DarajaProvider:
             )
             if response.status_code != 200:
                 raise DarajaError(f"oauth answered HTTP {response.status_code}")
-            data = _json(response)
+            data = json_object(response)
             token = data.get("access_token")
             try:
                 expires_in = float(data.get("expires_in", 3599))
@@ -184,13 +169,13 @@ class DarajaProvider:
         except DarajaError as exc:  # the push itself was not sent
             return PushResult(PushOutcome.NOT_SENT, detail=str(exc))
         except requests.RequestException as exc:
-            if _never_connected(exc):
+            if never_connected(exc):
                 return PushResult(PushOutcome.NOT_SENT, detail=type(exc).__name__)
             return PushResult(PushOutcome.UNKNOWN, detail=type(exc).__name__)
         if response.status_code == 401:  # token revoked early: Daraja did not process it
             self._forget_token()
             return PushResult(PushOutcome.NOT_SENT, detail="HTTP 401")
-        data = _json(response)
+        data = json_object(response)
         reference = data.get("CheckoutRequestID")
         if response.status_code == 200 and str(data.get("ResponseCode")) == "0" and reference:
             return PushResult(PushOutcome.ACCEPTED, provider_reference=str(reference))
@@ -216,7 +201,7 @@ class DarajaProvider:
             return StatusResult(PaymentState.UNKNOWN, detail=type(exc).__name__)
         if response.status_code == 401:
             self._forget_token()
-        data = _json(response)
+        data = json_object(response)
         if str(data.get("errorCode")) == PROCESSING_ERROR:
             return StatusResult(PaymentState.PENDING)
         if response.status_code != 200 or "ResultCode" not in data:
@@ -262,11 +247,3 @@ class DarajaProvider:
             phone=f"+{phone_text.lstrip('+')}" if phone_text.lstrip("+").isdigit() else None,
             provider_receipt=str(receipt) if isinstance(receipt, str | int) else None,
         )
-
-
-def _json(response: requests.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -2,9 +2,12 @@
 
 The outcome is chosen by the amount's last two digits (see README, "Sandbox outcomes"):
 01 cancelled, 02 insufficient funds, 03 no callback (the status query answers timeout, so
-reconciliation is exercised), 04 wrong PIN, 05 other failure, anything else succeeds.
+reconciliation is exercised), 04 wrong PIN, 05 other failure, 06 ambiguous (no callback, the
+status query cannot tell until `resolve`), anything else succeeds.
 The push is remembered in Redis (so a status query can tell "never pushed" apart), and an rq
-job POSTs the callback to our own endpoint after SANDBOX_CALLBACK_DELAY_SECONDS.
+job POSTs the callback to our own endpoint after SANDBOX_CALLBACK_DELAY_SECONDS. Like a real
+operator, the status query says "pending" until the customer has answered: when that job
+runs (or at once for the outcomes without a callback).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from payments.queues import JobScheduler
 
 NAME: Final = "sandbox"
 NO_CALLBACK: Final = 3
+AMBIGUOUS: Final = 6
 OUTCOMES: Final[Mapping[int, FailureReason]] = {
     1: FailureReason.CANCELLED,
     2: FailureReason.INSUFFICIENT_FUNDS,
@@ -74,6 +78,25 @@ class SandboxProvider:
     def _key(self, intent_id: str) -> str:
         return f"payments:sandbox:pushes:{intent_id}"
 
+    def _resolved_key(self, intent_id: str) -> str:
+        return f"payments:sandbox:resolved:{intent_id}"
+
+    def _answered_key(self, intent_id: str) -> str:
+        return f"payments:sandbox:answered:{intent_id}"
+
+    def answer(self, intent_id: str) -> None:
+        """Record that the customer answered the prompt (the status query now tells)."""
+        self._redis.set(self._answered_key(intent_id), 1, ex=_PUSH_TTL_SECONDS)
+
+    def answered(self, intent_id: str) -> bool:
+        """Tell whether the customer answered the intent's prompt."""
+        return bool(self._redis.exists(self._answered_key(intent_id)))
+
+    def resolve(self, intent_id: str, failure: FailureReason | None) -> None:
+        """End an ambiguous (...06) payment: succeeded (None) or failed; queries say so after."""
+        value = failure.value if failure else "succeeded"
+        self._redis.set(self._resolved_key(intent_id), value, ex=_PUSH_TTL_SECONDS)
+
     def pushes(self, intent_id: str) -> int:
         """Return how many times the intent was pushed (tests prove there is never a second)."""
         raw = self._redis.get(self._key(intent_id))
@@ -85,7 +108,9 @@ class SandboxProvider:
         pipe.incr(self._key(intent.id))
         pipe.expire(self._key(intent.id), _PUSH_TTL_SECONDS)
         pipe.execute()
-        if intent.amount % 100 != NO_CALLBACK:
+        if intent.amount % 100 in {NO_CALLBACK, AMBIGUOUS}:
+            self.answer(intent.id)
+        else:
             self._jobs.enqueue(
                 "payments.jobs.sandbox_callback",
                 intent.id,
@@ -98,6 +123,16 @@ class SandboxProvider:
         """Answer from the amount table; NOT_FOUND when the intent was never pushed."""
         if not self.pushes(intent.id):
             return StatusResult(PaymentState.NOT_FOUND)
+        if not self.answered(intent.id):
+            return StatusResult(PaymentState.PENDING)
+        if intent.amount % 100 == AMBIGUOUS:
+            raw = self._redis.get(self._resolved_key(intent.id))
+            if raw is None:
+                return StatusResult(PaymentState.UNKNOWN, detail="ambiguous")
+            resolved = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if resolved != "succeeded":
+                return StatusResult(PaymentState.FAILED, reason=FailureReason(resolved))
+            return StatusResult(PaymentState.SUCCEEDED, provider_receipt=self.receipt(intent))
         failure = outcome_for(intent.amount)
         if failure is None:
             return StatusResult(PaymentState.SUCCEEDED, provider_receipt=self.receipt(intent))
@@ -122,7 +157,8 @@ class SandboxProvider:
         }
 
     def deliver_callback(self, intent: Intent) -> int:
-        """POST the simulated callback to our endpoint; return the HTTP status."""
+        """The customer answers; POST the simulated callback to our endpoint; return the status."""
+        self.answer(intent.id)
         response = requests.post(
             self._callback_url(self.name, intent.id),
             json=self.callback_body(intent),

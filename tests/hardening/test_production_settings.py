@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from typing import Any
 
 import pytest
@@ -238,24 +238,42 @@ def _adapter_setting(env: str) -> Any:
     return field(default="", metadata={"env": env, "doc": env, "secret": None})
 
 
-@dataclass(frozen=True, slots=True)
-class WithAdapters(Settings):
-    """Settings as they look once payment adapters add theirs (no rule of their own)."""
-
-    airtel_base_url: str = _adapter_setting("AIRTEL_BASE_URL")
-    airtel_client_secret: str = _adapter_setting("AIRTEL_CLIENT_SECRET")
-    airtel_callback_secret: str = _adapter_setting("AIRTEL_CALLBACK_SECRET")
-    vodacom_environment: str = _adapter_setting("VODACOM_ENVIRONMENT")
-    vodacom_public_key: str = _adapter_setting("VODACOM_PUBLIC_KEY")
-    paygate_base_url: str = _adapter_setting("PAYGATE_BASE_URL")
-    paygate_auth_token: str = _adapter_setting("PAYGATE_AUTH_TOKEN")
+# Adapter settings the test names; those an adapter already declared are used as they are,
+# the others are added the way an adapter adds them, so the check is proven generic either way.
+ADAPTER_SETTINGS = {
+    "airtel_base_url": "AIRTEL_BASE_URL",
+    "airtel_client_secret": "AIRTEL_CLIENT_SECRET",
+    "airtel_callback_secret": "AIRTEL_CALLBACK_SECRET",
+    "vodacom_environment": "VODACOM_ENVIRONMENT",
+    "vodacom_public_key": "VODACOM_PUBLIC_KEY",
+    "paygate_base_url": "PAYGATE_BASE_URL",
+    "paygate_auth_token": "PAYGATE_AUTH_TOKEN",
+}
+_declared = {f.name for f in fields(Settings)}
+WithAdapters = dataclasses.make_dataclass(
+    "WithAdapters",
+    [
+        (name, str, _adapter_setting(env))
+        for name, env in ADAPTER_SETTINGS.items()
+        if name not in _declared
+    ],
+    bases=(Settings,),
+    frozen=True,
+    slots=True,
+)
 
 
 def test_adapter_settings_are_checked_by_name_without_rules_of_their_own() -> None:
     live = Settings.from_env(COMPLETE)
-    base = {f.name: getattr(live, f.name) for f in fields(Settings)}
+    base = {
+        f.name: getattr(live, f.name) for f in fields(Settings) if f.name not in ADAPTER_SETTINGS
+    }
     settings = WithAdapters(
-        **{**base, "payment_operators": "airtel:airtel,mpesa:vodacom"},
+        **{
+            **base,
+            "payment_operators": "airtel:airtel,mpesa:vodacom",
+            **({"airtel_client_id": "guichet-app"} if "airtel_client_id" in base else {}),
+        },
         airtel_base_url="https://openapiuat.airtel.africa",
         airtel_client_secret="o" * 32,  # OTP_KEY's value
         airtel_callback_secret="a" * 32,

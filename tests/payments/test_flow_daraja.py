@@ -88,14 +88,25 @@ def test_a_lost_success_callback_is_recorded_through_stkpushquery(payments: Paym
     assert intent.status is IntentStatus.SUCCEEDED and payments.paid(intent.assessment_id)
 
 
-def test_a_success_arriving_after_expiry_is_still_recorded(payments: Payments) -> None:
-    result = payments.start(25000, operator="mpesa")
+def test_a_payment_still_processing_past_its_deadline_stays_open_and_blocks_a_second(
+    payments: Payments,
+) -> None:
+    assessment = payments.assessment(25000)
+    result = payments.start(assessment, operator="mpesa")
     assert result.intent is not None
     payments.work()
     payments.fake.state.processing = True
     ttl = payments.service.config.intent_ttl_seconds
-    assert payments.service.reconcile(now=payments.later(ttl + 1)).counts == {"expired": 1}
-    assert payments.intent(result.intent.id).status is IntentStatus.EXPIRED
+    assert payments.service.reconcile(now=payments.later(ttl + 1)).counts == {"unresolved": 1}
+    intent = payments.intent(result.intent.id)
+    assert intent.status is IntentStatus.PUSHED  # the money may still move: never expired
+    assert payments.sms(f"payment-failed:{intent.id}") is None
+    [review] = payments.store.list_reviews()
+    assert (review.reason, review.intent_id) == ("unresolved_after_deadline", intent.id)
+    again = payments.start(assessment, operator="mpesa", session="ATUid_again")
+    assert again.outcome is StartOutcome.ALREADY_PENDING  # the citizen is told to wait
+    payments.work()
+    assert payments.fake.push_count() == 1
     payments.fake.state.processing = False
     assert payments.fake.deliver_callbacks() == [200]
     payments.work()

@@ -78,9 +78,11 @@ def test_a_successful_payment_whose_callback_was_lost_is_recorded(payments: Paym
     assert result.intent is not None
     payments.service.push(result.intent.id)  # pushed, but its callback job never runs
     payments.redis.delete("rq:queue:payments")
+    assert payments.service.reconcile(now=payments.later(120)).counts == {"waiting": 1}
+    payments.sandbox.answer(result.intent.id)  # the customer paid; the callback was lost
     assert payments.intent(result.intent.id).status is IntentStatus.PUSHED
-    assert payments.service.reconcile(now=payments.later(30)).counts == {}  # too early
-    assert payments.service.reconcile(now=payments.later(120)).counts == {"succeeded": 1}
+    assert payments.service.reconcile(now=payments.later(150)).counts == {}  # backoff: 60 s
+    assert payments.service.reconcile(now=payments.later(181)).counts == {"succeeded": 1}
     intent = payments.intent(result.intent.id)
     assert intent.status is IntentStatus.SUCCEEDED and intent.settlement == "recorded"
     assert payments.paid(intent.assessment_id)

@@ -1,0 +1,1 @@
+"""One module per provider, each defining `HARNESS` (tests/payments/contract/harness.py)."""
