@@ -49,6 +49,8 @@ class RqEnqueuer:
         options: dict[str, Any] = {"args": tuple(effect.args), "retry": self._retry}
         if effect.job_id is not None:
             options.update(job_id=rq_job_id(effect.job_id), unique=True)
+        if effect.timeout_seconds is not None:
+            options["job_timeout"] = effect.timeout_seconds
         if not enqueue_once(queue, effect.func, delay_seconds=effect.delay_seconds, **options):
             # A retried hop or a double tap asked for work already queued: once is enough.
             log.info("job %s already queued on %s", effect.job_id, effect.queue)

@@ -12,6 +12,9 @@ hours is answered at once and never credits twice. A Daraja callback looks like:
       "CallbackMetadata": {"Item": [{"Name": "Amount", "Value": 1.0},
         {"Name": "MpesaReceiptNumber", "Value": "NLJ7RT61SV"},
         {"Name": "PhoneNumber", "Value": 254708374149}]}}}}
+
+Vodacom's M-Pesa OpenAPI result is answered with its documented acknowledgement
+(payments.providers.vodacom.acknowledgement).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.callback_auth import callback_route
+from payments.providers import vodacom
 from payments.service import PaymentService
 
 log = logging.getLogger(__name__)
@@ -68,4 +72,6 @@ def callback(provider: str) -> Response:
         log.error("payment callback for %s not stored: %s", provider, type(error).__name__)
         return _answer(503, 1, "try again later")
     log.info("payment callback %s from %s stored", callback_id, provider)
+    if provider == vodacom.NAME:  # M-Pesa OpenAPI reads its own acknowledgement
+        return jsonify(vodacom.acknowledgement(body))
     return _answer(200, 0, "Accepted")
