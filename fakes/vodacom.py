@@ -427,8 +427,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8091)
     parser.add_argument("--activation-seconds", type=float, default=0.0)
     parser.add_argument("--pin-seconds", type=float, default=0.0, help="hold every C2B this long")
+    parser.add_argument("--currency", default="USD", help="USD, or CDF for the demo city's bills")
     args = parser.parse_args(argv)
-    fake = FakeVodacom(port=args.port)
+    fake = FakeVodacom(port=args.port, currencies=frozenset({args.currency}))
     fake.state.session_activation_seconds = args.activation_seconds
     fake.state.pin_delay_seconds = args.pin_seconds
     print("Fake Vodacom M-Pesa OpenAPI (no real money). Settings for Guichet:")
@@ -437,7 +438,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"VODACOM_API_KEY={fake.state.api_key}")
     print(f"VODACOM_SERVICE_PROVIDER_CODE={fake.state.service_provider_code}")
     print(f"VODACOM_PUBLIC_KEY={fake.public_key}")
-    print("Payments need USD assessments (VODACOM_CURRENCY=USD).", flush=True)
+    print(f"VODACOM_CURRENCY={args.currency}")
+    if args.currency == "CDF":
+        print("VODACOM_ALLOW_CDF=1")
+    print("(only assessments in that currency can be paid)", flush=True)
     fake.start()
     try:
         fake._thread.join()
