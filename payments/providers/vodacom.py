@@ -239,7 +239,10 @@ class VodacomProvider:
         """Send one call with the session; a refusal (401) is never a processed request."""
         renewed = False
         while True:
-            session = self._current_session()
+            try:
+                session = self._current_session()
+            except requests.RequestException as exc:  # the call itself was never sent
+                raise VodacomError(f"getSession failed: {type(exc).__name__}") from exc
             response = self._http.request(
                 method,
                 self._config.url(api),
