@@ -75,7 +75,7 @@ class DarajaError(RuntimeError):
     """Daraja refused our credentials or answered something we cannot read."""
 
 
-def never_connected(exc: requests.RequestException) -> bool:
+def _never_connected(exc: requests.RequestException) -> bool:
     """Tell whether the request certainly never reached the server."""
     if isinstance(exc, requests.ConnectTimeout):
         return True
@@ -182,7 +182,7 @@ class DarajaProvider:
         except DarajaError as exc:  # the push itself was not sent
             return PushResult(PushOutcome.NOT_SENT, detail=str(exc))
         except requests.RequestException as exc:
-            if never_connected(exc):
+            if _never_connected(exc):
                 return PushResult(PushOutcome.NOT_SENT, detail=type(exc).__name__)
             return PushResult(PushOutcome.UNKNOWN, detail=type(exc).__name__)
         if response.status_code == 401:  # token revoked early: Daraja did not process it

@@ -51,7 +51,7 @@ from payments.providers.base import (
     PushResult,
     StatusResult,
 )
-from payments.providers.daraja import never_connected
+from payments.providers.http import json_object, never_connected
 
 NAME: Final = "vodacom"
 OK: Final = "INS-0"
@@ -162,6 +162,8 @@ class VodacomProvider:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._config = config
+        # The amounts' currency: one per shortcode (a city billing in another is refused at start).
+        self.currencies = frozenset({config.currency})
         self._key = load_public_key(config.public_key)
         self._http = session or requests.Session()
         self._clock = clock
@@ -201,7 +203,7 @@ class VodacomProvider:
                 headers=self._headers(self._config.api_key),
                 timeout=(self._config.connect_timeout_seconds, self._config.timeout_seconds),
             )
-            data = _json(response)
+            data = json_object(response)
             session_id = data.get("output_SessionID")
             if response.status_code not in (200, 201) or data.get("output_ResponseCode") != OK:
                 raise VodacomError(
@@ -304,7 +306,7 @@ class VodacomProvider:
             # A read timeout: the customer may be typing the PIN right now. Never push again;
             # the status query (reconciliation) finds out.
             return PushResult(PushOutcome.UNKNOWN, detail=type(exc).__name__)
-        data = _json(response)
+        data = json_object(response)
         code = str(data.get("output_ResponseCode") or "")
         transaction = _text(data.get("output_TransactionID"))
         if code == OK and response.status_code in (200, 201):
@@ -350,7 +352,7 @@ class VodacomProvider:
             )
         except (VodacomError, requests.RequestException) as exc:
             return StatusResult(PaymentState.UNKNOWN, detail=type(exc).__name__)
-        data = _json(response)
+        data = json_object(response)
         code = str(data.get("output_ResponseCode") or "")
         status = _text(data.get("output_ResponseTransactionStatus")) or _text(
             data.get("output_TransactionStatus")
@@ -430,11 +432,3 @@ def _text(value: object) -> str | None:
         if isinstance(value, str | int) and not isinstance(value, bool) and str(value)
         else None
     )
-
-
-def _json(response: requests.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
