@@ -252,7 +252,7 @@ class Settings:
     payment_operators: str = _setting(
         "PAYMENT_OPERATORS",
         "mpesa:sandbox,airtel:sandbox,orange:sandbox",
-        "operator:provider pairs in menu order (providers: sandbox, daraja, airtel)",
+        "operator:provider pairs in menu order (providers: sandbox, daraja, airtel, vodacom)",
     )
     payment_push_delay_seconds: float = _setting(
         "PAYMENT_PUSH_DELAY_SECONDS", 5.0, "wait after the USSD END before the payment push"
@@ -312,6 +312,45 @@ class Settings:
     )
     airtel_timeout_seconds: float = _setting(
         "AIRTEL_TIMEOUT_SECONDS", 10.0, "HTTP timeout of one Airtel Open API call"
+    )
+    vodacom_base_url: str = _setting(
+        "VODACOM_BASE_URL",
+        "https://openapi.m-pesa.com/sandbox",
+        "M-Pesa OpenAPI root (…/sandbox or …/openapi)",
+    )
+    vodacom_market: str = _setting(
+        "VODACOM_MARKET", "vodacomDRC", "M-Pesa OpenAPI market (vodacomDRC, vodacomTZN, …)"
+    )
+    vodacom_country: str = _setting("VODACOM_COUNTRY", "DRC", "input_Country of the market")
+    vodacom_currency: str = _setting(
+        "VODACOM_CURRENCY", "USD", "input_Currency (DRC: USD; CDF needs VODACOM_ALLOW_CDF)"
+    )
+    vodacom_allow_cdf: bool = _setting(
+        "VODACOM_ALLOW_CDF", False, "accept CDF once Vodacom confirmed your shortcode takes it"
+    )
+    vodacom_api_key: str = _setting("VODACOM_API_KEY", "", "M-Pesa OpenAPI portal API key")
+    vodacom_public_key: str = _setting(
+        "VODACOM_PUBLIC_KEY", "", "the portal's base64 RSA public key (encrypts bearer values)"
+    )
+    vodacom_service_provider_code: str = _setting(
+        "VODACOM_SERVICE_PROVIDER_CODE", "", "your M-Pesa shortcode (input_ServiceProviderCode)"
+    )
+    vodacom_origin: str = _setting(
+        "VODACOM_ORIGIN", "*", "Origin header, as registered for the portal application"
+    )
+    vodacom_timeout_seconds: float = _setting(
+        "VODACOM_TIMEOUT_SECONDS", 15.0, "HTTP read timeout of session and status calls"
+    )
+    vodacom_push_timeout_seconds: float = _setting(
+        "VODACOM_PUSH_TIMEOUT_SECONDS",
+        120.0,
+        "HTTP read timeout of the C2B call, which waits for the customer's PIN",
+    )
+    vodacom_session_activation_seconds: float = _setting(
+        "VODACOM_SESSION_ACTIVATION_SECONDS", 30.0, "a new session may be refused this long"
+    )
+    vodacom_session_lifetime_seconds: float = _setting(
+        "VODACOM_SESSION_LIFETIME_SECONDS", 3600.0, "renew the session after this (portal setting)"
     )
     # --- simulator (gateway/simulator/) ---
     simulator_enabled: bool = _setting(

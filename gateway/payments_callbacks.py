@@ -17,6 +17,9 @@ Airtel posts to the one URL registered on its app (no `?intent=`; `transaction.i
 
     {"transaction": {"id": "<intent id>", "message": "Paid CDF 25,000 ...", "status_code": "TS",
       "airtel_money_id": "MP210603.1234.L06941"}, "hash": "<base64, when enabled>"}
+
+Vodacom's M-Pesa OpenAPI result is answered with its documented acknowledgement
+(payments.providers.vodacom.acknowledgement).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.callback_auth import callback_route
+from payments.providers import vodacom
 from payments.service import PaymentService
 
 log = logging.getLogger(__name__)
@@ -73,4 +77,6 @@ def callback(provider: str) -> Response:
         log.error("payment callback for %s not stored: %s", provider, type(error).__name__)
         return _answer(503, 1, "try again later")
     log.info("payment callback %s from %s stored", callback_id, provider)
+    if provider == vodacom.NAME:  # M-Pesa OpenAPI reads its own acknowledgement
+        return jsonify(vodacom.acknowledgement(body))
     return _answer(200, 0, "Accepted")

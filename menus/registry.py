@@ -23,6 +23,7 @@ class Effect:
     args: tuple[Any, ...] = ()
     job_id: str | None = None
     delay_seconds: float = 0
+    timeout_seconds: float | None = None  # rq's job timeout when the job may be slow
 
 
 class Enqueuer(Protocol):

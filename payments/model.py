@@ -29,6 +29,7 @@ class FailureReason(StrEnum):
     INSUFFICIENT_FUNDS = "insufficient_funds"
     TIMEOUT = "timeout"
     WRONG_PIN = "wrong_pin"
+    INVALID_NUMBER = "invalid_number"  # the number has no wallet with this operator
     OTHER = "other"
 
 

@@ -26,8 +26,9 @@ class JobScheduler(Protocol):
         delay_seconds: float = 0,
         job_id: str | None = None,
         retries: int = 0,
+        timeout_seconds: float | None = None,
     ) -> None:
-        """Run `func(*args)` on the payments queue, after `delay_seconds`."""
+        """Run `func(*args)` on the payments queue after `delay_seconds`, in `timeout_seconds`."""
 
 
 class RqJobs:
@@ -43,9 +44,12 @@ class RqJobs:
         delay_seconds: float = 0,
         job_id: str | None = None,
         retries: int = 0,
+        timeout_seconds: float | None = None,
     ) -> None:
         """Enqueue `func(*args)`; a job id already queued is not enqueued twice."""
         options: dict[str, Any] = {"job_id": job_id, "unique": job_id is not None}
+        if timeout_seconds is not None:
+            options["job_timeout"] = timeout_seconds
         if retries:
             options["retry"] = Retry(max=retries, interval=[5, 15, 30, 60][:retries])
         if not enqueue_once(self._queue, func, *args, delay_seconds=delay_seconds, **options):
@@ -62,6 +66,7 @@ class InlineJobs:
         delay_seconds: float = 0,
         job_id: str | None = None,
         retries: int = 0,
+        timeout_seconds: float | None = None,
     ) -> None:
         """Call `func(*args)` after `delay_seconds` on a daemon thread."""
         module_name, _, name = func.rpartition(".")

@@ -174,6 +174,7 @@ class PaymentService:
             else delay_seconds,
             job_id=self.push_job_id(intent_id),
             retries=3,
+            timeout_seconds=self.config.push_job_timeout_seconds,
         )
 
     # --- push ----------------------------------------------------------------------------
@@ -197,6 +198,8 @@ class PaymentService:
         if result.outcome is PushOutcome.ACCEPTED and result.provider_reference:
             self.store.mark_pushed(intent_id, result.provider_reference)
             log.info("payment intent %s pushed to %s", intent_id, claimed.provider)
+            if result.status is not None:
+                self._apply_status(claimed, result.status)
         elif result.outcome is PushOutcome.REJECTED:
             log.warning(
                 "payment intent %s refused by %s: %s", intent_id, claimed.provider, result.detail
@@ -456,7 +459,7 @@ class PaymentService:
         if intent.status is IntentStatus.PENDING:
             if past_deadline:
                 return self._expire(intent.id)
-            self._jobs.enqueue(PUSH_JOB, intent.id)  # the first push job was lost
+            self._push_again(intent.id)  # the first push job was lost
             return "push_requeued"
         status = self.providers[intent.provider].query(intent)
         stale = now - intent.updated_at >= timedelta(seconds=self.config.stale_push_seconds)
@@ -467,7 +470,7 @@ class PaymentService:
             and not past_deadline
             and self.store.release_push(intent.id)
         ):
-            self._jobs.enqueue(PUSH_JOB, intent.id)  # its job died before reaching the provider
+            self._push_again(intent.id)  # its job died before reaching the provider
             return "push_requeued"
         if status.state in {PaymentState.SUCCEEDED, PaymentState.FAILED}:
             return self._apply_status(intent, status)
@@ -500,6 +503,11 @@ class PaymentService:
         ):
             log.warning("payment intent %s unresolved after its deadline", intent.id)
         return "unresolved"
+
+    def _push_again(self, intent_id: str) -> None:
+        self._jobs.enqueue(
+            PUSH_JOB, intent_id, timeout_seconds=self.config.push_job_timeout_seconds
+        )
 
     def _expire(self, intent_id: str) -> str:
         if self.store.expire(intent_id):

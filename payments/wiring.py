@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from typing import Final
 from urllib.parse import quote, urlencode
 
@@ -18,12 +19,20 @@ from payments.providers.airtel import AirtelConfig, AirtelProvider
 from payments.providers.base import Provider
 from payments.providers.daraja import DarajaConfig, DarajaProvider
 from payments.providers.sandbox import SandboxProvider
+from payments.providers.vodacom import (
+    MARKETS,
+    UNVERIFIED_CURRENCIES,
+    VodacomConfig,
+    VodacomProvider,
+)
 from payments.queues import InlineJobs, JobScheduler, RqJobs
 from payments.receipts import ReceiptCodec, ReceiptVerifier
 from payments.service import PaymentService, SmsSender
 from payments.store import PaymentStore, build_engine
 
 log = logging.getLogger(__name__)
+
+DEFAULT_JOB_TIMEOUT: Final = 180.0  # rq's own default
 
 # Development only: production refuses to start without RECEIPT_KEY (gateway.config).
 DEV_RECEIPT_KEY: Final = "guichet-development-receipt-key-not-secret"
@@ -110,6 +119,8 @@ def build_providers(
             )
         elif name == "airtel":
             providers[name] = airtel_provider(settings)
+        elif name == "vodacom":
+            providers[name] = VodacomProvider(vodacom_config(settings))
         else:
             raise PaymentConfigError(f"PAYMENT_OPERATORS names unknown provider {name!r}")
     return providers
@@ -140,6 +151,61 @@ def airtel_provider(settings: PaymentSettings) -> AirtelProvider:
             timeout_seconds=settings.airtel_timeout_seconds,
         )
     )
+
+
+def vodacom_config(settings: PaymentSettings) -> VodacomConfig:
+    """Check the VODACOM_* settings and return the adapter's configuration."""
+    missing = [
+        env
+        for env, value in (
+            ("VODACOM_API_KEY", settings.vodacom_api_key),
+            ("VODACOM_PUBLIC_KEY", settings.vodacom_public_key),
+            ("VODACOM_SERVICE_PROVIDER_CODE", settings.vodacom_service_provider_code),
+        )
+        if not value
+    ]
+    if missing:
+        raise PaymentConfigError(f"the vodacom provider needs {', '.join(missing)}")
+    market = MARKETS.get(settings.vodacom_market)
+    if market is None:
+        raise PaymentConfigError(
+            f"VODACOM_MARKET {settings.vodacom_market!r} is not one of {', '.join(MARKETS)}"
+        )
+    country, currencies = market
+    if settings.vodacom_country != country:
+        raise PaymentConfigError(f"VODACOM_COUNTRY must be {country} for {settings.vodacom_market}")
+    currency = settings.vodacom_currency
+    unverified = UNVERIFIED_CURRENCIES.get(settings.vodacom_market, frozenset())
+    if currency in unverified and not settings.vodacom_allow_cdf:
+        raise PaymentConfigError(
+            f"VODACOM_CURRENCY {currency} is unverified for {settings.vodacom_market}: set "
+            "VODACOM_ALLOW_CDF=1 once Vodacom confirmed your shortcode takes it"
+        )
+    if currency not in currencies | unverified:
+        raise PaymentConfigError(
+            f"VODACOM_CURRENCY {currency!r} is not taken in {settings.vodacom_market} "
+            f"({', '.join(sorted(currencies | unverified))})"
+        )
+    return VodacomConfig(
+        base_url=settings.vodacom_base_url.rstrip("/"),
+        market=settings.vodacom_market,
+        country=country,
+        currency=currency,
+        api_key=settings.vodacom_api_key,
+        public_key=settings.vodacom_public_key,
+        service_provider_code=settings.vodacom_service_provider_code,
+        origin=settings.vodacom_origin,
+        timeout_seconds=settings.vodacom_timeout_seconds,
+        push_timeout_seconds=settings.vodacom_push_timeout_seconds,
+        session_activation_seconds=settings.vodacom_session_activation_seconds,
+        session_lifetime_seconds=settings.vodacom_session_lifetime_seconds,
+    )
+
+
+def slow_push_seconds(providers: Mapping[str, Provider]) -> float:
+    """Return how long the slowest push may legitimately run (0: every push is quick)."""
+    slow = [p.job_timeout_seconds() for p in providers.values() if isinstance(p, VodacomProvider)]
+    return max(slow, default=0.0)
 
 
 def _sms_service(container: runtime.Container) -> SmsSender | None:
@@ -173,9 +239,12 @@ def wire(
         backend = SqlBackend.from_url(settings.database_url)
     # PAYMENT_CALLBACK_TOKEN: gateway.config refuses production without it and
     # gateway.callback_auth says at start-up which channels accept callbacks without a token.
+    providers = build_providers(settings, set(operators.values()), connection, jobs)
+    slow_push = slow_push_seconds(providers)
+    job_timeout = max(DEFAULT_JOB_TIMEOUT, slow_push)
     service = PaymentService(
         store=store,
-        providers=build_providers(settings, set(operators.values()), connection, jobs),
+        providers=providers,
         backend=backend,
         sms=_sms_service(container),
         jobs=jobs,
@@ -185,9 +254,14 @@ def wire(
             push_delay_seconds=settings.payment_push_delay_seconds,
             intent_ttl_seconds=settings.payment_intent_ttl_seconds,
             reconcile_after_seconds=settings.payment_reconcile_after_seconds,
+            # Past this a `pushing` intent's job is dead: never while a push job may still run.
             stale_push_seconds=max(
-                60.0, 3 * settings.daraja_timeout_seconds, 3 * settings.airtel_timeout_seconds
+                60.0,
+                3 * settings.daraja_timeout_seconds,
+                3 * settings.airtel_timeout_seconds,
+                job_timeout + 60 if slow_push else 0,
             ),
+            push_job_timeout_seconds=job_timeout,
             timezone=timezone,
             short_code=short_code,
         ),

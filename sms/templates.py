@@ -31,6 +31,7 @@ CONTRACT_KEYS: Final = frozenset(
         "payment_failed_insufficient_funds",
         "payment_failed_timeout",
         "payment_failed_wrong_pin",
+        "payment_failed_invalid_number",
         "payment_failed_other",
         "otp",
     }

@@ -69,6 +69,7 @@ def start(ctx: ActionContext) -> ActionResult:
             args=(intent.id,),
             job_id=service.push_job_id(intent.id),
             delay_seconds=service.config.push_delay_seconds,
+            timeout_seconds=service.config.push_job_timeout_seconds,
         )
         return ActionResult(outcome="started", data=data, effects=[push])
     if result.outcome is StartOutcome.ALREADY_PENDING:

@@ -29,6 +29,9 @@ class PushResult:
     provider_reference: str | None = None
     reason: FailureReason | None = None
     detail: str = ""
+    # A synchronous API (Vodacom C2B) answers the push only once the customer has: its own
+    # answer to our request says how the payment ended, so no callback is awaited.
+    status: StatusResult | None = None
 
 
 class PaymentState(StrEnum):

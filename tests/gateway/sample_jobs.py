@@ -21,6 +21,12 @@ def flaky(key: str) -> None:
         raise ConnectionError("transient failure, first attempt")
 
 
+def wait_for(key: str, seconds: float) -> None:
+    """Block until the test pushes to `key` (a push waiting for the customer's PIN)."""
+    connection = runtime.current().get(redis.Redis)
+    connection.rpush(f"{key}:done", "1" if connection.blpop([key], timeout=seconds) else "0")
+
+
 def hang(seconds: float) -> None:
     """Hang longer than the job's timeout (a provider that never answers)."""
     time.sleep(seconds)

@@ -113,6 +113,21 @@ def test_the_inline_enqueuer_runs_at_once_and_once_per_job_id(
     assert int(redis_client.get("t") or 0) == 1  # a failing job is logged, not raised
 
 
+def test_a_slow_inline_effect_never_holds_the_hop(app: Flask, redis_client: redis.Redis) -> None:
+    inline = InlineEnqueuer()
+    slow = Effect(
+        queue="payments",
+        func="tests.gateway.sample_jobs.wait_for",
+        args=("pin", 30),
+        timeout_seconds=300,
+    )
+    inline.enqueue(slow)  # returns while the job still waits: inline, this would deadlock
+    redis_client.rpush("pin", "typed")
+    [thread] = inline.threads
+    thread.join(timeout=30)
+    assert ran(redis_client, "pin:done") == ["1"]
+
+
 def test_the_emulation_wires_the_inline_enqueuer() -> None:
     from gateway.app import create_app  # noqa: PLC0415
 

@@ -272,7 +272,13 @@ def test_adapter_settings_are_checked_by_name_without_rules_of_their_own() -> No
         **{
             **base,
             "payment_operators": "airtel:airtel,mpesa:vodacom",
+            # Real adapters' own settings, set live so only the ones named below are wrong.
             **({"airtel_client_id": "guichet-app"} if "airtel_client_id" in base else {}),
+            **(
+                {"vodacom_base_url": "https://openapi.m-pesa.com/openapi"}
+                if "vodacom_base_url" in base
+                else {}
+            ),
         },
         airtel_base_url="https://openapiuat.airtel.africa",
         airtel_client_secret="o" * 32,  # OTP_KEY's value
