@@ -19,6 +19,7 @@ from civic.ports import Assessment, Backend, PaymentRecord, RecordOutcome
 from payments.config import PaymentsConfig
 from payments.model import FailureReason, Intent, IntentStatus
 from payments.providers.base import (
+    CallbackAuthError,
     CallbackEvent,
     CallbackParseError,
     PaymentState,
@@ -195,6 +196,13 @@ class PaymentService:
         if result.outcome is PushOutcome.ACCEPTED and result.provider_reference:
             self.store.mark_pushed(intent_id, result.provider_reference)
             log.info("payment intent %s pushed to %s", intent_id, claimed.provider)
+            if result.payment_url:  # a web payment: no prompt comes, the citizen opens a link
+                self._send(
+                    claimed,
+                    "payment_link",
+                    {"url": result.payment_url},
+                    f"payment-link:{intent_id}",
+                )
         elif result.outcome is PushOutcome.REJECTED:
             log.warning(
                 "payment intent %s refused by %s: %s", intent_id, claimed.provider, result.detail
@@ -247,6 +255,8 @@ class PaymentService:
             return self._review(callback_id, provider_name, "unknown_provider", body)
         try:
             event = provider.parse_callback(body, {"intent": hint} if hint else {})
+        except CallbackAuthError as error:
+            return self._review(callback_id, provider_name, "bad_signature", f"{error}: {body}")
         except CallbackParseError as error:
             return self._review(callback_id, provider_name, "unparseable", f"{error}: {body}")
         intent, problem = self._match(provider_name, event)
@@ -261,17 +271,21 @@ class PaymentService:
         if event.provider_reference and intent.provider_reference is None:
             self.store.attach_reference(intent.id, event.provider_reference)
             intent = self.store.get(intent.id) or intent
-        if not event.succeeded:
-            if self.store.mark_failed(intent.id, event.reason or FailureReason.OTHER):
-                self._notify_failure(intent.id)
-                return "failed"
+        if not event.succeeded and not intent.active:
             return "ignored"  # already final: a duplicate, or a failure after a success
-        # A success is trusted only when the provider's status query agrees.
+        # Never trust a callback alone, either way: the provider's status query decides.
         status = provider.query(intent)
-        if status.state is PaymentState.SUCCEEDED:
+        if status.state is PaymentState.SUCCEEDED and event.succeeded:
             self._succeed(intent.id, event.provider_receipt or status.provider_receipt)
             return "succeeded"
-        if status.state is PaymentState.FAILED:
+        if status.state is PaymentState.FAILED and not event.succeeded:
+            if self.store.mark_failed(
+                intent.id, status.reason or event.reason or FailureReason.OTHER
+            ):
+                self._notify_failure(intent.id)
+                return "failed"
+            return "ignored"
+        if status.state in {PaymentState.SUCCEEDED, PaymentState.FAILED, PaymentState.NOT_FOUND}:
             return self._review(
                 callback_id, provider_name, "contradicted_by_status_query", body, intent.id
             )
@@ -299,9 +313,11 @@ class PaymentService:
             and intent.provider_reference != event.provider_reference
         ):
             return intent, "reference_mismatch"
-        if (event.succeeded or event.amount is not None) and event.amount != intent.amount:
+        # Checked when the callback carries them (Airtel's and Orange's do not): the status
+        # query confirms every callback anyway.
+        if event.amount is not None and event.amount != intent.amount:
             return intent, "amount_mismatch"
-        if (event.succeeded or event.phone is not None) and event.phone != intent.phone:
+        if event.phone is not None and event.phone != intent.phone:
             return intent, "phone_mismatch"
         return intent, None
 

@@ -29,6 +29,9 @@ class PushResult:
     provider_reference: str | None = None
     reason: FailureReason | None = None
     detail: str = ""
+    # Web payments (Orange Money Web Payment): the page where the customer pays; the
+    # service sends it by SMS, since no prompt reaches the handset.
+    payment_url: str | None = None
 
 
 class PaymentState(StrEnum):
@@ -66,6 +69,10 @@ class CallbackEvent:
 
 class CallbackParseError(ValueError):
     """The callback body is not something this provider sends."""
+
+
+class CallbackAuthError(CallbackParseError):
+    """The callback's signature does not match: it cannot be shown to come from the provider."""
 
 
 class Provider(Protocol):

@@ -86,8 +86,8 @@ class Payments:
         assert isinstance(provider, SandboxProvider)
         return provider
 
-    def assessment(self, amount: int, *, paid: bool = False) -> Assessment:
-        """Insert a road-tax assessment of `amount` CDF and return it."""
+    def assessment(self, amount: int, *, paid: bool = False, currency: str = "CDF") -> Assessment:
+        """Insert a road-tax assessment of `amount` (CDF unless told) and return it."""
         reference = str(900000 + uuid.uuid4().int % 99999)
         backend = self.backend
         with backend.engine.begin() as conn:
@@ -97,7 +97,7 @@ class Payments:
                     tax_code="road",
                     reference=reference,
                     amount=amount,
-                    currency="CDF",
+                    currency=currency,
                     period="2026",
                     due_date=date(2026, 12, 31),
                     paid=paid,
