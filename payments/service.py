@@ -23,6 +23,7 @@ from payments.providers.base import (
     CallbackEvent,
     CallbackParseError,
     PaymentState,
+    PaysByLink,
     Provider,
     PushOutcome,
     StatusResult,
@@ -122,6 +123,11 @@ class PaymentService:
     def operators(self) -> list[str]:
         """Return the operator keys citizens may choose, in configured order."""
         return list(self.config.operators)
+
+    def pays_by_link(self, operator: str) -> bool:
+        """Tell whether the operator's customers get a payment link by SMS instead of a prompt."""
+        provider: object = self.providers.get(self.config.operators.get(operator, ""))
+        return isinstance(provider, PaysByLink) and provider.pays_by_link
 
     def start(
         self, *, session_id: str, assessment: Assessment, phone: str, operator: str, lang: str

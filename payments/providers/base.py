@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from payments.model import FailureReason, Intent
 
@@ -88,6 +88,13 @@ class Provider(Protocol):
 
     def parse_callback(self, body: str, params: Mapping[str, str]) -> CallbackEvent:
         """Turn a callback body (and our URL's query parameters) into an event."""
+
+
+@runtime_checkable
+class PaysByLink(Protocol):
+    """A provider whose customers pay on a web page we send by SMS, not on a USSD prompt."""
+
+    pays_by_link: bool
 
 
 def integral_amount(value: object) -> int | None:

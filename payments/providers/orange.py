@@ -126,6 +126,7 @@ class OrangeProvider:
     """Orange Money Web Payment: a payment page sent by SMS, notif_token, transactionstatus."""
 
     name = NAME
+    pays_by_link = True
 
     def __init__(
         self,

@@ -81,18 +81,14 @@ def test_flooz_payment_reaches_the_receipt_sms(
     assert payments.paid(intent.assessment_id)
 
 
-def test_tmoney_goes_to_the_tmoney_network(
-    payments: Payments, fake_paygate: FakePayGate
-) -> None:
+def test_tmoney_goes_to_the_tmoney_network(payments: Payments, fake_paygate: FakePayGate) -> None:
     start(payments, 5000, operator="tmoney")
     payments.work()
     [sent] = fake_paygate.state.pay_requests
     assert sent["network"] == "TMONEY"
 
 
-def test_a_form_encoded_callback_is_read_too(
-    payments: Payments, fake_paygate: FakePayGate
-) -> None:
+def test_a_form_encoded_callback_is_read_too(payments: Payments, fake_paygate: FakePayGate) -> None:
     fake_paygate.state.callback_format = "form"
     intent = start(payments, 5000)
     payments.work()
@@ -177,7 +173,10 @@ def test_a_timed_out_push_is_never_charged_twice(
     done = payments.intent(intent.id)
     assert done.status is IntentStatus.SUCCEEDED
     assert done.provider_reference == fake_paygate.state.payments[0].tx_reference
-    assert len(fake_paygate.state.payments) == 1 and len(payments.civic_payments(done.assessment_id)) == 1
+    assert (
+        len(fake_paygate.state.payments) == 1
+        and len(payments.civic_payments(done.assessment_id)) == 1
+    )
 
 
 def test_a_forged_success_for_an_unpaid_payment_changes_nothing(
