@@ -110,7 +110,13 @@ def _wire_payments(container: runtime.Container, settings: Settings) -> None:
     from payments.wiring import wire  # noqa: PLC0415
 
     spec = container.get(MenuSpec)
-    wire(container, settings, timezone=spec.city.timezone, short_code=spec.service_code)
+    wire(
+        container,
+        settings,
+        timezone=spec.city.timezone,
+        short_code=spec.service_code,
+        currency=spec.city.currency,
+    )
 
 
 def _wire_civic(container: runtime.Container, settings: Settings) -> None:

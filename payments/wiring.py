@@ -17,7 +17,8 @@ from payments.config import PaymentConfigError, PaymentsConfig, PaymentSettings,
 from payments.jobs import schedule_reconcile
 from payments.providers.base import Provider
 from payments.providers.daraja import DarajaConfig, DarajaProvider
-from payments.providers.orange import MAX_URL_CHARS, OrangeConfig, OrangeProvider
+from payments.providers.orange import DEV_CURRENCY, MAX_URL_CHARS, OrangeConfig, OrangeProvider
+from payments.providers.paygate import CURRENCY as PAYGATE_CURRENCY
 from payments.providers.paygate import NETWORKS, PayGateConfig, PayGateProvider
 from payments.providers.sandbox import SandboxProvider
 from payments.queues import InlineJobs, JobScheduler, RqJobs
@@ -84,6 +85,26 @@ def check_operators(operators: dict[str, str]) -> None:
         if provider == "paygate" and operator not in NETWORKS:
             raise PaymentConfigError(
                 f"PAYMENT_OPERATORS: paygate serves {' and '.join(NETWORKS)}, not {operator!r}"
+            )
+
+
+def check_currency(operators: dict[str, str], settings: PaymentSettings, currency: str) -> None:
+    """Refuse a provider that cannot charge the city's currency (amounts are never converted)."""
+    providers = set(operators.values())
+    if "paygate" in providers and currency != PAYGATE_CURRENCY:
+        raise PaymentConfigError(
+            f"paygate charges {PAYGATE_CURRENCY} only; the city's currency is {currency}"
+        )
+    if "orange" in providers:
+        wanted = settings.orange_currency
+        if wanted == DEV_CURRENCY and settings.orange_country != "dev":
+            raise PaymentConfigError(
+                f"ORANGE_CURRENCY {DEV_CURRENCY} is the dev platform's play currency: set"
+                f" ORANGE_CURRENCY={currency} for ORANGE_COUNTRY={settings.orange_country}"
+            )
+        if wanted not in {DEV_CURRENCY, currency}:
+            raise PaymentConfigError(
+                f"ORANGE_CURRENCY {wanted} is not the city's currency {currency}"
             )
 
 
@@ -214,10 +235,13 @@ def wire(
     *,
     timezone: str = "UTC",
     short_code: str = "",
+    currency: str | None = None,
 ) -> PaymentService:
     """Build and register PaymentStore, PaymentService, ReceiptVerifier and friends."""
     operators = parse_operators(settings.payment_operators)
     check_operators(operators)
+    if currency is not None:
+        check_currency(operators, settings, currency)
     connection = container.get(redis.Redis)
     jobs: JobScheduler = InlineJobs() if settings.emulate_redis else RqJobs(connection)
     container.register(JobScheduler, jobs)  # type: ignore[type-abstract]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from fakes.paygate import BAD_PARAMS, BAD_TOKEN, CANCELLED, PAID, FakePayGate, callback_body
+from gateway.app import create_app
 from payments.config import PaymentConfigError
 from payments.model import FailureReason, Intent, IntentStatus
 from payments.providers.base import PaymentState, PushOutcome
@@ -20,6 +22,17 @@ from tests.live_server import LiveServer
 from tests.payments.conftest import CALLBACK_TOKEN, Payments
 
 TOGO_PHONE = "+22890112233"
+GOMA = "city: {id: goma, name: Goma, country: CD, currency: CDF, timezone: Africa/Lubumbashi}"
+LOME = "city: {id: lome, name: Lomé, country: TG, currency: XOF, timezone: Africa/Lome}"
+
+
+def lome_menus(tmp_path: Path) -> str:
+    """Write the shipped menus.yaml as Lomé's (Togo, XOF) and return its path."""
+    text = Path("menus.yaml").read_text(encoding="utf-8")
+    assert GOMA in text
+    path = tmp_path / "menus-lome.yaml"
+    path.write_text(text.replace(GOMA, LOME), encoding="utf-8")
+    return str(path)
 
 
 @pytest.fixture
@@ -32,10 +45,13 @@ def fake_paygate(live: LiveServer) -> Iterator[FakePayGate]:
 
 
 @pytest.fixture
-def app_config(app_config: dict[str, Any], fake_paygate: FakePayGate) -> dict[str, Any]:
-    """Return settings with Flooz and T-Money through PayGate."""
+def app_config(
+    app_config: dict[str, Any], fake_paygate: FakePayGate, tmp_path: Path
+) -> dict[str, Any]:
+    """Return settings of a Lomé gateway with Flooz and T-Money through PayGate."""
     return {
         **app_config,
+        "menus_path": lome_menus(tmp_path),
         "payment_operators": "flooz:paygate,tmoney:paygate,mpesa:daraja",
         "paygate_base_url": fake_paygate.url,
         "paygate_auth_token": fake_paygate.state.auth_token,
@@ -248,10 +264,33 @@ def test_only_xof_from_togolese_phones_is_sent(
 ) -> None:
     result = payments.start(payments.assessment(5000), operator="flooz", phone=TOGO_PHONE)
     assert result.intent is not None  # a CDF assessment
+    other = payments.start(payments.assessment(5000, currency="XOF"), operator="flooz")
+    assert other.intent is not None  # a Congolese phone
     payments.work()
-    failed = payments.intent(result.intent.id)
-    assert (failed.status, failed.reason) == (IntentStatus.FAILED, FailureReason.OTHER)
+    for intent in (result.intent, other.intent):
+        failed = payments.intent(intent.id)
+        assert (failed.status, failed.reason) == (IntentStatus.FAILED, FailureReason.OTHER)
     assert fake_paygate.state.pay_requests == []
+
+
+def test_paygate_in_a_cdf_city_does_not_start(app_config: dict[str, Any]) -> None:
+    goma = {**app_config, "menus_path": "menus.yaml"}
+    with pytest.raises(PaymentConfigError, match="XOF"):
+        create_app(goma)
+
+
+def test_orange_currency_must_be_the_citys(app_config: dict[str, Any]) -> None:
+    orange = {
+        **app_config,
+        "payment_operators": "orange:orange",
+        "orange_client_id": "id",
+        "orange_client_secret": "secret",
+        "orange_merchant_key": "mk",
+    }
+    with pytest.raises(PaymentConfigError, match="play currency"):
+        create_app({**orange, "orange_country": "tg"})  # OUV outside the dev platform
+    with pytest.raises(PaymentConfigError, match="not the city's currency"):
+        create_app({**orange, "orange_country": "tg", "orange_currency": "CDF"})
 
 
 def test_phone_numbers_in_paygate_terms() -> None:
