@@ -34,16 +34,19 @@ Scripting (`fake.state`, under `state.lock`; the clock is `state.now`, tests mov
 - `state.refuse_next_payment = True` answers the next webpayment 400;
   `state.hang_next_payment = seconds` creates the next payment, then answers late.
 
-Run it for development: `python -m fakes.orange --port 8092 --auto-seconds 5` (payments
-then settle and notify on their own).
+Run it for development: `python -m fakes.orange --port 8092`: open the payment page the
+SMS links to and press Pay (or `curl -d action=pay <payment_url>`); with `--auto-seconds 5`
+payments settle by the amount rule and notify on their own.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -222,7 +225,10 @@ class FakeOrange:
     def _auto(self) -> None:
         time.sleep(self.state.auto_seconds or 0.0)
         self.settle()
-        self.deliver_notifications()
+        try:
+            self.deliver_notifications()
+        except requests.RequestException as error:  # our gateway is not running
+            print(f"callback not delivered: {error}", flush=True)
 
 
 def _handler(fake: FakeOrange) -> type[BaseHTTPRequestHandler]:
@@ -287,7 +293,9 @@ def _handler(fake: FakeOrange) -> type[BaseHTTPRequestHandler]:
                     self._error(404, 404, "Not found")
                     return
                 fake.answer(payment, action)
-                fake.deliver_notifications()
+                # Our gateway down: the notification is lost, transactionstatus still tells.
+                with contextlib.suppress(requests.RequestException):
+                    fake.deliver_notifications()
                 self._send(200, {"status": payment.status})
                 return
             prefix = f"/orange-money-webpay/{state.country}/v1/"
@@ -426,7 +434,9 @@ def main(argv: list[str] | None = None) -> None:
     """Serve the fake until interrupted."""
     parser = argparse.ArgumentParser(prog="python -m fakes.orange", description=__doc__)
     parser.add_argument("--port", type=int, default=8092)
-    parser.add_argument("--auto-seconds", type=float, default=5.0, help="settle after this")
+    parser.add_argument(
+        "--auto-seconds", type=float, default=None, help="settle on its own after this"
+    )
     args = parser.parse_args(argv)
     fake = FakeOrange(port=args.port)
     fake.state.auto_seconds = args.auto_seconds
@@ -436,6 +446,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{state.client_id} / {state.client_secret}, merchant key {state.merchant_key}"
     )
     fake.start()
+    sys.stdout.flush()
     try:
         while True:
             time.sleep(3600)

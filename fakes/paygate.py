@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import threading
 import time
 import uuid
@@ -189,7 +190,10 @@ class FakePayGate:
     def _auto(self) -> None:
         time.sleep(self.state.auto_seconds or 0.0)
         self.settle()
-        self.deliver_callbacks()
+        try:
+            self.deliver_callbacks()
+        except requests.RequestException as error:  # our gateway is not running
+            print(f"callback not delivered: {error}", flush=True)
 
 
 def _handler(fake: FakePayGate) -> type[BaseHTTPRequestHandler]:
@@ -303,6 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     fake.state.auto_seconds = args.auto_seconds
     print(f"fake PayGateGlobal on {fake.url} (PAYGATE_BASE_URL), token {args.auth_token}")
     fake.start()
+    sys.stdout.flush()
     try:
         while True:
             time.sleep(3600)

@@ -246,3 +246,40 @@ def test_the_ussd_end_screen_announces_a_link_not_a_prompt(
     payments.work()
     [payment] = fake_orange.state.payments
     assert payment.request["amount"] == 26500
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"not json", "unparseable"),
+        (b'{"status": "SUCCESS", "txnid": "MP1"}', "unparseable"),
+        (b'{"status": "SUCCESS", "notif_token": 12}', "unparseable"),
+    ],
+)
+def test_a_malformed_notification_is_stored_and_reviewed_never_an_error(
+    payments: Payments, fake_orange: FakeOrange, body: bytes, reason: str
+) -> None:
+    intent = start(payments, 25000)
+    payments.work()
+    [payment] = fake_orange.state.payments
+    response = requests.post(payment.request["notif_url"], data=body, timeout=5)
+    assert response.status_code == 200
+    payments.work()
+    assert payments.intent(intent.id).status is IntentStatus.PUSHED
+    assert [r.reason for r in payments.store.list_reviews()] == [reason]
+
+
+def test_a_notification_naming_another_intent_is_refused(
+    payments: Payments, fake_orange: FakeOrange
+) -> None:
+    first, second = start(payments, 25000), start(payments, 26000)
+    payments.work()
+    paid, _ = fake_orange.state.payments
+    fake_orange.settle()
+    # The first payment's genuine notif_token, sent to the second intent's notif_url.
+    url = fake_orange.state.payments[1].request["notif_url"]
+    assert requests.post(url, json=paid.notification(), timeout=5).status_code == 200
+    payments.work()
+    assert payments.intent(second.id).status is IntentStatus.PUSHED
+    assert payments.intent(first.id).status is IntentStatus.PUSHED
+    assert [r.reason for r in payments.store.list_reviews()] == ["bad_signature"]

@@ -304,3 +304,19 @@ def test_paygate_serves_flooz_and_tmoney_only() -> None:
     check_operators({"flooz": "paygate", "tmoney": "paygate", "mpesa": "daraja"})
     with pytest.raises(PaymentConfigError, match="moov"):
         check_operators({"moov": "paygate"})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"garbage", b'{"identifier": 5, "status": 0}', b"status=0&tx_reference=1", b"[1, 2]"],
+)
+def test_a_malformed_callback_is_stored_and_reviewed_never_an_error(
+    payments: Payments, fake_paygate: FakePayGate, body: bytes
+) -> None:
+    intent = start(payments, 5000)
+    payments.work()
+    response = requests.post(fake_paygate.state.callback_url, data=body, timeout=5)
+    assert response.status_code == 200
+    payments.work()
+    assert payments.intent(intent.id).status is IntentStatus.PUSHED
+    assert [r.reason for r in payments.store.list_reviews()] == ["unparseable"]
