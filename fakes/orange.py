@@ -25,7 +25,10 @@ Scripting (`fake.state`, under `state.lock`; the clock is `state.now`, tests mov
 `fake.advance(seconds)`):
 - the customer's answer, by the amount's last two digits like the other fakes: `01` fails
   (FAILED), `03` never pays (EXPIRED after 10 minutes, no notification), else SUCCESS;
-  `state.next_outcomes` (SUCCESS/FAILED/EXPIRED) overrides it for the next payments;
+  `state.next_outcomes` (SUCCESS/FAILED/EXPIRED/PENDING) overrides it for the next payments
+  (PENDING: the page stays open after `settle()` until `answer(payment, "pay"|"fail")`);
+- `payments_for(order_prefix)` finds payments (Guichet's order_id is the intent id's first
+  27 characters, `-`, the push attempt), `redeliver(payment)` POSTs a notification again;
 - `settle()` makes every open payment reach its outcome (the customer used the page);
   `deliver_notifications()` POSTs what is due and returns the HTTP statuses (`settle()`
   alone is a lost notification);
@@ -192,15 +195,34 @@ class FakeOrange:
             else:
                 payment.status = "FAILED"
 
+    def payments_for(self, order_prefix: str) -> list[WebPayment]:
+        """Return the payments whose order_id starts with `order_prefix`, oldest first."""
+        with self.state.lock:
+            return [
+                p for p in self.state.payments if p.request["order_id"].startswith(order_prefix)
+            ]
+
     def settle(self) -> list[WebPayment]:
-        """Let every open payment reach its scripted outcome; return them."""
+        """Let every open payment reach its scripted outcome; return them.
+
+        EXPIRED: nobody opens the page, it expires 10 minutes after creation (`advance`).
+        PENDING: the customer opened the page and stays there (`answer()` ends it).
+        """
         with self.state.lock:
             open_ = [p for p in self.state.payments if p.status in {"INITIATED", "PENDING"}]
+            for payment in open_:
+                if payment.outcome == "PENDING":
+                    payment.status = "PENDING"
         for payment in open_:
-            if payment.outcome == "EXPIRED":
-                continue  # the customer never opens the page: it expires after 10 minutes
+            if payment.outcome in {"EXPIRED", "PENDING"}:
+                continue
             self.answer(payment, "pay" if payment.outcome == "SUCCESS" else "fail")
         return open_
+
+    def redeliver(self, payment: WebPayment, *, timeout: float = 10.0) -> int:
+        """POST a payment's notification again; return the HTTP status."""
+        url, body = payment.request["notif_url"], payment.notification()
+        return requests.post(url, json=body, timeout=timeout).status_code
 
     def deliver_notifications(self, *, timeout: float = 10.0) -> list[int]:
         """POST each paid or failed payment's notification once; return the HTTP statuses."""

@@ -19,7 +19,10 @@ reference answers HTTP 401 / 404 with {"error": ...}; failed payments get a call
 Scripting (`fake.state`, all under `state.lock`):
 - the customer's answer is chosen by the amount's last two digits like the other fakes:
   `01` cancelled (6), `03` never answered (expires: 4, no callback), anything else paid (0);
-  `state.next_outcomes` (a list of 0/4/6) overrides it for the next payments, in order;
+  `state.next_outcomes` (a list of 0/2/4/6) overrides it for the next payments, in order
+  (2: still pending after `settle()`, until `finish(identifier, status)`);
+- `payment(identifier)` finds a payment (identifier = the intent id), `redeliver(identifier)`
+  POSTs its callback again;
 - `settle()` makes every pending payment reach its outcome (the customer answered);
   `deliver_callbacks()` POSTs the undelivered callbacks and returns their HTTP statuses;
   `settle()` without `deliver_callbacks()` is a lost callback;
@@ -150,19 +153,45 @@ class FakePayGate:
         self._server.shutdown()
         self._server.server_close()
 
+    def payment(self, identifier: str) -> Payment | None:
+        """Return the payment recorded for `identifier` (our intent id)."""
+        with self.state.lock:
+            return self.state.find(identifier=identifier)
+
+    def finish(self, identifier: str, status: int) -> None:
+        """End one payment now as PAID, EXPIRED or CANCELLED (e.g. an ambiguous one)."""
+        with self.state.lock:
+            payment = self.state.find(identifier=identifier)
+            assert payment is not None, f"no payment {identifier}"
+            payment.outcome = status
+            payment.status = PENDING
+        self.settle()
+
     def settle(self) -> list[Payment]:
-        """Let every pending payment reach its scripted outcome; return them."""
+        """Let every pending payment reach its scripted outcome; return them.
+
+        An outcome of PENDING (via `next_outcomes`) never ends: the customer is still on the
+        prompt, the status query keeps answering 2 (`finish()` ends it).
+        """
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
         settled = []
         with self.state.lock:
             for payment in self.state.payments:
-                if payment.status == PENDING:
+                if payment.status == PENDING and payment.outcome != PENDING:
                     payment.status = payment.outcome
                     payment.datetime = stamp
                     if payment.outcome == PAID:
                         payment.payment_reference = f"{uuid.uuid4().int % 10**10:010d}"
                     settled.append(payment)
         return settled
+
+    def redeliver(self, identifier: str, *, timeout: float = 10.0) -> int:
+        """POST one payment's callback again (PayGate retries); return the HTTP status."""
+        with self.state.lock:
+            payment = self.state.find(identifier=identifier)
+            assert payment is not None, f"no payment {identifier}"
+            body, url = callback_body(payment), self.state.callback_url
+        return requests.post(url, json=body, timeout=timeout).status_code
 
     def deliver_callbacks(self, *, timeout: float = 10.0) -> list[int]:
         """POST each settled payment's callback once (expired ones get none)."""

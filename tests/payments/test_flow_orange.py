@@ -283,3 +283,20 @@ def test_a_notification_naming_another_intent_is_refused(
     assert payments.intent(second.id).status is IntentStatus.PUSHED
     assert payments.intent(first.id).status is IntentStatus.PUSHED
     assert [r.reason for r in payments.store.list_reviews()] == ["bad_signature"]
+
+
+def test_an_open_page_waits_then_a_replayed_notification_pays_once(
+    payments: Payments, fake_orange: FakeOrange
+) -> None:
+    fake_orange.state.next_outcomes = ["PENDING"]  # the citizen opened the page, no more
+    intent = start(payments, 25000)
+    payments.work()
+    fake_orange.settle()
+    assert payments.service.reconcile(now=payments.later(120)).counts == {"waiting": 1}
+    [payment] = fake_orange.payments_for(intent.id[:27])
+    fake_orange.answer(payment, "pay")
+    assert fake_orange.deliver_notifications() == [200]
+    assert fake_orange.redeliver(payment) == 200  # the same notification again
+    payments.work()
+    assert payments.intent(intent.id).status is IntentStatus.SUCCEEDED
+    assert payments.store.count_receipts() == 1

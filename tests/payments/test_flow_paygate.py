@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 import requests
 
-from fakes.paygate import BAD_PARAMS, BAD_TOKEN, CANCELLED, PAID, FakePayGate, callback_body
+from fakes.paygate import (
+    BAD_PARAMS,
+    BAD_TOKEN,
+    CANCELLED,
+    PAID,
+    PENDING,
+    FakePayGate,
+    callback_body,
+)
 from gateway.app import create_app
 from payments.config import PaymentConfigError
 from payments.model import FailureReason, Intent, IntentStatus
@@ -320,3 +328,24 @@ def test_a_malformed_callback_is_stored_and_reviewed_never_an_error(
     payments.work()
     assert payments.intent(intent.id).status is IntentStatus.PUSHED
     assert [r.reason for r in payments.store.list_reviews()] == ["unparseable"]
+
+
+def test_a_payment_still_pending_waits_and_a_second_confirm_gets_the_same_intent(
+    payments: Payments, fake_paygate: FakePayGate
+) -> None:
+    fake_paygate.state.next_outcomes = [PENDING]  # the customer has not answered yet
+    assessment = payments.assessment(5000, currency="XOF")
+    first = payments.start(assessment, operator="flooz", phone=TOGO_PHONE)
+    assert first.intent is not None
+    payments.work()
+    fake_paygate.settle()
+    assert payments.service.reconcile(now=payments.later(120)).counts == {"waiting": 1}
+    second = payments.start(assessment, operator="tmoney", phone=TOGO_PHONE)
+    assert second.outcome is StartOutcome.ALREADY_PENDING
+    assert second.intent is not None and second.intent.id == first.intent.id
+    fake_paygate.finish(first.intent.id, PAID)
+    assert fake_paygate.deliver_callbacks() == [200]
+    assert fake_paygate.redeliver(first.intent.id) == 200  # PayGate retries
+    payments.work()
+    assert payments.intent(first.intent.id).status is IntentStatus.SUCCEEDED
+    assert len(fake_paygate.state.payments) == 1 and payments.store.count_receipts() == 1
