@@ -28,6 +28,7 @@ Scripting (`fake.state`, all under `state.lock`):
   `settle()` without `deliver_callbacks()` is a lost callback;
 - `state.refuse_next_pay = 2|4` answers the next pay with that status;
   `state.hang_next_pay = seconds` records the next pay, then answers late (a client timeout);
+  `state.break_next_pay = True` records the next pay, then answers HTTP 500 (HTML);
   `state.callback_format = "form"` sends callbacks as a form instead of JSON.
 
 Run it for development: `python -m fakes.paygate --port 8091 --callback-url
@@ -100,6 +101,7 @@ class FakePayGateState:
     next_outcomes: list[int] = field(default_factory=list)
     refuse_next_pay: int | None = None
     hang_next_pay: float = 0.0
+    break_next_pay: bool = False  # record the next pay, then answer HTTP 500 (not JSON)
     callback_format: str = "json"
     auto_seconds: float | None = None  # settle and call back on their own (development)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -295,6 +297,7 @@ def _handler(fake: FakePayGate) -> type[BaseHTTPRequestHandler]:
                     )
                     state.payments.append(payment)
                 hang, state.hang_next_pay = state.hang_next_pay, 0.0
+                broken, state.break_next_pay = state.break_next_pay, False
             if duplicate:
                 self._send(200, {"status": DUPLICATE})
                 return
@@ -302,6 +305,14 @@ def _handler(fake: FakePayGate) -> type[BaseHTTPRequestHandler]:
                 threading.Thread(target=fake._auto, daemon=True).start()
             if hang:
                 time.sleep(hang)
+            if broken:
+                raw = b"<html>500 Internal Server Error</html>"
+                self.send_response(500)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+                return
             self._send(200, {"tx_reference": payment.tx_reference, "status": RECORDED})
 
         def _status(self, body: dict[str, Any], *, by_identifier: bool) -> None:

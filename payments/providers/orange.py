@@ -236,11 +236,11 @@ class OrangeProvider:
                 provider_reference=f"{pay_token}#{_digest(str(notif))}",
                 payment_url=str(url),
             )
-        if response.status_code >= 500 or response.status_code == 201:
-            # Created or not, nobody has its page: query() says NOT_FOUND and it is redone.
-            return PushResult(PushOutcome.UNKNOWN, detail=f"HTTP {response.status_code}")
-        detail = str(data.get("message") or data.get("description") or response.status_code)
-        return PushResult(PushOutcome.REJECTED, reason=FailureReason.OTHER, detail=detail)
+        if 400 <= response.status_code < 500:  # refused: no page exists
+            detail = str(data.get("message") or data.get("description") or response.status_code)
+            return PushResult(PushOutcome.REJECTED, reason=FailureReason.OTHER, detail=detail)
+        # Created or not, nobody has its page: query() says NOT_FOUND and it is made again.
+        return PushResult(PushOutcome.UNKNOWN, detail=f"HTTP {response.status_code}")
 
     def query(self, intent: Intent) -> StatusResult:
         """Ask transactionstatus about the intent's latest web payment."""

@@ -145,8 +145,10 @@ class PayGateProvider:
         data = _json(response)
         status = _status(data)
         reference = data.get("tx_reference")
-        if response.status_code == 200 and status == PAY_RECORDED and reference:
-            return PushResult(PushOutcome.ACCEPTED, provider_reference=str(reference))
+        if response.status_code == 200 and status == PAY_RECORDED:
+            if reference:
+                return PushResult(PushOutcome.ACCEPTED, provider_reference=str(reference))
+            return self._already_recorded(intent)
         if response.status_code == 200 and status == PAY_DUPLICATE:
             return self._already_recorded(intent)
         if response.status_code == 200 and status in {PAY_BAD_TOKEN, PAY_BAD_PARAMS}:
@@ -155,12 +157,15 @@ class PayGateProvider:
             return PushResult(
                 PushOutcome.REJECTED, reason=FailureReason.OTHER, detail=f"status {status}"
             )
-        if response.status_code >= 500:
-            return PushResult(PushOutcome.UNKNOWN, detail=f"HTTP {response.status_code}")
+        if 400 <= response.status_code < 500:  # the request itself was refused
+            return PushResult(
+                PushOutcome.REJECTED,
+                reason=FailureReason.OTHER,
+                detail=f"HTTP {response.status_code}",
+            )
+        # An answer we cannot read may hide a recorded payment: never "nothing was charged".
         return PushResult(
-            PushOutcome.REJECTED,
-            reason=FailureReason.OTHER,
-            detail=f"HTTP {response.status_code} status {status}",
+            PushOutcome.UNKNOWN, detail=f"HTTP {response.status_code} status {status}"
         )
 
     def _already_recorded(self, intent: Intent) -> PushResult:

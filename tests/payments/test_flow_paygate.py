@@ -349,3 +349,17 @@ def test_a_payment_still_pending_waits_and_a_second_confirm_gets_the_same_intent
     payments.work()
     assert payments.intent(first.intent.id).status is IntentStatus.SUCCEEDED
     assert len(fake_paygate.state.payments) == 1 and payments.store.count_receipts() == 1
+
+
+def test_a_broken_answer_is_never_read_as_nothing_charged(
+    payments: Payments, fake_paygate: FakePayGate
+) -> None:
+    fake_paygate.state.break_next_pay = True  # recorded at PayGate, HTTP 500 to us
+    intent = start(payments, 5000)
+    payments.work()
+    assert payments.intent(intent.id).status is IntentStatus.PUSHING
+    assert payments.sms(f"payment-failed:{intent.id}") is None
+    fake_paygate.settle()  # the citizen approved the prompt; the callback is lost
+    assert payments.service.reconcile(now=payments.later(120)).counts == {"succeeded": 1}
+    assert len(fake_paygate.state.pay_requests) == 1
+    assert payments.intent(intent.id).status is IntentStatus.SUCCEEDED
