@@ -252,7 +252,7 @@ class Settings:
     payment_operators: str = _setting(
         "PAYMENT_OPERATORS",
         "mpesa:sandbox,airtel:sandbox,orange:sandbox",
-        "operator:provider pairs in menu order (providers: sandbox, daraja, airtel, vodacom)",
+        "operator:provider pairs in menu order (sandbox, daraja, airtel, vodacom, paygate, orange)",
     )
     payment_push_delay_seconds: float = _setting(
         "PAYMENT_PUSH_DELAY_SECONDS", 5.0, "wait after the USSD END before the payment push"
@@ -351,6 +351,40 @@ class Settings:
     )
     vodacom_session_lifetime_seconds: float = _setting(
         "VODACOM_SESSION_LIFETIME_SECONDS", 3600.0, "renew the session after this (portal setting)"
+    )
+    paygate_base_url: str = _setting(
+        "PAYGATE_BASE_URL", "https://paygateglobal.com", "PayGateGlobal API root (Flooz, T-Money)"
+    )
+    paygate_auth_token: str = _setting(
+        "PAYGATE_AUTH_TOKEN", "", "PayGateGlobal merchant auth_token (dashboard)"
+    )
+    paygate_timeout_seconds: float = _setting(
+        "PAYGATE_TIMEOUT_SECONDS", 10.0, "HTTP timeout of one PayGateGlobal call"
+    )
+    orange_base_url: str = _setting(
+        "ORANGE_BASE_URL", "https://api.orange.com", "Orange Money Web Payment API root"
+    )
+    orange_client_id: str = _setting("ORANGE_CLIENT_ID", "", "developer.orange.com app client id")
+    orange_client_secret: str = _setting(
+        "ORANGE_CLIENT_SECRET", "", "developer.orange.com app client secret"
+    )
+    orange_merchant_key: str = _setting(
+        "ORANGE_MERCHANT_KEY", "", "Orange Money Web Payment merchant key"
+    )
+    orange_country: str = _setting(
+        "ORANGE_COUNTRY", "dev", "webpay path segment: dev (sandbox), cd, cm, ci, sn, ml..."
+    )
+    orange_currency: str = _setting(
+        "ORANGE_CURRENCY", "OUV", "currency sent to Orange (OUV on dev, else the city's)"
+    )
+    orange_return_url: str = _setting(
+        "ORANGE_RETURN_URL", "", "page shown after paying (default PUBLIC_BASE_URL), <= 120 chars"
+    )
+    orange_cancel_url: str = _setting(
+        "ORANGE_CANCEL_URL", "", "page shown after cancelling (default PUBLIC_BASE_URL)"
+    )
+    orange_timeout_seconds: float = _setting(
+        "ORANGE_TIMEOUT_SECONDS", 10.0, "HTTP timeout of one Orange Money call"
     )
     # --- simulator (gateway/simulator/) ---
     simulator_enabled: bool = _setting(

@@ -122,7 +122,13 @@ def _wire_payments(container: runtime.Container, settings: Settings) -> None:
     from payments.wiring import wire  # noqa: PLC0415
 
     spec = container.get(MenuSpec)
-    wire(container, settings, timezone=spec.city.timezone, short_code=spec.service_code)
+    wire(
+        container,
+        settings,
+        timezone=spec.city.timezone,
+        short_code=spec.service_code,
+        currency=spec.city.currency,
+    )
     # The payment screen lists the caller's operator first (payments/numbering.yaml).
     container.register(NumberingPlan, NumberingPlan.load(spec.city.country))
 

@@ -24,6 +24,7 @@ from payments.providers.base import (
     CallbackEvent,
     CallbackParseError,
     PaymentState,
+    PaysByLink,
     Provider,
     PushOutcome,
     StatusResult,
@@ -124,6 +125,11 @@ class PaymentService:
         """Return the operator keys citizens may choose, in configured order."""
         return list(self.config.operators)
 
+    def pays_by_link(self, operator: str) -> bool:
+        """Tell whether the operator's customers get a payment link by SMS instead of a prompt."""
+        provider: object = self.providers.get(self.config.operators.get(operator, ""))
+        return isinstance(provider, PaysByLink) and provider.pays_by_link
+
     def start(
         self, *, session_id: str, assessment: Assessment, phone: str, operator: str, lang: str
     ) -> StartResult:
@@ -200,6 +206,13 @@ class PaymentService:
             log.info("payment intent %s pushed to %s", intent_id, claimed.provider)
             if result.status is not None:
                 self._apply_status(claimed, result.status)
+            if result.payment_url:  # a web payment: no prompt comes, the citizen opens a link
+                self._send(
+                    claimed,
+                    "payment_link",
+                    {"url": result.payment_url},
+                    f"payment-link:{intent_id}",
+                )
         elif result.outcome is PushOutcome.REJECTED:
             log.warning(
                 "payment intent %s refused by %s: %s", intent_id, claimed.provider, result.detail

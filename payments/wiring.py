@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 from urllib.parse import quote, urlencode
 
@@ -18,6 +18,9 @@ from payments.jobs import schedule_reconcile
 from payments.providers.airtel import AirtelConfig, AirtelProvider
 from payments.providers.base import Provider
 from payments.providers.daraja import DarajaConfig, DarajaProvider
+from payments.providers.orange import DEV_CURRENCY, MAX_URL_CHARS, OrangeConfig, OrangeProvider
+from payments.providers.paygate import CURRENCY as PAYGATE_CURRENCY
+from payments.providers.paygate import NETWORKS, PayGateConfig, PayGateProvider
 from payments.providers.sandbox import SandboxProvider
 from payments.providers.vodacom import (
     MARKETS,
@@ -79,13 +82,105 @@ def receipt_codec(settings: PaymentSettings) -> ReceiptCodec:
     return ReceiptCodec(key.encode())
 
 
+def _require(provider: str, pairs: tuple[tuple[str, str], ...]) -> None:
+    missing = [env for env, value in pairs if not value]
+    if missing:
+        raise PaymentConfigError(f"the {provider} provider needs {', '.join(missing)}")
+
+
+def check_operators(operators: dict[str, str]) -> None:
+    """Refuse operator keys a provider cannot serve (PayGate: flooz and tmoney only)."""
+    for operator, provider in operators.items():
+        if provider == "paygate" and operator not in NETWORKS:
+            raise PaymentConfigError(
+                f"PAYMENT_OPERATORS: paygate serves {' and '.join(NETWORKS)}, not {operator!r}"
+            )
+
+
+def check_currency(operators: dict[str, str], settings: PaymentSettings, currency: str) -> None:
+    """Refuse a provider that cannot charge the city's currency (amounts are never converted)."""
+    providers = set(operators.values())
+    if "paygate" in providers and currency != PAYGATE_CURRENCY:
+        raise PaymentConfigError(
+            f"paygate charges {PAYGATE_CURRENCY} only; the city's currency is {currency}"
+        )
+    if "orange" in providers:
+        wanted = settings.orange_currency
+        if wanted == DEV_CURRENCY and settings.orange_country != "dev":
+            raise PaymentConfigError(
+                f"ORANGE_CURRENCY {DEV_CURRENCY} is the dev platform's play currency: set"
+                f" ORANGE_CURRENCY={currency} for ORANGE_COUNTRY={settings.orange_country}"
+            )
+        if wanted not in {DEV_CURRENCY, currency}:
+            raise PaymentConfigError(
+                f"ORANGE_CURRENCY {wanted} is not the city's currency {currency}"
+            )
+
+
+def paygate_provider(settings: PaymentSettings) -> PayGateProvider:
+    """Build the PayGateGlobal adapter (Flooz, T-Money) from PAYGATE_* settings."""
+    _require("paygate", (("PAYGATE_AUTH_TOKEN", settings.paygate_auth_token),))
+    return PayGateProvider(
+        PayGateConfig(
+            base_url=settings.paygate_base_url.rstrip("/"),
+            auth_token=settings.paygate_auth_token,
+            timeout_seconds=settings.paygate_timeout_seconds,
+        )
+    )
+
+
+def orange_provider(
+    settings: PaymentSettings, reference_of: Callable[[str], str | None]
+) -> OrangeProvider:
+    """Build the Orange Money Web Payment adapter from ORANGE_* settings."""
+    _require(
+        "orange",
+        (
+            ("ORANGE_CLIENT_ID", settings.orange_client_id),
+            ("ORANGE_CLIENT_SECRET", settings.orange_client_secret),
+            ("ORANGE_MERCHANT_KEY", settings.orange_merchant_key),
+        ),
+    )
+    base = public_base_url(settings)
+    provider = OrangeProvider(
+        OrangeConfig(
+            base_url=settings.orange_base_url.rstrip("/"),
+            client_id=settings.orange_client_id,
+            client_secret=settings.orange_client_secret,
+            merchant_key=settings.orange_merchant_key,
+            country=settings.orange_country,
+            currency=settings.orange_currency,
+            return_url=settings.orange_return_url or base,
+            cancel_url=settings.orange_cancel_url or base,
+            timeout_seconds=settings.orange_timeout_seconds,
+        ),
+        callback_url_builder(settings),
+        reference_of,
+    )
+    # Orange refuses URLs over 120 characters: say so now, not at the first payment.
+    notif_url = provider.notif_url("0" * 32)
+    for env, url in (
+        ("notif_url (PUBLIC_BASE_URL + PAYMENT_CALLBACK_TOKEN)", notif_url),
+        ("ORANGE_RETURN_URL", settings.orange_return_url or base),
+        ("ORANGE_CANCEL_URL", settings.orange_cancel_url or base),
+    ):
+        if len(url) > MAX_URL_CHARS:
+            raise PaymentConfigError(
+                f"the orange provider: {env} is {len(url)} characters, Orange accepts"
+                f" {MAX_URL_CHARS} (shorten PUBLIC_BASE_URL or use a token of 16-24 characters)"
+            )
+    return provider
+
+
 def build_providers(
     settings: PaymentSettings,
     wanted: set[str],
     connection: redis.Redis,
     jobs: JobScheduler,
+    *,
+    reference_of: Callable[[str], str | None] | None = None,
 ) -> dict[str, Provider]:
-    """Build the adapters the operator table names."""
+    """Build the adapters the operator table names (`reference_of`: an intent's reference)."""
     callback_url = callback_url_builder(settings)
     providers: dict[str, Provider] = {}
     for name in sorted(wanted):
@@ -121,6 +216,10 @@ def build_providers(
             providers[name] = airtel_provider(settings)
         elif name == "vodacom":
             providers[name] = VodacomProvider(vodacom_config(settings))
+        elif name == "paygate":
+            providers[name] = paygate_provider(settings)
+        elif name == "orange":
+            providers[name] = orange_provider(settings, reference_of or (lambda _: None))
         else:
             raise PaymentConfigError(f"PAYMENT_OPERATORS names unknown provider {name!r}")
     return providers
@@ -208,6 +307,14 @@ def slow_push_seconds(providers: Mapping[str, Provider]) -> float:
     return max(slow, default=0.0)
 
 
+def _stored_reference(store: PaymentStore) -> Callable[[str], str | None]:
+    def reference_of(intent_id: str) -> str | None:
+        intent = store.get(intent_id)
+        return intent.provider_reference if intent is not None else None
+
+    return reference_of
+
+
 def _sms_service(container: runtime.Container) -> SmsSender | None:
     try:
         from sms.service import SmsService  # noqa: PLC0415 - sms may not be wired in this tree
@@ -223,9 +330,13 @@ def wire(
     *,
     timezone: str = "UTC",
     short_code: str = "",
+    currency: str | None = None,
 ) -> PaymentService:
     """Build and register PaymentStore, PaymentService, ReceiptVerifier and friends."""
     operators = parse_operators(settings.payment_operators)
+    check_operators(operators)
+    if currency is not None:
+        check_currency(operators, settings, currency)
     connection = container.get(redis.Redis)
     jobs: JobScheduler = InlineJobs() if settings.emulate_redis else RqJobs(connection)
     container.register(JobScheduler, jobs)  # type: ignore[type-abstract]
@@ -239,7 +350,9 @@ def wire(
         backend = SqlBackend.from_url(settings.database_url)
     # PAYMENT_CALLBACK_TOKEN: gateway.config refuses production without it and
     # gateway.callback_auth says at start-up which channels accept callbacks without a token.
-    providers = build_providers(settings, set(operators.values()), connection, jobs)
+    providers = build_providers(
+        settings, set(operators.values()), connection, jobs, reference_of=_stored_reference(store)
+    )
     slow_push = slow_push_seconds(providers)
     job_timeout = max(DEFAULT_JOB_TIMEOUT, slow_push)
     service = PaymentService(

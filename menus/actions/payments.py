@@ -38,7 +38,8 @@ def operators(ctx: ActionContext) -> ActionResult:
 
 
 @actions.register(
-    "payments.start", outcomes={"started", "already_pending", "already_paid", "error"}
+    "payments.start",
+    outcomes={"started", "started_link", "already_pending", "already_paid", "error"},
 )
 def start(ctx: ActionContext) -> ActionResult:
     """Persist the payment intent of the confirmed assessment and queue its push."""
@@ -71,7 +72,9 @@ def start(ctx: ActionContext) -> ActionResult:
             delay_seconds=service.config.push_delay_seconds,
             timeout_seconds=service.config.push_job_timeout_seconds,
         )
-        return ActionResult(outcome="started", data=data, effects=[push])
+        # Web payments (Orange Money Web Payment) send a link by SMS: no prompt will come.
+        outcome = "started_link" if service.pays_by_link(intent.operator) else "started"
+        return ActionResult(outcome=outcome, data=data, effects=[push])
     if result.outcome is StartOutcome.ALREADY_PENDING:
         return ActionResult(outcome="already_pending", data=data)
     if result.outcome is StartOutcome.ALREADY_PAID:

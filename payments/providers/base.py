@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from payments.model import FailureReason, Intent
 
@@ -32,6 +32,9 @@ class PushResult:
     # A synchronous API (Vodacom C2B) answers the push only once the customer has: its own
     # answer to our request says how the payment ended, so no callback is awaited.
     status: StatusResult | None = None
+    # Web payments (Orange Money Web Payment): the page where the customer pays; the
+    # service sends it by SMS, since no prompt reaches the handset.
+    payment_url: str | None = None
 
 
 class PaymentState(StrEnum):
@@ -106,6 +109,13 @@ def refused_currencies(
                 f"PAYMENT_OPERATORS: {operator}:{name} takes {accepted}, not the city's {currency}"
             )
     return problems
+
+
+@runtime_checkable
+class PaysByLink(Protocol):
+    """A provider whose customers pay on a web page we send by SMS, not on a USSD prompt."""
+
+    pays_by_link: bool
 
 
 def integral_amount(value: object) -> int | None:
