@@ -24,6 +24,7 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import redis
@@ -159,7 +160,12 @@ def _pid_running(pid: int) -> bool:
         return False
     except PermissionError:
         return True  # someone else's process
-    return True
+    # A killed scheduler whose worker died too waits as a zombie until init reaps it.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc: the signal check is all we know
+    return stat.rpartition(")")[2].split()[0] not in {"Z", "X"}
 
 
 def _text(value: bytes | str) -> str:
