@@ -79,7 +79,7 @@ def callback(provider: str) -> Response:
             "payment callback for %s not stored: %s",
             provider,
             type(error).__name__,
-            extra=outage(type(error).__name__),
+            extra=outage("redis" if isinstance(error, redis.RedisError) else "database"),
         )
         return _answer(503, 1, "try again later")
     log.info("payment callback %s from %s stored", callback_id, provider)
