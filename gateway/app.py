@@ -39,9 +39,10 @@ def services_of(app: Flask) -> runtime.Container:
 
 def _install_guards(app: Flask, settings: Settings) -> None:
     # Body cap, clean error answers, the per-IP API limit; tokens never reach access logs.
-    from gateway import errors, limits  # noqa: PLC0415 - they import the app's collaborators
+    from gateway import errors, json_bodies, limits  # noqa: PLC0415 - they import the app's collaborators
 
     errors.install(app, settings.max_request_bytes)
+    json_bodies.install(app)
     app.before_request(limits.limit_api_per_ip)
     install_url_secret_filter()
     from gateway.callback_auth import CallbackGate  # noqa: PLC0415

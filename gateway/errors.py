@@ -12,7 +12,7 @@ import re
 from typing import Final
 
 from flask import Flask, Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from gateway.africastalking import REPLY_CONTENT_TYPE
 
@@ -22,6 +22,12 @@ JSON_PREFIXES: Final = ("/api/", "/sms/", "/payments/")
 USSD_HOP_ENDPOINTS: Final = frozenset({"ussd.africastalking"})
 # A request that failed routing (405) has no endpoint: recognise the hop URL by its path.
 _USSD_HOP_PATH: Final = re.compile(r"^/ussd/africastalking(?:/t/[^/]*)?/?$")
+
+
+class MalformedJsonError(BadRequest):
+    """A JSON body refused before any view parsed it (gateway/json_bodies.py); says why."""
+
+    name = "Malformed JSON"
 
 
 def install(app: Flask, max_body_bytes: int) -> None:
@@ -44,8 +50,8 @@ def _http_error(error: HTTPException) -> Response:
     name = (error.name or "Error").lower().replace(" ", "_")
     if request.endpoint in USSD_HOP_ENDPOINTS or _USSD_HOP_PATH.match(request.path):
         return _ussd_end(status)
-    if request.path.startswith(JSON_PREFIXES):
-        response = jsonify(error=name, message=_describe(status))
+    if request.path.startswith(JSON_PREFIXES) or isinstance(error, MalformedJsonError):
+        response = jsonify(error=name, message=describe(error))
         response.status_code = status
         _keep_allow_header(error, response)
         return response
@@ -59,6 +65,13 @@ def _ussd_end(status: int) -> Response:
 
     body = hop_of(current_app).before_engine(status)
     return Response(body, status=200, content_type=REPLY_CONTENT_TYPE)
+
+
+def describe(error: HTTPException) -> str:
+    """Return what a caller may read about `error`: ours say why, werkzeug's get a short line."""
+    if isinstance(error, MalformedJsonError) and error.description:
+        return error.description
+    return _describe(error.code or 500)
 
 
 def _describe(status: int) -> str:

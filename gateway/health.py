@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from civic.ports import Backend
 from gateway.app import services_of
+from gateway.config import Settings
 from gateway.metrics import (
     HOPS_KEY,
     LATENCY_KEY,
@@ -24,6 +25,7 @@ from gateway.metrics import (
     hop_rows,
 )
 from gateway.queues import QueueNames
+from gateway.rq_liveness import queues_without_scheduler, queues_without_worker
 from payments.store import PaymentStore
 from sms.delivery import HOLDS_METRIC
 from sms.store import STATUS_COUNTS_KEY
@@ -32,6 +34,9 @@ blueprint = Blueprint("health", __name__)
 
 # Each readiness check gets this long; a hung one answers "timeout" instead of hanging us.
 READY_TIMEOUT_SECONDS: Final = 2.0
+# /readyz writes this key (it expires by itself) to learn whether Redis takes writes.
+READY_PROBE_KEY: Final = "health:readyz"
+READY_PROBE_TTL_MS: Final = 10_000
 _TEXT: Final = {"Content-Type": "text/plain; charset=utf-8"}
 PROMETHEUS_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -44,17 +49,38 @@ def healthz() -> tuple[str, int, dict[str, str]]:
 
 @blueprint.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """Answer 200 when Redis, the database and the back office answer, else 503 naming which."""
+    """Answer 200 when Redis takes writes, databases and rq answer, else 503 naming which."""
     services = services_of(current_app)
+    client = services.get(redis.Redis)
     checks: dict[str, Callable[[], object]] = {
-        "redis": services.get(redis.Redis).ping,
+        "redis": lambda: _redis_takes_writes(client),
         "database": services.get(PaymentStore).ping,
         "back_office": services.get(Backend).ping,  # type: ignore[type-abstract]
     }
+    if not services.get(Settings).emulate_redis:  # the emulation runs jobs inline
+        checks["workers"] = lambda: _every_queue(queues_without_worker(client, QueueNames.all()))
+        checks["scheduler"] = lambda: _every_queue(
+            queues_without_scheduler(client, QueueNames.all())
+        )
     results = _run_checks(checks)
     ready = all(result == "ok" for result in results.values())
     body = jsonify(status="ready" if ready else "unready", checks=results)
     return body, 200 if ready else 503
+
+
+class NotReadyError(Exception):
+    """A readiness check's finding, shown as is (`error: none alive for payments`)."""
+
+
+def _redis_takes_writes(client: redis.Redis) -> None:
+    # PING answers on a replica, a full (maxmemory, noeviction) or a write-refusing master
+    # (min-replicas-to-write, MISCONF); a write with a short expiry tells the truth.
+    client.set(READY_PROBE_KEY, "1", px=READY_PROBE_TTL_MS)
+
+
+def _every_queue(missing: list[str]) -> None:
+    if missing:
+        raise NotReadyError(f"none alive for {', '.join(missing)}")
 
 
 def _run_checks(checks: dict[str, Callable[[], object]]) -> dict[str, str]:
@@ -67,11 +93,21 @@ def _run_checks(checks: dict[str, Callable[[], object]]) -> dict[str, str]:
     for name, future in futures.items():
         if not future.done():
             results[name] = "timeout"
-        elif future.exception() is not None:
-            results[name] = f"error: {type(future.exception()).__name__}"
+        elif (error := future.exception()) is not None:
+            results[name] = f"error: {_describe(error)}"
         else:
             results[name] = "ok"
     return results
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, NotReadyError):
+        return str(error)
+    name = type(error).__name__
+    if type(error) is redis.ResponseError:
+        # Redis names why it refused in the reply's first word (NOREPLICAS, MISCONF, ...).
+        return f"{name} {str(error).split(' ', 1)[0]}"
+    return name
 
 
 @blueprint.get("/metrics")

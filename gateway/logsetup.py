@@ -4,9 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Final
+
+import redis
+import requests
+import sqlalchemy.exc
 
 from gateway.config import Settings
 from runtime import logs
+
+# Exceptions that mean a dependency is down or refusing, not a bug: while one lasts, its lines
+# are rate-limited (runtime/logs.py OutageFilter), one per place per interval with a count.
+OUTAGE_CAUSES: Final[tuple[type[BaseException], ...]] = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.OutOfMemoryError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.TimeoutError,
+    requests.ConnectionError,
+    requests.Timeout,
+)
 
 
 def ref_key(settings: Settings) -> bytes:
@@ -20,5 +38,5 @@ def ref_key(settings: Settings) -> bytes:
 
 
 def configure_logging(settings: Settings) -> None:
-    """Install the JSON handler at LOG_LEVEL with this deployment's correlation key."""
-    logs.configure(settings.log_level, ref_key=ref_key(settings))
+    """Install the JSON handler at LOG_LEVEL with this deployment's key; outages rate-limited."""
+    logs.configure(settings.log_level, ref_key=ref_key(settings), outage_causes=OUTAGE_CAUSES)

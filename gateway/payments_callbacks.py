@@ -30,10 +30,13 @@ from typing import Final
 import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
 
 from gateway.callback_auth import callback_route
+from gateway.errors import describe
 from payments.providers import vodacom
 from payments.service import PaymentService
+from runtime.logs import outage
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,12 @@ def _refused() -> Response:
     return _answer(403, 1, "forbidden")
 
 
+@blueprint.errorhandler(HTTPException)
+def _refused_before_the_view(error: HTTPException) -> Response:
+    # A body too large or too deeply nested, refused by the app's guards: the provider's shape.
+    return _answer(error.code or 500, 1, describe(error))
+
+
 @callback_route(blueprint, "/payments/<provider>/callback", "payments", refuse=_refused)
 def callback(provider: str) -> Response:
     """Accept one provider callback for processing in a job."""
@@ -63,7 +72,8 @@ def callback(provider: str) -> Response:
         return _answer(404, 1, "unknown provider")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         return _answer(413, 1, "body too large")
-    raw = request.stream.read(MAX_BODY_BYTES + 1)
+    # The JSON guard (gateway/json_bodies.py) may have read the body already: same bytes.
+    raw = request.get_data(cache=True)
     if len(raw) > MAX_BODY_BYTES:
         return _answer(413, 1, "body too large")
     if not raw.strip():
@@ -74,7 +84,12 @@ def callback(provider: str) -> Response:
         callback_id = service.accept_callback(provider, body, hint)
     except (SQLAlchemyError, redis.RedisError) as error:
         # Not stored: a non-2xx answer makes the provider retry later, which is what we want.
-        log.error("payment callback for %s not stored: %s", provider, type(error).__name__)
+        log.error(
+            "payment callback for %s not stored: %s",
+            provider,
+            type(error).__name__,
+            extra=outage("redis" if isinstance(error, redis.RedisError) else "database"),
+        )
         return _answer(503, 1, "try again later")
     log.info("payment callback %s from %s stored", callback_id, provider)
     if provider == vodacom.NAME:  # M-Pesa OpenAPI reads its own acknowledgement

@@ -18,6 +18,7 @@ import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from gateway.callback_auth import callback_route
+from runtime.logs import outage
 from sms.callbacks import CallbackError, CallbackInbox, Kind
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,9 @@ def _accept(kind: Kind) -> tuple[Response, int]:
         log.warning("sms %s callback ignored: %s", kind, error)
         return jsonify(status="ignored", reason=str(error)), 200
     except redis.RedisError:
-        log.error("sms %s callback: Redis unavailable, asking AT to retry", kind)
+        log.error(
+            "sms %s callback: Redis unavailable, asking AT to retry", kind, extra=outage("redis")
+        )
         return jsonify(error="unavailable"), 503
     if accepted.limited:
         # 200 all the same: AT must not retry a message we chose to drop.

@@ -30,7 +30,7 @@ from gateway.metrics import Metrics
 from menus.hop import HopHandler, UssdReply
 from menus.model import MenuSpec
 from runtime import Container
-from runtime.logs import person
+from runtime.logs import outage, person
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,9 @@ class UssdHop:
         try:
             reply = hop.handle(hop_request)
         except redis.RedisError:
-            log.error("ussd: Redis unavailable for %s", person(hop_request.msisdn))
+            log.error(
+                "ussd: Redis unavailable for %s", person(hop_request.msisdn), extra=outage("redis")
+            )
             reply = hop.unavailable()
         except Exception:
             # The engine maps known failures itself; this is the last net under the citizen.

@@ -30,7 +30,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from gateway.app import services_of
 from gateway.callback_auth import callback_route
-from runtime.logs import current_phone_ref
+from runtime.logs import current_phone_ref, outage
 from runtime.masking import mask_phone
 from sessions.session import Session
 
@@ -180,6 +180,6 @@ def events() -> tuple[Response, int]:
         log.warning("ussd event ignored: %s", error)
         return jsonify(status="ignored", reason=str(error)), 200
     except redis.RedisError:
-        log.error("ussd event: Redis unavailable, asking AT to retry")
+        log.error("ussd event: Redis unavailable, asking AT to retry", extra=outage("redis"))
         return jsonify(error="unavailable"), 503
     return jsonify(status="accepted" if new else "duplicate"), 200

@@ -28,6 +28,12 @@ from gateway import container as composition
 from gateway.config import ConfigError, Settings
 from gateway.logsetup import configure_logging
 from gateway.queues import QueueNames
+from gateway.rq_liveness import (
+    MAINTENANCE_SECONDS,
+    WORKER_TTL_SECONDS,
+    clear_dead_scheduler_locks,
+    clear_dead_scheduler_locks_at_start,
+)
 from sms.queues import DeliveryQueue
 from sms.sweeper import schedule_sweep
 
@@ -57,7 +63,29 @@ def worker_connection(settings: Settings) -> redis.Redis:
 JOB_MODULES = ("sms.jobs", "payments.jobs", "gateway.request_alerts")
 
 
-class PreloadWorker(SimpleWorker):
+class RevivesScheduler(BaseWorker):
+    """Clear a dead scheduler's lock at each maintenance, so rq's own retry can take it."""
+
+    def run_maintenance_tasks(self) -> None:
+        """Clear the locks of dead schedulers, then run rq's maintenance (which takes them)."""
+        # A live scheduler (ours or another worker's) refreshes its lock: nothing to clear.
+        cleared = clear_dead_scheduler_locks(self.connection, self.queue_names())
+        if cleared:
+            logging.getLogger(__name__).warning(
+                "cleared the dead scheduler's lock of %s", ", ".join(cleared)
+            )
+        super().run_maintenance_tasks()  # type: ignore[no-untyped-call]  # rq leaves it untyped
+
+
+class GuichetWorker(RevivesScheduler, Worker):
+    """rq's Worker (a forked work horse per job) that revives a dead scheduler."""
+
+
+class GuichetSimpleWorker(RevivesScheduler, SimpleWorker):
+    """rq's SimpleWorker (jobs in this process) that revives a dead scheduler."""
+
+
+class PreloadWorker(GuichetSimpleWorker):
     """Run jobs in this process, every job module imported before the first job."""
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
@@ -68,8 +96,8 @@ class PreloadWorker(SimpleWorker):
 
 
 WORKER_CLASSES: dict[str, type[BaseWorker]] = {
-    "fork": Worker,
-    "simple": SimpleWorker,
+    "fork": GuichetWorker,
+    "simple": GuichetSimpleWorker,
     "preload": PreloadWorker,
 }
 DEFAULT_WORKER_CLASS = "preload"
@@ -89,7 +117,12 @@ def build_worker(
         logging.getLogger(__name__).warning("could not schedule the SMS sweep (Redis down)")
     connection = worker_connection(settings)
     queues = [Queue(name, connection=connection) for name in queue_names]
-    return WORKER_CLASSES[worker_class](queues, connection=connection)
+    return WORKER_CLASSES[worker_class](
+        queues,
+        connection=connection,
+        worker_ttl=WORKER_TTL_SECONDS,
+        maintenance_interval=MAINTENANCE_SECONDS,
+    )
 
 
 def run_worker(
@@ -102,5 +135,18 @@ def run_worker(
     """Work the queues (until stopped, or until empty with `burst`); True when a job ran."""
     configure_logging(settings)
     worker = build_worker(settings, queue_names, worker_class)
+    _clear_dead_scheduler(worker)
     # The scheduler moves delayed jobs and rq retries (Retry intervals) back onto the queues.
     return bool(worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level))
+
+
+def _clear_dead_scheduler(worker: BaseWorker) -> None:
+    # rq takes the scheduler lock once at start, then retries only at maintenance.
+    try:
+        cleared = clear_dead_scheduler_locks_at_start(worker.connection, worker.queue_names())
+    except redis.RedisError:
+        return  # rq's own start reports Redis; maintenance clears the lock later
+    if cleared:
+        logging.getLogger(__name__).warning(
+            "cleared the dead scheduler's lock of %s before starting", ", ".join(cleared)
+        )

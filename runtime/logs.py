@@ -7,6 +7,13 @@ formatted. To log about a person, pass `person(phone)`: it renders masked (`+243
 and the formatter adds `phone_ref`, a keyed hash that correlates lines about one number
 without revealing it.
 
+During an outage every hop, callback and job meets the same failure: `OutageFilter` lets one
+line per cause through per interval (`outage_interval`, 10 s) and holds back the rest; the
+next line of that cause carries `repeated` (how many were held back, and since when). A
+record's cause is its `outage=` extra (`extra=outage("redis")`) or an exception of one of the
+`outage_causes` types the entry point names (Redis connection errors, for instance), together
+with the logger and message template, so distinct places stay distinct.
+
 The scrubber is the last line of defence, not the policy: code must not log numbers, OTPs,
 tokens or keys in the first place (tests/test_logs.py drives real requests and checks).
 """
@@ -17,7 +24,9 @@ import json
 import logging
 import re
 import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import Any, Final
 
 from runtime.masking import mask_phone, phone_ref
@@ -104,6 +113,66 @@ def _args(record: logging.LogRecord) -> tuple[Any, ...]:
     return ()
 
 
+def outage(cause: str) -> dict[str, str]:
+    """Return the `extra=` of a line about an outage of `cause` (rate-limited per cause)."""
+    return {"outage": cause}
+
+
+DEFAULT_OUTAGE_INTERVAL: Final = 10.0
+
+
+class OutageFilter(logging.Filter):
+    """Let one line per outage cause through per interval; the next one counts the rest."""
+
+    def __init__(
+        self,
+        interval: float = DEFAULT_OUTAGE_INTERVAL,
+        causes: tuple[type[BaseException], ...] = (),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.interval = interval
+        self.causes = causes
+        self.clock = clock
+        self._lock = threading.Lock()
+        # cause key -> (when its last line went out, lines held back since)
+        self._windows: dict[tuple[str, str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Return False for a repeat of a cause already logged within the interval."""
+        cause = self.cause_of(record)
+        if cause is None:
+            return True
+        key = (cause, record.name, str(record.msg))
+        now = self.clock()
+        with self._lock:
+            window = self._windows.get(key)
+            if window is not None and now - window[0] < self.interval:
+                self._windows[key] = (window[0], window[1] + 1)
+                return False
+            self._windows[key] = (now, 0)
+            if len(self._windows) > _MAX_OUTAGE_KEYS:  # bounded, whatever the traffic
+                self._windows.pop(next(iter(self._windows)))
+        record.outage = cause
+        if window is not None and window[1]:
+            record.repeated = window[1]
+            record.repeated_over_seconds = round(now - window[0], 1)
+        return True
+
+    def cause_of(self, record: logging.LogRecord) -> str | None:
+        """Return the outage `record` reports, or None for an ordinary line."""
+        explicit = getattr(record, "outage", None)
+        if isinstance(explicit, str):
+            return explicit
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and isinstance(error, self.causes):
+            return f"{type(error).__module__}.{type(error).__qualname__}"
+        return None
+
+
+_MAX_OUTAGE_KEYS: Final = 1024
+
+
 # LogRecord attributes that are not `extra=` fields.
 _STANDARD: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
@@ -135,7 +204,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def configure(level: str = "INFO", *, ref_key: bytes | None = None) -> logging.Handler:
+def configure(
+    level: str = "INFO",
+    *,
+    ref_key: bytes | None = None,
+    outage_causes: tuple[type[BaseException], ...] = (),
+    outage_interval: float = DEFAULT_OUTAGE_INTERVAL,
+    clock: Callable[[], float] = time.monotonic,
+) -> logging.Handler:
     """Install (or replace) the JSON stderr handler on the root logger; return it."""
     global _ref_key  # noqa: PLW0603 - logging is process-wide by nature
     if ref_key:
@@ -146,6 +222,8 @@ def configure(level: str = "INFO", *, ref_key: bytes | None = None) -> logging.H
             root.removeHandler(existing)
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(_HANDLER_NAME)
+    # Outages first: a held-back line is never rendered nor scrubbed.
+    handler.addFilter(OutageFilter(outage_interval, outage_causes, clock))
     handler.addFilter(ScrubFilter())
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)

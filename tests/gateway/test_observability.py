@@ -19,6 +19,7 @@ from gateway.metrics import HOPS_KEY, Metrics
 from payments.store import migrate as payments_migrate
 from sms.service import SmsService
 from tests.conftest import UssdPhone
+from tests.gateway.rq_alive import rq_alive
 
 
 @pytest.fixture
@@ -37,12 +38,19 @@ def _samples(text: str) -> dict[str, float]:
     return samples
 
 
-def test_ready_when_everything_answers(client: FlaskClient) -> None:
-    response = client.get("/readyz")
+def test_ready_when_everything_answers(client: FlaskClient, redis_url: str) -> None:
+    with rq_alive(redis_url):  # a worker and its scheduler, as rq records them
+        response = client.get("/readyz")
     assert response.status_code == 200
     assert response.get_json() == {
         "status": "ready",
-        "checks": {"redis": "ok", "database": "ok", "back_office": "ok"},
+        "checks": {
+            "redis": "ok",
+            "database": "ok",
+            "back_office": "ok",
+            "workers": "ok",
+            "scheduler": "ok",
+        },
     }
 
 

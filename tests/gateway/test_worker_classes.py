@@ -18,6 +18,7 @@ from gateway.queues import QueueNames
 from gateway.worker import (
     DEFAULT_WORKER_CLASS,
     JOB_MODULES,
+    GuichetWorker,
     PreloadWorker,
     build_worker,
     worker_connection,
@@ -39,7 +40,8 @@ def test_the_default_class_preloads_and_runs_jobs_in_process(app: Flask) -> None
     assert isinstance(worker, SimpleWorker)
     assert not isinstance(worker, Worker)  # no fork per job
     fork = build_worker(runtime.current().get(Settings), [QueueNames.SMS], "fork")
-    assert type(fork) is Worker
+    assert type(fork) is GuichetWorker and isinstance(fork, Worker)
+    assert not isinstance(fork, SimpleWorker)  # a work horse per job
 
 
 def test_a_hung_job_is_stopped_by_its_timeout_and_the_next_job_runs(
