@@ -19,6 +19,7 @@ from menus.hop import HopHandler
 from menus.loader import load_menus
 from menus.model import MenuSpec
 from menus.registry import Enqueuer
+from runtime.guesses import GuessLimiter
 from runtime.ratelimit import Rate
 from sessions.store import SessionStore
 
@@ -130,3 +131,6 @@ def _wire_civic(container: runtime.Container, settings: Settings) -> None:
             connect_timeout=settings.civic_connect_timeout,
         )
     container.register(Backend, backend)  # type: ignore[type-abstract]
+    # The privacy rule's guess budget (civic/privacy.py), shared by USSD and SMS lookups.
+    rate = Rate.parse(settings.rate_request_guesses)
+    container.register(GuessLimiter, GuessLimiter(container.get(redis.Redis), rate))

@@ -39,6 +39,7 @@ RESUME_CONTINUE, RESUME_RESTART = "1", "2"
 # Actions chained without a screen in between: more means a loop in menus.yaml.
 MAX_CHAIN: Final = 12
 MAX_HISTORY: Final = 30
+MAX_DIALLED: Final = 8  # answers replayed from a dial string; more is not a real shortcut
 _JSON_SCALARS: Final = (str, int, float, bool, type(None))
 
 
@@ -68,6 +69,25 @@ class UssdReply:
     def wire(self) -> str:
         """Return the Africa's Talking body: `CON <screen>` or `END <screen>`."""
         return ("END " if self.end else "CON ") + self.body
+
+
+def dialled_inputs(service_code: str, request: UssdRequest) -> list[str]:
+    """Return the answers a caller typed into the dial string itself (`*384*12*3*10000057#`).
+
+    Aggregators hand them over either in `text` on the first hop (Africa's Talking: the
+    extension after the registered code arrives as if typed, `3*10000057`) or in the service
+    code itself (`*384*12*3*10000057#`); either way they are answers to replay, in order.
+    """
+    base = service_code.rstrip("#")
+    dialled = request.service_code.strip().rstrip("#")
+    if request.text:
+        text = request.text.rstrip("#")
+        if text.startswith(base + "*"):  # a full dial string passed as the first input
+            text = text[len(base) + 1 :]
+        return [part for part in text.split("*") if part] if request.cumulative else [text]
+    if dialled.startswith(base + "*"):
+        return [part for part in dialled[len(base) + 1 :].split("*") if part]
+    return []
 
 
 def latest_input(previous: str, text: str, *, cumulative: bool = True) -> str:
@@ -210,12 +230,18 @@ class HopHandler:
         )
         hop = _Hop(session)
         snapshot = loaded.resume
-        if snapshot is not None and snapshot.get("s") in self.spec.screens:
+        typed = dialled_inputs(self.spec.service_code, request)
+        if snapshot is not None and snapshot.get("s") in self.spec.screens and not typed:
             session.state = RESUME_STATE
             session.resume = snapshot
             self._render_resume(session)
-        else:
-            self._enter(hop, self.spec.start)
+            return hop
+        self._enter(hop, self.spec.start)
+        # A dial string that names a path (`*384*12*1#`) walks it as if each part were typed.
+        for answer in typed[:MAX_DIALLED]:
+            if session.ended:
+                break
+            self._answer(hop, answer)
         return hop
 
     def _answer(self, hop: _Hop, typed: str) -> None:
@@ -238,6 +264,12 @@ class HopHandler:
         if typed == PREVIOUS_PAGE and session.page > 0:
             session.page -= 1
             self._render(session)
+            return
+        if typed in (NEXT_PAGE, PREVIOUS_PAGE):
+            # No page that way: say so gently; it is navigation, not an invalid try.
+            message = "no_more_pages" if "no_more_pages" in self.spec.messages else None
+            prefix = self.spec.message(message or "invalid_choice", session.lang)
+            self._render(session, prefix=prefix)
             return
         if screen.kind not in ("menu", "input"):
             # A paginated END waits for 98/99 only; anything else shows the page again.

@@ -265,7 +265,13 @@ def compile_spec(document: Mapping[str, Any], *, source: str = "menus.yaml") -> 
         settings=MenuSettings(**(document.get("settings") or {})),
         placeholders=MappingProxyType(
             {
-                name: Placeholder(name, raw["max_length"], raw.get("ucs2", False))
+                name: Placeholder(
+                    name,
+                    raw["max_length"],
+                    raw.get("ucs2", False),
+                    raw.get("paged", False),
+                    raw.get("noun", False),
+                )
                 for name, raw in (document.get("placeholders") or {}).items()
             }
         ),

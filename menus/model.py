@@ -169,6 +169,8 @@ class Placeholder:
     name: str
     max_length: int
     ucs2: bool = False
+    paged: bool = False  # may exceed one screen: the renderer pages it, lint bounds the pages
+    noun: bool = False  # a name: texts must not glue an article to it (lint, grammar)
 
 
 @dataclass(frozen=True, slots=True)

@@ -179,6 +179,10 @@ SCHEMA: Final[dict[str, Any]] = {
                 "properties": {
                     "max_length": {"type": "integer", "minimum": 1, "maximum": 500},
                     "ucs2": {"type": "boolean"},
+                    # Long text the renderer pages (agents' words): lint checks every page.
+                    "paged": {"type": "boolean"},
+                    # A name (operator, document, city...): no article may be glued to it.
+                    "noun": {"type": "boolean"},
                 },
             },
         },
