@@ -77,6 +77,8 @@ def dialled_inputs(service_code: str, request: UssdRequest) -> list[str]:
     Aggregators hand them over either in `text` on the first hop (Africa's Talking: the
     extension after the registered code arrives as if typed, `3*10000057`) or in the service
     code itself (`*384*12*3*10000057#`); either way they are answers to replay, in order.
+    A dial string holds only digits between its stars: any other first text (a lost session's
+    typed words) is not replayed.
     """
     base = service_code.rstrip("#")
     dialled = request.service_code.strip().rstrip("#")
@@ -84,10 +86,12 @@ def dialled_inputs(service_code: str, request: UssdRequest) -> list[str]:
         text = request.text.rstrip("#")
         if text.startswith(base + "*"):  # a full dial string passed as the first input
             text = text[len(base) + 1 :]
-        return [part for part in text.split("*") if part] if request.cumulative else [text]
-    if dialled.startswith(base + "*"):
-        return [part for part in dialled[len(base) + 1 :].split("*") if part]
-    return []
+        parts = text.split("*") if request.cumulative else [text]
+    elif dialled.startswith(base + "*"):
+        parts = dialled[len(base) + 1 :].split("*")
+    else:
+        return []
+    return parts if all(part.isdigit() for part in parts) else []
 
 
 def latest_input(previous: str, text: str, *, cumulative: bool = True) -> str:
@@ -211,15 +215,16 @@ class HopHandler:
     def _step(self, loaded: Loaded, request: UssdRequest) -> _Hop:
         stored = loaded.session
         if stored is None or stored.ended:
-            # A first dial, or an unknown/expired session: start politely from the top.
-            return self._dial(loaded, request)
+            # A first dial, or an unknown/expired session: start politely from the top (a
+            # dial string's path is walked only on a session we never saw).
+            return self._dial(loaded, request, walk=stored is None)
         typed = latest_input(stored.text, request.text, cumulative=request.cumulative)
         stored.text = request.text
         hop = _Hop(stored)
         self._answer(hop, typed)
         return hop
 
-    def _dial(self, loaded: Loaded, request: UssdRequest) -> _Hop:
+    def _dial(self, loaded: Loaded, request: UssdRequest, *, walk: bool = True) -> _Hop:
         lang = self._language(loaded)
         session = Session(
             session_id=request.session_id,
@@ -230,7 +235,7 @@ class HopHandler:
         )
         hop = _Hop(session)
         snapshot = loaded.resume
-        typed = dialled_inputs(self.spec.service_code, request)
+        typed = dialled_inputs(self.spec.service_code, request) if walk else []
         if snapshot is not None and snapshot.get("s") in self.spec.screens and not typed:
             session.state = RESUME_STATE
             session.resume = snapshot
