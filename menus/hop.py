@@ -291,8 +291,9 @@ class HopHandler:
         if model.invalid:
             self._invalid(session, screen, model)
             return
-        if screen.save_as is not None and model.value is not None:
-            session.data[screen.save_as] = model.value
+        save_as = screen.typed.save_as if model.typed and screen.typed else screen.save_as
+        if save_as is not None and model.value is not None:
+            session.data[save_as] = model.value
         session.history.append(session.state)
         del session.history[:-MAX_HISTORY]
         self._enter(hop, model.state)

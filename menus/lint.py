@@ -88,6 +88,8 @@ def successors(screen: Screen) -> Iterator[str]:
     """Yield every screen `screen` can lead to."""
     for option in screen.options:
         yield option.next
+    if screen.typed is not None:
+        yield screen.typed.next
     for target in (screen.next, screen.empty):
         if target is not None:
             yield target

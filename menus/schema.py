@@ -90,6 +90,18 @@ _SCREEN_KINDS: Final[dict[str, dict[str, Any]]] = {
             "save_as": _ID,
             "empty": _ID,
             "next": _ID,
+            # An answer that is no option but passes these validators is typed input: a dial
+            # string such as *384*12*3*10000057# answers the menu with a reference.
+            "typed": {
+                "type": "object",
+                "required": ["save_as", "validators", "next"],
+                "additionalProperties": False,
+                "properties": {
+                    "save_as": _ID,
+                    "validators": {"type": "array", "minItems": 1, "items": _VALIDATOR},
+                    "next": _ID,
+                },
+            },
         },
         "oneOf": [{"required": ["options"]}, {"required": ["options_from", "next"]}],
     },

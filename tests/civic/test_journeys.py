@@ -294,7 +294,8 @@ def test_done_walkthrough_agent_moves_the_new_request_to_ready(
     ussd.dial()
     ussd.type("3", "1")
     shown = ussd.type(ref.group(1))
-    assert "A retirer: Mairie de Goma, état civil, Bd Kanyamuhanga, guichet 2, lun-ven 8h-15h. " in (
-        _whole(ussd, shown) + " "
+    assert (
+        "A retirer: Mairie de Goma, état civil, Bd Kanyamuhanga, guichet 2, lun-ven 8h-15h. "
+        in (_whole(ussd, shown) + " ")
     )
     assert "lundi de préférence" in _whole(ussd, ussd.type("0", "1", ref.group(1)))

@@ -123,11 +123,19 @@ def test_status_of_a_request(phone: Phone, app_config: dict[str, Any]) -> None:
     phone.text(f"statut {request.reference}")
     assert phone.last().startswith(f"Guichet: demande {request.reference} (Extrait d'acte")
     backend.decide(request.reference, Decision.IN_REVIEW, agent_id="a1")
-    backend.decide(request.reference, Decision.REJECT, agent_id="a1", reason="Photo illisible")
+    backend.decide(
+        request.reference,
+        Decision.REJECT,
+        agent_id="a1",
+        reason_code="missing_info",
+        reason="Photo illisible",
+    )
     phone.text(f"HALI {request.reference}")
     reply = phone.last()
     assert reply.startswith(f"Guichet: ombi {request.reference}")
-    assert "Photo illisible" in reply and f"HALI {request.reference}" in reply
+    # The coded reason in the keyword's language, the agent's own words appended.
+    assert "Sababu: Taarifa hazijakamilika, omba upya. Photo illisible" in reply
+    assert f"HALI {request.reference}" in reply
 
 
 def test_status_of_someone_elses_request_looks_unknown(
