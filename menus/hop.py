@@ -26,7 +26,7 @@ from menus.registry import (
     Registry,
     default_registry,
 )
-from menus.render import Nav, Renderer, option_keys
+from menus.render import Nav, Renderer, fits, option_keys
 from runtime.masking import mask_phone
 from sessions.session import Session
 from sessions.store import HopRateLimitedError, Loaded, ResumeMode, SessionStore
@@ -273,8 +273,11 @@ class HopHandler:
         if typed in (NEXT_PAGE, PREVIOUS_PAGE):
             # No page that way: say so gently; it is navigation, not an invalid try.
             message = "no_more_pages" if "no_more_pages" in self.spec.messages else None
-            prefix = self.spec.message(message or "invalid_choice", session.lang)
-            self._render(session, prefix=prefix)
+            self._render(session)
+            end, body = session.reply or (False, "")
+            noted = self.spec.message(message or "invalid_choice", session.lang) + "\n" + body
+            if fits([noted]):  # on the page the caller is on; without it when it cannot fit
+                session.reply = (end, noted)
             return
         if screen.kind not in ("menu", "input"):
             # A paginated END waits for 98/99 only; anything else shows the page again.
