@@ -125,9 +125,14 @@ class InboundRouter:
                     return Reply("reply_status_limited", code)
                 return Reply("reply_status_unknown", {"ref": ref, **code})
             params = self._request_params(backend, request, lang)
+            template = STATUS_TEMPLATES[request.status]
+            if template == "request_created":
+                document = backend.get_document_type(request.document_code)
+                if document is not None and document.needs_visit:
+                    template = "request_created_visit"  # the visit is announced every time
         except BackendUnavailableError:
             return Reply("reply_unavailable")
-        return Reply(STATUS_TEMPLATES[request.status], params)
+        return Reply(template, params)
 
     def _request_params(
         self, backend: Backend, request: DocumentRequest, lang: str

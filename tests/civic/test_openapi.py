@@ -55,6 +55,15 @@ def test_agents_responses_match_the_spec_schema(app: Flask, app_config: dict[str
     )
     for item in body["items"]:
         jsonschema.validate(item, schema)
+    offices = (
+        app.test_client()
+        .get("/api/v1/offices", headers={"Authorization": "Bearer demo-agent-key"})
+        .get_json()
+    )
+    office_schema = {**spec["components"]["schemas"]["Office"], "components": spec["components"]}
+    assert offices["items"]
+    for office in offices["items"]:
+        jsonschema.validate(office, office_schema)
 
 
 def test_portal_spec_lists_exactly_the_fake_portals_routes(portal: FakePortal) -> None:

@@ -197,3 +197,13 @@ def test_callback_token_when_configured(app_config: dict[str, Any]) -> None:
     assert guarded.post("/sms/africastalking/inbound", data=form).status_code == 403
     ok = guarded.post("/sms/africastalking/inbound?token=s3cret", data=form)
     assert ok.status_code == 200
+
+
+def test_status_of_a_new_request_that_needs_a_visit_says_so(
+    phone: Phone, app_config: dict[str, Any]
+) -> None:
+    seed_demo(app_config["database_url"])  # 10000099: the demo citizen's residence, submitted
+    phone.text("STATUT 10000099")
+    reply = phone.last()
+    assert reply.startswith("Guichet: demande 10000099 (Certificat de résidence)")
+    assert "Un passage au guichet sera demandé" in reply
