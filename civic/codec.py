@@ -14,9 +14,12 @@ from typing import Any
 from civic.ports import (
     Assessment,
     Citizen,
+    Decision,
     DocumentRequest,
     DocumentType,
+    Office,
     PaymentRecord,
+    Reason,
     RequestStatus,
     StatusChange,
     TaxType,
@@ -103,6 +106,10 @@ def document_type_to_json(doc: DocumentType) -> Json:
         "requires_identity": doc.requires_identity,
         "delay_days": doc.delay_days,
         "office": dict(doc.office),
+        "reasons": [
+            {"code": r.code, "decisions": [d.value for d in r.decisions], "texts": dict(r.texts)}
+            for r in doc.reasons
+        ],
     }
 
 
@@ -121,6 +128,34 @@ def document_type_from_json(raw: Mapping[str, Any]) -> DocumentType:
         requires_identity=bool(raw["requires_identity"]),
         delay_days=int(raw["delay_days"]),
         office=_localized(raw["office"]),
+        reasons=tuple(
+            Reason(
+                code=str(item["code"]),
+                decisions=tuple(Decision(d) for d in item["decisions"]),
+                texts=_localized(item["texts"]),
+            )
+            for item in raw.get("reasons") or ()
+        ),
+    )
+
+
+def office_to_json(office: Office) -> Json:
+    """Return the JSON form of an office."""
+    return {
+        "id": office.id,
+        "names": dict(office.names),
+        "address": dict(office.address),
+        "hours": dict(office.hours),
+    }
+
+
+def office_from_json(raw: Mapping[str, Any]) -> Office:
+    """Read an office."""
+    return Office(
+        id=str(raw["id"]),
+        names=_localized(raw["names"]),
+        address=_localized(raw["address"]),
+        hours=_localized(raw["hours"]),
     )
 
 
@@ -132,6 +167,8 @@ def status_change_to_json(change: StatusChange) -> Json:
         "agent_id": change.agent_id,
         "reason": change.reason,
         "pickup": change.pickup,
+        "reason_code": change.reason_code,
+        "office_id": change.office_id,
     }
 
 
@@ -147,6 +184,8 @@ def request_to_json(item: DocumentRequest) -> Json:
         "id_number": item.id_number,
         "reason": item.reason,
         "pickup": item.pickup,
+        "reason_code": item.reason_code,
+        "office_id": item.office_id,
         "history": [status_change_to_json(c) for c in item.history],
     }
 
@@ -166,6 +205,8 @@ def request_from_json(raw: Mapping[str, Any]) -> DocumentRequest:
                 agent_id=_opt_str(c.get("agent_id")),
                 reason=_opt_str(c.get("reason")),
                 pickup=_opt_str(c.get("pickup")),
+                reason_code=_opt_str(c.get("reason_code")),
+                office_id=_opt_str(c.get("office_id")),
             )
             for c in raw.get("history", [])
         ),
@@ -173,6 +214,8 @@ def request_from_json(raw: Mapping[str, Any]) -> DocumentRequest:
         id_number=_opt_str(raw.get("id_number")),
         reason=_opt_str(raw.get("reason")),
         pickup=_opt_str(raw.get("pickup")),
+        reason_code=_opt_str(raw.get("reason_code")),
+        office_id=_opt_str(raw.get("office_id")),
     )
 
 

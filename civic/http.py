@@ -24,6 +24,7 @@ from civic.ports import (
     DocumentType,
     IdentityRequiredError,
     IllegalTransitionError,
+    Office,
     PaymentRecord,
     PickupRequiredError,
     ReasonRequiredError,
@@ -32,6 +33,8 @@ from civic.ports import (
     TaxType,
     TextTooLongError,
     UnknownDocumentTypeError,
+    UnknownOfficeError,
+    UnknownReasonError,
     UnknownRequestError,
 )
 
@@ -164,6 +167,20 @@ class HttpBackend:
         self._expect(status, 200)
         return self._read(raw, codec.document_type_from_json)
 
+    def list_offices(self) -> list[Office]:
+        """Return the offices where documents are collected."""
+        status, raw = self._call("GET", "/offices")
+        self._expect(status, 200)
+        return [self._read(item, codec.office_from_json) for item in self._items(raw)]
+
+    def get_office(self, office_id: str) -> Office | None:
+        """Return one office."""
+        status, raw = self._call("GET", f"/offices/{_seg(office_id)}")
+        if status == 404:
+            return None
+        self._expect(status, 200)
+        return self._read(raw, codec.office_from_json)
+
     def create_request(
         self,
         *,
@@ -225,6 +242,8 @@ class HttpBackend:
         agent_id: str,
         reason: str | None = None,
         pickup: str | None = None,
+        reason_code: str | None = None,
+        office_id: str | None = None,
     ) -> DocumentRequest:
         """Apply an agent's decision; raise IllegalTransitionError, ReasonRequiredError, ..."""
         body = {
@@ -232,6 +251,8 @@ class HttpBackend:
             "agent_id": agent_id,
             "reason": reason,
             "pickup": pickup,
+            "reason_code": reason_code,
+            "office_id": office_id,
         }
         status, raw = self._call("POST", f"/requests/{_seg(reference)}/decisions", body=body)
         if status == 404:
@@ -245,6 +266,10 @@ class HttpBackend:
                 raise ReasonRequiredError(str(raw.get("message", "")))
             if error == "pickup_required":
                 raise PickupRequiredError(str(raw.get("message", "")))
+            if error == "unknown_reason_code":
+                raise UnknownReasonError(str(raw.get("message", "")))
+            if error == "unknown_office":
+                raise UnknownOfficeError(str(raw.get("message", "")))
             if error == "text_too_long":
                 raise self._read(raw, lambda r: TextTooLongError(str(r["field"]), int(r["limit"])))
         self._expect(status, 200)

@@ -72,6 +72,25 @@ class Assessment:
 
 
 @dataclass(frozen=True, slots=True)
+class Reason:
+    """A refusal or visit reason an agent picks by code; the citizen reads it in their language."""
+
+    code: str
+    decisions: tuple[Decision, ...]  # reject and/or needs_visit
+    texts: Localized
+
+
+@dataclass(frozen=True, slots=True)
+class Office:
+    """Where citizens collect documents: a pickup instruction comes from here, per language."""
+
+    id: str
+    names: Localized
+    address: Localized
+    hours: Localized
+
+
+@dataclass(frozen=True, slots=True)
 class DocumentType:
     """A document citizens can request, with its procedure guide."""
 
@@ -84,6 +103,11 @@ class DocumentType:
     requires_identity: bool  # name and ID-document number captured at request time
     delay_days: int
     office: Localized  # where to go
+    reasons: tuple[Reason, ...] = ()  # the codes agents may give when refusing or asking a visit
+
+    def reason(self, code: str, decision: Decision) -> Reason | None:
+        """Return the reason `code` when it may explain `decision`."""
+        return next((r for r in self.reasons if r.code == code and decision in r.decisions), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +117,10 @@ class StatusChange:
     status: RequestStatus
     at: datetime
     agent_id: str | None
-    reason: str | None = None
-    pickup: str | None = None  # where and when, on the ready_for_pickup entry
+    reason: str | None = None  # the agent's free text, appended to the coded reason
+    pickup: str | None = None  # the agent's free text, appended to the office's instruction
+    reason_code: str | None = None  # a code of the document's `reasons`
+    office_id: str | None = None  # the office named by a ready decision
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +135,10 @@ class DocumentRequest:
     history: tuple[StatusChange, ...] = field(default_factory=tuple)
     applicant_name: str | None = None
     id_number: str | None = None
-    reason: str | None = None  # the last rejection / needs-visit reason
-    pickup: str | None = None  # where and when, once ready
+    reason: str | None = None  # the last rejection / needs-visit free text
+    pickup: str | None = None  # free text about the pickup, once ready
+    reason_code: str | None = None  # the last rejection / needs-visit reason code
+    office_id: str | None = None  # where to collect it, once ready
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,13 +194,27 @@ class InvalidDecisionError(CivicError):
 
 
 class ReasonRequiredError(InvalidDecisionError):
-    """Reject and needs-visit decisions must say why."""
+    """Reject and needs-visit decisions must say why, with a reason code."""
+
+    field = "reason_code"
 
 
 class PickupRequiredError(InvalidDecisionError):
-    """A ready decision must say where and when to pick the document up."""
+    """A ready decision must name the office where the document is collected."""
 
-    field = "pickup"
+    field = "office"
+
+
+class UnknownReasonError(InvalidDecisionError):
+    """The reason code is not one of the document's reasons for this decision."""
+
+    field = "reason_code"
+
+
+class UnknownOfficeError(InvalidDecisionError):
+    """No office has that id."""
+
+    field = "office"
 
 
 class TextTooLongError(InvalidDecisionError):
@@ -216,6 +258,12 @@ class Backend(Protocol):
     def get_document_type(self, code: str) -> DocumentType | None:
         """Return one document type."""
 
+    def list_offices(self) -> list[Office]:
+        """Return the offices where documents are collected."""
+
+    def get_office(self, office_id: str) -> Office | None:
+        """Return one office."""
+
     def create_request(
         self,
         *,
@@ -248,6 +296,8 @@ class Backend(Protocol):
         agent_id: str,
         reason: str | None = None,
         pickup: str | None = None,
+        reason_code: str | None = None,
+        office_id: str | None = None,
     ) -> DocumentRequest:
         """Apply an agent's decision; raise IllegalTransitionError, ReasonRequiredError, ..."""
 

@@ -14,13 +14,16 @@ import yaml
 from sqlalchemy.engine import Connection, Engine
 
 from civic import sql
-from civic.ports import Citizen, Decision, DocumentRequest
+from civic.ports import Citizen, Decision, DocumentRequest, Reason
 from civic.references import make_reference
 
 DEMO_CITY: Final = Path(__file__).with_name("demo_city.yaml")
 SEED_AGENT: Final = "seed"
 DEMO_MARK: Final = "demo_city"
 _FIRST_BODY: Final = 1_000_001
+# What the SMS templates and USSD placeholders budget for (sms_templates.yaml, menus.yaml).
+MAX_REASON_TEXT: Final = 80
+OFFICE_LIMITS: Final = {"names": 40, "address": 60, "hours": 40}
 
 
 class SeedError(ValueError):
@@ -63,6 +66,7 @@ def seed_demo(database_url: str, *, path: Path = DEMO_CITY) -> SeedSummary:
             _mark_demo(conn, str(city["city"]["name"]))
             _upsert_tax_types(conn, city["taxes"])
             _upsert_document_types(conn, city["documents"], currency)
+            _upsert_offices(conn, city.get("offices", []))
             rows = itertools.chain(
                 _assessment_rows(city["taxes"], city["assessments"], currency),
                 _payment_demo_rows(city["taxes"], city.get("payment_demos", []), currency),
@@ -151,10 +155,37 @@ def _upsert_document_types(
             "requires_identity": bool(d["requires_identity"]),
             "delay_days": int(d["delay_days"]),
             "office": dict(d["office"]),
+            "reasons": sql.reasons_to_rows(_reasons(d)),
         }
         for i, d in enumerate(documents)
     ]
     _upsert(conn, sql.document_types, "code", rows)
+
+
+def _reasons(document: Mapping[str, Any]) -> tuple[Reason, ...]:
+    try:
+        reasons = sql.reasons_from_rows(document.get("reasons") or [])
+    except (KeyError, TypeError, ValueError) as error:
+        raise SeedError(f"documents.{document.get('code')}.reasons: {error}") from error
+    for reason in reasons:
+        for lang, text in reason.texts.items():
+            if len(text) > MAX_REASON_TEXT:
+                raise SeedError(f"reason {reason.code} [{lang}] longer than {MAX_REASON_TEXT}")
+    return reasons
+
+
+def _upsert_offices(conn: Connection, offices: list[Mapping[str, Any]]) -> None:
+    rows = []
+    for i, office in enumerate(offices):
+        row: dict[str, Any] = {"id": str(office["id"]), "position": i}
+        for field, limit in OFFICE_LIMITS.items():
+            texts = {str(k): str(v) for k, v in office[field].items()}
+            too_long = [lang for lang, text in texts.items() if len(text) > limit]
+            if too_long:
+                raise SeedError(f"office {row['id']}.{field} {too_long} longer than {limit}")
+            row[field] = texts
+        rows.append(row)
+    _upsert(conn, sql.offices, "id", rows)
 
 
 def _assessment_row(
@@ -205,12 +236,13 @@ def _add_assessments(conn: Connection, rows: Iterable[dict[str, Any]]) -> int:
     return len(missing)
 
 
-def _decision(step: Any) -> tuple[Decision, str | None]:
+def _decision(step: Any) -> tuple[Decision, Mapping[str, Any]]:
     if isinstance(step, str):
-        return Decision(step), None
+        return Decision(step), {}
     if isinstance(step, Mapping) and len(step) == 1:
-        ((name, text),) = step.items()
-        return Decision(name), str(text)
+        ((name, detail),) = step.items()
+        if isinstance(detail, Mapping):
+            return Decision(name), detail
     raise SeedError(f"cannot read decision {step!r}")
 
 
@@ -229,14 +261,22 @@ def _seed_request(
     )
     steps = [_decision(step) for step in spec.get("decisions", [])]
     # Resume where an interrupted run stopped: the history has one entry per applied step.
-    for decision, text in steps[len(request.history) - 1 :]:
-        request = _apply(backend.decide, request.reference, decision, text)
+    for decision, detail in steps[len(request.history) - 1 :]:
+        request = _apply(backend.decide, request.reference, decision, detail)
     return request
 
 
 def _apply(
-    decide: Callable[..., DocumentRequest], reference: str, decision: Decision, text: str | None
+    decide: Callable[..., DocumentRequest],
+    reference: str,
+    decision: Decision,
+    detail: Mapping[str, Any],
 ) -> DocumentRequest:
+    text = detail.get("text")
     if decision is Decision.READY:
-        return decide(reference, decision, agent_id=SEED_AGENT, pickup=text)
-    return decide(reference, decision, agent_id=SEED_AGENT, reason=text)
+        return decide(
+            reference, decision, agent_id=SEED_AGENT, office_id=detail.get("office"), pickup=text
+        )
+    return decide(
+        reference, decision, agent_id=SEED_AGENT, reason_code=detail.get("code"), reason=text
+    )

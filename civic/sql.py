@@ -27,7 +27,9 @@ from civic.ports import (
     DocumentRequest,
     DocumentType,
     IdentityRequiredError,
+    Office,
     PaymentRecord,
+    Reason,
     RecordOutcome,
     RequestStatus,
     StatusChange,
@@ -37,7 +39,7 @@ from civic.ports import (
 )
 from civic.references import new_reference
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2: reasons, offices, reason codes and office ids
 DEFAULT_TIMEOUT: Final = 2.0
 _NEW_REFERENCE_TRIES: Final = 8
 _DECIDE_TRIES: Final = 3
@@ -126,6 +128,17 @@ document_types = sa.Table(
     sa.Column("requires_identity", sa.Boolean, nullable=False),
     sa.Column("delay_days", sa.Integer, nullable=False),
     sa.Column("office", sa.JSON, nullable=False),
+    sa.Column("reasons", sa.JSON, nullable=True),  # [{code, decisions, texts}]
+)
+
+offices = sa.Table(
+    "civic_offices",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("names", sa.JSON, nullable=False),
+    sa.Column("address", sa.JSON, nullable=False),
+    sa.Column("hours", sa.JSON, nullable=False),
 )
 
 requests = sa.Table(
@@ -140,6 +153,8 @@ requests = sa.Table(
     sa.Column("id_number", sa.String(40), nullable=True),
     sa.Column("reason", sa.String(200), nullable=True),
     sa.Column("pickup", sa.String(200), nullable=True),
+    sa.Column("reason_code", sa.String(32), nullable=True),
+    sa.Column("office_id", sa.String(32), nullable=True),
     sa.Column("idempotency_key", sa.String(128), nullable=False, unique=True),
     # Number of history entries: decisions update "WHERE version = what I read" (optimistic).
     sa.Column("version", sa.Integer, nullable=False),
@@ -155,6 +170,8 @@ request_history = sa.Table(
     sa.Column("agent_id", sa.String(64), nullable=True),
     sa.Column("reason", sa.String(200), nullable=True),
     sa.Column("pickup", sa.String(200), nullable=True),
+    sa.Column("reason_code", sa.String(32), nullable=True),
+    sa.Column("office_id", sa.String(32), nullable=True),
 )
 
 citizens = sa.Table(
@@ -228,6 +245,7 @@ def migrate(database_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> int:
 def migrate_engine(engine: Engine) -> None:
     """Create the civic tables on `engine` and record the schema version."""
     metadata.create_all(engine, checkfirst=True)
+    _add_missing_columns(engine)
     with engine.begin() as conn:
         now = datetime.now(UTC)
         found = conn.execute(
@@ -245,6 +263,19 @@ def migrate_engine(engine: Engine) -> None:
                 .where(schema_version.c.component == "civic")
                 .values(version=SCHEMA_VERSION, migrated_at=now)
             )
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add the nullable columns a newer version declares to tables an older one created."""
+    inspector = sa.inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present or not column.nullable:
+                    continue
+                kind = column.type.compile(dialect=engine.dialect)
+                conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 def _guarded(method: Callable[P, R]) -> Callable[P, R]:
@@ -412,6 +443,20 @@ class SqlBackend:
         return None if row is None else _document_type(row)
 
     @_guarded
+    def list_offices(self) -> list[Office]:
+        """Return the offices where documents are collected."""
+        with self._read() as conn:
+            rows = conn.execute(sa.select(offices).order_by(offices.c.position, offices.c.id)).all()
+        return [_office(r) for r in rows]
+
+    @_guarded
+    def get_office(self, office_id: str) -> Office | None:
+        """Return one office."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(offices).where(offices.c.id == office_id)).first()
+        return None if row is None else _office(row)
+
+    @_guarded
     def create_request(
         self,
         *,
@@ -464,6 +509,8 @@ class SqlBackend:
                 id_number=request.id_number,
                 reason=request.reason,
                 pickup=request.pickup,
+                reason_code=request.reason_code,
+                office_id=request.office_id,
                 idempotency_key=key,
                 version=len(request.history),
             )
@@ -514,6 +561,8 @@ class SqlBackend:
         agent_id: str,
         reason: str | None = None,
         pickup: str | None = None,
+        reason_code: str | None = None,
+        office_id: str | None = None,
     ) -> DocumentRequest:
         """Apply an agent's decision; raise IllegalTransitionError, ReasonRequiredError, ..."""
         for _ in range(_DECIDE_TRIES):
@@ -521,7 +570,16 @@ class SqlBackend:
             if current is None:
                 raise UnknownRequestError(reference)
             updated = workflow.apply(
-                current, decision, agent_id=agent_id, at=self._clock(), reason=reason, pickup=pickup
+                current,
+                decision,
+                agent_id=agent_id,
+                at=self._clock(),
+                document=self.get_document_type(current.document_code),
+                office_ids=[o.id for o in self.list_offices()],
+                reason=reason,
+                pickup=pickup,
+                reason_code=reason_code,
+                office_id=office_id,
             )
             seen = len(current.history)
             with self._engine.begin() as conn:
@@ -532,6 +590,8 @@ class SqlBackend:
                         status=updated.status.value,
                         reason=updated.reason,
                         pickup=updated.pickup,
+                        reason_code=updated.reason_code,
+                        office_id=updated.office_id,
                         version=seen + 1,
                     )
                 )
@@ -612,6 +672,36 @@ def _document_type(row: sa.Row[Any]) -> DocumentType:
         requires_identity=bool(row.requires_identity),
         delay_days=int(row.delay_days),
         office=dict(row.office),
+        reasons=reasons_from_rows(row.reasons or []),
+    )
+
+
+def reasons_from_rows(raw: Sequence[Any]) -> tuple[Reason, ...]:
+    """Read the `reasons` of a document type as stored (JSON): code, decisions, texts."""
+    return tuple(
+        Reason(
+            code=str(item["code"]),
+            decisions=tuple(Decision(d) for d in item["decisions"]),
+            texts={str(k): str(v) for k, v in item["texts"].items()},
+        )
+        for item in raw
+    )
+
+
+def reasons_to_rows(reasons: Sequence[Reason]) -> list[dict[str, Any]]:
+    """Return the JSON form of a document type's reasons."""
+    return [
+        {"code": r.code, "decisions": [d.value for d in r.decisions], "texts": dict(r.texts)}
+        for r in reasons
+    ]
+
+
+def _office(row: sa.Row[Any]) -> Office:
+    return Office(
+        id=row.id,
+        names=dict(row.names),
+        address=dict(row.address),
+        hours=dict(row.hours),
     )
 
 
@@ -624,6 +714,8 @@ def _history_values(reference: str, seq: int, change: StatusChange) -> dict[str,
         "agent_id": change.agent_id,
         "reason": change.reason,
         "pickup": change.pickup,
+        "reason_code": change.reason_code,
+        "office_id": change.office_id,
     }
 
 
@@ -650,6 +742,8 @@ def _load_requests(conn: Connection, rows: Sequence[sa.Row[Any]]) -> list[Docume
                 agent_id=h.agent_id,
                 reason=h.reason,
                 pickup=h.pickup,
+                reason_code=h.reason_code,
+                office_id=h.office_id,
             )
         )
     return [
@@ -664,6 +758,8 @@ def _load_requests(conn: Connection, rows: Sequence[sa.Row[Any]]) -> list[Docume
             id_number=r.id_number,
             reason=r.reason,
             pickup=r.pickup,
+            reason_code=r.reason_code,
+            office_id=r.office_id,
         )
         for r in rows
     ]

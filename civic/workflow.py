@@ -13,26 +13,37 @@ forward. Delivered and rejected are final. Whether a counter visit is needed is 
 call (the document type's `needs_visit` is advice shown to them), so approve is legal from
 in_review as well as from needs_visit.
 
-History is append-only: every decision adds one StatusChange (time, agent, reason, pickup)
-and never edits an earlier one.
+History is append-only: every decision adds one StatusChange (time, agent, reason code and
+free text, office and free text) and never edits an earlier one.
+
+Reject and needs_visit name a reason code of the document (`reasons:` in the catalogue, texts
+in every language); ready names an office (address and hours in every language). The agent's
+free text is optional, appended to what the citizen reads, and cleaned of control and
+bidi-override characters (civic.wording).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
 from civic.ports import (
     Decision,
     DocumentRequest,
+    DocumentType,
     IllegalTransitionError,
     PickupRequiredError,
     ReasonRequiredError,
     RequestStatus,
     StatusChange,
     TextTooLongError,
+    UnknownOfficeError,
+    UnknownReasonError,
 )
+from civic.wording import clean_agent_text
 
 S = RequestStatus
 D = Decision
@@ -49,9 +60,10 @@ TRANSITIONS: Final[dict[RequestStatus, dict[Decision, RequestStatus]]] = {
 
 REASON_REQUIRED: Final = frozenset({D.REJECT, D.NEEDS_VISIT})
 PICKUP_REQUIRED: Final = frozenset({D.READY})
-# Both texts end up in one SMS segment and on a USSD screen (menus.yaml placeholders).
-MAX_REASON_LENGTH: Final = 60
-MAX_PICKUP_LENGTH: Final = 60
+# Free texts appended to a coded reason or an office: USSD pages them, SMS templates budget
+# them (menus.yaml placeholders, sms_templates.yaml params, both checked at worst case).
+MAX_REASON_LENGTH: Final = 80
+MAX_PICKUP_LENGTH: Final = 80
 # A status that carries a reason; the request's `reason` is cleared when it moves on.
 STATUSES_WITH_REASON: Final = frozenset({S.REJECTED, S.NEEDS_VISIT})
 
@@ -70,27 +82,54 @@ def next_status(current: RequestStatus, decision: Decision) -> RequestStatus:
 
 
 def clean_text(value: str | None, field: str, limit: int) -> str | None:
-    """Return `value` stripped (None when blank); raise TextTooLongError past `limit`."""
-    if value is None:
-        return None
-    text = " ".join(value.split())
-    if len(text) > limit:
+    """Return `value` cleaned (None when blank); raise TextTooLongError past `limit`."""
+    text = clean_agent_text(value)
+    if text is not None and len(text) > limit:
         raise TextTooLongError(field, limit)
-    return text or None
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A validated decision: where it leads and what it records."""
+
+    status: RequestStatus
+    reason: str | None
+    pickup: str | None
+    reason_code: str | None
+    office_id: str | None
 
 
 def check_decision(
-    current: RequestStatus, decision: Decision, reason: str | None, pickup: str | None
-) -> tuple[RequestStatus, str | None, str | None]:
-    """Validate a decision; return (new status, cleaned reason, cleaned pickup)."""
+    current: RequestStatus,
+    decision: Decision,
+    *,
+    document: DocumentType | None = None,
+    office_ids: Collection[str] = (),
+    reason: str | None = None,
+    pickup: str | None = None,
+    reason_code: str | None = None,
+    office_id: str | None = None,
+) -> Checked:
+    """Validate a decision against the document's reasons and the offices."""
     status = next_status(current, decision)
     reason = clean_text(reason, "reason", MAX_REASON_LENGTH)
     pickup = clean_text(pickup, "pickup", MAX_PICKUP_LENGTH)
-    if decision in REASON_REQUIRED and reason is None:
-        raise ReasonRequiredError(f"a {decision.value} decision needs a reason")
-    if decision in PICKUP_REQUIRED and pickup is None:
-        raise PickupRequiredError("a ready decision needs where and when to pick up")
-    return status, reason, (pickup if decision in PICKUP_REQUIRED else None)
+    code = (reason_code or "").strip() or None
+    office = (office_id or "").strip() or None
+    if decision in REASON_REQUIRED:
+        if code is None:
+            raise ReasonRequiredError(f"a {decision.value} decision needs a reason_code")
+        if document is None or document.reason(code, decision) is None:
+            raise UnknownReasonError(f"{code!r} is not a {decision.value} reason of this document")
+        return Checked(status, reason, None, code, None)
+    if decision in PICKUP_REQUIRED:
+        if office is None:
+            raise PickupRequiredError("a ready decision needs the office where to collect it")
+        if office not in office_ids:
+            raise UnknownOfficeError(f"no office {office!r}")
+        return Checked(status, None, pickup, None, office)
+    return Checked(status, None, None, None, None)
 
 
 def apply(
@@ -99,18 +138,44 @@ def apply(
     *,
     agent_id: str,
     at: datetime,
+    document: DocumentType | None = None,
+    office_ids: Collection[str] = (),
     reason: str | None = None,
     pickup: str | None = None,
+    reason_code: str | None = None,
+    office_id: str | None = None,
 ) -> DocumentRequest:
     """Return `request` after `decision`, with one more history entry."""
-    status, reason, pickup = check_decision(request.status, decision, reason, pickup)
-    change = StatusChange(status=status, at=at, agent_id=agent_id, reason=reason, pickup=pickup)
+    checked = check_decision(
+        request.status,
+        decision,
+        document=document,
+        office_ids=office_ids,
+        reason=reason,
+        pickup=pickup,
+        reason_code=reason_code,
+        office_id=office_id,
+    )
+    status = checked.status
+    change = StatusChange(
+        status=status,
+        at=at,
+        agent_id=agent_id,
+        reason=checked.reason,
+        pickup=checked.pickup,
+        reason_code=checked.reason_code,
+        office_id=checked.office_id,
+    )
+    with_reason = status in STATUSES_WITH_REASON
+    ready = checked.office_id is not None
     return dataclasses.replace(
         request,
         status=status,
         history=(*request.history, change),
-        reason=reason if status in STATUSES_WITH_REASON else None,
-        pickup=pickup if pickup is not None else request.pickup,
+        reason=checked.reason if with_reason else None,
+        reason_code=checked.reason_code if with_reason else None,
+        pickup=checked.pickup if ready else request.pickup,
+        office_id=checked.office_id if ready else request.office_id,
     )
 
 

@@ -2,7 +2,13 @@
 
     GET  /api/v1/requests?status=&page=&per_page=
     GET  /api/v1/requests/<ref>
-    POST /api/v1/requests/<ref>/decision  {"decision": "...", "reason": "...", "pickup": "..."}
+    POST /api/v1/requests/<ref>/decision  {"decision": "...", "reason_code": "...", "reason": "...",
+                                           "office": "...", "pickup": "..."}
+    GET  /api/v1/offices
+
+A reject or needs_visit names one of the document's reason codes, a ready names an office:
+the citizen reads their texts in their own language; `reason` and `pickup` are optional free
+text appended to them.
 
 Handlers parse, call the civic Backend, render; the citizen's SMS alert follows each decision.
 """
@@ -21,6 +27,7 @@ from civic.ports import (
     BackendUnavailableError,
     Decision,
     DocumentRequest,
+    DocumentType,
     IllegalTransitionError,
     InvalidDecisionError,
     RequestStatus,
@@ -32,6 +39,7 @@ from gateway.auth import require_api_key
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("api_requests", __name__, url_prefix="/api/v1/requests")
+offices_blueprint = Blueprint("api_offices", __name__, url_prefix="/api/v1/offices")
 
 DEFAULT_PER_PAGE: Final = 20
 MAX_PER_PAGE: Final = 100
@@ -56,9 +64,19 @@ def _invalid(errors: dict[str, str]) -> Response:
     return _error(400, "invalid_request", "some fields are invalid", errors=errors)
 
 
-def _render(item: DocumentRequest) -> dict[str, Any]:
+def _documents() -> dict[str, DocumentType]:
+    return {d.code: d for d in _backend().list_document_types()}
+
+
+def _render(item: DocumentRequest, documents: dict[str, DocumentType]) -> dict[str, Any]:
     body = codec.request_to_json(item)
     body["allowed_decisions"] = [d.value for d in workflow.allowed_decisions(item.status)]
+    document = documents.get(item.document_code)
+    # What the agent may pick for this request's next reject or needs_visit.
+    body["reason_codes"] = [
+        {"code": r.code, "decisions": [d.value for d in r.decisions], "texts": dict(r.texts)}
+        for r in (document.reasons if document is not None else ())
+    ]
     return body
 
 
@@ -100,12 +118,20 @@ def list_requests() -> Response:
     found = _backend().list_requests(
         status=status, limit=per_page + 1, offset=(page - 1) * per_page
     )
+    documents = _documents()
     return jsonify(
-        items=[_render(r) for r in found[:per_page]],
+        items=[_render(r, documents) for r in found[:per_page]],
         page=page,
         per_page=per_page,
         has_more=len(found) > per_page,
     )
+
+
+@offices_blueprint.get("")
+@require_api_key("agent")
+def list_offices() -> Response:
+    """List the offices a ready decision may name, with their texts per language."""
+    return jsonify(items=[codec.office_to_json(o) for o in _backend().list_offices()])
 
 
 @blueprint.get("/<ref>")
@@ -117,13 +143,16 @@ def get_request(ref: str) -> Response:
     found = _backend().get_request(ref)
     if found is None:
         return _error(404, "not_found", f"no request {ref}")
-    return jsonify(_render(found))
+    return jsonify(_render(found, _documents()))
 
 
-def _parse_decision(body: Any) -> tuple[Decision | None, str | None, str | None, dict[str, str]]:
+_DECISION_FIELDS: Final = ("decision", "reason", "pickup", "reason_code", "office")
+
+
+def _parse_decision(body: Any) -> tuple[Decision | None, dict[str, str | None], dict[str, str]]:
     errors: dict[str, str] = {}
     if not isinstance(body, dict):
-        return None, None, None, {"body": "expected a JSON object"}
+        return None, {}, {"body": "expected a JSON object"}
     decision: Decision | None = None
     raw = body.get("decision")
     if isinstance(raw, str) and raw in {d.value for d in Decision}:
@@ -141,10 +170,15 @@ def _parse_decision(body: Any) -> tuple[Decision | None, str | None, str | None,
         elif isinstance(value, str) and len(value.strip()) > limit:
             errors[field] = f"at most {limit} characters"
         texts[field] = value if isinstance(value, str) else None
-    unknown = sorted(set(body) - {"decision", "reason", "pickup"})
+    for field in ("reason_code", "office"):
+        value = body.get(field)
+        if value is not None and not isinstance(value, str):
+            errors[field] = "a string"
+        texts[field] = value if isinstance(value, str) else None
+    unknown = sorted(set(body) - set(_DECISION_FIELDS))
     for name in unknown:
         errors[name] = "unknown field"
-    return decision, texts["reason"], texts["pickup"], errors
+    return decision, texts, errors
 
 
 @blueprint.post("/<ref>/decision")
@@ -153,12 +187,20 @@ def decide(ref: str) -> Response:
     """Apply an agent's decision, then queue the citizen's SMS alert."""
     if not references.validate(ref):
         return _invalid({"reference": "not a valid request reference (check digit)"})
-    decision, reason, pickup, errors = _parse_decision(request.get_json(silent=True))
+    decision, texts, errors = _parse_decision(request.get_json(silent=True))
     if errors or decision is None:
         return _invalid(errors)
     agent_id: str = g.api_key.key_id
     try:
-        updated = _backend().decide(ref, decision, agent_id=agent_id, reason=reason, pickup=pickup)
+        updated = _backend().decide(
+            ref,
+            decision,
+            agent_id=agent_id,
+            reason=texts["reason"],
+            pickup=texts["pickup"],
+            reason_code=texts["reason_code"],
+            office_id=texts["office"],
+        )
     except UnknownRequestError:
         return _error(404, "not_found", f"no request {ref}")
     except IllegalTransitionError as error:
@@ -170,9 +212,9 @@ def decide(ref: str) -> Response:
             allowed_decisions=[d.value for d in workflow.allowed_decisions(error.current)],
         )
     except InvalidDecisionError as error:
-        return _invalid({error.field: str(error)})
+        return _invalid({error.field: str(error) or "invalid"})
     log.info("request %s: %s by agent %s", ref, decision.value, agent_id)
-    body = _render(updated)
+    body = _render(updated, _documents())
     body["alert"] = _alert(updated)
     return jsonify(body)
 

@@ -62,6 +62,7 @@ def _register_blueprints(app: Flask) -> None:
     from gateway import api_requests  # noqa: PLC0415
 
     app.register_blueprint(api_requests.blueprint)
+    app.register_blueprint(api_requests.offices_blueprint)
     from gateway import api_otp, sms_callbacks  # noqa: PLC0415
 
     app.register_blueprint(sms_callbacks.blueprint)

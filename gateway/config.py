@@ -195,6 +195,11 @@ class Settings:
     rate_api_per_ip: str = _setting(
         "RATE_API_PER_IP", "300/60", "JSON API requests per client IP (fails open)"
     )
+    rate_request_guesses: str = _setting(
+        "RATE_REQUEST_GUESSES",
+        "10/3600",
+        "request lookups per phone that find nothing it may see, USSD and SMS (fails closed)",
+    )
     # --- SMS (sms/) ---
     sms_provider: str = _setting(
         "SMS_PROVIDER", "console", "console (prints and records SMS) or africastalking"
@@ -440,7 +445,13 @@ class Settings:
             raise ConfigError(f"CIVIC_BACKEND must be sql or http, not {self.civic_backend!r}")
         if self.civic_backend == "http" and not self.civic_portal_url:
             raise ConfigError("CIVIC_BACKEND=http needs CIVIC_PORTAL_URL")
-        for name in ("rate_ussd_hops", "rate_sms_inbound", "rate_otp_sends", "rate_api_per_ip"):
+        for name in (
+            "rate_ussd_hops",
+            "rate_sms_inbound",
+            "rate_otp_sends",
+            "rate_api_per_ip",
+            "rate_request_guesses",
+        ):
             try:
                 Rate.parse(getattr(self, name))
             except RateError as error:
@@ -550,6 +561,10 @@ class Settings:
             problems.append(
                 "PUBLIC_BASE_URL is missing (providers call back to it; default is this machine)"
             )
+        if self.emulate_redis:
+            problems.append("GUICHET_EMULATE_REDIS is for development only")
+        if not Rate.parse(self.rate_request_guesses).enabled:
+            problems.append("RATE_REQUEST_GUESSES=off lets anyone enumerate citizens' requests")
         return problems
 
     def _reused_secrets(self) -> list[str]:

@@ -22,6 +22,7 @@ from menus.model import MenuSpec
 from menus.registry import Enqueuer
 from payments.numbering import NumberingPlan
 from payments.service import PaymentService
+from runtime.guesses import GuessLimiter
 from runtime.ratelimit import Rate
 from sessions.store import SessionStore
 
@@ -150,3 +151,6 @@ def _wire_civic(container: runtime.Container, settings: Settings) -> None:
             connect_timeout=settings.civic_connect_timeout,
         )
     container.register(Backend, backend)  # type: ignore[type-abstract]
+    # The privacy rule's guess budget (civic/privacy.py), shared by USSD and SMS lookups.
+    rate = Rate.parse(settings.rate_request_guesses)
+    container.register(GuessLimiter, GuessLimiter(container.get(redis.Redis), rate))

@@ -6,11 +6,13 @@ USSD "request a document" journey, which must not send anything inside the hop.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Final
 
 import runtime
-from civic.ports import Backend, DocumentRequest, RequestStatus
+from civic.ports import Backend, DocumentRequest, DocumentType, RequestStatus
+from civic.wording import document_name, pickup_text, reason_text
 from menus.model import MenuSpec
 from runtime.masking import mask_phone
 from sms.preferences import Preferences
@@ -21,9 +23,13 @@ log = logging.getLogger(__name__)
 ALERT_JOB: Final = "gateway.request_alerts.send_request_alert"
 
 
-def template_for(status: RequestStatus) -> str:
+def template_for(status: RequestStatus, document: DocumentType | None = None) -> str:
     """Return the SMS template key announcing `status` (docs/contracts.md)."""
-    return "request_created" if status is RequestStatus.SUBMITTED else f"request_{status.value}"
+    if status is RequestStatus.SUBMITTED:
+        # A document that needs a counter visit says so from the first message.
+        visit = document is not None and document.needs_visit
+        return "request_created_visit" if visit else "request_created"
+    return f"request_{status.value}"
 
 
 def alert(services: runtime.Container, request: DocumentRequest, seq: int | None = None) -> str:
@@ -40,19 +46,24 @@ def alert(services: runtime.Container, request: DocumentRequest, seq: int | None
     lang = _language(services, backend, request.owner_phone)
     resolved = sms.book.language(lang)
     document = backend.get_document_type(request.document_code)
-    names = document.names if document is not None else {}
     params: dict[str, str | int] = {
         "ref": request.reference,
-        "document": names.get(resolved) or next(iter(names.values()), request.document_code),
+        "document": document_name(document, request.document_code, resolved),
         "short_code": services.get(MenuSpec).service_code,
     }
+    # The entry's own words (a later decision may have moved the request on), in the
+    # citizen's language: coded texts from the catalogue, the agent's free text appended.
+    at_entry = dataclasses.replace(
+        request, status=change.status, reason=change.reason, reason_code=change.reason_code
+    )
     if change.status in (RequestStatus.REJECTED, RequestStatus.NEEDS_VISIT):
-        params["reason"] = change.reason or ""
+        params["reason"] = reason_text(at_entry, document, resolved) or "-"
     if change.status is RequestStatus.READY_FOR_PICKUP:
-        params["pickup"] = change.pickup or request.pickup or ""
+        office = backend.get_office(change.office_id) if change.office_id else None
+        params["pickup"] = pickup_text(office, change.pickup, resolved) or "-"
     result = sms.send(
         request.owner_phone,
-        template_for(change.status),
+        template_for(change.status, document),
         params,
         idempotency_key=f"request:{request.reference}:{seq}",
         lang=resolved,

@@ -94,6 +94,8 @@ def graph_from_spec(spec: MenuSpec, lang: str | None = None) -> MenuGraph:
             branches.append((screen.next, "next"))
         if screen.empty:
             branches.append((screen.empty, "empty"))
+        if screen.typed is not None:
+            branches.append((screen.typed.next, screen.typed.save_as))
         branches.extend((target, outcome) for outcome, target in screen.on.items())
         for target, label in branches:
             edges.setdefault((screen.id, target), []).append(label)

@@ -26,7 +26,7 @@ from menus.registry import (
     Registry,
     default_registry,
 )
-from menus.render import Nav, Renderer, option_keys
+from menus.render import Nav, Renderer, fits, option_keys
 from runtime.masking import mask_phone
 from sessions.session import Session
 from sessions.store import HopRateLimitedError, Loaded, ResumeMode, SessionStore
@@ -39,6 +39,7 @@ RESUME_CONTINUE, RESUME_RESTART = "1", "2"
 # Actions chained without a screen in between: more means a loop in menus.yaml.
 MAX_CHAIN: Final = 12
 MAX_HISTORY: Final = 30
+MAX_DIALLED: Final = 8  # answers replayed from a dial string; more is not a real shortcut
 _JSON_SCALARS: Final = (str, int, float, bool, type(None))
 
 
@@ -68,6 +69,29 @@ class UssdReply:
     def wire(self) -> str:
         """Return the Africa's Talking body: `CON <screen>` or `END <screen>`."""
         return ("END " if self.end else "CON ") + self.body
+
+
+def dialled_inputs(service_code: str, request: UssdRequest) -> list[str]:
+    """Return the answers a caller typed into the dial string itself (`*384*12*3*10000057#`).
+
+    Aggregators hand them over either in `text` on the first hop (Africa's Talking: the
+    extension after the registered code arrives as if typed, `3*10000057`) or in the service
+    code itself (`*384*12*3*10000057#`); either way they are answers to replay, in order.
+    A dial string holds only digits between its stars: any other first text (a lost session's
+    typed words) is not replayed.
+    """
+    base = service_code.rstrip("#")
+    dialled = request.service_code.strip().rstrip("#")
+    if request.text:
+        text = request.text.rstrip("#")
+        if text.startswith(base + "*"):  # a full dial string passed as the first input
+            text = text[len(base) + 1 :]
+        parts = text.split("*") if request.cumulative else [text]
+    elif dialled.startswith(base + "*"):
+        parts = dialled[len(base) + 1 :].split("*")
+    else:
+        return []
+    return parts if all(part.isdigit() for part in parts) else []
 
 
 def latest_input(previous: str, text: str, *, cumulative: bool = True) -> str:
@@ -191,15 +215,16 @@ class HopHandler:
     def _step(self, loaded: Loaded, request: UssdRequest) -> _Hop:
         stored = loaded.session
         if stored is None or stored.ended:
-            # A first dial, or an unknown/expired session: start politely from the top.
-            return self._dial(loaded, request)
+            # A first dial, or an unknown/expired session: start politely from the top (a
+            # dial string's path is walked only on a session we never saw).
+            return self._dial(loaded, request, walk=stored is None)
         typed = latest_input(stored.text, request.text, cumulative=request.cumulative)
         stored.text = request.text
         hop = _Hop(stored)
         self._answer(hop, typed)
         return hop
 
-    def _dial(self, loaded: Loaded, request: UssdRequest) -> _Hop:
+    def _dial(self, loaded: Loaded, request: UssdRequest, *, walk: bool = True) -> _Hop:
         lang = self._language(loaded)
         session = Session(
             session_id=request.session_id,
@@ -210,12 +235,18 @@ class HopHandler:
         )
         hop = _Hop(session)
         snapshot = loaded.resume
-        if snapshot is not None and snapshot.get("s") in self.spec.screens:
+        typed = dialled_inputs(self.spec.service_code, request) if walk else []
+        if snapshot is not None and snapshot.get("s") in self.spec.screens and not typed:
             session.state = RESUME_STATE
             session.resume = snapshot
             self._render_resume(session)
-        else:
-            self._enter(hop, self.spec.start)
+            return hop
+        self._enter(hop, self.spec.start)
+        # A dial string that names a path (`*384*12*1#`) walks it as if each part were typed.
+        for answer in typed[:MAX_DIALLED]:
+            if session.ended:
+                break
+            self._answer(hop, answer)
         return hop
 
     def _answer(self, hop: _Hop, typed: str) -> None:
@@ -239,6 +270,15 @@ class HopHandler:
             session.page -= 1
             self._render(session)
             return
+        if typed in (NEXT_PAGE, PREVIOUS_PAGE):
+            # No page that way: say so gently; it is navigation, not an invalid try.
+            message = "no_more_pages" if "no_more_pages" in self.spec.messages else None
+            self._render(session)
+            end, body = session.reply or (False, "")
+            noted = self.spec.message(message or "invalid_choice", session.lang) + "\n" + body
+            if fits([noted]):  # on the page the caller is on; without it when it cannot fit
+                session.reply = (end, noted)
+            return
         if screen.kind not in ("menu", "input"):
             # A paginated END waits for 98/99 only; anything else shows the page again.
             self._render(session)
@@ -254,8 +294,9 @@ class HopHandler:
         if model.invalid:
             self._invalid(session, screen, model)
             return
-        if screen.save_as is not None and model.value is not None:
-            session.data[screen.save_as] = model.value
+        save_as = screen.typed.save_as if model.typed and screen.typed else screen.save_as
+        if save_as is not None and model.value is not None:
+            session.data[save_as] = model.value
         session.history.append(session.state)
         del session.history[:-MAX_HISTORY]
         self._enter(hop, model.state)

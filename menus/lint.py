@@ -26,11 +26,16 @@ from menus.model import MenuSpec, Screen
 from menus.registry import Registry, default_registry
 from menus.render import Nav, Renderer
 from sms.encoding import cost
+from sms.grammar import glued_articles
 
 # Label length assumed for options_from actions registered without option_label_max.
 DEFAULT_OPTION_LABEL_MAX: Final = 30
 # The widest dynamic key the renderer prints on a page ("97." before the 98/99 gap).
 _WIDEST_KEY: Final = "97"
+# A screen holding a `paged` placeholder (agents' words) may take this many pages at most. The
+# worst case is the longest text in UCS-2 (80 a screen, half of it navigation lines); the same
+# text in GSM-7 takes 2 or 3 pages.
+MAX_PAGES: Final = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,7 @@ def lint(path: str | Path, registry: Registry | None = None) -> Report:
         *_missing_translations(document),
         *_unhandled_outcomes(spec, registry),
         *_too_long(spec, registry),
+        *_glued(document, spec),
     ]
     return Report(source, problems, len(spec.screens), len(spec.languages))
 
@@ -82,6 +88,8 @@ def successors(screen: Screen) -> Iterator[str]:
     """Yield every screen `screen` can lead to."""
     for option in screen.options:
         yield option.next
+    if screen.typed is not None:
+        yield screen.typed.next
     for target in (screen.next, screen.empty):
         if target is not None:
             yield target
@@ -107,6 +115,15 @@ def _missing_translations(document: Mapping[str, Any]) -> Iterator[Problem]:
         missing = [lang for lang in languages if lang not in text]
         if missing:
             yield Problem(path, f"missing translation: {', '.join(missing)}")
+
+
+def _glued(document: Mapping[str, Any], spec: MenuSpec) -> Iterator[Problem]:
+    # Names (declared `noun: true`, and the city): "a {operator_name}" reads "a Airtel Money".
+    nouns = {name for name, p in spec.placeholders.items() if p.noun} | {"city"}
+    for _, path, text in iter_texts(document):
+        for lang, source in text.items():
+            for glued in glued_articles(lang, str(source), nouns):
+                yield Problem(f"{path}.{lang}", f"article glued to a name: {glued!r}; rephrase")
 
 
 def _unhandled_outcomes(spec: MenuSpec, registry: Registry) -> Iterator[Problem]:
@@ -142,6 +159,9 @@ def _too_long(spec: MenuSpec, registry: Registry) -> Iterator[Problem]:
             path = f"screens.{screen.id}"
             if screen.kind == "action":
                 continue
+            if _uses_paged(spec, screen):
+                yield from _measure_pages(renderer, screen, lang, worst, path)
+                continue
             if screen.kind == "end":
                 header, _ = renderer.screen_parts(screen, lang, worst)
                 yield from _measure(path, lang, [header])
@@ -164,6 +184,26 @@ def _too_long(spec: MenuSpec, registry: Registry) -> Iterator[Problem]:
                 header, items = renderer.screen_parts(screen, lang, worst, [(_WIDEST_KEY, label)])
                 paged = [nav.more, nav.previous, nav.back, nav.home]
                 yield from _measure(path, lang, [header, *items, *paged])
+
+
+def _uses_paged(spec: MenuSpec, screen: Screen) -> bool:
+    if screen.text is None:
+        return False
+    names = {name for t in screen.text.variants.values() for name in t.names}
+    return any(spec.placeholders[n].paged for n in names if n in spec.placeholders)
+
+
+def _measure_pages(
+    renderer: Renderer, screen: Screen, lang: str, worst: Mapping[str, str], path: str
+) -> Iterator[Problem]:
+    """Render a screen at worst case as the engine pages it: each page fits, few pages."""
+    header, items = renderer.screen_parts(screen, lang, worst)
+    nav = Nav() if screen.kind == "end" else Nav(back=True, home=True)
+    pages = renderer.pages(lang, header, items, nav)
+    for page in pages:
+        yield from _measure(path, lang, [page])
+    if len(pages) > MAX_PAGES:
+        yield Problem(path, f"[{lang}] {len(pages)} pages at worst case, more than {MAX_PAGES}")
 
 
 def _measure(path: str, lang: str, lines: Sequence[str]) -> Iterator[Problem]:

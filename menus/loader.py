@@ -23,6 +23,7 @@ from menus.model import (
     Template,
     TemplateError,
     Text,
+    TypedAnswer,
 )
 from menus.registry import Registry, default_registry
 from menus.schema import schema_errors
@@ -181,6 +182,9 @@ def _menu_problems(
         yield from _action(registry, f"{base}.options_from", screen["options_from"])
     if "empty" in screen:
         yield from _target(screens, f"{base}.empty", screen["empty"])
+    if "typed" in screen:
+        yield from _target(screens, f"{base}.typed.next", screen["typed"]["next"])
+        yield from _input_problems(f"{base}.typed", screen["typed"])
 
 
 def _input_problems(base: str, screen: Mapping[str, Any]) -> Iterator[Problem]:
@@ -207,6 +211,16 @@ def _action_problems(
                 f"action {name!r} has no outcome {outcome!r} "
                 f"(it has {', '.join(sorted(outcomes))})",
             )
+
+
+def _typed(raw: Mapping[str, Any] | None, region: str, text: Any) -> TypedAnswer | None:
+    if raw is None:
+        return None
+    return TypedAnswer(
+        save_as=raw["save_as"],
+        validators=tuple(compile_validator(v, region=region, text=text) for v in raw["validators"]),
+        next=raw["next"],
+    )
 
 
 def compile_spec(document: Mapping[str, Any], *, source: str = "menus.yaml") -> MenuSpec:
@@ -255,6 +269,7 @@ def compile_spec(document: Mapping[str, Any], *, source: str = "menus.yaml") -> 
             action=raw.get("action"),
             args=MappingProxyType(dict(raw.get("args", {}))),
             on=MappingProxyType(dict(raw.get("on", {}))),
+            typed=_typed(raw.get("typed"), city.country, text),
         )
     return MenuSpec(
         version=document["version"],
@@ -265,7 +280,13 @@ def compile_spec(document: Mapping[str, Any], *, source: str = "menus.yaml") -> 
         settings=MenuSettings(**(document.get("settings") or {})),
         placeholders=MappingProxyType(
             {
-                name: Placeholder(name, raw["max_length"], raw.get("ucs2", False))
+                name: Placeholder(
+                    name,
+                    raw["max_length"],
+                    raw.get("ucs2", False),
+                    raw.get("paged", False),
+                    raw.get("noun", False),
+                )
                 for name, raw in (document.get("placeholders") or {}).items()
             }
         ),

@@ -32,7 +32,7 @@ EMPTY: Final = "empty"  # a dynamic menu has no option to show
 class HopModel:
     """The per-hop model the machine moves: where we are, what came in, what was decided."""
 
-    __slots__ = ("error", "invalid", "key", "options", "outcome", "state", "value")
+    __slots__ = ("error", "invalid", "key", "options", "outcome", "state", "typed", "value")
 
     def __init__(
         self,
@@ -48,6 +48,7 @@ class HopModel:
         self.options: Mapping[str, str] = options or {}  # dynamic key -> value
         self.value: str | None = None  # what to save under the screen's save_as
         self.invalid = False
+        self.typed = False  # a menu took the answer as typed input (Screen.typed)
         self.error: Text | None = None  # the failing validator's own error text
 
 
@@ -109,6 +110,23 @@ def _valid(screen: Screen) -> Callback:
     return condition
 
 
+def _typed_valid(screen: Screen) -> Callback:
+    assert screen.typed is not None
+    validators = screen.typed.validators
+
+    def condition(event: EventData) -> bool:
+        model = _model(event)
+        value: str | None = model.key.strip()
+        for validator in validators:
+            value = validator.check(value) if value is not None else None
+            if value is None:
+                return False
+        model.value, model.typed = value, True
+        return True
+
+    return condition
+
+
 def _outcome_is(name: str) -> Callback:
     def condition(event: EventData) -> bool:
         return _model(event).outcome == name
@@ -145,6 +163,8 @@ class MenuMachine:
                     conditions=[_key_is(option)],
                     after=[_choose(option)],
                 )
+            if screen.typed is not None:
+                add(SELECT, source, screen.typed.next, conditions=[_typed_valid(screen)])
             add(SELECT, source, None, after=[_invalid])
         elif screen.kind == "menu":
             add(PICK, source, screen.next, conditions=[_picked])

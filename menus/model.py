@@ -119,6 +119,15 @@ class StaticOption:
 
 
 @dataclass(frozen=True, slots=True)
+class TypedAnswer:
+    """What a menu accepts besides its options: input that passes `validators`."""
+
+    save_as: str
+    validators: tuple[Validator, ...]
+    next: str
+
+
+@dataclass(frozen=True, slots=True)
 class Screen:
     """One screen of the menu tree, of one of four kinds."""
 
@@ -135,6 +144,7 @@ class Screen:
     action: str | None = None
     args: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     on: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    typed: TypedAnswer | None = None  # menus only: typed input accepted besides the options
 
     @property
     def waits_for_input(self) -> bool:
@@ -169,6 +179,8 @@ class Placeholder:
     name: str
     max_length: int
     ucs2: bool = False
+    paged: bool = False  # may exceed one screen: the renderer pages it, lint bounds the pages
+    noun: bool = False  # a name: texts must not glue an article to it (lint, grammar)
 
 
 @dataclass(frozen=True, slots=True)

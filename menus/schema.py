@@ -90,6 +90,18 @@ _SCREEN_KINDS: Final[dict[str, dict[str, Any]]] = {
             "save_as": _ID,
             "empty": _ID,
             "next": _ID,
+            # An answer that is no option but passes these validators is typed input: a dial
+            # string such as *384*12*3*10000057# answers the menu with a reference.
+            "typed": {
+                "type": "object",
+                "required": ["save_as", "validators", "next"],
+                "additionalProperties": False,
+                "properties": {
+                    "save_as": _ID,
+                    "validators": {"type": "array", "minItems": 1, "items": _VALIDATOR},
+                    "next": _ID,
+                },
+            },
         },
         "oneOf": [{"required": ["options"]}, {"required": ["options_from", "next"]}],
     },
@@ -179,6 +191,10 @@ SCHEMA: Final[dict[str, Any]] = {
                 "properties": {
                     "max_length": {"type": "integer", "minimum": 1, "maximum": 500},
                     "ucs2": {"type": "boolean"},
+                    # Long text the renderer pages (agents' words): lint checks every page.
+                    "paged": {"type": "boolean"},
+                    # A name (operator, document, city...): no article may be glued to it.
+                    "noun": {"type": "boolean"},
                 },
             },
         },

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sms.encoding import cost
+from sms.grammar import glued_articles
 from sms.templates import TemplateBook, TemplateError
 
 
@@ -84,6 +85,9 @@ def check(book: TemplateBook) -> CheckReport:
                     f"{key}.{lang}: {row.segments} segments at worst, "
                     f"more than max_segments {row.max_segments}"
                 )
+            nouns = [name for name, param in book.params.items() if param.noun]
+            for glued in glued_articles(lang, template.texts[lang], nouns):
+                errors.append(f"{key}.{lang}: article glued to a name: {glued!r}")
             if row.ambiguous:
                 # 0x09 is Ç in GSM 03.38 but many handsets show ç: never put it in a template.
                 errors.append(f"{key}.{lang}: ambiguous GSM-7 0x09 character Ç")

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 import runtime
 from civic import references
 from civic.ports import Backend, BackendUnavailableError, DocumentRequest, RequestStatus
+from civic.privacy import visible_request
+from civic.wording import document_name, pickup_text, reason_text
+from runtime.guesses import GuessLimiter
 from runtime.masking import mask_phone
 from sms.keywords import Command, Keyword, parse
 from sms.preferences import Preferences
@@ -113,24 +116,34 @@ class InboundRouter:
         if backend is None:
             return Reply("reply_unavailable")
         try:
-            request = backend.get_request(ref)
+            request = visible_request(backend, ref, phone)
+            if request is None:
+                # Someone else's reference is an unknown one (civic/privacy.py): one answer,
+                # one path, and a guess charged to this phone.
+                limiter = self._services.find(GuessLimiter)
+                if limiter is not None and not limiter.guess(phone).allowed:
+                    return Reply("reply_status_limited", code)
+                return Reply("reply_status_unknown", {"ref": ref, **code})
+            params = self._request_params(backend, request, lang)
+            template = STATUS_TEMPLATES[request.status]
+            if template == "request_created":
+                document = backend.get_document_type(request.document_code)
+                if document is not None and document.needs_visit:
+                    template = "request_created_visit"  # the visit is announced every time
         except BackendUnavailableError:
             return Reply("reply_unavailable")
-        # Someone else's reference gets the same answer as an unknown one: no enumeration.
-        if request is None or request.owner_phone != phone:
-            return Reply("reply_status_unknown", {"ref": ref, **code})
-        return Reply(STATUS_TEMPLATES[request.status], self._request_params(backend, request, lang))
+        return Reply(template, params)
 
     def _request_params(
         self, backend: Backend, request: DocumentRequest, lang: str
     ) -> dict[str, str | int]:
         doc = backend.get_document_type(request.document_code)
-        name = request.document_code if doc is None else doc.names.get(lang, request.document_code)
+        office = backend.get_office(request.office_id) if request.office_id else None
         return {
             "ref": request.reference,
-            "document": name,
-            "reason": request.reason or "-",
-            "pickup": request.pickup or "-",
+            "document": document_name(doc, request.document_code, lang),
+            "reason": reason_text(request, doc, lang) or "-",
+            "pickup": pickup_text(office, request.pickup, lang) or "-",
             "short_code": self._short_code,
         }
 

@@ -20,6 +20,7 @@ from sms.encoding import cost
 CONTRACT_KEYS: Final = frozenset(
     {
         "request_created",
+        "request_created_visit",
         "request_in_review",
         "request_approved",
         "request_delivered",
@@ -41,6 +42,7 @@ REPLY_KEYS: Final = frozenset(
         "reply_help",
         "reply_unknown",
         "reply_status_unknown",
+        "reply_status_limited",
         "reply_status_mistyped",
         "reply_status_missing",
         "reply_receipt_valid",
@@ -73,6 +75,7 @@ class Param:
     name: str
     max_length: int
     ucs2: bool = False
+    noun: bool = False  # a name: no article may be glued to it (sms.grammar)
 
     def worst_case(self) -> str:
         """Return the longest, most expensive value the checker assumes."""
@@ -223,7 +226,12 @@ def _load_params(raw: Mapping[str, Any], problems: list[str]) -> dict[str, Param
         if not isinstance(max_length, int) or max_length < 1:
             problems.append(f"params.{name}: max_length must be a positive integer")
             max_length = 1
-        params[str(name)] = Param(str(name), max_length, bool((spec or {}).get("ucs2", False)))
+        params[str(name)] = Param(
+            str(name),
+            max_length,
+            bool((spec or {}).get("ucs2", False)),
+            bool((spec or {}).get("noun", False)),
+        )
     return params
 
 

@@ -21,13 +21,18 @@ from civic.ports import (
     RequestStatus,
     UnknownDocumentTypeError,
 )
+from civic.privacy import visible_request
+from civic.wording import document_name, local, pickup_text, reason_text
+from menus.model import MenuSpec
 from menus.registry import ActionContext, ActionResult, Effect, Option, actions
+from runtime.guesses import GuessLimiter
 
 ALERT_JOB: Final = "gateway.request_alerts.send_request_alert"  # rq job taking (ref, seq)
 SMS_QUEUE: Final = "sms"
 MY_REQUESTS_LIMIT: Final = 30  # the engine pages the list; older ones are for the counter
 NAME_LABEL_MAX: Final = 30
-REQUEST_LABEL_MAX: Final = 8 + 1 + NAME_LABEL_MAX
+STATUS_LABEL_MAX: Final = 12  # menus.yaml messages status_<status> (lint checks the screen)
+REQUEST_LABEL_MAX: Final = 8 + 1 + STATUS_LABEL_MAX + 2 + 16  # "10000057 prêt: Extrait d'acte"
 # Outcome per status: menus.yaml has one screen for each, with its own words.
 STATUS_OUTCOMES: Final = {
     RequestStatus.SUBMITTED: "submitted",
@@ -46,7 +51,7 @@ def _backend(ctx: ActionContext) -> Backend:
 
 def _local(texts: Mapping[str, str], lang: str) -> str:
     """Return the text in `lang`, else French (the city's default), else any."""
-    return texts.get(lang) or texts.get("fr") or next(iter(texts.values()), "")
+    return local(texts, lang)
 
 
 def money(amount: int) -> str:
@@ -63,8 +68,13 @@ def _document(ctx: ActionContext) -> DocumentType:
     return document
 
 
-def _document_data(document: DocumentType, lang: str) -> dict[str, str | int]:
+def _document_data(ctx: ActionContext, document: DocumentType) -> dict[str, str | int]:
+    lang = ctx.lang
+    spec = ctx.services.get(MenuSpec)
+    # menus.yaml words the visit; screens show it after the office or the fee ("" otherwise).
+    visit = spec.message("doc_visit_note", lang) if document.needs_visit else ""
     return {
+        "visit_note": visit,
         "doc_name": _local(document.names, lang),
         "fee": money(document.fee),
         "delay_days": document.delay_days,
@@ -124,7 +134,7 @@ def documents(ctx: ActionContext) -> ActionResult:
 @actions.register("civic.document_info", outcomes={"ok", "error"})
 def document_info(ctx: ActionContext) -> ActionResult:
     """Load the chosen document's procedure guide for the screens."""
-    return ActionResult(data=_document_data(_document(ctx), ctx.lang))
+    return ActionResult(data=_document_data(ctx, _document(ctx)))
 
 
 @actions.register("civic.document_identity", outcomes={"ask", "skip", "error"})
@@ -177,37 +187,58 @@ def document_create(ctx: ActionContext) -> ActionResult:
 # --- tracking --------------------------------------------------------------------------------
 
 
+def _label(reference: str, status: str, name: str) -> str:
+    """Return `ref status: name`, the name cut to fit REQUEST_LABEL_MAX."""
+    head = f"{reference} {status[:STATUS_LABEL_MAX]}: "
+    room = REQUEST_LABEL_MAX - len(head)
+    return head + (name if len(name) <= room else name[: room - 1].rstrip() + ".")
+
+
 @actions.register("civic.my_requests", option_label_max=REQUEST_LABEL_MAX)
 def my_requests(ctx: ActionContext) -> ActionResult:
-    """Offer this phone's requests, newest first."""
+    """Offer this phone's requests, newest first, each with a short status."""
     backend = _backend(ctx)
+    spec = ctx.services.get(MenuSpec)
     names = {d.code: _local(d.names, ctx.lang) for d in backend.list_document_types()}
     mine = backend.list_requests(owner_phone=ctx.msisdn, limit=MY_REQUESTS_LIMIT)
     return ActionResult(
         options=[
-            Option(r.reference, f"{r.reference} {names.get(r.document_code, r.document_code)}")
+            Option(
+                r.reference,
+                _label(
+                    r.reference,
+                    spec.message(f"status_{r.status.value}", ctx.lang),
+                    names.get(r.document_code, r.document_code),
+                ),
+            )
             for r in mine
         ]
     )
 
 
 @actions.register(
-    "civic.track", outcomes={*STATUS_OUTCOMES.values(), "mistyped", "not_found", "error"}
+    "civic.track",
+    outcomes={*STATUS_OUTCOMES.values(), "mistyped", "not_found", "limited", "error"},
 )
 def track(ctx: ActionContext) -> ActionResult:
-    """Show a request's status; a mistyped reference is caught before any lookup."""
+    """Show a request to the phone that filed it; any other phone sees an unknown reference."""
     ref = str(ctx.data.get("track_ref", "")).strip()
     if not references.validate(ref):
         return ActionResult(outcome="mistyped")
     backend = _backend(ctx)
-    found = backend.get_request(ref)
+    found = visible_request(backend, ref, ctx.msisdn)
     if found is None:
+        # Unknown and someone else's are one path: a guess, charged to this phone.
+        limiter = ctx.services.find(GuessLimiter)
+        if limiter is not None and not limiter.guess(ctx.msisdn).allowed:
+            return ActionResult(outcome="limited")
         return ActionResult(outcome="not_found")
     document = backend.get_document_type(found.document_code)
+    office = backend.get_office(found.office_id) if found.office_id else None
     data: dict[str, str | None] = {
-        "doc_name": _local(document.names, ctx.lang) if document else found.document_code,
-        "reason": found.reason,
-        "pickup": found.pickup,
+        "doc_name": document_name(document, found.document_code, ctx.lang),
+        "reason": reason_text(found, document, ctx.lang),
+        "pickup": pickup_text(office, found.pickup, ctx.lang),
         "office": _local(document.office, ctx.lang) if document else "",
     }
     return ActionResult(outcome=STATUS_OUTCOMES[found.status], data=data)

@@ -28,6 +28,8 @@ from civic.ports import (
     RequestStatus,
     TextTooLongError,
     UnknownDocumentTypeError,
+    UnknownOfficeError,
+    UnknownReasonError,
     UnknownRequestError,
 )
 from civic.sql import SqlBackend
@@ -124,6 +126,8 @@ class FakePortal:
             (r"/payments", "POST", self._payment),
             (r"/document-types", "GET", self._document_types),
             (r"/document-types/([^/]+)", "GET", self._document_type),
+            (r"/offices", "GET", self._offices),
+            (r"/offices/([^/]+)", "GET", self._office),
             (r"/requests", "POST", self._create_request),
             (r"/requests", "GET", self._list_requests),
             (r"/requests/([^/]+)", "GET", self._request),
@@ -169,6 +173,15 @@ class FakePortal:
             else (200, codec.document_type_to_json(found))
         )
 
+    def _offices(self, **_: Any) -> Answer:
+        return 200, {"items": [codec.office_to_json(o) for o in self.backend.list_offices()]}
+
+    def _office(self, office_id: str, **_: Any) -> Answer:
+        found = self.backend.get_office(office_id)
+        return (
+            (404, {"error": "not_found"}) if found is None else (200, codec.office_to_json(found))
+        )
+
     def _create_request(self, *, body: Any, **_: Any) -> Answer:
         try:
             created = self.backend.create_request(
@@ -207,6 +220,8 @@ class FakePortal:
                 agent_id=body["agent_id"],
                 reason=body.get("reason"),
                 pickup=body.get("pickup"),
+                reason_code=body.get("reason_code"),
+                office_id=body.get("office_id"),
             )
         except UnknownRequestError:
             return 404, {"error": "not_found"}
@@ -218,6 +233,10 @@ class FakePortal:
             return 422, {"error": "reason_required", "message": str(error)}
         except PickupRequiredError as error:
             return 422, {"error": "pickup_required", "message": str(error)}
+        except UnknownReasonError as error:
+            return 422, {"error": "unknown_reason_code", "message": str(error)}
+        except UnknownOfficeError as error:
+            return 422, {"error": "unknown_office", "message": str(error)}
         except InvalidDecisionError as error:  # pragma: no cover - every subclass is above
             return 422, {"error": "invalid", "message": str(error)}
         return 200, codec.request_to_json(updated)

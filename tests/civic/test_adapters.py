@@ -88,7 +88,7 @@ def test_sqlite_parent_directory_is_created(tmp_path: Path) -> None:
 )
 def test_migrate_and_seed_are_idempotent(request: pytest.FixtureRequest, flavour: str) -> None:
     url = request.getfixturevalue(f"{flavour}_url")  # already migrated and seeded once
-    assert sql.migrate(url) == sql.migrate(url) == 1
+    assert sql.migrate(url) == sql.migrate(url) == sql.SCHEMA_VERSION
     backend = sql.SqlBackend.from_url(url)
     due = backend.find_assessment("road", "100001")
     assert due is not None
@@ -111,7 +111,39 @@ def test_migrate_and_seed_are_idempotent(request: pytest.FixtureRequest, flavour
         assert conn.execute(sa.select(sa.func.count()).select_from(sql.requests)).scalar() == 9
         assert conn.execute(sa.select(sa.func.count()).select_from(sql.assessments)).scalar() == 805
         versions = conn.execute(sa.select(sql.schema_version.c.version)).scalars().all()
-    assert versions == [1]
+    assert versions == [sql.SCHEMA_VERSION]
     refreshed = backend.get_assessment(due.id)
     assert refreshed is not None and refreshed.paid  # re-seeding never undoes a payment
+    backend.dispose()
+
+
+@pytest.mark.parametrize(
+    "flavour", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_migrate_adds_the_new_columns_to_a_version_1_database(
+    request: pytest.FixtureRequest, flavour: str
+) -> None:
+    url = request.getfixturevalue(f"{flavour}_url")
+    engine = sql.make_engine(url)
+    added = {
+        "civic_document_types": ["reasons"],
+        "civic_requests": ["reason_code", "office_id"],
+        "civic_request_history": ["reason_code", "office_id"],
+    }
+    with engine.begin() as conn:  # what a database made by schema version 1 looks like
+        for table, columns in added.items():
+            for column in columns:
+                conn.execute(sa.text(f'ALTER TABLE {table} DROP COLUMN "{column}"'))
+        conn.execute(sa.text("DROP TABLE civic_offices"))
+        conn.execute(sql.schema_version.update().values(version=1))
+    assert sql.migrate(url) == sql.SCHEMA_VERSION
+    inspector = sa.inspect(engine)
+    for table, columns in added.items():
+        present = {c["name"] for c in inspector.get_columns(table)}
+        assert set(columns) <= present
+    seed_demo(url)  # the demo city fills the new columns and the offices table again
+    backend = sql.SqlBackend(engine)
+    stored = backend.get_request("10000057")
+    assert stored is not None and stored.office_id is None  # old rows keep what they had
+    assert backend.get_office("townhall") is not None
     backend.dispose()

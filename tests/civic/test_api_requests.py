@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 
 import runtime
 from civic.seed import seed_demo
+from sms.preferences import Preferences
 from sms.store import MessageStore
 
 AGENT = {"Authorization": "Bearer demo-agent-key"}
@@ -71,7 +72,12 @@ def test_bad_list_queries_are_400_with_field_errors(
 def test_get_one_request_with_history_and_allowed_decisions(seeded: FlaskClient) -> None:
     body = seeded.get(f"/api/v1/requests/{READY_REF}", headers=AGENT).get_json()
     assert body["status"] == "ready_for_pickup"
-    assert body["pickup"] == "Mairie de Goma, guichet 2, 8h-15h"
+    assert (body["office_id"], body["pickup"]) == ("townhall", None)
+    assert [r["code"] for r in body["reason_codes"]] == [
+        "missing_info",
+        "not_in_register",
+        "id_check",
+    ]
     assert [h["status"] for h in body["history"]][-1] == "ready_for_pickup"
     assert body["allowed_decisions"] == ["delivered"]
 
@@ -91,9 +97,15 @@ def test_decisions_move_a_request_to_ready_and_queue_one_sms_each(
     for decision in ("in_review", "approve"):
         response = _decide(seeded, SUBMITTED_REF, {"decision": decision})
         assert response.status_code == 200, response.get_json()
-    ready = _decide(seeded, SUBMITTED_REF, {"decision": "ready", "pickup": "Guichet 2, lundi 9h"})
+    ready = _decide(
+        seeded, SUBMITTED_REF, {"decision": "ready", "office": "townhall", "pickup": "Guichet 2"}
+    )
     body = ready.get_json()
-    assert (body["status"], body["pickup"]) == ("ready_for_pickup", "Guichet 2, lundi 9h")
+    assert (body["status"], body["office_id"], body["pickup"]) == (
+        "ready_for_pickup",
+        "townhall",
+        "Guichet 2",
+    )
     assert body["history"][-1]["agent_id"] == "demo-agent"
     assert body["alert"] == "queued"
     store = runtime.current().get(MessageStore)
@@ -103,7 +115,7 @@ def test_decisions_move_a_request_to_ready_and_queue_one_sms_each(
 
 
 def test_illegal_transition_is_409_with_current_status(seeded: FlaskClient) -> None:
-    response = _decide(seeded, SUBMITTED_REF, {"decision": "ready", "pickup": "x"})
+    response = _decide(seeded, SUBMITTED_REF, {"decision": "ready", "office": "townhall"})
     assert response.status_code == 409
     assert response.get_json()["status"] == "submitted"
     assert response.get_json()["allowed_decisions"] == ["in_review", "reject"]
@@ -112,10 +124,12 @@ def test_illegal_transition_is_409_with_current_status(seeded: FlaskClient) -> N
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"decision": "reject"}, "reason"),
-        ({"decision": "reject", "reason": "   "}, "reason"),
-        ({"decision": "reject", "reason": 12}, "reason"),
-        ({"decision": "reject", "reason": "x" * 61}, "reason"),
+        ({"decision": "reject"}, "reason_code"),
+        ({"decision": "reject", "reason": "Duplicate"}, "reason_code"),
+        ({"decision": "reject", "reason_code": "chief_letter"}, "reason_code"),  # not birth's
+        ({"decision": "reject", "reason_code": 12}, "reason_code"),
+        ({"decision": "reject", "reason_code": "missing_info", "reason": 12}, "reason"),
+        ({"decision": "reject", "reason_code": "missing_info", "reason": "x" * 81}, "reason"),
         ({"decision": "approved"}, "decision"),
         ({}, "decision"),
         ({"decision": "in_review", "agent": "me"}, "agent"),
@@ -128,10 +142,71 @@ def test_bad_bodies_are_400_with_field_errors(seeded: FlaskClient, body: Any, fi
     assert field in response.get_json()["errors"]
 
 
-def test_ready_needs_a_pickup(seeded: FlaskClient) -> None:
-    response = _decide(seeded, APPROVED_REF, {"decision": "ready"})
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"decision": "ready"},
+        {"decision": "ready", "pickup": "Mairie, guichet 2"},
+        {"decision": "ready", "office": "moon"},
+        {"decision": "ready", "office": 3},
+    ],
+)
+def test_ready_names_a_known_office(seeded: FlaskClient, body: dict[str, Any]) -> None:
+    response = _decide(seeded, APPROVED_REF, body)
     assert response.status_code == 400
-    assert "pickup" in response.get_json()["errors"]
+    assert "office" in response.get_json()["errors"]
+
+
+def test_offices_are_listed_with_their_texts_per_language(seeded: FlaskClient) -> None:
+    assert seeded.get("/api/v1/offices").status_code == 401
+    items = seeded.get("/api/v1/offices", headers=AGENT).get_json()["items"]
+    assert [o["id"] for o in items] == ["townhall", "prosecutor", "court"]
+    assert items[0]["address"]["en"] == "Bd Kanyamuhanga, desk 2"
+
+
+def _sms(ref: str, seq: int) -> Any:
+    store = runtime.current().get(MessageStore)
+    message_id = store.existing(f"request:{ref}:{seq}")
+    assert message_id is not None
+    message = store.get(message_id)
+    assert message is not None
+    return message
+
+
+@pytest.mark.parametrize(
+    ("lang", "reason", "place"),
+    [
+        ("fr", "Aucun acte trouvé au registre", "Mairie de Goma, état civil"),
+        ("en", "No record found in the register", "Goma town hall, civil status"),
+        ("sw", "Hakuna kumbukumbu kwenye daftari", "Ofisi ya mji Goma, hali ya kiraia"),
+    ],
+)
+def test_the_citizen_reads_the_agents_decision_in_their_language(
+    seeded: FlaskClient, lang: str, reason: str, place: str
+) -> None:
+    prefs = runtime.current().get(Preferences)
+    prefs.set_language("+243810000001", lang)
+    response = _decide(
+        seeded,
+        SUBMITTED_REF,
+        {
+            "decision": "reject",
+            "reason_code": "not_in_register",
+            "reason": "Registre 1987\u202e \x00p.12",
+        },
+    )
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["reason"] == "Registre 1987 p.12"
+    refused = _sms(SUBMITTED_REF, 2)
+    assert refused.lang == lang
+    assert f"{reason}. Registre 1987 p.12" in refused.text
+    assert "\u202e" not in refused.text and "\x00" not in refused.text
+    for decision in ("in_review", "approve"):
+        assert _decide(seeded, APPROVED_REF, {"decision": decision}).status_code in (200, 409)
+    ready = _decide(seeded, APPROVED_REF, {"decision": "ready", "office": "townhall"})
+    assert ready.status_code == 200, ready.get_json()
+    collect = _sms(APPROVED_REF, len(ready.get_json()["history"]))
+    assert place in collect.text
 
 
 def test_non_json_body_is_400(seeded: FlaskClient) -> None:

@@ -21,6 +21,8 @@ from civic.ports import (
     RequestStatus,
     TextTooLongError,
     UnknownDocumentTypeError,
+    UnknownOfficeError,
+    UnknownReasonError,
     UnknownRequestError,
 )
 
@@ -147,9 +149,12 @@ def test_demo_owner_has_a_request_in_every_status(backend: Backend) -> None:
     mine = backend.list_requests(owner_phone=OWNER, limit=50)
     assert {r.status for r in mine} == set(RequestStatus)
     ready = backend.list_requests(owner_phone=OWNER, status=RequestStatus.READY_FOR_PICKUP)
-    assert [r.pickup for r in ready] == ["Mairie de Goma, guichet 2, 8h-15h"]
+    assert [(r.office_id, r.pickup) for r in ready] == [("townhall", None)]
     rejected = backend.list_requests(status=RequestStatus.REJECTED)
-    assert all(r.reason for r in rejected) and len(rejected) == 2
+    assert sorted((r.reason_code, r.reason) for r in rejected) == [
+        ("missing_info", "Nom du père illisible"),
+        ("parents_certificates", None),
+    ]
 
 
 def test_list_requests_pages_newest_first_without_overlap(backend: Backend) -> None:
@@ -168,12 +173,24 @@ def test_decisions_walk_to_delivered_with_an_append_only_history(backend: Backen
         owner_phone=OTHER, document_code="birth", idempotency_key="w"
     ).reference
     backend.decide(ref, Decision.IN_REVIEW, agent_id="agent-a")
-    visit = backend.decide(ref, Decision.NEEDS_VISIT, agent_id="agent-a", reason="Bring the book")
-    assert (visit.status, visit.reason) == (RequestStatus.NEEDS_VISIT, "Bring the book")
+    visit = backend.decide(
+        ref, Decision.NEEDS_VISIT, agent_id="agent-a", reason_code="id_check", reason="Bring it"
+    )
+    assert (visit.status, visit.reason_code, visit.reason) == (
+        RequestStatus.NEEDS_VISIT,
+        "id_check",
+        "Bring it",
+    )
     approved = backend.decide(ref, Decision.APPROVE, agent_id="agent-b")
-    assert approved.reason is None
-    ready = backend.decide(ref, Decision.READY, agent_id="agent-b", pickup="Guichet 2, lundi 9h")
-    assert (ready.status, ready.pickup) == (RequestStatus.READY_FOR_PICKUP, "Guichet 2, lundi 9h")
+    assert (approved.reason, approved.reason_code) == (None, None)
+    ready = backend.decide(
+        ref, Decision.READY, agent_id="agent-b", office_id="townhall", pickup="Guichet 2, lundi"
+    )
+    assert (ready.status, ready.office_id, ready.pickup) == (
+        RequestStatus.READY_FOR_PICKUP,
+        "townhall",
+        "Guichet 2, lundi",
+    )
     done = backend.decide(ref, Decision.DELIVERED, agent_id="agent-c")
     stored = backend.get_request(ref)
     assert stored == done
@@ -193,9 +210,12 @@ def test_decisions_walk_to_delivered_with_an_append_only_history(backend: Backen
         "agent-b",
         "agent-c",
     ]
-    assert stored.history[2].reason == "Bring the book"
-    assert stored.history[4].pickup == "Guichet 2, lundi 9h"
-    assert stored.pickup == "Guichet 2, lundi 9h"
+    assert (stored.history[2].reason_code, stored.history[2].reason) == ("id_check", "Bring it")
+    assert (stored.history[4].office_id, stored.history[4].pickup) == (
+        "townhall",
+        "Guichet 2, lundi",
+    )
+    assert (stored.office_id, stored.pickup) == ("townhall", "Guichet 2, lundi")
     assert all(c.at.tzinfo is not None for c in stored.history)
 
 
@@ -204,9 +224,9 @@ def test_illegal_transitions_are_refused_with_the_current_status(backend: Backen
         owner_phone=OTHER, document_code="birth", idempotency_key="i"
     ).reference
     with pytest.raises(IllegalTransitionError) as caught:
-        backend.decide(ref, Decision.READY, agent_id="a", pickup="x")
+        backend.decide(ref, Decision.READY, agent_id="a", office_id="townhall")
     assert caught.value.current is RequestStatus.SUBMITTED
-    backend.decide(ref, Decision.REJECT, agent_id="a", reason="Duplicate")
+    backend.decide(ref, Decision.REJECT, agent_id="a", reason_code="missing_info")
     with pytest.raises(IllegalTransitionError) as caught:
         backend.decide(ref, Decision.IN_REVIEW, agent_id="a")
     assert caught.value.current is RequestStatus.REJECTED
@@ -214,23 +234,64 @@ def test_illegal_transitions_are_refused_with_the_current_status(backend: Backen
     assert stored is not None and len(stored.history) == 2
 
 
-def test_reason_and_pickup_are_required_and_bounded(backend: Backend) -> None:
+def test_reason_codes_and_offices_are_required_known_and_bounded(backend: Backend) -> None:
     ref = backend.create_request(
         owner_phone=OTHER, document_code="birth", idempotency_key="r"
     ).reference
-    with pytest.raises(ReasonRequiredError):
-        backend.decide(ref, Decision.REJECT, agent_id="a", reason="   ")
+    with pytest.raises(ReasonRequiredError):  # free text alone reaches no reader in their language
+        backend.decide(ref, Decision.REJECT, agent_id="a", reason="Duplicate")
+    with pytest.raises(UnknownReasonError):  # a code of another document
+        backend.decide(ref, Decision.REJECT, agent_id="a", reason_code="chief_letter")
     with pytest.raises(TextTooLongError) as caught:
-        backend.decide(ref, Decision.REJECT, agent_id="a", reason="x" * 61)
+        backend.decide(ref, Decision.REJECT, agent_id="a", reason_code="id_check", reason="x" * 81)
     assert caught.value.field == "reason"
     backend.decide(ref, Decision.IN_REVIEW, agent_id="a")
     with pytest.raises(ReasonRequiredError):
         backend.decide(ref, Decision.NEEDS_VISIT, agent_id="a")
+    with pytest.raises(UnknownReasonError):  # a reject-only reason cannot ask for a visit
+        backend.decide(ref, Decision.NEEDS_VISIT, agent_id="a", reason_code="not_in_register")
     backend.decide(ref, Decision.APPROVE, agent_id="a")
     with pytest.raises(PickupRequiredError):
-        backend.decide(ref, Decision.READY, agent_id="a")
+        backend.decide(ref, Decision.READY, agent_id="a", pickup="Guichet 2")
+    with pytest.raises(UnknownOfficeError):
+        backend.decide(ref, Decision.READY, agent_id="a", office_id="moon")
     stored = backend.get_request(ref)
     assert stored is not None and stored.status is RequestStatus.APPROVED
+
+
+def test_catalogue_carries_reasons_and_offices_in_three_languages(backend: Backend) -> None:
+    residence = backend.get_document_type("residence")
+    assert residence is not None
+    letter = residence.reason("chief_letter", Decision.NEEDS_VISIT)
+    assert letter is not None and set(letter.texts) == {"fr", "en", "sw"}
+    assert letter.texts["en"] == "Bring the letter from the neighbourhood chief"
+    assert residence.reason("chief_letter", Decision.APPROVE) is None
+    offices = backend.list_offices()
+    assert [o.id for o in offices] == ["townhall", "prosecutor", "court"]
+    townhall = backend.get_office("townhall")
+    assert townhall == offices[0]
+    assert townhall.hours == {
+        "fr": "lun-ven 8h-15h",
+        "en": "Mon-Fri 8am-3pm",
+        "sw": "Jumatatu-Ijumaa saa 2-9",
+    }
+    assert backend.get_office("moon") is None
+
+
+def test_agent_text_is_stored_without_control_or_bidi_characters(backend: Backend) -> None:
+    ref = backend.create_request(
+        owner_phone=OTHER, document_code="birth", idempotency_key="b"
+    ).reference
+    rejected = backend.decide(
+        ref,
+        Decision.REJECT,
+        agent_id="a",
+        reason_code="missing_info",
+        reason="Nom\x00 illisible \u202eeuqilbup\u202c",
+    )
+    assert rejected.reason == "Nom illisible euqilbup"
+    stored = backend.get_request(ref)
+    assert stored is not None and stored.history[-1].reason == "Nom illisible euqilbup"
 
 
 def test_unknown_reference_is_reported(backend: Backend) -> None:

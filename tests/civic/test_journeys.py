@@ -40,6 +40,17 @@ def _option(screen_body: str, label: str) -> str:
     raise AssertionError(f"no option {label!r} in:\n{screen_body}")
 
 
+def _whole(ussd: UssdPhone, first: Any) -> str:
+    """Return every page of a paged screen (98 until the last), navigation lines dropped."""
+    pages = [first]
+    while "\n98. " in pages[-1].body and len(pages) < 12:
+        pages.append(ussd.type("98"))
+    nav = re.compile(r"^(98|99|0|00)\. ")
+    return " ".join(
+        line for page in pages for line in page.body.splitlines() if not nav.match(line)
+    )
+
+
 def _run_jobs(redis_client: redis.Redis, *queues: str) -> None:
     SimpleWorker([Queue(q, connection=redis_client) for q in queues], connection=redis_client).work(
         burst=True
@@ -108,9 +119,10 @@ def test_request_a_birth_certificate_then_find_it_and_get_the_sms(
     ussd.dial()
     ussd.type("3")
     mine = ussd.type("2")
-    assert mine.body.splitlines()[1].startswith(f"1. {ref.group(1)} ")
+    assert mine.body.splitlines()[1].startswith(f"1. {ref.group(1)} enregistrée: ")
     status = ussd.type("1")
-    assert status.end and "en attente d'examen" in status.body
+    assert not status.end and "en attente d'examen" in status.body
+    assert f"Demande {ref.group(1)} (Extrait d'acte de naissance)" in status.body
 
 
 def test_a_retried_confirm_files_one_request(city: Backend, ussd: UssdPhone) -> None:
@@ -158,23 +170,35 @@ def test_known_citizen_is_not_asked_twice(city: Backend, ussd: UssdPhone) -> Non
 @pytest.mark.parametrize(
     ("ref", "expected"),
     [
-        ("10000012", "en attente d'examen"),
-        ("10000020", "en cours d'examen"),
-        ("10000036", "Passez au guichet: Venez avec l'attestation du chef de quartier"),
-        ("10000048", "approuvée"),
-        ("10000057", "Prêt à retirer: Mairie de Goma, guichet 2, 8h-15h"),
-        ("10000061", "document remis"),
-        ("10000073", "Refusée. Motif: Acte de naissance des parents manquant"),
+        ("10000012", "Demande 10000012 (Extrait d'acte de naissance): enregistrée, en attente"),
+        ("10000020", "Demande 10000020 (Extrait de casier judiciaire): en cours d'examen"),
+        (
+            "10000036",
+            "Demande 10000036 (Certificat de résidence): passez au guichet. "
+            "Venez avec l'attestation du chef de quartier",
+        ),
+        ("10000048", "Demande 10000048 (Extrait d'acte de mariage): approuvée"),
+        (
+            "10000057",
+            "Demande 10000057 (Extrait d'acte de naissance): disponible. A retirer: "
+            "Mairie de Goma, état civil, Bd Kanyamuhanga, guichet 2, lun-ven 8h-15h",
+        ),
+        ("10000061", "Demande 10000061 (Extrait d'acte de décès): document remis"),
+        (
+            "10000073",
+            "Demande 10000073 (Certificat de nationalité): refusée. "
+            "Motif: Actes de naissance des parents manquants",
+        ),
     ],
 )
-def test_track_by_reference_shows_each_status(
+def test_track_by_reference_names_document_and_reference(
     city: Backend, ussd: UssdPhone, ref: str, expected: str
 ) -> None:
     ussd.dial()
     ussd.type("3", "1")
     shown = ussd.type(ref)
-    assert shown.end
-    assert expected in shown.body
+    assert not shown.end  # 0 goes back, 1 tracks another one
+    assert expected in _whole(ussd, shown)
 
 
 def test_track_catches_a_mistyped_reference_before_any_lookup(
@@ -205,7 +229,7 @@ def test_my_requests_is_paginated(city: Backend, ussd: UssdPhone) -> None:
     # Any listed request can be picked from its page: the last one is the oldest.
     options = [ln for ln in pages[-1].body.splitlines() if re.match(r"^\d+\. \d{8} ", ln)]
     oldest = ussd.type(options[-1].split(".")[0])
-    assert oldest.end and "en attente d'examen" in oldest.body  # 10000012, the first seeded
+    assert not oldest.end and "en attente d'examen" in oldest.body  # 10000012, the first seeded
 
 
 def test_my_requests_when_there_are_none(city: Backend, ussd: UssdPhone) -> None:
@@ -235,7 +259,10 @@ def test_swahili_track(city: Backend, ussd: UssdPhone) -> None:
     ussd.type("9", "3")
     ussd.type("3", "1")
     shown = ussd.type("10000085")
-    assert shown.end and "Limekataliwa: Nom illisible" in shown.body
+    whole = _whole(ussd, shown)
+    assert "Ombi 10000085 (Cheti cha kuzaliwa): limekataliwa." in whole
+    # The coded reason in Swahili, the agent's own words appended as typed.
+    assert "Sababu: Taarifa hazijakamilika, omba upya. Nom du père illisible" in whole
 
 
 def test_back_office_down_is_a_polite_end(app: Flask, ussd: UssdPhone) -> None:
@@ -260,11 +287,15 @@ def test_done_walkthrough_agent_moves_the_new_request_to_ready(
     for body in (
         {"decision": "in_review"},
         {"decision": "approve"},
-        {"decision": "ready", "pickup": "Mairie de Goma, guichet 2, lundi 9h"},
+        {"decision": "ready", "office": "townhall", "pickup": "lundi de préférence"},
     ):
         answer = api.post(f"/api/v1/requests/{ref.group(1)}/decision", json=body, headers=AGENT)
         assert answer.status_code == 200, answer.get_json()
     ussd.dial()
     ussd.type("3", "1")
     shown = ussd.type(ref.group(1))
-    assert "Prêt à retirer: Mairie de Goma, guichet 2, lundi 9h" in shown.body
+    assert (
+        "A retirer: Mairie de Goma, état civil, Bd Kanyamuhanga, guichet 2, lun-ven 8h-15h. "
+        in (_whole(ussd, shown) + " ")
+    )
+    assert "lundi de préférence" in _whole(ussd, ussd.type("0", "1", ref.group(1)))

@@ -37,7 +37,7 @@ def test_agents_spec_lists_exactly_the_apps_request_routes(app: Flask) -> None:
     served = {
         (method, re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule))
         for rule in app.url_map.iter_rules()
-        if rule.rule.startswith("/api/v1/requests")
+        if rule.rule.startswith(("/api/v1/requests", "/api/v1/offices"))
         for method in rule.methods or ()
         if method.lower() in METHODS
     }
@@ -55,6 +55,15 @@ def test_agents_responses_match_the_spec_schema(app: Flask, app_config: dict[str
     )
     for item in body["items"]:
         jsonschema.validate(item, schema)
+    offices = (
+        app.test_client()
+        .get("/api/v1/offices", headers={"Authorization": "Bearer demo-agent-key"})
+        .get_json()
+    )
+    office_schema = {**spec["components"]["schemas"]["Office"], "components": spec["components"]}
+    assert offices["items"]
+    for office in offices["items"]:
+        jsonschema.validate(office, office_schema)
 
 
 def test_portal_spec_lists_exactly_the_fake_portals_routes(portal: FakePortal) -> None:
@@ -74,6 +83,8 @@ def test_portal_answers_match_the_spec_schemas(portal: FakePortal) -> None:
     checks = {
         "/tax-types": "TaxTypeList",
         "/document-types": "DocumentTypeList",
+        "/offices": "OfficeList",
+        "/offices/townhall": "Office",
         "/assessments?tax_code=road&reference=100001": "AssessmentList",
         "/requests?owner_phone=%2B243810000001": "RequestList",
         "/citizens/%2B243810000001": "Citizen",

@@ -136,9 +136,20 @@ def test_garbage_forms_end_politely(app: Flask, ussd: UssdPhone, raw: bytes) -> 
 
 def test_an_unknown_session_with_history_starts_from_the_top(client: FlaskClient) -> None:
     body = client.post(
-        "/ussd/africastalking", data={**FORM, "sessionId": "ATUid_never", "text": "1*2*3"}
+        "/ussd/africastalking", data={**FORM, "sessionId": "ATUid_never", "text": "9*hello"}
     ).get_data(as_text=True)
     assert body.startswith("CON Guichet")
+
+
+def test_an_unknown_session_with_a_digits_path_walks_it_like_a_dial_string(
+    client: FlaskClient,
+) -> None:
+    # Africa's Talking sends *384*12*9*7# as text=9*7 on the first hop: each part is an
+    # answer, checked like a typed one (the language menu has no 7: it says so).
+    body = client.post(
+        "/ussd/africastalking", data={**FORM, "sessionId": "ATUid_walk", "text": "9*7"}
+    ).get_data(as_text=True)
+    assert body.startswith("CON Choix invalide.\nChoix de la langue")
 
 
 def test_json_apis_refuse_non_json_politely(client: FlaskClient) -> None:

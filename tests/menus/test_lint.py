@@ -205,3 +205,44 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["lint", str(path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"{path}:screens.main.options[0].next: unknown screen 'nowhere'"]
+
+
+def test_an_article_glued_to_a_name_is_reported(tmp_path: Path) -> None:
+    def edit(document: dict[str, Any]) -> None:
+        document["placeholders"]["name"]["noun"] = True
+        document["screens"]["found"]["text"]["en"] = "{ref}: pay a {name} now"
+        document["screens"]["found"]["text"]["fr"] = "{ref}: demande de {name}"
+
+    found = problems(tmp_path, edit)
+    assert any("found.text.en" in p and "'a {name}'" in p for p in found), found
+    assert any("found.text.fr" in p and "'de {name}'" in p for p in found), found
+    # The same words before a placeholder that is not a name are fine ("de {ref}").
+    fine = problems(tmp_path, lambda d: screen("found")(d)["text"].update(fr="Réf de {ref}"))
+    assert fine[0].endswith("every screen fits)"), fine
+
+
+def test_a_paged_placeholder_may_span_pages_but_only_so_many(tmp_path: Path) -> None:
+    def paged(length: int) -> Edit:
+        def edit(document: dict[str, Any]) -> None:
+            document["placeholders"]["name"] = {"max_length": length, "ucs2": True, "paged": True}
+
+        return edit
+
+    assert problems(tmp_path, paged(200))[0].endswith("every screen fits)")
+    too_many = problems(tmp_path, paged(500))
+    assert any("pages at worst case, more than 10" in p for p in too_many), too_many
+    # Without `paged`, the same long value is one screen over budget.
+    over = problems(tmp_path, lambda d: d["placeholders"].update(name={"max_length": 200}))
+    assert any("screens.found" in p and "over the" in p for p in over), over
+
+
+def test_a_typed_answer_must_lead_somewhere(tmp_path: Path) -> None:
+    def edit(document: dict[str, Any]) -> None:
+        screen("found")(document)["typed"] = {
+            "save_as": "ref",
+            "validators": [{"type": "regex", "pattern": "^[0-9]{3}$"}],
+            "next": "nowhere",
+        }
+
+    found = problems(tmp_path, edit)
+    assert any("found.typed.next" in p for p in found), found

@@ -123,11 +123,19 @@ def test_status_of_a_request(phone: Phone, app_config: dict[str, Any]) -> None:
     phone.text(f"statut {request.reference}")
     assert phone.last().startswith(f"Guichet: demande {request.reference} (Extrait d'acte")
     backend.decide(request.reference, Decision.IN_REVIEW, agent_id="a1")
-    backend.decide(request.reference, Decision.REJECT, agent_id="a1", reason="Photo illisible")
+    backend.decide(
+        request.reference,
+        Decision.REJECT,
+        agent_id="a1",
+        reason_code="missing_info",
+        reason="Photo illisible",
+    )
     phone.text(f"HALI {request.reference}")
     reply = phone.last()
     assert reply.startswith(f"Guichet: ombi {request.reference}")
-    assert "Photo illisible" in reply and f"HALI {request.reference}" in reply
+    # The coded reason in the keyword's language, the agent's own words appended.
+    assert "Sababu: Taarifa hazijakamilika, omba upya. Photo illisible" in reply
+    assert f"HALI {request.reference}" in reply
 
 
 def test_status_of_someone_elses_request_looks_unknown(
@@ -189,3 +197,13 @@ def test_callback_token_when_configured(app_config: dict[str, Any]) -> None:
     assert guarded.post("/sms/africastalking/inbound", data=form).status_code == 403
     ok = guarded.post("/sms/africastalking/inbound?token=s3cret", data=form)
     assert ok.status_code == 200
+
+
+def test_status_of_a_new_request_that_needs_a_visit_says_so(
+    phone: Phone, app_config: dict[str, Any]
+) -> None:
+    seed_demo(app_config["database_url"])  # 10000099: the demo citizen's residence, submitted
+    phone.text("STATUT 10000099")
+    reply = phone.last()
+    assert reply.startswith("Guichet: demande 10000099 (Certificat de résidence)")
+    assert "Un passage au guichet sera demandé" in reply

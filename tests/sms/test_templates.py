@@ -185,3 +185,18 @@ def test_unknown_template_or_missing_params_raise(book: TemplateBook) -> None:
         book.render("nope", "fr", {})
     with pytest.raises(TemplateError, match="needs"):
         book.render("otp", "fr", {"code": "1"})
+
+
+def test_check_refuses_an_article_glued_to_a_name(tmp_path: Path) -> None:
+    # "de {tax}" reads "de Impôt..." where French wants "d'Impôt"; "a {document}" likewise.
+    path = _write(
+        tmp_path,
+        "  extra_notice:\n    params: [tax, document]\n    max_segments: 2\n    text:\n"
+        '      fr: "Rappel: paiement de {tax}."\n      en: "Pay a {document} fee"\n'
+        '      sw: "Lipa {tax}"\n',
+    )
+    assert main(["templates", "check", str(path)]) == 1
+    errors = check(load(path)).errors
+    assert any("extra_notice.fr" in e and "'de {tax}'" in e for e in errors)
+    assert any("extra_notice.en" in e and "'a {document}'" in e for e in errors)
+    assert not any("extra_notice.sw" in e for e in errors)
