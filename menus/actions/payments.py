@@ -12,6 +12,7 @@ from civic.ports import Backend
 from menus.model import MenuSpec
 from menus.registry import ActionContext, ActionResult, Effect, Option, actions
 from payments.queues import PAYMENTS_QUEUE
+from payments.receipt_book import ReceiptBook
 from payments.service import PUSH_JOB, PaymentService, StartOutcome, UnknownOperatorError
 
 OPERATOR_LABEL_MAX: Final = 20
@@ -35,7 +36,8 @@ def operators(ctx: ActionContext) -> ActionResult:
 
 
 @actions.register(
-    "payments.start", outcomes={"started", "already_pending", "already_paid", "error"}
+    "payments.start",
+    outcomes={"started", "already_pending", "already_paid", "paid_no_receipt", "error"},
 )
 def start(ctx: ActionContext) -> ActionResult:
     """Persist the payment intent of the confirmed assessment and queue its push."""
@@ -71,5 +73,9 @@ def start(ctx: ActionContext) -> ActionResult:
     if result.outcome is StartOutcome.ALREADY_PENDING:
         return ActionResult(outcome="already_pending", data=data)
     if result.outcome is StartOutcome.ALREADY_PAID:
-        return ActionResult(outcome="already_paid", data=data)
+        # The code the citizen may have lost; none when it was paid at the counter.
+        code = ctx.services.get(ReceiptBook).code_for_assessment(assessment.id)
+        if code is None:
+            return ActionResult(outcome="paid_no_receipt", data=data)
+        return ActionResult(outcome="already_paid", data={**data, "receipt_code": code})
     return ActionResult(outcome="error")
