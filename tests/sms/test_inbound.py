@@ -11,9 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import runtime
-from payments import store as payment_store
 from civic.ports import Backend, Decision
 from civic.seed import seed_demo
+from payments import store as payment_store
 from sms.preferences import Preferences
 from sms.providers.console import read_outbox
 from sms.store import MessageStore
