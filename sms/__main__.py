@@ -38,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="messages refused (budget, STOP, country), any provider",
     )
 
+    commands.add_parser(
+        "scrub-log", help="forget numbers and texts of sent messages (once, after an upgrade)"
+    )
+
     fake = commands.add_parser("fake-at", help="serve the fake Africa's Talking SMS API")
     fake.add_argument("--port", type=int, default=8090)
     fake.add_argument("--api-key", default="", help="refuse other keys (401)")
@@ -56,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.refused:
             return _refused(args.limit, as_json=args.json)
         return _outbox(args.phone, args.limit, as_json=args.json)
+    if args.command == "scrub-log":
+        return _scrub_log()
     if args.command == "fake-at":
         return _fake_at(args.port, args.api_key)
     return _broadcast(args)
@@ -123,6 +129,16 @@ def _refused(limit: int, *, as_json: bool) -> int:
         print(f"{stamp}  {row['phone']}  {row['template']} ({row['class']})  {row['reason']}")
     if not rows:
         print("(no refused message)", file=sys.stderr)
+    return 0
+
+
+def _scrub_log() -> int:
+    import redis  # noqa: PLC0415
+
+    from sms.store import MessageStore  # noqa: PLC0415
+
+    count = MessageStore(redis.Redis.from_url(_settings().redis_url)).scrub()
+    print(f"{count} message record(s) scrubbed", file=sys.stderr)
     return 0
 
 

@@ -23,6 +23,9 @@ from typing import Final, cast
 
 import redis
 
+from runtime.logs import current_phone_ref
+from runtime.masking import mask_phone
+
 MESSAGE_TTL_SECONDS: Final = 30 * 24 * 3600
 # Counter per status reached (what /metrics exports), and the ids of messages a job still
 # has to move (`queued` or `sending`), scored by when they are overdue (sms.sweeper).
@@ -101,6 +104,20 @@ if ARGV[2] ~= '' then
   redis.call('DEL', KEYS[5])
 end
 return {moved, current, reports}
+"""
+
+
+# Scrub a record that left the queue: keep the masked number and its ref, forget number and
+# text. KEYS: record. ARGV: masked phone, phone ref.
+_SCRUB: Final = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status or status == 'queued' or status == 'sending' then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'phone') == 0 and redis.call('HEXISTS', KEYS[1], 'text') == 0
+then return 0 end
+redis.call('HSETNX', KEYS[1], 'phone_masked', ARGV[1])
+redis.call('HSETNX', KEYS[1], 'phone_ref', ARGV[2])
+redis.call('HDEL', KEYS[1], 'phone', 'text')
+return 1
 """
 
 
@@ -192,6 +209,7 @@ class MessageStore:
         self._create = client.register_script(_CREATE)
         self._transition = client.register_script(_TRANSITION)
         self._accept = client.register_script(_ACCEPT)
+        self._scrub = client.register_script(_SCRUB)
 
     @staticmethod
     def key(message_id: str) -> str:
@@ -324,6 +342,20 @@ class MessageStore:
             else:
                 pipe.zrem(PENDING_KEY, message_id)
         pipe.execute()
+
+    def scrub(self) -> int:
+        """Forget number and text of every message that left the queue; return how many.
+
+        Records written before the log kept them only while pending still hold both for
+        their 30 days: `python -m sms scrub-log` cleans them once, after an upgrade.
+        """
+        scrubbed = 0
+        for raw_key in self._redis.scan_iter(match="sms:msg:*", count=1000):
+            phone = self._redis.hget(raw_key, "phone")
+            number = text(phone) if phone is not None else ""
+            masked = [mask_phone(number), current_phone_ref(number)] if number else ["", ""]
+            scrubbed += int(self._scrub(keys=[raw_key], args=masked))
+        return scrubbed
 
     def refused(self, limit: int = 50) -> list[Message]:
         """Return the latest refused messages still in the log, newest first."""

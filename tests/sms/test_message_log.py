@@ -12,6 +12,7 @@ import redis
 from flask import Flask
 
 import runtime
+from sms.__main__ import main
 from sms.fake_at_server import FakeAfricasTalking
 from sms.service import SmsService
 from sms.store import MessageStore, Status
@@ -112,3 +113,24 @@ def test_a_message_keeps_number_and_text_only_while_it_may_be_sent(
         and b"text" not in raw
         and raw[b"phone_masked"] == "+254 71•••••01".encode()
     )
+
+
+def test_scrub_log_cleans_records_left_by_older_versions(
+    app: Flask, redis_url: str, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = MessageStore.key("old")  # as an older version left it: number and OTP text, sent
+    redis_client.hset(
+        old,
+        mapping={"id": "old", "phone": PHONE, "template": "otp", "lang": "fr", "status": "sent",
+                 "text": "Guichet: votre code est 187280.", "created_at": 1.0},
+    )  # fmt: skip
+    pending = (
+        runtime.current().get(SmsService).send(PHONE, "reply_unavailable", {}, idempotency_key="p")
+    )  # still queued: the deliver job needs its number and text
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    assert main(["scrub-log"]) == 0
+    raw = redis_client.hgetall(old)
+    assert b"187280" not in b"".join(raw.values()) and PHONE.encode() not in b"".join(raw.values())
+    assert raw[b"phone_masked"] == "+243 81•••••01".encode() and raw[b"status"] == b"sent"
+    kept = runtime.current().get(MessageStore).get(pending.message_id)
+    assert kept is not None and kept.phone == PHONE and kept.text
