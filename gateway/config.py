@@ -221,7 +221,9 @@ class Settings:
         "SMS_ALLOWED_COUNTRIES", "", "comma-separated ISO regions we send to (default: the city's)"
     )
     sms_daily_budget: int = _setting(
-        "SMS_DAILY_BUDGET", 20, "non-OTP SMS per phone per day, beyond which sends are refused"
+        "SMS_DAILY_BUDGET",
+        20,
+        "notices (not essential SMS) per phone per day, beyond which they are refused",
     )
     sms_replies_per_hour: int = _setting(
         "SMS_REPLIES_PER_HOUR", 10, "replies to inbound SMS per phone per hour"

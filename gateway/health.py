@@ -28,7 +28,7 @@ from gateway.queues import QueueNames
 from gateway.rq_liveness import queues_without_scheduler, queues_without_worker
 from payments.store import PaymentStore
 from sms.delivery import HOLDS_METRIC
-from sms.store import STATUS_COUNTS_KEY
+from sms.store import REFUSED_COUNTS_KEY, STATUS_COUNTS_KEY
 
 blueprint = Blueprint("health", __name__)
 
@@ -130,10 +130,10 @@ def _redis_families(page: Exposition, counters: Metrics, client: redis.Redis) ->
     try:
         counters.flush()
         pipe = client.pipeline(transaction=False)
-        for key in (HOPS_KEY, LATENCY_KEY, REJECTIONS_KEY, STATUS_COUNTS_KEY):
+        for key in (HOPS_KEY, LATENCY_KEY, REJECTIONS_KEY, STATUS_COUNTS_KEY, REFUSED_COUNTS_KEY):
             pipe.hgetall(key)
         pipe.get(HOLDS_METRIC)
-        hops, latency, rejections, sms, holds = pipe.execute()
+        hops, latency, rejections, sms, refused, holds = pipe.execute()
         depths = [
             (name, _queue_depths(Queue(name, connection=client))) for name in QueueNames.all()
         ]
@@ -150,6 +150,16 @@ def _redis_families(page: Exposition, counters: Metrics, client: redis.Redis) ->
         "guichet_sms_total",
         "SMS messages that reached each status.",
         [({"status": k.decode()}, float(v)) for k, v in sorted(sms.items())],
+    )
+    page.counters(
+        "guichet_sms_refused_total",
+        "SMS refused before any provider (budget, STOP, destination), by template and reason.",
+        [
+            ({"template": template, "reason": reason}, float(v))
+            for (template, _, reason), v in (
+                (k.decode().partition("|"), v) for k, v in sorted(refused.items())
+            )
+        ],
     )
     page.counters("guichet_sms_holds_total", "Provider account holds.", [({}, float(holds or 0))])
     page.family("guichet_rq_jobs", "gauge", "rq jobs by queue and state.")

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from civic.ports import Assessment, Backend, PaymentRecord, RecordOutcome
 from payments.config import PaymentsConfig
 from payments.model import FailureReason, Intent, IntentStatus
+from payments.paid_for import describe
 from payments.providers.base import (
     CallbackAuthError,
     CallbackEvent,
@@ -30,8 +31,9 @@ from payments.providers.base import (
     StatusResult,
 )
 from payments.queues import JobScheduler
+from payments.receipt_book import city_date
 from payments.receipts import ReceiptCodec
-from payments.store import NewIntent, PaymentStore, deadline_from, utcnow
+from payments.store import NewIntent, PaymentStore, deadline_from, paid_for_intent, utcnow
 from runtime.masking import mask_phone
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,6 @@ class SmsSender(Protocol):
         *,
         idempotency_key: str,
         lang: str | None = None,
-        essential: bool = True,
     ) -> object:
         """Persist and queue one templated SMS; the same key sends nothing twice."""
 
@@ -409,7 +410,7 @@ class PaymentService:
         self._send(
             intent,
             "payment_receipt",
-            {"receipt_code": code, "date": fields.date.strftime("%d/%m/%Y")},
+            {"receipt_code": code, "date": city_date(fields.date)},
             f"payment-receipt:{intent.id}",
         )
         self.store.mark_settled(intent.id, outcome.value, code)
@@ -436,17 +437,11 @@ class PaymentService:
         params: dict[str, str | int] = {
             "amount": intent.amount,
             "currency": intent.currency,
-            "tax": self._tax_name(intent.tax_code, intent.lang),
+            "tax": describe(self._backend, paid_for_intent(intent), intent.lang),
             "ref": intent.assessment_reference,
             **extra,
         }
         self._sms.send(intent.phone, template, params, idempotency_key=key, lang=intent.lang)
-
-    def _tax_name(self, tax_code: str, lang: str) -> str:
-        for tax in self._backend.list_tax_types():
-            if tax.code == tax_code:
-                return tax.names.get(lang) or next(iter(tax.names.values()), tax_code)
-        return tax_code
 
     # --- reconciliation ------------------------------------------------------------------
 

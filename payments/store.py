@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 
 from civic.sql import make_engine
 from payments.model import ACTIVE, FailureReason, Intent, IntentStatus
+from payments.paid_for import PaidFor, PaymentKind
 from payments.receipts import ReceiptCodec, ReceiptFields
 
 metadata = MetaData()
@@ -225,6 +226,29 @@ def _intent(row: RowMapping | Mapping[str, Any]) -> Intent:
         settlement=row["settlement"],
         receipt_code=row["receipt_code"],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReceipt:
+    """One issued receipt as the citizen finds it again: code, amount, what and when."""
+
+    serial: int
+    code: str
+    amount: int
+    currency: str
+    paid_for: PaidFor
+    paid_on: date
+
+
+def paid_for_receipt(tax_code: str, reference: str) -> PaidFor:
+    """Return what a receipt of `tax_code` and `reference` paid for."""
+    # Every intent today settles a tax assessment; a payment kind column plugs in here.
+    return PaidFor(PaymentKind.TAX, tax_code, reference)
+
+
+def paid_for_intent(intent: Intent) -> PaidFor:
+    """Return what `intent` pays for."""
+    return paid_for_receipt(intent.tax_code, intent.assessment_reference)
 
 
 def _statuses(values: Iterable[IntentStatus]) -> list[str]:
@@ -593,6 +617,42 @@ class PaymentStore:
             reference=row.reference,
             date=row.paid_on,
         )
+
+    def receipts_for_phone(self, phone: str, limit: int = 30) -> list[StoredReceipt]:
+        """Return the receipts of payments made from `phone`, newest first."""
+        query = (
+            select(receipts)
+            .join(intents, intents.c.id == receipts.c.intent_id)
+            .where(intents.c.phone == phone, receipts.c.code.is_not(None))
+            .order_by(receipts.c.serial.desc())
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            StoredReceipt(
+                serial=int(row.serial),
+                code=str(row.code),
+                amount=int(row.amount),
+                currency=row.currency,
+                paid_for=paid_for_receipt(row.tax_code, row.reference),
+                paid_on=row.paid_on,
+            )
+            for row in rows
+        ]
+
+    def receipt_code_for_assessment(self, assessment_id: str) -> str | None:
+        """Return the code of the receipt that paid `assessment_id`, if we issued one."""
+        query = (
+            select(receipts.c.code)
+            .join(intents, intents.c.id == receipts.c.intent_id)
+            .where(intents.c.assessment_id == assessment_id, receipts.c.code.is_not(None))
+            .order_by(receipts.c.serial.desc())
+            .limit(1)
+        )
+        with self._engine.connect() as conn:
+            code = conn.execute(query).scalar()
+        return None if code is None else str(code)
 
     def count_receipts(self) -> int:
         """Return how many receipts were issued."""

@@ -29,9 +29,11 @@ from payments.providers.vodacom import (
     VodacomProvider,
 )
 from payments.queues import InlineJobs, JobScheduler, RqJobs
+from payments.receipt_book import ReceiptBook
 from payments.receipts import ReceiptCodec, ReceiptVerifier
 from payments.service import PaymentService, SmsSender
 from payments.store import PaymentStore, build_engine
+from sms.receipt_desk import ReceiptDesk
 
 log = logging.getLogger(__name__)
 
@@ -344,10 +346,15 @@ def wire(
     container.register(PaymentStore, store)
     codec = receipt_codec(settings)
     container.register(ReceiptCodec, codec)
-    container.register(ReceiptVerifier, ReceiptVerifier(codec, store.receipt_fields))
+    verifier = ReceiptVerifier(codec, store.receipt_fields)
+    container.register(ReceiptVerifier, verifier)
     backend: Backend | None = container.find(Backend)  # type: ignore[type-abstract]
     if backend is None:  # civic not wired in this process: the embedded back office
         backend = SqlBackend.from_url(settings.database_url)
+    book = ReceiptBook(store, verifier, backend)
+    container.register(ReceiptBook, book)
+    # SMS `RECU` asks for the sms port (sms cannot import payments).
+    container.register(ReceiptDesk, book)  # type: ignore[type-abstract]
     # PAYMENT_CALLBACK_TOKEN: gateway.config refuses production without it and
     # gateway.callback_auth says at start-up which channels accept callbacks without a token.
     providers = build_providers(

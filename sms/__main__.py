@@ -32,6 +32,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     outbox.add_argument("--phone", help="E.164 number to filter on")
     outbox.add_argument("--limit", type=int, default=20)
     outbox.add_argument("--json", action="store_true", help="one JSON document")
+    outbox.add_argument(
+        "--refused",
+        action="store_true",
+        help="messages refused (budget, STOP, country), any provider",
+    )
+
+    commands.add_parser(
+        "scrub-log", help="forget numbers and texts of sent messages (once, after an upgrade)"
+    )
 
     fake = commands.add_parser("fake-at", help="serve the fake Africa's Talking SMS API")
     fake.add_argument("--port", type=int, default=8090)
@@ -48,7 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "templates":
         return _templates_check(args.file)
     if args.command == "outbox":
+        if args.refused:
+            return _refused(args.limit, as_json=args.json)
         return _outbox(args.phone, args.limit, as_json=args.json)
+    if args.command == "scrub-log":
+        return _scrub_log()
     if args.command == "fake-at":
         return _fake_at(args.port, args.api_key)
     return _broadcast(args)
@@ -88,6 +101,44 @@ def _outbox(phone: str | None, limit: int, *, as_json: bool) -> int:
         print(f"{stamp}  {entry.to}  {entry.text}")
     if not entries:
         print("(outbox empty)", file=sys.stderr)
+    return 0
+
+
+def _refused(limit: int, *, as_json: bool) -> int:
+    import redis  # noqa: PLC0415
+
+    from sms.store import MessageStore  # noqa: PLC0415
+
+    refused = MessageStore(redis.Redis.from_url(_settings().redis_url)).refused(limit)
+    rows = [
+        {
+            "message_id": m.id,
+            "at": m.created_at,
+            "phone": m.phone_masked,  # the log never holds the full number of a refused SMS
+            "template": m.template,
+            "class": "essential" if m.essential else "notice",
+            "reason": m.reason,
+        }
+        for m in refused
+    ]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for row in rows:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(str(row["at"]))))
+        print(f"{stamp}  {row['phone']}  {row['template']} ({row['class']})  {row['reason']}")
+    if not rows:
+        print("(no refused message)", file=sys.stderr)
+    return 0
+
+
+def _scrub_log() -> int:
+    import redis  # noqa: PLC0415
+
+    from sms.store import MessageStore  # noqa: PLC0415
+
+    count = MessageStore(redis.Redis.from_url(_settings().redis_url)).scrub()
+    print(f"{count} message record(s) scrubbed", file=sys.stderr)
     return 0
 
 

@@ -2,7 +2,8 @@
 
 Each row is sent with the idempotency key (broadcast id, phone), so a re-run after a crash
 creates nothing new for rows already done; a checkpoint (rows done) in Redis lets the re-run
-skip them without even asking. Notices are not essential: STOP and the budget apply.
+skip them without even asking. The template says whether STOP and the budget apply: a
+broadcast of a `notice` template obeys both.
 """
 
 from __future__ import annotations
@@ -102,7 +103,6 @@ class Broadcaster:
                     values,
                     idempotency_key=f"broadcast:{broadcast}:{phone}",
                     lang=row.get("lang") or None,
-                    essential=False,
                 )
                 if result.accepted:
                     progress.queued += 1

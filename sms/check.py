@@ -22,6 +22,7 @@ class TemplateCost:
     forcing_ucs2: tuple[str, ...]  # characters of the template text itself that force UCS-2
     ambiguous: tuple[str, ...]
     transliterated_segments: int | None  # None: the policy cannot make it GSM-7
+    klass: str = ""  # essential or notice
 
     @property
     def over_budget(self) -> bool:
@@ -78,6 +79,7 @@ def check(book: TemplateBook) -> CheckReport:
                 transliterated_segments=(
                     None if transliterated is None else cost(transliterated).sms_segments
                 ),
+                klass=template.klass,
             )
             costs.append(row)
             if row.over_budget:
@@ -97,7 +99,7 @@ def check(book: TemplateBook) -> CheckReport:
 def format_report(report: CheckReport, *, apply_policy: bool) -> str:
     """Render the report as a table, then the errors."""
     header = (
-        f"{'template':34} {'lang':4} {'enc':5} {'units':>5} {'seg':>3} {'max':>3}  "
+        f"{'template':34} {'class':9} {'lang':4} {'enc':5} {'units':>5} {'seg':>3} {'max':>3}  "
         f"{'UCS-2 because of':18} transliterated{' (applied)' if apply_policy else ' (off)'}"
     )
     lines = [header, "-" * len(header)]
@@ -112,8 +114,8 @@ def format_report(report: CheckReport, *, apply_policy: bool) -> str:
         flag = "  OVER" if row.over_budget else ""
         flag += "  AMBIGUOUS Ç" if row.ambiguous else ""
         lines.append(
-            f"{row.key:34} {row.lang:4} {row.encoding:5} {row.units:>5} {row.segments:>3} "
-            f"{row.max_segments:>3}  {forcing:18} {translit}{flag}"
+            f"{row.key:34} {row.klass:9} {row.lang:4} {row.encoding:5} {row.units:>5} "
+            f"{row.segments:>3} {row.max_segments:>3}  {forcing:18} {translit}{flag}"
         )
     lines.append("")
     lines.extend(f"error: {error}" for error in report.errors)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Final
 
 import runtime
 from civic import references
@@ -18,14 +18,15 @@ from civic.privacy import visible_request
 from civic.wording import document_name, pickup_text, reason_text
 from runtime.guesses import GuessLimiter
 from runtime.masking import mask_phone
+from sms.encoding import cost
 from sms.keywords import Command, Keyword, parse
 from sms.preferences import Preferences
+from sms.receipt_desk import ReceiptDesk
 from sms.service import SendResult, SmsService
 
-if TYPE_CHECKING:
-    from payments.receipts import ReceiptVerifier
-
 log = logging.getLogger(__name__)
+
+LATEST_RECEIPTS: Final = 3  # RECU without a code: this phone's latest receipt codes
 
 # A STATUT reply is the alert the citizen would have received for the request's status.
 STATUS_TEMPLATES: Mapping[RequestStatus, str] = {
@@ -103,7 +104,7 @@ class InboundRouter:
             case Keyword.STATUS:
                 return self._status(phone, command.argument, lang)
             case Keyword.RECEIPT:
-                return self._receipt(command.argument)
+                return self._receipt(phone, command.argument, lang)
         return Reply("reply_unknown", code)
 
     def _status(self, phone: str, ref: str, lang: str) -> Reply:
@@ -147,33 +148,30 @@ class InboundRouter:
             "short_code": self._short_code,
         }
 
-    def _receipt(self, code: str) -> Reply:
-        if not code:
-            return Reply("reply_receipt_missing")
-        verifier = self._verifier()
-        if verifier is None:
+    def _receipt(self, phone: str, code: str, lang: str) -> Reply:
+        desk: ReceiptDesk | None = self._services.find(ReceiptDesk)  # type: ignore[type-abstract]
+        if desk is None:
             return Reply("reply_unavailable")
-        result: Any = verifier.verify(code)
-        status = str(result.status)
-        if status == "valid":
-            return Reply(
-                "reply_receipt_valid",
-                {
-                    "receipt_code": result.code,
-                    "amount": result.amount or 0,
-                    "currency": result.currency or "",
-                    "tax": result.tax or "",
-                    "ref": result.reference or "",
-                    "date": result.date.isoformat() if result.date else "",
-                },
-            )
-        if status == "mistyped":
-            return Reply("reply_receipt_mistyped", {"receipt_code": result.code})
-        return Reply("reply_receipt_unknown", {"receipt_code": result.code})
-
-    def _verifier(self) -> ReceiptVerifier | None:
         try:
-            from payments.receipts import ReceiptVerifier  # noqa: PLC0415 - payments imports sms
-        except ImportError:  # payments not installed in this process
-            return None
-        return self._services.find(ReceiptVerifier)
+            if not code:
+                return self._latest_receipts(desk, phone, lang)
+            answer = desk.check(code, lang)
+        except BackendUnavailableError:
+            return Reply("reply_unavailable")
+        if answer.status == "valid":
+            return Reply("reply_receipt_valid", {"receipt_code": answer.code, **answer.params})
+        if answer.status == "mistyped":
+            return Reply("reply_receipt_mistyped", {"receipt_code": answer.code})
+        return Reply("reply_receipt_unknown", {"receipt_code": answer.code})
+
+    def _latest_receipts(self, desk: ReceiptDesk, phone: str, lang: str) -> Reply:
+        codes = desk.latest_codes(phone, LATEST_RECEIPTS)
+        if not codes:
+            return Reply("reply_receipt_none", {"short_code": self._short_code})
+        # One segment when it fits: drop the oldest codes first, never the newest.
+        while True:
+            params: dict[str, str | int] = {"codes": ", ".join(codes)}
+            text = self._sms.book.message("reply_receipt_latest", lang, params)
+            if len(codes) == 1 or cost(text).sms_segments <= 1:
+                return Reply("reply_receipt_latest", params)
+            codes = codes[:-1]

@@ -85,7 +85,7 @@ def resolve_key(configured: str, client: redis.Redis) -> bytes:
 
 
 class OtpService:
-    """Issue and verify one-time codes; delivery goes through SmsService (essential)."""
+    """Issue and verify one-time codes; delivery goes through SmsService (an essential template)."""
 
     def __init__(
         self,
@@ -134,7 +134,6 @@ class OtpService:
             "otp",
             {"code": code, "minutes": VALID_SECONDS // 60},
             idempotency_key=f"otp:{uuid.uuid4().hex}",
-            essential=True,
         )
         if not result.accepted:
             self._redis.delete(key)

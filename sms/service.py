@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
 
+from runtime.logs import current_phone_ref
 from runtime.masking import mask_phone
 from sms.encoding import cost
 from sms.phones import PhonePolicy
@@ -16,8 +17,6 @@ from sms.store import MessageStore, Status
 from sms.templates import TemplateBook
 
 log = logging.getLogger(__name__)
-
-OTP_TEMPLATE: Final = "otp"  # never counted against the daily budget
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,31 +62,37 @@ class SmsService:
         *,
         idempotency_key: str,
         lang: str | None = None,
-        essential: bool = True,
     ) -> SendResult:
-        """Queue `template` for `phone` once per idempotency key; refused messages are kept too."""
+        """Queue `template` for `phone` once per idempotency key; refused messages are kept too.
+
+        The template's class (sms_templates.yaml) decides which rules apply: a notice obeys
+        STOP and SMS_DAILY_BUDGET, an essential message neither.
+        """
         existing = self._store.existing(idempotency_key)
         if existing is not None:
             return self._result(existing, created=False)
         language = self.book.language(lang or self._prefs.language(phone))
+        spec = self.book.template(template)
         text = self.book.message(template, language, params)  # raises on a bad key or params
-        reason = self._refusal(phone, template, essential=essential)
+        reason = self._refusal(phone, essential=spec.essential)
         measured = cost(text)
-        message_id, created = self._store.create(
-            idempotency_key,
-            {
-                "phone": phone,
-                "template": template,
-                "lang": language,
-                "text": text,
-                "status": (Status.REFUSED if reason else Status.QUEUED).value,
-                "essential": int(essential),
-                "reason": reason or "",
-                "segments": measured.sms_segments,
-                "encoding": measured.encoding,
-                "attempts": 0,
-            },
-        )
+        record: dict[str, str | int] = {
+            "phone_masked": mask_phone(phone),
+            "phone_ref": current_phone_ref(phone),
+            "template": template,
+            "lang": language,
+            "params": json.dumps(self.book.loggable(template, params), ensure_ascii=False),
+            "status": (Status.REFUSED if reason else Status.QUEUED).value,
+            "essential": int(spec.essential),
+            "reason": reason or "",
+            "segments": measured.sms_segments,
+            "encoding": measured.encoding,
+            "attempts": 0,
+        }
+        if not reason:
+            # Only the deliver job needs these; the store deletes them once it is done.
+            record.update(phone=phone, text=text)
+        message_id, created = self._store.create(idempotency_key, record)
         if not created:  # a concurrent call with the same key won the race
             return self._result(message_id, created=False)
         if reason:
@@ -99,13 +104,15 @@ class SmsService:
         self._queue.deliver(message_id)
         return SendResult(message_id, Status.QUEUED, True)
 
-    def _refusal(self, phone: str, template: str, *, essential: bool) -> str | None:
+    def _refusal(self, phone: str, *, essential: bool) -> str | None:
         refusal = self._phones.refusal(phone)
         if refusal:
             return refusal
-        if not essential and self._prefs.opted_out(phone):
+        if essential:
+            return None  # abuse limits live where the abuse starts (OTP, replies)
+        if self._prefs.opted_out(phone):
             return "opted_out"
-        if template != OTP_TEMPLATE and not self._prefs.spend(phone, self._daily_budget):
+        if not self._prefs.spend(phone, self._daily_budget):
             return "budget_exceeded"
         return None
 

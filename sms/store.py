@@ -2,37 +2,59 @@
 
 Production Redis must persist (appendonly yes, AOF): a message record is the only proof of
 what was queued, sent or refused, and idempotency keys are what prevent a second send.
+
+The record is a log, not a copy of the SMS: it keeps the template, the language, the
+parameters with secret ones masked (the OTP code), the phone masked and its keyed ref. The
+two things only the deliver job needs, the full number (`phone`) and the rendered text
+(`text`), live in the record only while a job may still send it (`queued`, `sending`) and are
+deleted by the same script that moves it on; a refused message never has them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final, cast
 
 import redis
+
+from runtime.logs import current_phone_ref
+from runtime.masking import mask_phone
 
 MESSAGE_TTL_SECONDS: Final = 30 * 24 * 3600
 # Counter per status reached (what /metrics exports), and the ids of messages a job still
 # has to move (`queued` or `sending`), scored by when they are overdue (sms.sweeper).
 STATUS_COUNTS_KEY: Final = "sms:metrics:status"
 PENDING_KEY: Final = "sms:pending"
+# Refused messages are never silent: a counter per template and reason (/metrics) and an index
+# of the latest ids (`python -m sms outbox --refused`), both written by the create script.
+REFUSED_COUNTS_KEY: Final = "sms:metrics:refused"  # field "<template>|<reason>"
+REFUSED_INDEX_KEY: Final = "sms:refused"  # id scored by time
+REFUSED_INDEX_SIZE: Final = 10000
 
 # Create the record and claim the idempotency key in one step: two concurrent sends with
 # the same key can never both create a message. The status counter and the pending index
 # ride in the same script: no extra round trip.
-# KEYS: idempotency key, record, status counts, pending. ARGV: id, ttl, status, now, fields...
+# KEYS: idempotency key, record, status counts, pending, refused counts, refused index.
+# ARGV: id, ttl, status, now, refusal ("<template>|<reason>"), index size, fields...
 _CREATE: Final = """
 local existing = redis.call('GET', KEYS[1])
 if existing then return {0, existing} end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-redis.call('HSET', KEYS[2], unpack(ARGV, 5))
+redis.call('HSET', KEYS[2], unpack(ARGV, 7))
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
 if ARGV[3] == 'queued' then redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1]) end
+if ARGV[3] == 'refused' then
+  redis.call('HINCRBY', KEYS[5], ARGV[5], 1)
+  redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
+  redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -1 - tonumber(ARGV[6]))
+end
 return {1, ARGV[1]}
 """
 # Compare-and-set on the status: the move happens only from one of the expected states.
@@ -50,6 +72,7 @@ for i = 3, 2 + count do
       redis.call('ZADD', KEYS[3], ARGV[3 + count], id)
     else
       redis.call('ZREM', KEYS[3], id)
+      redis.call('HDEL', KEYS[1], 'phone', 'text')  -- never sent again: forget number and text
     end
     return {1, current}
   end
@@ -69,6 +92,7 @@ local moved = 0
 if current == 'sending' then
   redis.call('HSET', KEYS[1], 'status', 'sent', 'provider_id', ARGV[2],
     'provider_status', ARGV[3], 'reason', '', 'updated_at', ARGV[4])
+  redis.call('HDEL', KEYS[1], 'phone', 'text')
   redis.call('HINCRBY', KEYS[2], 'sent', 1)
   redis.call('ZREM', KEYS[3], ARGV[1])
   moved = 1
@@ -80,6 +104,20 @@ if ARGV[2] ~= '' then
   redis.call('DEL', KEYS[5])
 end
 return {moved, current, reports}
+"""
+
+
+# Scrub a record that left the queue: keep the masked number and its ref, forget number and
+# text. KEYS: record. ARGV: masked phone, phone ref.
+_SCRUB: Final = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status or status == 'queued' or status == 'sending' then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'phone') == 0 and redis.call('HEXISTS', KEYS[1], 'text') == 0
+then return 0 end
+redis.call('HSETNX', KEYS[1], 'phone_masked', ARGV[1])
+redis.call('HSETNX', KEYS[1], 'phone_ref', ARGV[2])
+redis.call('HDEL', KEYS[1], 'phone', 'text')
+return 1
 """
 
 
@@ -105,17 +143,20 @@ FINAL: Final = frozenset({Status.FAILED, Status.DELIVERED, Status.UNDELIVERED, S
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One logical SMS and what happened to it."""
+    """One logical SMS and what happened to it (`phone` and `text` only until it is sent)."""
 
     id: str
-    phone: str
+    phone: str  # the full number: "" once the message left the queue (sent, failed, refused)
     template: str
     lang: str
-    text: str
+    text: str  # the rendered SMS: "" once the message left the queue
     status: Status
     essential: bool
     created_at: float
     updated_at: float
+    phone_masked: str = ""
+    phone_ref: str = ""  # keyed hash (runtime.logs): correlates messages of one number
+    params: Mapping[str, str] = field(default_factory=dict)  # secret ones masked
     attempts: int = 0
     segments: int = 0
     encoding: str = ""
@@ -130,12 +171,15 @@ class Message:
         fields = {text(k): text(v) for k, v in raw.items()}
         return cls(
             id=fields["id"],
-            phone=fields["phone"],
+            phone=fields.get("phone", ""),
             template=fields["template"],
             lang=fields["lang"],
-            text=fields["text"],
+            text=fields.get("text", ""),
             status=Status(fields["status"]),
             essential=fields.get("essential") == "1",
+            phone_masked=fields.get("phone_masked", ""),
+            phone_ref=fields.get("phone_ref", ""),
+            params=json.loads(fields.get("params") or "{}"),
             created_at=float(fields["created_at"]),
             updated_at=float(fields.get("updated_at", fields["created_at"])),
             attempts=int(fields.get("attempts", "0")),
@@ -165,6 +209,7 @@ class MessageStore:
         self._create = client.register_script(_CREATE)
         self._transition = client.register_script(_TRANSITION)
         self._accept = client.register_script(_ACCEPT)
+        self._scrub = client.register_script(_SCRUB)
 
     @staticmethod
     def key(message_id: str) -> str:
@@ -173,8 +218,13 @@ class MessageStore:
 
     def existing(self, idempotency_key: str) -> str | None:
         """Return the id of the message already created under `idempotency_key`."""
-        raw = self._redis.get(f"sms:idem:{idempotency_key}")
+        raw = self._redis.get(self._idem_key(idempotency_key))
         return None if raw is None else text(raw)
+
+    @staticmethod
+    def _idem_key(idempotency_key: str) -> str:
+        # Hashed: callers' keys may name a phone (broadcast:<id>:<phone>); key names must not.
+        return "sms:idem:" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
 
     def create(
         self, idempotency_key: str, fields: Mapping[str, str | int | float]
@@ -189,14 +239,25 @@ class MessageStore:
             "updated_at": now,
         }
         flat = [item for pair in record.items() for item in (pair[0], str(pair[1]))]
+        refusal = f"{fields.get('template', '')}|{fields.get('reason', '')}"
         created, found = self._create(
             keys=[
-                f"sms:idem:{idempotency_key}",
+                self._idem_key(idempotency_key),
                 self.key(message_id),
                 STATUS_COUNTS_KEY,
                 PENDING_KEY,
+                REFUSED_COUNTS_KEY,
+                REFUSED_INDEX_KEY,
             ],
-            args=[message_id, self._ttl, str(fields.get("status", "")), now, *flat],
+            args=[
+                message_id,
+                self._ttl,
+                str(fields.get("status", "")),
+                now,
+                refusal,
+                REFUSED_INDEX_SIZE,
+                *flat,
+            ],
         )
         return text(found), bool(created)
 
@@ -281,6 +342,35 @@ class MessageStore:
             else:
                 pipe.zrem(PENDING_KEY, message_id)
         pipe.execute()
+
+    def scrub(self) -> int:
+        """Forget number and text of every message that left the queue; return how many.
+
+        Records written before the log kept them only while pending still hold both for
+        their 30 days: `python -m sms scrub-log` cleans them once, after an upgrade.
+        """
+        scrubbed = 0
+        for raw_key in self._redis.scan_iter(match="sms:msg:*", count=1000):
+            phone = self._redis.hget(raw_key, "phone")
+            number = text(phone) if phone is not None else ""
+            masked = [mask_phone(number), current_phone_ref(number)] if number else ["", ""]
+            scrubbed += int(self._scrub(keys=[raw_key], args=masked))
+        return scrubbed
+
+    def refused(self, limit: int = 50) -> list[Message]:
+        """Return the latest refused messages still in the log, newest first."""
+        raw = self._redis.zrevrange(REFUSED_INDEX_KEY, 0, max(limit, 1) * 2 - 1)
+        ids = [text(item) for item in cast("list[bytes]", raw)]
+        return [m for m in self.get_many(ids) if m is not None][:limit]
+
+    def refused_counts(self) -> dict[tuple[str, str], int]:
+        """Return how many messages were refused, by (template, reason)."""
+        raw = self._redis.hgetall(REFUSED_COUNTS_KEY)
+        counts = {}
+        for name, value in raw.items():
+            template, _, reason = text(name).partition("|")
+            counts[template, reason] = int(value)
+        return counts
 
     def status_counts(self) -> dict[str, int]:
         """Return how many messages ever reached each status (monotonic counters)."""

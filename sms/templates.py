@@ -48,7 +48,8 @@ REPLY_KEYS: Final = frozenset(
         "reply_receipt_valid",
         "reply_receipt_unknown",
         "reply_receipt_mistyped",
-        "reply_receipt_missing",
+        "reply_receipt_none",
+        "reply_receipt_latest",
         "reply_unavailable",
         "reply_stop",
         "reply_start",
@@ -58,6 +59,10 @@ REPLY_KEYS: Final = frozenset(
     }
 )
 REQUIRED_LANGUAGES: Final = ("fr", "en", "sw")
+ESSENTIAL: Final = "essential"  # never refused for the daily budget or STOP
+NOTICE: Final = "notice"  # the city's own initiative: budget and STOP apply
+CLASSES: Final = (ESSENTIAL, NOTICE)
+SECRET_MASK: Final = "•" * 6  # what the message log keeps of a secret parameter
 _PLACEHOLDER: Final = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 # Worst-case fillers: one septet for GSM-7 values, a character outside GSM-7 for the others.
 _GSM_FILL: Final = "a"
@@ -76,6 +81,7 @@ class Param:
     max_length: int
     ucs2: bool = False
     noun: bool = False  # a name: no article may be glued to it (sms.grammar)
+    secret: bool = False  # never kept in the message log (an OTP code)
 
     def worst_case(self) -> str:
         """Return the longest, most expensive value the checker assumes."""
@@ -90,6 +96,12 @@ class Template:
     params: tuple[str, ...]
     max_segments: int
     texts: Mapping[str, str]
+    klass: str = ESSENTIAL  # `class:` in the file: essential or notice
+
+    @property
+    def essential(self) -> bool:
+        """Return True when the daily budget and STOP never refuse this template."""
+        return self.klass == ESSENTIAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +176,15 @@ class TemplateBook:
 
         return _PLACEHOLDER.sub(fill, text)
 
+    def loggable(self, key: str, values: Mapping[str, str | int]) -> dict[str, str]:
+        """Return the parameters as the message log may keep them: secret ones masked."""
+        template = self.template(key)
+        return {
+            name: SECRET_MASK if self.params.get(name, Param(name, 1)).secret else str(value)
+            for name, value in values.items()
+            if name in template.params
+        }
+
     def message(self, key: str, lang: str | None, values: Mapping[str, str | int]) -> str:
         """Return the text to send: rendered, then the city's transliteration policy."""
         return self.transliteration.policy(self.render(key, lang, values))
@@ -231,6 +252,7 @@ def _load_params(raw: Mapping[str, Any], problems: list[str]) -> dict[str, Param
             max_length,
             bool((spec or {}).get("ucs2", False)),
             bool((spec or {}).get("noun", False)),
+            bool((spec or {}).get("secret", False)),
         )
     return params
 
@@ -249,6 +271,10 @@ def _load_template(
         problems.append(f"{key}: max_segments must be a positive integer")
         max_segments = 1
     texts = {str(lang): str(text) for lang, text in (body.get("text") or {}).items()}
+    klass = body.get("class")
+    if klass not in CLASSES:
+        problems.append(f"{key}: class must be essential or notice, not {klass!r}")
+        klass = NOTICE  # an unclassified template is treated as the one that may be refused
     for name in declared:
         if name not in params:
             problems.append(f"{key}: parameter {name} has no max_length under params")
@@ -259,7 +285,7 @@ def _load_template(
         for name in _PLACEHOLDER.findall(texts[lang]):
             if name not in declared:
                 problems.append(f"{key}.{lang}: {{{name}}} is not in the template's params")
-    return Template(key, declared, max_segments, texts)
+    return Template(key, declared, max_segments, texts, str(klass))
 
 
 def _load_transliteration(raw: Mapping[str, Any]) -> Transliteration:

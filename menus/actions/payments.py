@@ -13,6 +13,7 @@ from menus.model import MenuSpec
 from menus.registry import ActionContext, ActionResult, Effect, Option, actions
 from payments.numbering import NumberingPlan
 from payments.queues import PAYMENTS_QUEUE
+from payments.receipt_book import ReceiptBook
 from payments.service import PUSH_JOB, PaymentService, StartOutcome, UnknownOperatorError
 
 OPERATOR_LABEL_MAX: Final = 20
@@ -39,7 +40,14 @@ def operators(ctx: ActionContext) -> ActionResult:
 
 @actions.register(
     "payments.start",
-    outcomes={"started", "started_link", "already_pending", "already_paid", "error"},
+    outcomes={
+        "started",
+        "started_link",
+        "already_pending",
+        "already_paid",
+        "paid_no_receipt",
+        "error",
+    },
 )
 def start(ctx: ActionContext) -> ActionResult:
     """Persist the payment intent of the confirmed assessment and queue its push."""
@@ -78,5 +86,9 @@ def start(ctx: ActionContext) -> ActionResult:
     if result.outcome is StartOutcome.ALREADY_PENDING:
         return ActionResult(outcome="already_pending", data=data)
     if result.outcome is StartOutcome.ALREADY_PAID:
-        return ActionResult(outcome="already_paid", data=data)
+        # The code the citizen may have lost; none when it was paid at the counter.
+        code = ctx.services.get(ReceiptBook).code_for_assessment(assessment.id)
+        if code is None:
+            return ActionResult(outcome="paid_no_receipt", data=data)
+        return ActionResult(outcome="already_paid", data={**data, "receipt_code": code})
     return ActionResult(outcome="error")

@@ -47,8 +47,10 @@ class ConsoleProvider:
         """Record and print `text` for every number; all are accepted (statusCode 101)."""
         results = []
         for number in to:
+            # A production process keeps no text (OTPs) in the outbox, only that one was sent.
+            kept = text if self._echo_text else mask_secret(text)
             entry = OutboxEntry(
-                f"console-{uuid.uuid4().hex}", number, text, sender_id or "", time.time()
+                f"console-{uuid.uuid4().hex}", number, kept, sender_id or "", time.time()
             )
             pipe = self._redis.pipeline()
             pipe.lpush(OUTBOX_KEY, json.dumps(as_dict(entry)))

@@ -177,6 +177,18 @@ def test_pay_a_tax_and_receive_the_receipt(
     phone.send(pay_key)
     assert phone.send("0") == again
 
+    # Find the receipt again: "My payments" lists it, opening it shows the code.
+    code = re.search(r"\b\d{4}-\d{4}-[\d-]+\b", receipt)
+    assert code is not None, receipt
+    phone.page.keyboard.press("Escape")
+    phone.send(spec.service_code)
+    mine = phone.send(key_to(spec, spec.start, "my_payments"))
+    assert re.search(r"^1\. \d{2}/\d{2}/\d{4} 26 500 Taxe de voirie$", mine, re.MULTILINE), mine
+    opened = phone.send("1")
+    assert phone.kind() == "CON" and f"Quittance: {code.group(0)}" in opened
+    phone.shot("walkthrough-receipt-found-again")
+    assert phone.send("0") == mine  # 0: back to the list
+
 
 def wait_for_sms_with(phone: Phone, redis_url: str, needle: str, *, attempts: int = 20) -> str:
     """Work the queues until the outbox panel shows an SMS containing `needle`; return it."""

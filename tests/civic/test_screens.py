@@ -16,6 +16,7 @@ import runtime
 from civic.ports import Backend, Decision
 from civic.seed import seed_demo
 from gateway.schema import MIGRATIONS, run_steps
+from sms.providers.console import read_outbox
 from sms.store import MessageStore
 from tests.conftest import UssdPhone
 
@@ -153,7 +154,9 @@ def test_counter_visits_are_announced_in_the_guide_the_confirm_screen_and_the_sm
     assert message_id is not None
     sms = store.get(message_id)
     assert sms is not None and sms.template == "request_created_visit"
-    assert "passage au guichet" in sms.text.lower()
+    # What the phone received (the message log keeps no text once sent).
+    [sent] = [e for e in read_outbox(redis_client) if e.message_id == sms.provider_id]
+    assert "passage au guichet" in sent.text.lower()
     # A document without a visit says nothing of the kind.
     ussd.dial()
     guide = ussd.type("4")

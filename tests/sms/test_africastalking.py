@@ -45,8 +45,12 @@ def world(app: Flask, jobs: Jobs, store: MessageStore, fake_at: FakeAfricasTalki
     return World(app, app.test_client(), jobs, store, fake_at, jobs.connection)
 
 
+def _sms() -> SmsService:
+    return runtime.current().get(SmsService)
+
+
 def _send(key: str = "k", phone: str = PHONE) -> SendResult:
-    sms = runtime.current().get(SmsService)
+    sms = _sms()
     return sms.send(phone, "request_created", PARAMS, idempotency_key=key)
 
 
@@ -61,8 +65,10 @@ def test_success_posts_the_sdk_form_and_records_the_provider_id(
     assert request.api_key == "test-api-key"
     assert request.form["username"] == "guichet"
     assert request.form["to"] == PHONE
-    assert request.form["message"] == sent.text
+    assert request.form["message"] == _sms().book.message("request_created", "fr", PARAMS)
     assert sent.provider_id == request.message_ids[0]
+    # Once sent, the log forgets the number and the text (it keeps the masked number).
+    assert (sent.phone, sent.text, sent.phone_masked) == ("", "", "+243 81•••••01")
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from sms.store import MessageStore, Status
 from tests.sms.conftest import OTHER, PHONE, Jobs, message
 
 PARAMS = {"ref": "12345674", "document": "Acte de naissance", "short_code": "*384*12#"}
+NOTICE = {"tax": "Taxe voirie", "date": "31/03", "short_code": "*384*12#"}
 
 
 def _sms() -> SmsService:
@@ -83,7 +84,6 @@ def test_stop_blocks_non_essential_messages_only(app: Flask, jobs: Jobs) -> None
         "notice_tax_deadline",
         {"tax": "Taxe voirie", "date": "31/03", "short_code": "*384*12#"},
         idempotency_key="n1",
-        essential=False,
     )
     alert = _sms().send(PHONE, "request_created", PARAMS, idempotency_key="a1")
     assert (notice.status, notice.reason) == (Status.REFUSED, "opted_out")
@@ -101,15 +101,18 @@ def test_destinations_outside_the_allowed_countries_and_landlines_are_refused(
     assert garbage.reason == "invalid_number"
 
 
-def test_daily_budget_spares_otps(app_config: dict[str, object]) -> None:
+def test_the_daily_budget_counts_notices_only(app_config: dict[str, object]) -> None:
     create_app({**app_config, "sms_daily_budget": 2})
     sms = _sms()
-    results = [
-        sms.send(OTHER, "request_created", PARAMS, idempotency_key=f"b{i}") for i in range(3)
+    notices = [
+        sms.send(OTHER, "notice_tax_deadline", NOTICE, idempotency_key=f"n{i}") for i in range(3)
     ]
+    # Spent budget or not, what the citizen needs still goes: alerts, OTPs, receipts.
+    alerts = [sms.send(OTHER, "request_created", PARAMS, idempotency_key=f"b{i}") for i in range(3)]
     otp = sms.send(OTHER, "otp", {"code": "123456", "minutes": 5}, idempotency_key="otp")
-    assert [r.status for r in results] == [Status.QUEUED, Status.QUEUED, Status.REFUSED]
-    assert results[2].reason == "budget_exceeded"
+    assert [r.status for r in notices] == [Status.QUEUED, Status.QUEUED, Status.REFUSED]
+    assert notices[2].reason == "budget_exceeded"
+    assert [r.status for r in alerts] == [Status.QUEUED] * 3
     assert otp.status == Status.QUEUED
     runtime.uninstall()
 

@@ -57,7 +57,8 @@ def _write(tmp_path: Path, body: str) -> Path:
 def test_check_fails_when_a_language_is_missing(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
-        '  extra_notice:\n    params: []\n    max_segments: 1\n    text:\n      fr: "Bonjour"\n',
+        "  extra_notice:\n    params: []\n    max_segments: 1\n    class: notice\n    text:\n"
+        '      fr: "Bonjour"\n',
     )
     assert main(["templates", "check", str(path)]) == 1
     with pytest.raises(TemplateError, match="no en text"):
@@ -68,7 +69,7 @@ def test_check_fails_when_worst_case_exceeds_max_segments(tmp_path: Path) -> Non
     long = "x" * 150
     path = _write(
         tmp_path,
-        "  extra_notice:\n    params: [reason]\n    max_segments: 1\n    text:\n"
+        "  extra_notice:\n    params: [reason]\n    max_segments: 1\n    class: notice\n    text:\n"
         f'      fr: "{long} {{reason}}"\n      en: "{long}"\n      sw: "{long}"\n',
     )
     assert main(["templates", "check", str(path)]) == 1
@@ -79,7 +80,7 @@ def test_check_fails_when_worst_case_exceeds_max_segments(tmp_path: Path) -> Non
 def test_check_flags_the_ambiguous_c_cedilla(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
-        "  extra_notice:\n    params: []\n    max_segments: 1\n    text:\n"
+        "  extra_notice:\n    params: []\n    max_segments: 1\n    class: notice\n    text:\n"
         '      fr: "ÇA VA"\n      en: "ok"\n      sw: "ok"\n',
     )
     assert main(["templates", "check", str(path)]) == 1
@@ -191,7 +192,8 @@ def test_check_refuses_an_article_glued_to_a_name(tmp_path: Path) -> None:
     # "de {tax}" reads "de Impôt..." where French wants "d'Impôt"; "a {document}" likewise.
     path = _write(
         tmp_path,
-        "  extra_notice:\n    params: [tax, document]\n    max_segments: 2\n    text:\n"
+        "  extra_notice:\n    class: notice\n    params: [tax, document]\n    max_segments: 2\n"
+        "    text:\n"
         '      fr: "Rappel: paiement de {tax}."\n      en: "Pay a {document} fee"\n'
         '      sw: "Lipa {tax}"\n',
     )
@@ -200,3 +202,32 @@ def test_check_refuses_an_article_glued_to_a_name(tmp_path: Path) -> None:
     assert any("extra_notice.fr" in e and "'de {tax}'" in e for e in errors)
     assert any("extra_notice.en" in e and "'a {document}'" in e for e in errors)
     assert not any("extra_notice.sw" in e for e in errors)
+
+
+def test_check_fails_on_a_template_without_a_class(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "  extra_notice:\n    params: []\n    max_segments: 1\n    text:\n"
+        '      fr: "Bonjour"\n      en: "Hello"\n      sw: "Habari"\n',
+    )
+    assert main(["templates", "check", str(path)]) == 1
+    with pytest.raises(TemplateError, match="extra_notice: class must be essential or notice"):
+        load_strict(path)
+
+
+def test_every_shipped_template_has_the_class_its_purpose_needs(book: TemplateBook) -> None:
+    notices = {key for key, template in book.templates.items() if not template.essential}
+    assert notices == {key for key in book.templates if key.startswith("notice_")}
+    for key in ("otp", "payment_receipt", "payment_failed_other", "request_created", "reply_help"):
+        assert book.templates[key].essential, key
+
+
+def test_only_secret_params_are_masked_for_the_log(book: TemplateBook) -> None:
+    assert book.loggable("otp", {"code": "187280", "minutes": 5}) == {
+        "code": "••••••",
+        "minutes": "5",
+    }
+    receipt = {"amount": 5, "currency": "CDF", "tax": "T", "ref": "1", "receipt_code": "12"}
+    assert (
+        book.loggable("payment_receipt", {**receipt, "date": "01/01/2026"})["receipt_code"] == "12"
+    )

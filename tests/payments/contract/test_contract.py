@@ -31,6 +31,7 @@ import pytest
 from payments.model import FailureReason, Intent, IntentStatus
 from payments.receipts import ReceiptVerifier, VerificationStatus
 from payments.service import StartOutcome
+from runtime.masking import mask_phone
 from tests.payments.conftest import Payments
 from tests.payments.contract.conftest import HARNESSES
 from tests.payments.contract.harness import AMBIGUOUS, SUCCESS, Harness
@@ -59,7 +60,9 @@ def assert_paid_once(payments: Payments, intent_id: str) -> Intent:
     assert verifier.verify(intent.receipt_code).status is VerificationStatus.VALID
     sms = payments.sms(f"payment-receipt:{intent.id}")
     assert sms is not None and sms.template == "payment_receipt"
-    assert sms.phone == intent.phone and intent.receipt_code in sms.text
+    # The message log keeps no full number nor text once sent: its masked number and params.
+    assert sms.phone_masked == mask_phone(intent.phone)
+    assert sms.params["receipt_code"] == intent.receipt_code
     return intent
 
 

@@ -1,0 +1,44 @@
+"""What a payment paid for, in the citizen's words: one record and one function for every kind.
+
+The receipt SMS, the failure SMS, USSD "My payments" and receipt checks, and SMS `RECU` all
+name what was paid through `describe`. A kind of payment says which catalogue names its code:
+a tax assessment names the tax (`road` -> "Taxe de voirie"), a request fee the document.
+A new kind is one member of PaymentKind and one line in `_names`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from civic.ports import Backend
+
+
+class PaymentKind(StrEnum):
+    """What a payment settles."""
+
+    TAX = "tax"  # a tax assessment: code = tax code, reference = the assessment's
+    REQUEST_FEE = "request_fee"  # a document request's fee: code = document code, ref = request
+
+
+@dataclass(frozen=True, slots=True)
+class PaidFor:
+    """The subject of one payment: its kind, the catalogue code and the reference."""
+
+    kind: PaymentKind
+    code: str
+    reference: str
+
+
+def describe(backend: Backend, paid_for: PaidFor, lang: str) -> str:
+    """Return the name of what was paid in `lang` (else French, else any; never a raw code)."""
+    names = _names(backend, paid_for)
+    return names.get(lang) or names.get("fr") or next(iter(names.values()), paid_for.code)
+
+
+def _names(backend: Backend, paid_for: PaidFor) -> Mapping[str, str]:
+    if paid_for.kind is PaymentKind.REQUEST_FEE:
+        document = backend.get_document_type(paid_for.code)
+        return document.names if document is not None else {}
+    return next((t.names for t in backend.list_tax_types() if t.code == paid_for.code), {})
