@@ -233,7 +233,7 @@ def migrate(database_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> int:
 def migrate_engine(engine: Engine) -> None:
     """Create the civic tables on `engine` and record the schema version."""
     metadata.create_all(engine, checkfirst=True)
-    _add_missing_columns(engine)
+    add_missing_columns(engine, metadata)
     with engine.begin() as conn:
         now = datetime.now(UTC)
         found = conn.execute(
@@ -253,11 +253,11 @@ def migrate_engine(engine: Engine) -> None:
             )
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """Add the columns a newer version declared to tables an older version created."""
+def add_missing_columns(engine: Engine, tables: sa.MetaData) -> None:
+    """Add the nullable columns a newer version declared to tables an older one created."""
     inspector = sa.inspect(engine)
     with engine.begin() as conn:
-        for table in metadata.sorted_tables:
+        for table in tables.sorted_tables:
             present = {c["name"] for c in inspector.get_columns(table.name)}
             for column in table.columns:
                 if column.name in present:

@@ -10,7 +10,7 @@ import logging
 from typing import Final
 
 import runtime
-from civic.ports import Backend, DocumentRequest, RequestStatus
+from civic.ports import Backend, DocumentRequest, HistoryEvent, RequestStatus, StatusChange
 from menus.model import MenuSpec
 from runtime.masking import mask_phone
 from sms.preferences import Preferences
@@ -26,6 +26,19 @@ def template_for(status: RequestStatus) -> str:
     return "request_created" if status is RequestStatus.SUBMITTED else f"request_{status.value}"
 
 
+def template_of(change: StatusChange) -> str | None:
+    """Return the template announcing a history entry, None when another SMS covers it.
+
+    A paid fee is announced by its receipt (payments), a request still awaiting its fee by
+    the payment prompt and that receipt; a waiver has its own words.
+    """
+    if change.event is HistoryEvent.FEE_PAID or change.status is RequestStatus.AWAITING_PAYMENT:
+        return None
+    if change.event is HistoryEvent.FEE_WAIVED:
+        return "request_fee_waived"
+    return template_for(change.status)
+
+
 def alert(services: runtime.Container, request: DocumentRequest, seq: int | None = None) -> str:
     """Queue the SMS for history entry `seq` (1-based; default the last); return its outcome."""
     seq = len(request.history) if seq is None else seq
@@ -36,6 +49,9 @@ def alert(services: runtime.Container, request: DocumentRequest, seq: int | None
         log.warning("request %s: no SmsService wired, alert skipped", request.reference)
         return "skipped"
     change = request.history[seq - 1]
+    template = template_of(change)
+    if template is None:
+        return "not_announced"
     backend = services.get(Backend)  # type: ignore[type-abstract]
     lang = _language(services, backend, request.owner_phone)
     resolved = sms.book.language(lang)
@@ -52,7 +68,7 @@ def alert(services: runtime.Container, request: DocumentRequest, seq: int | None
         params["pickup"] = change.pickup or request.pickup or ""
     result = sms.send(
         request.owner_phone,
-        template_for(change.status),
+        template,
         params,
         idempotency_key=f"request:{request.reference}:{seq}",
         lang=resolved,

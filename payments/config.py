@@ -25,6 +25,8 @@ class PaymentSettings(Protocol):
     @property
     def payment_intent_ttl_seconds(self) -> float: ...
     @property
+    def request_payment_ttl(self) -> float: ...
+    @property
     def payment_reconcile_after_seconds(self) -> float: ...
     @property
     def payment_reconcile_interval_seconds(self) -> float: ...
@@ -78,5 +80,6 @@ class PaymentsConfig:
     reconcile_after_seconds: float = 60.0
     # A `pushing` intent untouched this long means its job died mid-push (> any HTTP timeout).
     stale_push_seconds: float = 60.0
+    request_payment_ttl_seconds: float = 86400.0  # unpaid document requests expire after this
     timezone: str = "UTC"
     short_code: str = ""

@@ -37,8 +37,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from civic.sql import make_engine
-from payments.model import ACTIVE, FailureReason, Intent, IntentStatus
+from civic.sql import add_missing_columns, make_engine
+from payments.model import ACTIVE, FailureReason, Intent, IntentStatus, PaymentKind
 from payments.receipts import ReceiptCodec, ReceiptFields
 
 metadata = MetaData()
@@ -71,6 +71,8 @@ intents = Table(
     Column("settled_at", DateTime),
     Column("settlement", String(32)),
     Column("receipt_code", String(32)),
+    # What is paid (payments.model.PaymentKind); NULL in rows older than kinds: a tax.
+    Column("kind", String(32)),
     UniqueConstraint("provider", "provider_reference", name="uq_payment_intents_provider_ref"),
     Index("ix_payment_intents_status_updated", "status", "updated_at"),
     # A second confirm of the same assessment cannot create a second charge: the database
@@ -124,6 +126,7 @@ receipts = Table(
     Column("paid_on", Date, nullable=False),
     Column("code", String(32)),
     Column("created_at", DateTime, nullable=False),
+    Column("kind", String(32)),  # NULL: a tax assessment (receipts older than kinds)
 )
 
 
@@ -142,6 +145,7 @@ def migrate(database_url: str) -> None:
     engine = build_engine(database_url)
     try:
         metadata.create_all(engine, checkfirst=True)
+        add_missing_columns(engine, metadata)
     finally:
         engine.dispose()
 
@@ -162,6 +166,7 @@ class NewIntent:
     provider: str
     lang: str
     deadline_at: datetime
+    kind: PaymentKind = PaymentKind.TAX_ASSESSMENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +217,7 @@ def _intent(row: RowMapping | Mapping[str, Any]) -> Intent:
         settled_at=row["settled_at"],
         settlement=row["settlement"],
         receipt_code=row["receipt_code"],
+        kind=PaymentKind(row["kind"]) if row["kind"] else PaymentKind.TAX_ASSESSMENT,
     )
 
 
@@ -503,6 +509,7 @@ class PaymentStore:
             tax=intent.tax_code,
             reference=intent.assessment_reference,
             date=paid_on,
+            kind=intent.kind.value,
         )
         try:
             with self._engine.begin() as conn:
@@ -515,6 +522,7 @@ class PaymentStore:
                         reference=fields.reference,
                         paid_on=fields.date,
                         created_at=utcnow(),
+                        kind=fields.kind,
                     )
                 )
                 pk = result.inserted_primary_key
@@ -542,6 +550,7 @@ class PaymentStore:
             tax=row.tax_code,
             reference=row.reference,
             date=row.paid_on,
+            kind=row.kind or PaymentKind.TAX_ASSESSMENT.value,
         )
 
     def count_receipts(self) -> int:

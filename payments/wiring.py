@@ -154,6 +154,7 @@ def wire(
             operators=operators,
             push_delay_seconds=settings.payment_push_delay_seconds,
             intent_ttl_seconds=settings.payment_intent_ttl_seconds,
+            request_payment_ttl_seconds=settings.request_payment_ttl,
             reconcile_after_seconds=settings.payment_reconcile_after_seconds,
             stale_push_seconds=max(60.0, 3 * settings.daraja_timeout_seconds),
             timezone=timezone,

@@ -12,7 +12,13 @@ from civic.ports import Backend
 from menus.model import MenuSpec
 from menus.registry import ActionContext, ActionResult, Effect, Option, actions
 from payments.queues import PAYMENTS_QUEUE
-from payments.service import PUSH_JOB, PaymentService, StartOutcome, UnknownOperatorError
+from payments.service import (
+    PUSH_JOB,
+    PaymentService,
+    StartOutcome,
+    StartResult,
+    UnknownOperatorError,
+)
 
 OPERATOR_LABEL_MAX: Final = 20
 OPERATOR_MESSAGE: Final = "operator_{}"  # menus.yaml messages: operator_mpesa, operator_airtel
@@ -32,6 +38,30 @@ def operators(ctx: ActionContext) -> ActionResult:
     return ActionResult(
         options=[Option(key, operator_name(ctx, key)) for key in service.operators()]
     )
+
+
+@actions.register(
+    "payments.fee_start", outcomes={"started", "already_pending", "already_paid", "error"}
+)
+def fee_start(ctx: ActionContext) -> ActionResult:
+    """Persist the intent paying the fee of request `req_ref` and queue its push."""
+    service = ctx.services.get(PaymentService)
+    backend: Backend = ctx.services.get(Backend)  # type: ignore[type-abstract]
+    reference = str(ctx.data.get("req_ref", ""))
+    request = backend.get_request(reference) if reference else None
+    if request is None or request.owner_phone != ctx.msisdn:
+        return ActionResult(outcome="error")  # only the phone that filed it pays from here
+    try:
+        result = service.start_fee(
+            session_id=ctx.session_id,
+            request=request,
+            phone=ctx.msisdn,
+            operator=str(ctx.data.get("operator", "")),
+            lang=ctx.lang,
+        )
+    except UnknownOperatorError:
+        return ActionResult(outcome="error")
+    return _started(ctx, service, result)
 
 
 @actions.register(
@@ -55,8 +85,18 @@ def start(ctx: ActionContext) -> ActionResult:
         )
     except UnknownOperatorError:
         return ActionResult(outcome="error")
+    return _started(ctx, service, result, {"ref": assessment.reference})
+
+
+def _started(
+    ctx: ActionContext,
+    service: PaymentService,
+    result: StartResult,
+    data: dict[str, str] | None = None,
+) -> ActionResult:
+    """Map a start result to the journey's outcomes; queue the push of a new intent."""
     intent = result.intent
-    data = {"ref": assessment.reference}
+    data = dict(data or {})
     if intent is not None:
         data["operator_name"] = operator_name(ctx, intent.operator)
     if result.outcome is StartOutcome.STARTED and intent is not None:
