@@ -103,8 +103,6 @@ def next_status(
         status = TRANSITIONS[current][decision]
     except KeyError:
         raise IllegalTransitionError(current, decision) from None
-    if decision in NEEDS_FEE_SETTLED and fee_status is FeeStatus.DUE:
-        raise FeeUnpaidError(current, decision)
     return status
 
 
@@ -133,6 +131,9 @@ def check_decision(
         raise ReasonRequiredError(f"a {decision.value} decision needs a reason")
     if decision in PICKUP_REQUIRED and pickup is None:
         raise PickupRequiredError("a ready decision needs where and when to pick up")
+    # After the texts: a malformed decision is a 400 whatever the fee; a due fee is a 409.
+    if decision in NEEDS_FEE_SETTLED and fee_status is FeeStatus.DUE:
+        raise FeeUnpaidError(current, decision)
     return status, reason, (pickup if decision in PICKUP_REQUIRED else None)
 
 

@@ -4,6 +4,10 @@
     GET  /api/v1/requests/<ref>
     POST /api/v1/requests/<ref>/decision  {"decision": "...", "reason": "...", "pickup": "..."}
 
+A request carries its dossier and its fee (`fee.status`: none, due, paid, waived). Ready and
+delivered answer 409 `fee_unpaid` while the fee is due; `{"decision": "waive_fee", "reason":
+"..."}` records a waiver in the history (and releases a request awaiting payment).
+
 Handlers parse, call the civic Backend, render; the citizen's SMS alert follows each decision.
 """
 
@@ -21,6 +25,8 @@ from civic.ports import (
     BackendUnavailableError,
     Decision,
     DocumentRequest,
+    FeeStatus,
+    FeeUnpaidError,
     IllegalTransitionError,
     InvalidDecisionError,
     RequestStatus,
@@ -58,7 +64,9 @@ def _invalid(errors: dict[str, str]) -> Response:
 
 def _render(item: DocumentRequest) -> dict[str, Any]:
     body = codec.request_to_json(item)
-    body["allowed_decisions"] = [d.value for d in workflow.allowed_decisions(item.status)]
+    body["allowed_decisions"] = [
+        d.value for d in workflow.allowed_decisions(item.status, item.fee_status)
+    ]
     return body
 
 
@@ -161,6 +169,16 @@ def decide(ref: str) -> Response:
         updated = _backend().decide(ref, decision, agent_id=agent_id, reason=reason, pickup=pickup)
     except UnknownRequestError:
         return _error(404, "not_found", f"no request {ref}")
+    except FeeUnpaidError as error:
+        return _error(
+            409,
+            "fee_unpaid",
+            str(error),
+            status=error.current.value,
+            allowed_decisions=[
+                d.value for d in workflow.allowed_decisions(error.current, FeeStatus.DUE)
+            ],
+        )
     except IllegalTransitionError as error:
         return _error(
             409,
