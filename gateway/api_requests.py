@@ -180,12 +180,15 @@ def decide(ref: str) -> Response:
             ],
         )
     except IllegalTransitionError as error:
+        # What the agent may do instead depends on the fee too: read it back.
+        now = _backend().get_request(ref)
+        fee = now.fee_status if now is not None else FeeStatus.NONE
         return _error(
             409,
             "illegal_transition",
             str(error),
             status=error.current.value,
-            allowed_decisions=[d.value for d in workflow.allowed_decisions(error.current)],
+            allowed_decisions=[d.value for d in workflow.allowed_decisions(error.current, fee)],
         )
     except InvalidDecisionError as error:
         return _invalid({error.field: str(error)})

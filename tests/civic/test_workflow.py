@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from civic import workflow
 from civic.ports import (
     Decision,
+    FeeStatus,
+    FeeUnpaidError,
     IllegalTransitionError,
     PickupRequiredError,
     ReasonRequiredError,
@@ -37,6 +40,8 @@ def _new() -> workflow.DocumentRequest:
         (S.READY_FOR_PICKUP, {D.DELIVERED}),
         (S.DELIVERED, set()),
         (S.REJECTED, set()),
+        (S.AWAITING_PAYMENT, {D.REJECT}),
+        (S.EXPIRED, set()),
     ],
 )
 def test_allowed_decisions_per_status(status: RequestStatus, allowed: set[Decision]) -> None:
@@ -78,3 +83,21 @@ def test_required_and_bounded_texts() -> None:
         workflow.check_decision(S.APPROVED, D.READY, None, "p" * 61)
     assert (caught.value.field, caught.value.limit) == ("pickup", 60)
     assert workflow.check_decision(S.APPROVED, D.READY, None, "p" * 60)[2] == "p" * 60
+
+
+def test_handing_over_is_refused_while_the_fee_is_due() -> None:
+    due = dataclasses.replace(_new(), fee=5000, currency="CDF", fee_status=FeeStatus.DUE)
+    at_counter = dataclasses.replace(due, status=S.READY_FOR_PICKUP)  # e.g. older data
+    with pytest.raises(FeeUnpaidError):
+        workflow.apply(at_counter, D.DELIVERED, agent_id="a", at=AT)
+    assert workflow.allowed_decisions(S.READY_FOR_PICKUP, FeeStatus.DUE) == [D.WAIVE_FEE]
+    waived = workflow.apply(at_counter, D.WAIVE_FEE, agent_id="a", at=AT, reason="Indigent")
+    done = workflow.apply(waived, D.DELIVERED, agent_id="a", at=AT)
+    assert done.status is S.DELIVERED and done.fee_status is FeeStatus.WAIVED
+
+
+def test_a_free_document_has_no_fee_to_waive() -> None:
+    free = _new()
+    assert free.fee_status is FeeStatus.NONE
+    with pytest.raises(IllegalTransitionError):
+        workflow.apply(free, D.WAIVE_FEE, agent_id="a", at=AT, reason="x")
