@@ -328,3 +328,27 @@ def test_done_walkthrough_agent_moves_the_new_request_to_ready(
     ussd.type("3", "1")
     shown = ussd.type(ref.group(1))
     assert "Prêt à retirer: Mairie de Goma, guichet 2, lundi 9h" in shown.body
+
+
+@pytest.mark.parametrize(
+    ("lang_key", "expected"),
+    [
+        ("2", ("Child's full name", "Please check: Neema Kahindo", "Pay the fee, 5 000 CDF")),
+        ("3", ("Jina kamili la mtoto", "Hakiki: Neema Kahindo", "Lipa ada, 5 000 CDF")),
+    ],
+)
+def test_the_dossier_is_asked_in_the_callers_language(
+    city: Backend, ussd: UssdPhone, lang_key: str, expected: tuple[str, str, str]
+) -> None:
+    first, summary, operators = expected
+    ussd.dial()
+    ussd.type("9", lang_key)
+    docs = ussd.type("2")
+    ussd.type(_option(docs.body, "irth") if lang_key == "2" else _option(docs.body, "kuzaliwa"))
+    field = ussd.type("1")
+    assert first in field.body
+    screens = [ussd.type(answer) for answer in BIRTH_ANSWERS]
+    assert all(not s.end for s in screens)
+    assert summary in screens[-1].body
+    ussd.type("1")
+    assert operators in ussd.type("1").body
