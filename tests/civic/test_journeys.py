@@ -352,3 +352,17 @@ def test_the_dossier_is_asked_in_the_callers_language(
     assert summary in screens[-1].body
     ussd.type("1")
     assert operators in ussd.type("1").body
+
+
+def test_a_dropped_session_resumes_on_the_same_field_with_the_answers_kept(
+    city: Backend, ussd: UssdPhone
+) -> None:
+    ussd.dial()
+    docs = ussd.type("2")
+    ussd.type(_option(docs.body, "naissance"), "1", "Neema Kahindo")
+    offered = ussd.dial()  # the network dropped the call: a new session from the same phone
+    assert "interrompue" in offered.body
+    resumed = ussd.type("1")
+    assert "Date de naissance" in resumed.body
+    summary = ussd.type(*BIRTH_ANSWERS[1:])
+    assert "Neema Kahindo, 14/02/2019, Goma, -, Furaha Kahindo" in summary.body
