@@ -299,6 +299,10 @@ class HopHandler:
         value: str | None = None
         if not (typed == SKIP_FIELD and not current.required):
             check = field_check(current, self._today())
+            if check is None:  # the catalogue names a validator we do not have
+                log.warning(
+                    "ussd: field %s names unknown validator %s", current.key, current.validator
+                )
             value = check(typed) if check is not None else None
             if value is None:
                 self._invalid_field(session, current)
