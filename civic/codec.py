@@ -15,8 +15,13 @@ from civic.ports import (
     Assessment,
     Citizen,
     Decision,
+    DocumentField,
     DocumentRequest,
     DocumentType,
+    FeePayment,
+    FeeStatus,
+    FieldChoice,
+    HistoryEvent,
     Office,
     PaymentRecord,
     Reason,
@@ -28,8 +33,17 @@ from civic.ports import (
 Json = dict[str, Any]
 
 
-def _when(value: datetime) -> str:
+def when(value: datetime) -> str:
+    """Return an instant as the contract writes it (ISO 8601, UTC, `Z`)."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+_when = when
+
+
+def parse_when(value: Any) -> datetime:
+    """Read an instant written by `when` (or any ISO 8601 with an offset)."""
+    return _parse_when(value)
 
 
 def _parse_when(value: Any) -> datetime:
@@ -94,6 +108,50 @@ def assessment_from_json(raw: Mapping[str, Any]) -> Assessment:
     )
 
 
+def fields_to_json(fields: tuple[DocumentField, ...]) -> list[Json]:
+    """Return the JSON form of a document's dossier fields."""
+    out: list[Json] = []
+    for spec in fields:
+        item: Json = {
+            "key": spec.key,
+            "labels": dict(spec.labels),
+            "validator": spec.validator,
+            "required": spec.required,
+        }
+        if spec.pattern is not None:
+            item["pattern"] = spec.pattern
+        if spec.choices:
+            item["choices"] = [{"value": c.value, "labels": dict(c.labels)} for c in spec.choices]
+        out.append(item)
+    return out
+
+
+def fields_from_json(raw: Any) -> tuple[DocumentField, ...]:
+    """Read a document's dossier fields (the catalogue's `fields:` has the same shape)."""
+    if not isinstance(raw, list):
+        raise ValueError("fields is a list")
+    return tuple(
+        DocumentField(
+            key=str(item["key"]),
+            labels=_localized(item["labels"]),
+            validator=str(item["validator"]),
+            required=bool(item.get("required", True)),
+            pattern=_opt_str(item.get("pattern")),
+            choices=tuple(
+                FieldChoice(value=str(c["value"]), labels=_localized(c["labels"]))
+                for c in item.get("choices") or ()
+            ),
+        )
+        for item in raw
+    )
+
+
+def _lists(raw: Any, name: str) -> dict[str, tuple[str, ...]]:
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{name} is an object of language -> list")
+    return {str(k): tuple(str(i) for i in v) for k, v in raw.items()}
+
+
 def document_type_to_json(doc: DocumentType) -> Json:
     """Return the JSON form of a document type."""
     return {
@@ -110,6 +168,8 @@ def document_type_to_json(doc: DocumentType) -> Json:
             {"code": r.code, "decisions": [d.value for d in r.decisions], "texts": dict(r.texts)}
             for r in doc.reasons
         ],
+        "fields": fields_to_json(doc.fields),
+        "at_counter": {lang: list(items) for lang, items in doc.at_counter.items()},
     }
 
 
@@ -128,6 +188,8 @@ def document_type_from_json(raw: Mapping[str, Any]) -> DocumentType:
         requires_identity=bool(raw["requires_identity"]),
         delay_days=int(raw["delay_days"]),
         office=_localized(raw["office"]),
+        fields=fields_from_json(raw.get("fields") or []),
+        at_counter=_lists(raw.get("at_counter") or {}, "at_counter"),
         reasons=tuple(
             Reason(
                 code=str(item["code"]),
@@ -169,6 +231,7 @@ def status_change_to_json(change: StatusChange) -> Json:
         "pickup": change.pickup,
         "reason_code": change.reason_code,
         "office_id": change.office_id,
+        "event": None if change.event is None else change.event.value,
     }
 
 
@@ -186,6 +249,13 @@ def request_to_json(item: DocumentRequest) -> Json:
         "pickup": item.pickup,
         "reason_code": item.reason_code,
         "office_id": item.office_id,
+        "dossier": dict(item.dossier),
+        "fee": {
+            "amount": item.fee,
+            "currency": item.currency,
+            "status": item.fee_status.value,
+            "receipt_code": item.fee_receipt,
+        },
         "history": [status_change_to_json(c) for c in item.history],
     }
 
@@ -207,6 +277,7 @@ def request_from_json(raw: Mapping[str, Any]) -> DocumentRequest:
                 pickup=_opt_str(c.get("pickup")),
                 reason_code=_opt_str(c.get("reason_code")),
                 office_id=_opt_str(c.get("office_id")),
+                event=HistoryEvent(c["event"]) if c.get("event") else None,
             )
             for c in raw.get("history", [])
         ),
@@ -216,6 +287,62 @@ def request_from_json(raw: Mapping[str, Any]) -> DocumentRequest:
         pickup=_opt_str(raw.get("pickup")),
         reason_code=_opt_str(raw.get("reason_code")),
         office_id=_opt_str(raw.get("office_id")),
+        dossier=_dossier(raw.get("dossier")),
+        **_fee(raw.get("fee")),
+    )
+
+
+def _dossier(raw: Any) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ValueError("dossier is an object of field -> text")
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def _fee(raw: Any) -> dict[str, Any]:
+    if raw is None:  # a portal that predates fees: a free document
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ValueError("fee is an object")
+    amount = raw.get("amount", 0)
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+        raise ValueError("fee.amount is a whole number")
+    return {
+        "fee": amount,
+        "currency": str(raw.get("currency") or ""),
+        "fee_status": FeeStatus(raw.get("status", "none")),
+        "fee_receipt": _opt_str(raw.get("receipt_code")),
+    }
+
+
+def fee_payment_to_json(payment: FeePayment) -> Json:
+    """Return the JSON form of a fee payment."""
+    return {
+        "payment_id": payment.payment_id,
+        "reference": payment.reference,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "phone": payment.phone,
+        "operator": payment.operator,
+        "provider_reference": payment.provider_reference,
+        "paid_at": _when(payment.paid_at),
+        "receipt_code": payment.receipt_code,
+    }
+
+
+def fee_payment_from_json(raw: Mapping[str, Any]) -> FeePayment:
+    """Read a fee payment."""
+    return FeePayment(
+        payment_id=str(raw["payment_id"]),
+        reference=str(raw["reference"]),
+        amount=int(raw["amount"]),
+        currency=str(raw["currency"]),
+        phone=str(raw["phone"]),
+        operator=str(raw["operator"]),
+        provider_reference=str(raw["provider_reference"]),
+        paid_at=_parse_when(raw["paid_at"]),
+        receipt_code=str(raw["receipt_code"]),
     )
 
 

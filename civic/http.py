@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
@@ -22,6 +23,9 @@ from civic.ports import (
     Decision,
     DocumentRequest,
     DocumentType,
+    DossierError,
+    FeePayment,
+    FeeUnpaidError,
     IdentityRequiredError,
     IllegalTransitionError,
     Office,
@@ -189,14 +193,18 @@ class HttpBackend:
         idempotency_key: str,
         applicant_name: str | None = None,
         id_number: str | None = None,
+        dossier: Mapping[str, str] | None = None,
+        collect_fee: bool = False,
     ) -> DocumentRequest:
-        """Create a request (status submitted); the same key returns the same request."""
+        """Create a request (awaiting_payment or submitted); the same key returns it again."""
         body = {
             "owner_phone": owner_phone,
             "document_code": document_code,
             "idempotency_key": idempotency_key,
             "applicant_name": applicant_name,
             "id_number": id_number,
+            "dossier": dict(dossier or {}),
+            "collect_fee": collect_fee,
         }
         status, raw = self._call("POST", "/requests", body=body)
         if status == 422:
@@ -205,7 +213,31 @@ class HttpBackend:
                 raise UnknownDocumentTypeError(document_code)
             if error == "identity_required":
                 raise IdentityRequiredError(document_code)
+            if error == "invalid_dossier":
+                raise self._read(
+                    raw, lambda r: DossierError(str(r["field"]), str(r.get("message", "")))
+                )
         self._expect(status, 200, 201)
+        return self._read(raw, codec.request_from_json)
+
+    def record_fee_payment(self, payment: FeePayment) -> RecordOutcome:
+        """Settle a request's fee (awaiting_payment/expired -> submitted); idempotent by id."""
+        status, raw = self._call(
+            "POST",
+            f"/requests/{_seg(payment.reference)}/fee-payments",
+            body=codec.fee_payment_to_json(payment),
+        )
+        if status == 404:
+            return RecordOutcome.UNKNOWN_REQUEST
+        self._expect(status, 200, 201)
+        return self._read(raw, lambda r: RecordOutcome(r["outcome"]))
+
+    def expire_request(self, reference: str) -> DocumentRequest | None:
+        """Move a request still awaiting payment to expired; None when it is not awaiting."""
+        status, raw = self._call("POST", f"/requests/{_seg(reference)}/expiry")
+        if status in (404, 409):
+            return None
+        self._expect(status, 200)
         return self._read(raw, codec.request_from_json)
 
     def get_request(self, reference: str) -> DocumentRequest | None:
@@ -223,9 +255,12 @@ class HttpBackend:
         status: RequestStatus | None = None,
         limit: int = 20,
         offset: int = 0,
+        created_before: datetime | None = None,
     ) -> list[DocumentRequest]:
         """Return requests, newest first."""
         params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if created_before is not None:
+            params["created_before"] = codec.when(created_before)
         if owner_phone is not None:
             params["owner_phone"] = owner_phone
         if status is not None:
@@ -245,7 +280,7 @@ class HttpBackend:
         reason_code: str | None = None,
         office_id: str | None = None,
     ) -> DocumentRequest:
-        """Apply an agent's decision; raise IllegalTransitionError, ReasonRequiredError, ..."""
+        """Apply an agent's decision; raise IllegalTransitionError, FeeUnpaidError, ..."""
         body = {
             "decision": decision.value,
             "agent_id": agent_id,
@@ -259,6 +294,8 @@ class HttpBackend:
             raise UnknownRequestError(reference)
         if status == 409:
             current = self._read(raw, lambda r: RequestStatus(r["status"]))
+            if _error_code(raw) == "fee_unpaid":
+                raise FeeUnpaidError(current, decision)
             raise IllegalTransitionError(current, decision)
         if status == 422:
             error = _error_code(raw)

@@ -25,6 +25,24 @@ class RequestStatus(StrEnum):
     READY_FOR_PICKUP = "ready_for_pickup"
     DELIVERED = "delivered"
     REJECTED = "rejected"
+    AWAITING_PAYMENT = "awaiting_payment"  # filed, its fee not paid yet (not reviewed before)
+    EXPIRED = "expired"  # its fee was never paid within REQUEST_PAYMENT_TTL
+
+
+class FeeStatus(StrEnum):
+    """Where a request's fee stands; ready/delivered are refused while it is `due`."""
+
+    NONE = "none"  # the document is free
+    DUE = "due"
+    PAID = "paid"
+    WAIVED = "waived"  # an agent recorded a waiver with a reason in the history
+
+
+class HistoryEvent(StrEnum):
+    """What a history entry records besides a status change."""
+
+    FEE_PAID = "fee_paid"
+    FEE_WAIVED = "fee_waived"
 
 
 class Decision(StrEnum):
@@ -36,6 +54,7 @@ class Decision(StrEnum):
     REJECT = "reject"
     READY = "ready"
     DELIVERED = "delivered"
+    WAIVE_FEE = "waive_fee"  # with a reason; a request awaiting payment then goes to submitted
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +110,30 @@ class Office:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldChoice:
+    """One answer of a `choice` field: the stored value and its label per language."""
+
+    value: str
+    labels: Localized
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentField:
+    """One piece of a request's dossier, typed by the citizen on the phone.
+
+    `validator` names a registered validator (menus/validators.py FIELD_VALIDATORS:
+    person_name, past_date, place, id_number with `pattern`, choice with `choices`).
+    """
+
+    key: str
+    labels: Localized
+    validator: str
+    required: bool = True
+    pattern: str | None = None
+    choices: tuple[FieldChoice, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class DocumentType:
     """A document citizens can request, with its procedure guide."""
 
@@ -104,6 +147,9 @@ class DocumentType:
     delay_days: int
     office: Localized  # where to go
     reasons: tuple[Reason, ...] = ()  # the codes agents may give when refusing or asking a visit
+    fields: tuple[DocumentField, ...] = ()  # the dossier asked on the phone, in order
+    # What cannot be typed on a phone (a photo, an ID card): "bring it to the counter".
+    at_counter: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def reason(self, code: str, decision: Decision) -> Reason | None:
         """Return the reason `code` when it may explain `decision`."""
@@ -121,6 +167,7 @@ class StatusChange:
     pickup: str | None = None  # the agent's free text, appended to the office's instruction
     reason_code: str | None = None  # a code of the document's `reasons`
     office_id: str | None = None  # the office named by a ready decision
+    event: HistoryEvent | None = None  # fee paid / fee waived (the status may stay the same)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +186,11 @@ class DocumentRequest:
     pickup: str | None = None  # free text about the pickup, once ready
     reason_code: str | None = None  # the last rejection / needs-visit reason code
     office_id: str | None = None  # where to collect it, once ready
+    dossier: Mapping[str, str] = field(default_factory=dict)  # field key -> typed value
+    fee: int = 0  # whole units of `currency`, as the catalogue said when it was filed
+    currency: str = ""
+    fee_status: FeeStatus = FeeStatus.NONE
+    fee_receipt: str | None = None  # the receipt code of the payment that settled the fee
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +208,21 @@ class PaymentRecord:
     receipt_code: str
 
 
+@dataclass(frozen=True, slots=True)
+class FeePayment:
+    """A confirmed mobile-money payment of a request's fee."""
+
+    payment_id: str  # idempotency: recording the same id twice changes nothing
+    reference: str  # the request's
+    amount: int
+    currency: str
+    phone: str
+    operator: str
+    provider_reference: str
+    paid_at: datetime
+    receipt_code: str
+
+
 class RecordOutcome(StrEnum):
     """What recording a payment did."""
 
@@ -164,6 +231,8 @@ class RecordOutcome(StrEnum):
     ASSESSMENT_ALREADY_PAID = "assessment_already_paid"  # another payment settled it
     AMOUNT_MISMATCH = "amount_mismatch"
     UNKNOWN_ASSESSMENT = "unknown_assessment"
+    UNKNOWN_REQUEST = "unknown_request"
+    FEE_ALREADY_SETTLED = "fee_already_settled"  # paid by another payment, or waived
 
 
 class CivicError(Exception):
@@ -199,6 +268,12 @@ class ReasonRequiredError(InvalidDecisionError):
     field = "reason_code"
 
 
+class WaiverReasonRequiredError(ReasonRequiredError):
+    """A fee waiver must say why, in the agent's own words (kept in the history)."""
+
+    field = "reason"
+
+
 class PickupRequiredError(InvalidDecisionError):
     """A ready decision must name the office where the document is collected."""
 
@@ -224,6 +299,24 @@ class TextTooLongError(InvalidDecisionError):
         super().__init__(f"{field} is longer than {limit} characters")
         self.field = field
         self.limit = limit
+
+
+class FeeUnpaidError(CivicError):
+    """Ready and delivered are refused while the fee is due and not waived."""
+
+    def __init__(self, current: RequestStatus, decision: Decision) -> None:
+        super().__init__(f"cannot {decision.value}: the fee is unpaid (pay it or waive it)")
+        self.current = current
+        self.decision = decision
+
+
+class DossierError(CivicError):
+    """A dossier misses a required field or carries one the document does not declare."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"dossier field {field}: {problem}")
+        self.field = field
+        self.problem = problem
 
 
 class UnknownDocumentTypeError(CivicError):
@@ -272,8 +365,21 @@ class Backend(Protocol):
         idempotency_key: str,
         applicant_name: str | None = None,
         id_number: str | None = None,
+        dossier: Mapping[str, str] | None = None,
+        collect_fee: bool = False,
     ) -> DocumentRequest:
-        """Create a request (status submitted); the same key returns the same request."""
+        """Create a request; the same key returns the same request.
+
+        With `collect_fee` and a fee, the request waits in awaiting_payment until
+        record_fee_payment; otherwise it is submitted (a fee is then due at the counter).
+        Raise DossierError when `dossier` misses a required field or has an unknown one.
+        """
+
+    def record_fee_payment(self, payment: FeePayment) -> RecordOutcome:
+        """Settle a request's fee (awaiting_payment/expired -> submitted); idempotent by id."""
+
+    def expire_request(self, reference: str) -> DocumentRequest | None:
+        """Move a request still awaiting payment to expired; None when it is not awaiting."""
 
     def get_request(self, reference: str) -> DocumentRequest | None:
         """Return a request by reference."""
@@ -285,6 +391,7 @@ class Backend(Protocol):
         status: RequestStatus | None = None,
         limit: int = 20,
         offset: int = 0,
+        created_before: datetime | None = None,
     ) -> list[DocumentRequest]:
         """Return requests, newest first."""
 
@@ -299,7 +406,7 @@ class Backend(Protocol):
         reason_code: str | None = None,
         office_id: str | None = None,
     ) -> DocumentRequest:
-        """Apply an agent's decision; raise IllegalTransitionError, ReasonRequiredError, ..."""
+        """Apply an agent's decision; raise IllegalTransitionError, FeeUnpaidError, ..."""
 
     def get_citizen(self, phone: str) -> Citizen | None:
         """Return the citizen with this phone, if known."""

@@ -13,8 +13,16 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Connection, Engine
 
-from civic import sql
-from civic.ports import Citizen, Decision, DocumentRequest, Reason
+from civic import codec, sql
+from civic.ports import (
+    Citizen,
+    Decision,
+    DocumentRequest,
+    FeePayment,
+    FeeStatus,
+    HistoryEvent,
+    Reason,
+)
 from civic.references import make_reference
 
 DEMO_CITY: Final = Path(__file__).with_name("demo_city.yaml")
@@ -156,6 +164,9 @@ def _upsert_document_types(
             "delay_days": int(d["delay_days"]),
             "office": dict(d["office"]),
             "reasons": sql.reasons_to_rows(_reasons(d)),
+            # Through the codec: the catalogue's `fields:` is read exactly as the portal's.
+            "fields": codec.fields_to_json(codec.fields_from_json(d.get("fields") or [])),
+            "at_counter": {k: list(v) for k, v in (d.get("at_counter") or {}).items()},
         }
         for i, d in enumerate(documents)
     ]
@@ -252,16 +263,38 @@ def _seed_request(
     needs_identity = backend.get_document_type(str(spec["document"]))
     person = backend.get_citizen(owner)
     identity = needs_identity is not None and needs_identity.requires_identity and person
+    fee = str(spec.get("fee", "paid"))
+    if fee not in {"paid", "due", "awaiting"}:
+        raise SeedError(f"requests[{index}]: fee is paid, due or awaiting, not {fee!r}")
     request = backend.create_request(
         owner_phone=owner,
         document_code=str(spec["document"]),
         idempotency_key=f"seed-demo-{index}",
         applicant_name=person.name if identity and person else None,
         id_number=person.id_number if identity and person else None,
+        dossier={str(k): str(v) for k, v in (spec.get("dossier") or {}).items()},
+        collect_fee=fee == "awaiting",
     )
+    if fee == "paid" and request.fee_status is FeeStatus.DUE:
+        backend.record_fee_payment(
+            FeePayment(
+                payment_id=f"seed-demo-{index}",
+                reference=request.reference,
+                amount=request.fee,
+                currency=request.currency,
+                phone=owner,
+                operator="seed",
+                provider_reference="seed",
+                paid_at=request.created_at,
+                receipt_code="",
+            )
+        )
+        request = backend.get_request(request.reference) or request
     steps = [_decision(step) for step in spec.get("decisions", [])]
-    # Resume where an interrupted run stopped: the history has one entry per applied step.
-    for decision, detail in steps[len(request.history) - 1 :]:
+    # Resume where an interrupted run stopped: the history has one entry per applied step
+    # (after the creation entry and the seeded fee payment).
+    done = sum(1 for c in request.history[1:] if c.event is not HistoryEvent.FEE_PAID)
+    for decision, detail in steps[done:]:
         request = _apply(backend.decide, request.reference, decision, detail)
     return request
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from civic import workflow
+from civic import codec, workflow
 from civic.ports import (
     Assessment,
     BackendUnavailableError,
@@ -26,7 +26,11 @@ from civic.ports import (
     Decision,
     DocumentRequest,
     DocumentType,
+    FeePayment,
+    FeeStatus,
+    HistoryEvent,
     IdentityRequiredError,
+    IllegalTransitionError,
     Office,
     PaymentRecord,
     Reason,
@@ -39,7 +43,7 @@ from civic.ports import (
 )
 from civic.references import new_reference
 
-SCHEMA_VERSION: Final = 2  # 2: reasons, offices, reason codes and office ids
+SCHEMA_VERSION: Final = 2  # 2: reasons, offices, reason codes, office ids, dossiers, fees, events
 DEFAULT_TIMEOUT: Final = 2.0
 _NEW_REFERENCE_TRIES: Final = 8
 _DECIDE_TRIES: Final = 3
@@ -128,7 +132,10 @@ document_types = sa.Table(
     sa.Column("requires_identity", sa.Boolean, nullable=False),
     sa.Column("delay_days", sa.Integer, nullable=False),
     sa.Column("office", sa.JSON, nullable=False),
+    # Added in version 2 (nullable, so an older table is upgraded with ALTER TABLE ADD).
     sa.Column("reasons", sa.JSON, nullable=True),  # [{code, decisions, texts}]
+    sa.Column("fields", sa.JSON, nullable=True),
+    sa.Column("at_counter", sa.JSON, nullable=True),
 )
 
 offices = sa.Table(
@@ -158,6 +165,13 @@ requests = sa.Table(
     sa.Column("idempotency_key", sa.String(128), nullable=False, unique=True),
     # Number of history entries: decisions update "WHERE version = what I read" (optimistic).
     sa.Column("version", sa.Integer, nullable=False),
+    # Added in version 2 (nullable: NULL reads as an empty dossier and no fee).
+    sa.Column("dossier", sa.JSON, nullable=True),
+    sa.Column("fee", sa.BigInteger, nullable=True),
+    sa.Column("currency", sa.String(3), nullable=True),
+    sa.Column("fee_status", sa.String(12), nullable=True),
+    sa.Column("fee_receipt", sa.String(32), nullable=True),
+    sa.Column("fee_payment_id", sa.String(64), nullable=True),
 )
 
 request_history = sa.Table(
@@ -172,6 +186,7 @@ request_history = sa.Table(
     sa.Column("pickup", sa.String(200), nullable=True),
     sa.Column("reason_code", sa.String(32), nullable=True),
     sa.Column("office_id", sa.String(32), nullable=True),
+    sa.Column("event", sa.String(16), nullable=True),  # version 2
 )
 
 citizens = sa.Table(
@@ -245,7 +260,7 @@ def migrate(database_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> int:
 def migrate_engine(engine: Engine) -> None:
     """Create the civic tables on `engine` and record the schema version."""
     metadata.create_all(engine, checkfirst=True)
-    _add_missing_columns(engine)
+    add_missing_columns(engine, metadata)
     with engine.begin() as conn:
         now = datetime.now(UTC)
         found = conn.execute(
@@ -265,15 +280,16 @@ def migrate_engine(engine: Engine) -> None:
             )
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """Add the nullable columns a newer version declares to tables an older one created."""
+def add_missing_columns(engine: Engine, tables: sa.MetaData) -> None:
+    """Add the nullable columns a newer version declared to tables an older one created."""
     inspector = sa.inspect(engine)
     with engine.begin() as conn:
-        for table in metadata.sorted_tables:
+        for table in tables.sorted_tables:
             present = {c["name"] for c in inspector.get_columns(table.name)}
             for column in table.columns:
                 if column.name in present or not column.nullable:
                     continue
+                # Only nullable columns are ever added, so no default is needed.
                 kind = column.type.compile(dialect=engine.dialect)
                 conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
@@ -465,8 +481,10 @@ class SqlBackend:
         idempotency_key: str,
         applicant_name: str | None = None,
         id_number: str | None = None,
+        dossier: Mapping[str, str] | None = None,
+        collect_fee: bool = False,
     ) -> DocumentRequest:
-        """Create a request (status submitted); the same key returns the same request."""
+        """Create a request (awaiting_payment or submitted); the same key returns it again."""
         existing = self._request_by_key(idempotency_key)
         if existing is not None:
             return existing
@@ -477,6 +495,7 @@ class SqlBackend:
         id_number = (id_number or "").strip() or None
         if document.requires_identity and (applicant_name is None or id_number is None):
             raise IdentityRequiredError(document_code)
+        cleaned = workflow.check_dossier(document, dossier)
         for _ in range(_NEW_REFERENCE_TRIES):
             request = workflow.submitted(
                 reference=self._new_reference(),
@@ -485,6 +504,10 @@ class SqlBackend:
                 at=self._clock(),
                 applicant_name=applicant_name,
                 id_number=id_number,
+                dossier=cleaned,
+                fee=document.fee,
+                currency=document.currency,
+                collect_fee=collect_fee,
             )
             try:
                 with self._engine.begin() as conn:
@@ -513,6 +536,10 @@ class SqlBackend:
                 office_id=request.office_id,
                 idempotency_key=key,
                 version=len(request.history),
+                dossier=dict(request.dossier),
+                fee=request.fee,
+                currency=request.currency,
+                fee_status=request.fee_status.value,
             )
         )
         conn.execute(
@@ -540,9 +567,12 @@ class SqlBackend:
         status: RequestStatus | None = None,
         limit: int = 20,
         offset: int = 0,
+        created_before: datetime | None = None,
     ) -> list[DocumentRequest]:
         """Return requests, newest first."""
         query = sa.select(requests)
+        if created_before is not None:
+            query = query.where(requests.c.created_at < created_before)
         if owner_phone is not None:
             query = query.where(requests.c.owner_phone == owner_phone)
         if status is not None:
@@ -564,7 +594,7 @@ class SqlBackend:
         reason_code: str | None = None,
         office_id: str | None = None,
     ) -> DocumentRequest:
-        """Apply an agent's decision; raise IllegalTransitionError, ReasonRequiredError, ..."""
+        """Apply an agent's decision; raise IllegalTransitionError, FeeUnpaidError, ..."""
         for _ in range(_DECIDE_TRIES):
             current = self.get_request(reference)
             if current is None:
@@ -581,29 +611,77 @@ class SqlBackend:
                 reason_code=reason_code,
                 office_id=office_id,
             )
-            seen = len(current.history)
-            with self._engine.begin() as conn:
-                moved = conn.execute(
-                    requests.update()
-                    .where(requests.c.reference == reference, requests.c.version == seen)
-                    .values(
-                        status=updated.status.value,
-                        reason=updated.reason,
-                        pickup=updated.pickup,
-                        reason_code=updated.reason_code,
-                        office_id=updated.office_id,
-                        version=seen + 1,
-                    )
-                )
-                if moved.rowcount == 1:
-                    conn.execute(
-                        request_history.insert().values(
-                            _history_values(reference, seen, updated.history[-1])
-                        )
-                    )
-                    return updated
+            if self._commit(current, updated):
+                return updated
             # Another agent decided in between: re-read and judge again from the new status.
         raise BackendUnavailableError("the request kept changing; try again")
+
+    @_guarded
+    def record_fee_payment(self, payment: FeePayment) -> RecordOutcome:
+        """Settle a request's fee (awaiting_payment/expired -> submitted); idempotent by id."""
+        for _ in range(_DECIDE_TRIES):
+            current = self.get_request(payment.reference)
+            if current is None:
+                return RecordOutcome.UNKNOWN_REQUEST
+            with self._read() as conn:
+                paid_by = conn.execute(
+                    sa.select(requests.c.fee_payment_id).where(
+                        requests.c.reference == payment.reference
+                    )
+                ).scalar_one_or_none()
+            if paid_by == payment.payment_id:
+                return RecordOutcome.ALREADY_RECORDED
+            if current.fee_status is not FeeStatus.DUE:
+                return RecordOutcome.FEE_ALREADY_SETTLED
+            if payment.amount != current.fee or payment.currency != current.currency:
+                return RecordOutcome.AMOUNT_MISMATCH
+            updated = workflow.fee_paid(current, payment)
+            if self._commit(current, updated, fee_payment_id=payment.payment_id):
+                return RecordOutcome.RECORDED
+        raise BackendUnavailableError("the request kept changing; try again")
+
+    @_guarded
+    def expire_request(self, reference: str) -> DocumentRequest | None:
+        """Move a request still awaiting payment to expired; None when it is not awaiting."""
+        for _ in range(_DECIDE_TRIES):
+            current = self.get_request(reference)
+            if current is None:
+                return None
+            try:
+                updated = workflow.expired(current, self._clock())
+            except IllegalTransitionError:
+                return None
+            if self._commit(current, updated):
+                return updated
+        raise BackendUnavailableError("the request kept changing; try again")
+
+    def _commit(self, current: DocumentRequest, updated: DocumentRequest, **extra: Any) -> bool:
+        """Write `updated` and its new history entry if nobody changed `current` since."""
+        seen = len(current.history)
+        with self._engine.begin() as conn:
+            moved = conn.execute(
+                requests.update()
+                .where(requests.c.reference == current.reference, requests.c.version == seen)
+                .values(
+                    status=updated.status.value,
+                    reason=updated.reason,
+                    pickup=updated.pickup,
+                    reason_code=updated.reason_code,
+                    office_id=updated.office_id,
+                    fee_status=updated.fee_status.value,
+                    fee_receipt=updated.fee_receipt,
+                    version=seen + 1,
+                    **extra,
+                )
+            )
+            if moved.rowcount != 1:
+                return False
+            conn.execute(
+                request_history.insert().values(
+                    _history_values(current.reference, seen, updated.history[-1])
+                )
+            )
+            return True
 
     # --- citizens -------------------------------------------------------------------------
 
@@ -672,6 +750,8 @@ def _document_type(row: sa.Row[Any]) -> DocumentType:
         requires_identity=bool(row.requires_identity),
         delay_days=int(row.delay_days),
         office=dict(row.office),
+        fields=codec.fields_from_json(row.fields or []),
+        at_counter={k: tuple(v) for k, v in (row.at_counter or {}).items()},
         reasons=reasons_from_rows(row.reasons or []),
     )
 
@@ -716,6 +796,7 @@ def _history_values(reference: str, seq: int, change: StatusChange) -> dict[str,
         "pickup": change.pickup,
         "reason_code": change.reason_code,
         "office_id": change.office_id,
+        "event": None if change.event is None else change.event.value,
     }
 
 
@@ -744,6 +825,7 @@ def _load_requests(conn: Connection, rows: Sequence[sa.Row[Any]]) -> list[Docume
                 pickup=h.pickup,
                 reason_code=h.reason_code,
                 office_id=h.office_id,
+                event=HistoryEvent(h.event) if h.event else None,
             )
         )
     return [
@@ -760,6 +842,11 @@ def _load_requests(conn: Connection, rows: Sequence[sa.Row[Any]]) -> list[Docume
             pickup=r.pickup,
             reason_code=r.reason_code,
             office_id=r.office_id,
+            dossier=dict(r.dossier or {}),
+            fee=int(r.fee or 0),
+            currency=r.currency or "",
+            fee_status=FeeStatus(r.fee_status) if r.fee_status else FeeStatus.NONE,
+            fee_receipt=r.fee_receipt,
         )
         for r in rows
     ]

@@ -10,6 +10,10 @@ A reject or needs_visit names one of the document's reason codes, a ready names 
 the citizen reads their texts in their own language; `reason` and `pickup` are optional free
 text appended to them.
 
+A request carries its dossier and its fee (`fee.status`: none, due, paid, waived). Ready and
+delivered answer 409 `fee_unpaid` while the fee is due; `{"decision": "waive_fee", "reason":
+"..."}` records a waiver in the history (and releases a request awaiting payment).
+
 Handlers parse, call the civic Backend, render; the citizen's SMS alert follows each decision.
 """
 
@@ -28,6 +32,8 @@ from civic.ports import (
     Decision,
     DocumentRequest,
     DocumentType,
+    FeeStatus,
+    FeeUnpaidError,
     IllegalTransitionError,
     InvalidDecisionError,
     RequestStatus,
@@ -70,7 +76,9 @@ def _documents() -> dict[str, DocumentType]:
 
 def _render(item: DocumentRequest, documents: dict[str, DocumentType]) -> dict[str, Any]:
     body = codec.request_to_json(item)
-    body["allowed_decisions"] = [d.value for d in workflow.allowed_decisions(item.status)]
+    body["allowed_decisions"] = [
+        d.value for d in workflow.allowed_decisions(item.status, item.fee_status)
+    ]
     document = documents.get(item.document_code)
     # What the agent may pick for this request's next reject or needs_visit.
     body["reason_codes"] = [
@@ -203,13 +211,26 @@ def decide(ref: str) -> Response:
         )
     except UnknownRequestError:
         return _error(404, "not_found", f"no request {ref}")
+    except FeeUnpaidError as error:
+        return _error(
+            409,
+            "fee_unpaid",
+            str(error),
+            status=error.current.value,
+            allowed_decisions=[
+                d.value for d in workflow.allowed_decisions(error.current, FeeStatus.DUE)
+            ],
+        )
     except IllegalTransitionError as error:
+        # What the agent may do instead depends on the fee too: read it back.
+        now = _backend().get_request(ref)
+        fee = now.fee_status if now is not None else FeeStatus.NONE
         return _error(
             409,
             "illegal_transition",
             str(error),
             status=error.current.value,
-            allowed_decisions=[d.value for d in workflow.allowed_decisions(error.current)],
+            allowed_decisions=[d.value for d in workflow.allowed_decisions(error.current, fee)],
         )
     except InvalidDecisionError as error:
         return _invalid({error.field: str(error) or "invalid"})

@@ -267,6 +267,11 @@ class Settings:
     payment_intent_ttl_seconds: float = _setting(
         "PAYMENT_INTENT_TTL_SECONDS", 600.0, "an unanswered payment intent expires after this"
     )
+    request_payment_ttl: float = _setting(
+        "REQUEST_PAYMENT_TTL",
+        86400.0,
+        "seconds a document request waits for its fee before it expires (with an SMS)",
+    )
     payment_reconcile_after_seconds: float = _setting(
         "PAYMENT_RECONCILE_AFTER_SECONDS", 60.0, "query the provider for intents quiet this long"
     )

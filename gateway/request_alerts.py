@@ -11,7 +11,14 @@ import logging
 from typing import Final
 
 import runtime
-from civic.ports import Backend, DocumentRequest, DocumentType, RequestStatus
+from civic.ports import (
+    Backend,
+    DocumentRequest,
+    DocumentType,
+    HistoryEvent,
+    RequestStatus,
+    StatusChange,
+)
 from civic.wording import document_name, pickup_text, reason_text
 from menus.model import MenuSpec
 from runtime.masking import mask_phone
@@ -32,6 +39,19 @@ def template_for(status: RequestStatus, document: DocumentType | None = None) ->
     return f"request_{status.value}"
 
 
+def template_of(change: StatusChange, document: DocumentType | None = None) -> str | None:
+    """Return the template announcing a history entry, None when another SMS covers it.
+
+    A paid fee is announced by its receipt (payments), a request still awaiting its fee by
+    the payment prompt and that receipt; a waiver has its own words.
+    """
+    if change.event is HistoryEvent.FEE_PAID or change.status is RequestStatus.AWAITING_PAYMENT:
+        return None
+    if change.event is HistoryEvent.FEE_WAIVED:
+        return "request_fee_waived"
+    return template_for(change.status, document)
+
+
 def alert(services: runtime.Container, request: DocumentRequest, seq: int | None = None) -> str:
     """Queue the SMS for history entry `seq` (1-based; default the last); return its outcome."""
     seq = len(request.history) if seq is None else seq
@@ -43,9 +63,12 @@ def alert(services: runtime.Container, request: DocumentRequest, seq: int | None
         return "skipped"
     change = request.history[seq - 1]
     backend = services.get(Backend)  # type: ignore[type-abstract]
+    document = backend.get_document_type(request.document_code)
+    template = template_of(change, document)
+    if template is None:
+        return "not_announced"
     lang = _language(services, backend, request.owner_phone)
     resolved = sms.book.language(lang)
-    document = backend.get_document_type(request.document_code)
     params: dict[str, str | int] = {
         "ref": request.reference,
         "document": document_name(document, request.document_code, resolved),
@@ -63,7 +86,7 @@ def alert(services: runtime.Container, request: DocumentRequest, seq: int | None
         params["pickup"] = pickup_text(office, change.pickup, resolved) or "-"
     result = sms.send(
         request.owner_phone,
-        template_for(change.status, document),
+        template,
         params,
         idempotency_key=f"request:{request.reference}:{seq}",
         lang=resolved,

@@ -88,7 +88,7 @@ def graph_from_spec(spec: MenuSpec, lang: str | None = None) -> MenuGraph:
         ]
         if screen.options_from and screen.next:
             branches.append((screen.next, f"{screen.options_from}()"))
-        elif screen.kind == "input" and screen.next:
+        elif screen.kind in ("input", "form") and screen.next:
             branches.append((screen.next, screen.save_as or "input"))
         elif screen.next and not screen.options:
             branches.append((screen.next, "next"))
@@ -132,7 +132,7 @@ def _branches(screen: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
             branches.append((str(target), f"{option.get('key', '?')}. {label}"))
     if screen.get("options_from") and screen.get("next"):
         branches.append((str(screen["next"]), f"{screen['options_from']}()"))
-    elif screen.get("type") == "input" and screen.get("next"):
+    elif screen.get("type") in ("input", "form") and screen.get("next"):
         branches.append((str(screen["next"]), str(screen.get("save_as") or "input")))
     elif screen.get("next") and not screen.get("options"):
         branches.append((str(screen["next"]), "next"))
@@ -157,6 +157,7 @@ def _title(text: Any, lang: str) -> str:
 _MERMAID_SHAPES: Final = {
     "menu": ('["', '"]'),
     "input": ('[/"', '"/]'),
+    "form": ('[["', '"]]'),
     "action": ('{{"', '"}}'),
     "end": ('(["', '"])'),
 }
@@ -201,7 +202,13 @@ ROW_GAP: Final = 26
 MARGIN: Final = 24
 TOP_BAND: Final = 56  # room above the first row for branches that go back left
 
-_FILL: Final = {"menu": "#e8f0fe", "input": "#fff4e0", "action": "#efe6fb", "end": "#e6f4ea"}
+_FILL: Final = {
+    "menu": "#e8f0fe",
+    "input": "#fff4e0",
+    "form": "#fff4e0",  # a form is inputs, one per field
+    "action": "#efe6fb",
+    "end": "#e6f4ea",
+}
 
 
 def layout(graph: MenuGraph) -> dict[str, tuple[float, float]]:

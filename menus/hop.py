@@ -9,24 +9,38 @@ then are the actions' effects enqueued.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from datetime import date, datetime
+from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import redis
 
 import runtime
-from menus.machine import EMPTY, PICK, RESOLVE, SELECT, SUBMIT, HopModel, MenuMachine
-from menus.model import BACK, HOME, NEXT_PAGE, PREVIOUS_PAGE, MenuSpec, Screen
+from menus.machine import EMPTY, FILL, PICK, RESOLVE, SELECT, SUBMIT, HopModel, MenuMachine
+from menus.model import (
+    BACK,
+    HOME,
+    NEXT_PAGE,
+    PREVIOUS_PAGE,
+    SKIP_FIELD,
+    MenuSpec,
+    Screen,
+)
 from menus.registry import (
     ActionContext,
     ActionResult,
     Effect,
     Enqueuer,
+    FormField,
+    Option,
     RegisteredAction,
     Registry,
     default_registry,
 )
 from menus.render import Nav, Renderer, fits, option_keys
+from menus.validators import field_check
 from runtime.masking import mask_phone
 from sessions.session import Session
 from sessions.store import HopRateLimitedError, Loaded, ResumeMode, SessionStore
@@ -41,6 +55,8 @@ MAX_CHAIN: Final = 12
 MAX_HISTORY: Final = 30
 MAX_DIALLED: Final = 8  # answers replayed from a dial string; more is not a real shortcut
 _JSON_SCALARS: Final = (str, int, float, bool, type(None))
+# Session data keys of the form being walked: its fields (as JSON), the current one, its id.
+FORM_FIELDS, FORM_STEP, FORM_SCREEN = "_form", "_form_step", "_form_screen"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +145,7 @@ class HopHandler:
         *,
         registry: Registry | None = None,
         machine: MenuMachine | None = None,
+        today: Callable[[], date] | None = None,
     ) -> None:
         self.spec = spec
         self.store = store
@@ -139,8 +156,11 @@ class HopHandler:
         registry = registry if registry is not None else default_registry()
         # Resolve every action once: a hop never looks a name up in the registry.
         self._actions: dict[str, RegisteredAction] = {}
+        zone = ZoneInfo(spec.city.timezone)
+        # "Not in the future" is judged by the city's calendar; tests pass their own clock.
+        self._today: Callable[[], date] = today or (lambda: datetime.now(zone).date())
         for screen in spec.screens.values():
-            for name in (screen.action, screen.options_from):
+            for name in (screen.action, screen.options_from, screen.fields_from):
                 if name is not None:
                     self._actions[name] = registry.get(name)
         self._max_tries = spec.settings.max_invalid_tries
@@ -259,8 +279,14 @@ class HopHandler:
             session.history.clear()
             self._enter(hop, self.spec.start)
             return
+        if typed == BACK and screen.kind == "form" and int(session.data.get(FORM_STEP, 0)) > 0:
+            session.data[FORM_STEP] = int(session.data[FORM_STEP]) - 1
+            session.page = session.tries = 0
+            self._render(session)
+            return
         if typed == BACK:
-            self._enter(hop, session.history.pop() if session.history else self.spec.start)
+            target = session.history.pop() if session.history else self.spec.start
+            self._enter(hop, target, back=True)
             return
         if typed == NEXT_PAGE and session.page + 1 < session.pages:
             session.page += 1
@@ -278,6 +304,9 @@ class HopHandler:
             noted = self.spec.message(message or "invalid_choice", session.lang) + "\n" + body
             if fits([noted]):  # on the page the caller is on; without it when it cannot fit
                 session.reply = (end, noted)
+            return
+        if screen.kind == "form":
+            self._answer_field(hop, screen, typed)
             return
         if screen.kind not in ("menu", "input"):
             # A paginated END waits for 98/99 only; anything else shows the page again.
@@ -300,6 +329,52 @@ class HopHandler:
         session.history.append(session.state)
         del session.history[:-MAX_HISTORY]
         self._enter(hop, model.state)
+
+    def _answer_field(self, hop: _Hop, screen: Screen, typed: str) -> None:
+        session = hop.session
+        fields = _form_fields(session.data)
+        step = int(session.data.get(FORM_STEP, 0))
+        if not 0 <= step < len(fields):
+            raise _ChainError(f"{screen.id}: form step {step} out of range")
+        current = fields[step]
+        value: str | None = None
+        if not (typed == SKIP_FIELD and not current.required):
+            check = field_check(current, self._today())
+            if check is None:  # the catalogue names a validator we do not have
+                log.warning(
+                    "ussd: field %s names unknown validator %s", current.key, current.validator
+                )
+            value = check(typed) if check is not None else None
+            if value is None:
+                self._invalid_field(session, current)
+                return
+        assert screen.save_as is not None
+        answers = dict(session.data.get(screen.save_as) or {})
+        if value is None:
+            answers.pop(current.key, None)
+        else:
+            answers[current.key] = value
+        session.data[screen.save_as] = answers
+        if step + 1 < len(fields):
+            session.data[FORM_STEP] = step + 1
+            session.page = session.tries = 0
+            self._render(session)
+            return
+        session.history.append(session.state)
+        del session.history[:-MAX_HISTORY]
+        model = HopModel(session.state)
+        self.machine.fire(FILL, model)
+        self._enter(hop, model.state)
+
+    def _invalid_field(self, session: Session, current: FormField) -> None:
+        session.tries += 1
+        if session.tries >= self._max_tries:
+            self._finish(session, "too_many_tries")
+            return
+        key = f"field_{current.validator}"
+        message = key if key in self.spec.messages else "invalid_input"
+        session.page = 0
+        self._render(session, prefix=self.spec.message(message, session.lang))
 
     def _invalid(self, session: Session, screen: Screen, model: HopModel) -> None:
         session.tries += 1
@@ -338,7 +413,7 @@ class HopHandler:
 
     # -- entering screens, running actions ------------------------------------------------
 
-    def _enter(self, hop: _Hop, target: str) -> None:
+    def _enter(self, hop: _Hop, target: str, *, back: bool = False) -> None:
         session = hop.session
         try:
             for _ in range(MAX_CHAIN):
@@ -347,6 +422,15 @@ class HopHandler:
                 if screen.kind == "action":
                     target = self._resolve(hop, screen)
                     continue
+                if screen.kind == "form":
+                    session.options = []
+                    if not self._start_form(hop, screen, back=back):
+                        model = HopModel(target)
+                        self.machine.fire(FILL, model)
+                        target = model.state
+                        continue
+                    self._render(session)
+                    return
                 if screen.kind == "menu" and screen.options_from is not None:
                     result = self._call(hop, screen.options_from, screen)
                     options = result.options or []
@@ -371,6 +455,35 @@ class HopHandler:
         except _ChainError:
             log.exception("ussd: menu chain failed")
             self._finish(session, "unavailable")
+
+    def _start_form(self, hop: _Hop, screen: Screen, *, back: bool) -> bool:
+        """Load the form's fields (or, coming back to it, show its last field); False if none."""
+        session = hop.session
+        if back and session.data.get(FORM_SCREEN) == screen.id and session.data.get(FORM_FIELDS):
+            session.data[FORM_STEP] = len(session.data[FORM_FIELDS]) - 1
+            return True
+        assert screen.fields_from is not None and screen.save_as is not None
+        fields = self._call(hop, screen.fields_from, screen).fields or []
+        session.data[FORM_FIELDS] = [_field_json(f) for f in fields]
+        session.data[FORM_STEP] = 0
+        session.data[FORM_SCREEN] = screen.id
+        session.data[screen.save_as] = {}
+        return bool(fields)
+
+    def _form_parts(self, session: Session, screen: Screen) -> tuple[str, list[str]]:
+        """Return the header (form text, field label) and lines (choices, skip) of a field."""
+        fields = _form_fields(session.data)
+        current = fields[min(int(session.data.get(FORM_STEP, 0)), len(fields) - 1)]
+        intro = (
+            screen.text.render(session.lang, self.renderer.values(session.data))
+            if (screen.text is not None)
+            else ""
+        )
+        header = "\n".join(part for part in (intro, current.label) if part)
+        lines = [f"{index}. {c.label}" for index, c in enumerate(current.choices, start=1)]
+        if not current.required:
+            lines.append(f"{SKIP_FIELD}. {self.spec.message('skip', session.lang)}")
+        return header, lines
 
     def _resolve(self, hop: _Hop, screen: Screen) -> str:
         assert screen.action is not None
@@ -411,9 +524,12 @@ class HopHandler:
 
     def _render(self, session: Session, *, prefix: str | None = None) -> None:
         screen = self.spec.screens[session.state]
-        header, items = self.renderer.screen_parts(
-            screen, session.lang, session.data, [(k, label) for k, label, _ in session.options]
-        )
+        if screen.kind == "form":
+            header, items = self._form_parts(session, screen)
+        else:
+            header, items = self.renderer.screen_parts(
+                screen, session.lang, session.data, [(k, label) for k, label, _ in session.options]
+            )
         if screen.kind == "end":
             nav = Nav()
         else:
@@ -473,3 +589,30 @@ class HopHandler:
             except Exception:
                 # The session is saved; a lost job is logged, the caller still gets a reply.
                 log.exception("ussd: could not enqueue %s", effect.func)
+
+
+def _field_json(field: FormField) -> dict[str, Any]:
+    """Return a form field as the session (JSON in Redis) keeps it."""
+    return {
+        "k": field.key,
+        "l": field.label,
+        "v": field.validator,
+        "r": field.required,
+        "p": field.pattern,
+        "c": [[c.value, c.label] for c in field.choices],
+    }
+
+
+def _form_fields(data: dict[str, Any]) -> list[FormField]:
+    """Read back the fields of the form being walked."""
+    return [
+        FormField(
+            key=str(raw["k"]),
+            label=str(raw["l"]),
+            validator=str(raw["v"]),
+            required=bool(raw["r"]),
+            pattern=raw.get("p"),
+            choices=tuple(Option(str(v), str(lb)) for v, lb in raw.get("c") or ()),
+        )
+        for raw in data.get(FORM_FIELDS) or ()
+    ]

@@ -22,7 +22,7 @@ from menus.loader import (
     read_document,
     structural_problems,
 )
-from menus.model import MenuSpec, Screen
+from menus.model import SKIP_FIELD, MenuSpec, Screen
 from menus.registry import Registry, default_registry
 from menus.render import Nav, Renderer
 from sms.encoding import cost
@@ -167,6 +167,9 @@ def _too_long(spec: MenuSpec, registry: Registry) -> Iterator[Problem]:
                 yield from _measure(path, lang, [header])
                 continue
             footer = renderer.footer(lang, full_nav, first=True, last=True)
+            if screen.kind == "form":
+                yield from _form_too_long(spec, registry, screen, lang, (worst, footer))
+                continue
             if screen.kind == "input":
                 header, _ = renderer.screen_parts(screen, lang, worst)
                 errors = [v.error for v in screen.validators if v.error is not None]
@@ -204,6 +207,28 @@ def _measure_pages(
         yield from _measure(path, lang, [page])
     if len(pages) > MAX_PAGES:
         yield Problem(path, f"[{lang}] {len(pages)} pages at worst case, more than {MAX_PAGES}")
+
+
+def _form_too_long(
+    spec: MenuSpec,
+    registry: Registry,
+    screen: Screen,
+    lang: str,
+    worst_and_footer: tuple[Mapping[str, str], Sequence[str]],
+) -> Iterator[Problem]:
+    """Measure a form's field screen: its text, the longest label, skip line, each error."""
+    worst, footer = worst_and_footer
+    renderer = Renderer(spec)
+    assert screen.fields_from is not None
+    limit = registry.get(screen.fields_from).option_label_max or DEFAULT_OPTION_LABEL_MAX
+    header = screen.text.render(lang, renderer.values(worst)) if screen.text else ""
+    skip = f"{SKIP_FIELD}. {spec.message('skip', lang)}" if "skip" in spec.messages else ""
+    errors = [key for key in spec.messages if key.startswith("field_")] or ["invalid_input"]
+    for key in errors:
+        prefix = spec.message(key, lang, renderer.values(worst))
+        yield from _measure(
+            f"screens.{screen.id}", lang, [prefix, header, "x" * limit, skip, *footer]
+        )
 
 
 def _measure(path: str, lang: str, lines: Sequence[str]) -> Iterator[Problem]:

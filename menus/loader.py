@@ -13,6 +13,7 @@ import yaml
 
 from menus.model import (
     BUILTIN_PLACEHOLDERS,
+    FORM_MESSAGES,
     RESERVED_KEYS,
     City,
     MenuSettings,
@@ -131,6 +132,11 @@ def _reference_problems(document: Mapping[str, Any], registry: Registry) -> Iter
             yield from _input_problems(base, screen)
         elif kind == "action":
             yield from _action_problems(screens, base, screen, registry)
+        elif kind == "form":
+            yield from _action(registry, f"{base}.fields_from", screen["fields_from"])
+            missing = [m for m in FORM_MESSAGES if m not in document["messages"]]
+            for message in missing:
+                yield Problem(f"messages.{message}", "needed by form screens")
 
 
 def _text_problems(document: Mapping[str, Any]) -> Iterator[Problem]:
@@ -270,6 +276,7 @@ def compile_spec(document: Mapping[str, Any], *, source: str = "menus.yaml") -> 
             args=MappingProxyType(dict(raw.get("args", {}))),
             on=MappingProxyType(dict(raw.get("on", {}))),
             typed=_typed(raw.get("typed"), city.country, text),
+            fields_from=raw.get("fields_from"),
         )
     return MenuSpec(
         version=document["version"],

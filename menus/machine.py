@@ -27,6 +27,7 @@ PICK: Final = "pick"  # a dynamic menu option was typed
 SUBMIT: Final = "submit"  # an input screen was answered
 RESOLVE: Final = "resolve"  # an action returned an outcome
 EMPTY: Final = "empty"  # a dynamic menu has no option to show
+FILL: Final = "fill"  # a form's last field was answered (or it had none)
 
 
 class HopModel:
@@ -174,6 +175,8 @@ class MenuMachine:
         elif screen.kind == "input":
             add(SUBMIT, source, screen.next, conditions=[_valid(screen)])
             add(SUBMIT, source, None, after=[_invalid])
+        elif screen.kind == "form":
+            add(FILL, source, screen.next)
         elif screen.kind == "action":
             for outcome, dest in screen.on.items():
                 add(RESOLVE, source, dest, conditions=[_outcome_is(outcome)])

@@ -8,12 +8,17 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
-ScreenKind = Literal["menu", "input", "action", "end"]
-SCREEN_KINDS: tuple[ScreenKind, ...] = ("menu", "input", "action", "end")
+ScreenKind = Literal["menu", "input", "action", "end", "form"]
+SCREEN_KINDS: tuple[ScreenKind, ...] = ("menu", "input", "action", "end", "form")
 
 # Keys the engine keeps for navigation on every screen: back, home, next page, previous page.
 BACK, HOME, NEXT_PAGE, PREVIOUS_PAGE = "0", "00", "98", "99"
 RESERVED_KEYS = frozenset({BACK, HOME, NEXT_PAGE, PREVIOUS_PAGE})
+# On a form's optional field only: leave it blank ("97. Skip"); no validator accepts "97".
+SKIP_FIELD = "97"
+# Engine texts a menus.yaml with a form screen defines: the skip line, and one error text
+# per registered field validator (`field_<validator>`; `invalid_input` when missing).
+FORM_MESSAGES = ("skip",)
 
 # Engine texts every menus.yaml must define in every language.
 REQUIRED_MESSAGES = (
@@ -129,7 +134,12 @@ class TypedAnswer:
 
 @dataclass(frozen=True, slots=True)
 class Screen:
-    """One screen of the menu tree, of one of four kinds."""
+    """One screen of the menu tree, of one of five kinds.
+
+    A `form` walks fields an action returns (`fields_from`), one screen per field, checks
+    each answer with a registered field validator, saves them as a mapping under `save_as`,
+    then goes to `next`; `0` goes back one field.
+    """
 
     id: str
     kind: ScreenKind
@@ -145,11 +155,12 @@ class Screen:
     args: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     on: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     typed: TypedAnswer | None = None  # menus only: typed input accepted besides the options
+    fields_from: str | None = None
 
     @property
     def waits_for_input(self) -> bool:
-        """Return True for screens the citizen answers (menus and inputs)."""
-        return self.kind in ("menu", "input")
+        """Return True for screens the citizen answers (menus, inputs and forms)."""
+        return self.kind in ("menu", "input", "form")
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,22 @@ class Option:
 
 
 @dataclass(frozen=True, slots=True)
+class FormField:
+    """One field a `form` screen asks, in the caller's language (from a `fields_from` action).
+
+    `validator` names a registered field validator (menus.validators.FIELD_VALIDATORS);
+    `pattern` is its argument for id_number, `choices` its options for choice.
+    """
+
+    key: str
+    label: str
+    validator: str
+    required: bool = True
+    pattern: str | None = None
+    choices: tuple[Option, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ActionContext:
     """What an action knows about the hop that calls it."""
 
@@ -60,6 +76,7 @@ class ActionResult:
     outcome: str = "ok"  # must be a key of the screen's `on:` (lint checks names)
     data: Mapping[str, Any] = field(default_factory=dict)  # merged into session data
     options: list[Option] | None = None  # for options_from
+    fields: list[FormField] | None = None  # for a form's fields_from
     effects: list[Effect] = field(default_factory=list)  # enqueued after the session is saved
     language: str | None = None  # switch the session, and the phone's preference, to this one
 

@@ -78,7 +78,7 @@ _VALIDATOR: Final = {
     ],
 }
 
-_COMMON: Final = {"type": {"enum": ["menu", "input", "action", "end"]}}
+_COMMON: Final = {"type": {"enum": ["menu", "input", "action", "end", "form"]}}
 _SCREEN_KINDS: Final[dict[str, dict[str, Any]]] = {
     "menu": {
         "required": ["text"],
@@ -131,6 +131,16 @@ _SCREEN_KINDS: Final[dict[str, dict[str, Any]]] = {
         },
     },
     "end": {"required": ["text"], "properties": {**_COMMON, "text": {"$ref": "#/$defs/text"}}},
+    "form": {
+        "required": ["fields_from", "save_as", "next"],
+        "properties": {
+            **_COMMON,
+            "text": {"$ref": "#/$defs/text"},  # shown above every field's label
+            "fields_from": {"type": "string"},
+            "save_as": _ID,
+            "next": _ID,
+        },
+    },
 }
 
 SCHEMA: Final[dict[str, Any]] = {

@@ -25,6 +25,8 @@ class PaymentSettings(Protocol):
     @property
     def payment_intent_ttl_seconds(self) -> float: ...
     @property
+    def request_payment_ttl(self) -> float: ...
+    @property
     def payment_reconcile_after_seconds(self) -> float: ...
     @property
     def payment_reconcile_interval_seconds(self) -> float: ...
@@ -147,5 +149,6 @@ class PaymentsConfig:
     poll_backoff_max_seconds: float = 3600.0
     # rq's timeout of one push job (a synchronous provider holds it while the PIN is typed).
     push_job_timeout_seconds: float = 180.0
+    request_payment_ttl_seconds: float = 86400.0  # unpaid document requests expire after this
     timezone: str = "UTC"
     short_code: str = ""

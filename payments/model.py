@@ -22,6 +22,19 @@ class IntentStatus(StrEnum):
 ACTIVE: Final = frozenset({IntentStatus.PENDING, IntentStatus.PUSHING, IntentStatus.PUSHED})
 
 
+class PaymentKind(StrEnum):
+    """What a payment pays for; each kind settles with the back office in its own way.
+
+    An intent's `subject_id` / `subject_reference` / `item_code` name the thing paid: for a
+    tax assessment the assessment id, its reference and the tax code; for a request fee
+    `request:<ref>`, the request reference and the document code. A later kind (school fees,
+    a licence renewal) adds a member here and a settler in PaymentService.
+    """
+
+    TAX_ASSESSMENT = "tax_assessment"
+    REQUEST_FEE = "request_fee"
+
+
 class FailureReason(StrEnum):
     """Why a payment did not go through; each has an SMS template payment_failed_<reason>."""
 
@@ -35,7 +48,11 @@ class FailureReason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Intent:
-    """One request to charge a phone for one assessment."""
+    """One request to charge a phone for one thing (an assessment, a request's fee, ...).
+
+    The `assessment_*` and `tax_code` names predate kinds: they hold the subject id, the
+    subject's reference and the item code of any kind (PaymentKind's docstring).
+    """
 
     id: str
     idempotency_key: str
@@ -60,6 +77,7 @@ class Intent:
     settled_at: datetime | None
     settlement: str | None
     receipt_code: str | None
+    kind: PaymentKind = PaymentKind.TAX_ASSESSMENT
 
     @property
     def active(self) -> bool:

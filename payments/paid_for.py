@@ -3,23 +3,16 @@
 The receipt SMS, the failure SMS, USSD "My payments" and receipt checks, and SMS `RECU` all
 name what was paid through `describe`. A kind of payment says which catalogue names its code:
 a tax assessment names the tax (`road` -> "Taxe de voirie"), a request fee the document.
-A new kind is one member of PaymentKind and one line in `_names`.
+A new kind is one member of payments.model.PaymentKind and one line in `_names`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 
 from civic.ports import Backend
-
-
-class PaymentKind(StrEnum):
-    """What a payment settles."""
-
-    TAX = "tax"  # a tax assessment: code = tax code, reference = the assessment's
-    REQUEST_FEE = "request_fee"  # a document request's fee: code = document code, ref = request
+from payments.model import PaymentKind
 
 
 @dataclass(frozen=True, slots=True)

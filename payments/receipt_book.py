@@ -58,7 +58,7 @@ class ReceiptBook:
             return ReceiptAnswer(result.status.value, result.code)
         assert result.date is not None and result.tax is not None
         reference = result.reference or ""
-        what = describe(self._backend, paid_for_receipt(result.tax, reference), lang)
+        what = describe(self._backend, paid_for_receipt(result.kind, result.tax, reference), lang)
         view = ReceiptView(
             code=result.code,
             amount=result.amount or 0,

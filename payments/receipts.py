@@ -55,15 +55,18 @@ class ReceiptFields:
     amount: int
     currency: str
     tax: str  # tax code
-    reference: str  # assessment reference
+    reference: str  # assessment reference (a request fee: the request's reference)
     date: date
+    kind: str = "tax_assessment"  # payments.model.PaymentKind: what was paid
 
     def canonical(self, serial: int) -> bytes:
         """Return the bytes the MAC covers; versioned so the format can evolve."""
-        return "|".join(
-            ("guichet-receipt-v1", str(serial), str(self.amount), self.currency, self.tax,
-             self.reference, self.date.isoformat())
-        ).encode()  # fmt: skip
+        fields = (str(serial), str(self.amount), self.currency, self.tax, self.reference,
+                  self.date.isoformat())  # fmt: skip
+        if self.kind == "tax_assessment":  # v1, unchanged: codes issued before kinds verify
+            return "|".join(("guichet-receipt-v1", *fields)).encode()
+        # v2 covers the kind too: a fee receipt can never pass for a tax one.
+        return "|".join(("guichet-receipt-v2", self.kind, *fields)).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,7 @@ class Verification:
     tax: str | None = None
     reference: str | None = None
     date: date | None = None
+    kind: str | None = None  # tax_assessment, request_fee, ... (tax: the item code)
 
 
 ReceiptLookup = Callable[[int], "ReceiptFields | None"]
@@ -162,4 +166,5 @@ class ReceiptVerifier:
             tax=fields.tax,
             reference=fields.reference,
             date=fields.date,
+            kind=fields.kind,
         )

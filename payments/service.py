@@ -16,10 +16,19 @@ from enum import StrEnum
 from typing import Final, Protocol
 from zoneinfo import ZoneInfo
 
-from civic.ports import Assessment, Backend, PaymentRecord, RecordOutcome
+from civic.ports import (
+    Assessment,
+    Backend,
+    DocumentRequest,
+    FeePayment,
+    FeeStatus,
+    PaymentRecord,
+    RecordOutcome,
+    RequestStatus,
+)
 from payments.config import PaymentsConfig
-from payments.model import FailureReason, Intent, IntentStatus
-from payments.paid_for import describe
+from payments.model import FailureReason, Intent, IntentStatus, PaymentKind
+from payments.paid_for import PaidFor, describe
 from payments.providers.base import (
     CallbackAuthError,
     CallbackEvent,
@@ -41,6 +50,13 @@ log = logging.getLogger(__name__)
 PUSH_JOB: Final = "payments.jobs.push_intent"
 CALLBACK_JOB: Final = "payments.jobs.process_callback"
 SETTLED_OK: Final = frozenset({RecordOutcome.RECORDED, RecordOutcome.ALREADY_RECORDED})
+# The receipt SMS of each kind (sms_templates.yaml); failures share payment_failed_<reason>.
+RECEIPT_TEMPLATES: Final = {
+    PaymentKind.TAX_ASSESSMENT: "payment_receipt",
+    PaymentKind.REQUEST_FEE: "request_fee_receipt",
+}
+FEE_SUBJECT: Final = "request:{}"  # an intent's subject id for a request's fee
+EXPIRY_BATCH: Final = 200
 
 
 class SmsSender(Protocol):
@@ -138,16 +154,9 @@ class PaymentService:
         provider = self.config.operators.get(operator)
         if provider is None:
             raise UnknownOperatorError(operator)
-        key = f"{session_id}:{assessment.tax_code}:{assessment.reference}"
-        existing = self.store.by_idempotency_key(key)
-        if existing is not None:
-            return StartResult(_outcome_of(existing), existing)
-        paid = self.store.succeeded_for_assessment(assessment.id)
-        if assessment.paid or paid is not None:
-            return StartResult(StartOutcome.ALREADY_PAID, paid)
-        intent, created = self.store.create_intent(
+        return self._open(
             NewIntent(
-                idempotency_key=key,
+                idempotency_key=f"{session_id}:{assessment.tax_code}:{assessment.reference}",
                 session_id=session_id,
                 assessment_id=assessment.id,
                 assessment_reference=assessment.reference,
@@ -159,11 +168,51 @@ class PaymentService:
                 provider=provider,
                 lang=lang,
                 deadline_at=deadline_from(utcnow(), self.config.intent_ttl_seconds),
-            )
+            ),
+            settled=assessment.paid,
         )
+
+    def start_fee(
+        self, *, session_id: str, request: DocumentRequest, phone: str, operator: str, lang: str
+    ) -> StartResult:
+        """Persist the intent paying a document request's fee, or return the one there."""
+        provider = self.config.operators.get(operator)
+        if provider is None:
+            raise UnknownOperatorError(operator)
+        return self._open(
+            NewIntent(
+                idempotency_key=f"{session_id}:fee:{request.reference}",
+                session_id=session_id,
+                assessment_id=FEE_SUBJECT.format(request.reference),
+                assessment_reference=request.reference,
+                tax_code=request.document_code,
+                amount=request.fee,
+                currency=request.currency,
+                phone=phone,
+                operator=operator,
+                provider=provider,
+                lang=lang,
+                deadline_at=deadline_from(utcnow(), self.config.intent_ttl_seconds),
+                kind=PaymentKind.REQUEST_FEE,
+            ),
+            settled=request.fee_status is not FeeStatus.DUE,
+        )
+
+    def _open(self, new: NewIntent, *, settled: bool) -> StartResult:
+        """Create `new` unless this key, a success or an active intent already covers it."""
+        existing = self.store.by_idempotency_key(new.idempotency_key)
+        if existing is not None:
+            return StartResult(_outcome_of(existing), existing)
+        paid = self.store.succeeded_for_assessment(new.assessment_id)
+        if settled or paid is not None:
+            return StartResult(StartOutcome.ALREADY_PAID, paid)
+        # One active intent per subject (a partial unique index): a twin gets the same one.
+        intent, created = self.store.create_intent(new)
         if not created:
             return StartResult(_outcome_of(intent), intent)
-        log.info("payment intent %s created for %s", intent.id, mask_phone(phone))
+        log.info(
+            "payment intent %s (%s) created for %s", intent.id, new.kind, mask_phone(new.phone)
+        )
         return StartResult(StartOutcome.STARTED, intent)
 
     @staticmethod
@@ -383,19 +432,7 @@ class PaymentService:
         parsed = self._codec.parse(code)
         fields = self.store.receipt_fields(parsed.serial) if parsed else None
         assert fields is not None, "a receipt just issued must be readable"
-        outcome = self._backend.record_payment(
-            PaymentRecord(
-                payment_id=intent.id,
-                assessment_id=intent.assessment_id,
-                amount=intent.amount,
-                currency=intent.currency,
-                phone=intent.phone,
-                operator=intent.operator,
-                provider_reference=intent.provider_receipt or intent.provider_reference or "",
-                paid_at=now,
-                receipt_code=code,
-            )
-        )
+        outcome = self._record(intent, code, now)
         if outcome not in SETTLED_OK:
             # Money was taken but the assessment could not take it (paid twice, changed):
             # the receipt still proves the payment; a person arranges the refund.
@@ -409,11 +446,42 @@ class PaymentService:
         # SMS before marking settled: a crash in between re-sends with the same key (no dup).
         self._send(
             intent,
-            "payment_receipt",
+            self._receipt_template(intent),
             {"receipt_code": code, "date": city_date(fields.date)},
             f"payment-receipt:{intent.id}",
         )
         self.store.mark_settled(intent.id, outcome.value, code)
+
+    def _record(self, intent: Intent, code: str, now: datetime) -> RecordOutcome:
+        """Tell the back office what was paid, the way this kind of payment is recorded."""
+        provider_reference = intent.provider_receipt or intent.provider_reference or ""
+        if intent.kind is PaymentKind.REQUEST_FEE:
+            return self._backend.record_fee_payment(
+                FeePayment(
+                    payment_id=intent.id,
+                    reference=intent.assessment_reference,
+                    amount=intent.amount,
+                    currency=intent.currency,
+                    phone=intent.phone,
+                    operator=intent.operator,
+                    provider_reference=provider_reference,
+                    paid_at=now,
+                    receipt_code=code,
+                )
+            )
+        return self._backend.record_payment(
+            PaymentRecord(
+                payment_id=intent.id,
+                assessment_id=intent.assessment_id,
+                amount=intent.amount,
+                currency=intent.currency,
+                phone=intent.phone,
+                operator=intent.operator,
+                provider_reference=provider_reference,
+                paid_at=now,
+                receipt_code=code,
+            )
+        )
 
     def _notify_failure(self, intent_id: str) -> None:
         intent = self.store.get(intent_id)
@@ -428,19 +496,31 @@ class PaymentService:
             f"payment-failed:{intent.id}",
         )
 
+    def _receipt_template(self, intent: Intent) -> str:
+        # A fee receipt is the first SMS about its request: it announces a counter visit too.
+        if intent.kind is PaymentKind.REQUEST_FEE:
+            document = self._backend.get_document_type(intent.tax_code)
+            if document is not None and document.needs_visit:
+                return "request_fee_receipt_visit"
+        return RECEIPT_TEMPLATES[intent.kind]
+
     def _send(
         self, intent: Intent, template: str, extra: Mapping[str, str | int], key: str
     ) -> None:
         if self._sms is None:
             log.warning("no SMS service wired: %s for intent %s not sent", template, intent.id)
             return
+        name = describe(self._backend, paid_for_intent(intent), intent.lang)
         params: dict[str, str | int] = {
             "amount": intent.amount,
             "currency": intent.currency,
-            "tax": describe(self._backend, paid_for_intent(intent), intent.lang),
+            "tax": name,
             "ref": intent.assessment_reference,
             **extra,
         }
+        if intent.kind is PaymentKind.REQUEST_FEE:
+            params["document"] = name
+            params["short_code"] = self.config.short_code
         self._sms.send(intent.phone, template, params, idempotency_key=key, lang=intent.lang)
 
     # --- reconciliation ------------------------------------------------------------------
@@ -457,7 +537,65 @@ class PaymentService:
                 # One bad intent (provider down, back office down) must not stop the pass.
                 log.exception("reconciling payment intent %s failed", intent.id)
                 report.add("error")
+        try:
+            for outcome in self.expire_unpaid_requests(now):
+                report.add(outcome)
+        except Exception:
+            log.exception("expiring unpaid document requests failed")
+            report.add("error")
         return report
+
+    def expire_unpaid_requests(self, now: datetime | None = None) -> list[str]:
+        """Expire requests awaiting payment past REQUEST_PAYMENT_TTL, each with its SMS.
+
+        A request whose payment is in flight (an active intent) or already taken (a
+        succeeded intent not yet settled) is left alone: its money decides it.
+        """
+        now = now or utcnow()
+        cutoff = (now - timedelta(seconds=self.config.request_payment_ttl_seconds)).replace(
+            tzinfo=UTC
+        )
+        waiting = self._backend.list_requests(
+            status=RequestStatus.AWAITING_PAYMENT, created_before=cutoff, limit=EXPIRY_BATCH
+        )
+        outcomes: list[str] = []
+        for request in waiting:
+            subject = FEE_SUBJECT.format(request.reference)
+            if self.store.active_for_assessment(subject) or self.store.succeeded_for_assessment(
+                subject
+            ):
+                outcomes.append("request_paying")
+                continue
+            expired = self._backend.expire_request(request.reference)
+            if expired is None:
+                continue  # paid or decided since we listed it
+            log.info("request %s expired unpaid", request.reference)
+            self._send_expiry(expired)
+            outcomes.append("request_expired")
+        return outcomes
+
+    def _send_expiry(self, request: DocumentRequest) -> None:
+        if self._sms is None:
+            log.warning("no SMS service wired: request_expired %s not sent", request.reference)
+            return
+        citizen = self._backend.get_citizen(request.owner_phone)
+        lang = citizen.language if citizen is not None and citizen.language else None
+        params: dict[str, str | int] = {
+            "ref": request.reference,
+            "document": describe(
+                self._backend,
+                PaidFor(PaymentKind.REQUEST_FEE, request.document_code, request.reference),
+                lang or "fr",
+            ),
+            "short_code": self.config.short_code,
+        }
+        self._sms.send(
+            request.owner_phone,
+            "request_expired",
+            params,
+            idempotency_key=f"request:{request.reference}:{len(request.history)}",
+            lang=lang,
+        )
 
     def _reconcile_one(self, intent: Intent, now: datetime) -> str:
         if intent.status is IntentStatus.SUCCEEDED:

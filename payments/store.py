@@ -37,9 +37,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from civic.sql import make_engine
-from payments.model import ACTIVE, FailureReason, Intent, IntentStatus
-from payments.paid_for import PaidFor, PaymentKind
+from civic.sql import add_missing_columns, make_engine
+from payments.model import ACTIVE, FailureReason, Intent, IntentStatus, PaymentKind
+from payments.paid_for import PaidFor
 from payments.receipts import ReceiptCodec, ReceiptFields
 
 metadata = MetaData()
@@ -72,6 +72,8 @@ intents = Table(
     Column("settled_at", DateTime),
     Column("settlement", String(32)),
     Column("receipt_code", String(32)),
+    # What is paid (payments.model.PaymentKind); NULL in rows older than kinds: a tax.
+    Column("kind", String(32)),
     UniqueConstraint("provider", "provider_reference", name="uq_payment_intents_provider_ref"),
     Index("ix_payment_intents_status_updated", "status", "updated_at"),
     # A second confirm of the same assessment cannot create a second charge: the database
@@ -137,6 +139,7 @@ receipts = Table(
     Column("paid_on", Date, nullable=False),
     Column("code", String(32)),
     Column("created_at", DateTime, nullable=False),
+    Column("kind", String(32)),  # NULL: a tax assessment (receipts older than kinds)
 )
 
 
@@ -155,6 +158,7 @@ def migrate(database_url: str) -> None:
     engine = build_engine(database_url)
     try:
         metadata.create_all(engine, checkfirst=True)
+        add_missing_columns(engine, metadata)
     finally:
         engine.dispose()
 
@@ -175,6 +179,7 @@ class NewIntent:
     provider: str
     lang: str
     deadline_at: datetime
+    kind: PaymentKind = PaymentKind.TAX_ASSESSMENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +230,7 @@ def _intent(row: RowMapping | Mapping[str, Any]) -> Intent:
         settled_at=row["settled_at"],
         settlement=row["settlement"],
         receipt_code=row["receipt_code"],
+        kind=PaymentKind(row["kind"]) if row["kind"] else PaymentKind.TAX_ASSESSMENT,
     )
 
 
@@ -240,15 +246,14 @@ class StoredReceipt:
     paid_on: date
 
 
-def paid_for_receipt(tax_code: str, reference: str) -> PaidFor:
-    """Return what a receipt of `tax_code` and `reference` paid for."""
-    # Every intent today settles a tax assessment; a payment kind column plugs in here.
-    return PaidFor(PaymentKind.TAX, tax_code, reference)
+def paid_for_receipt(kind: str | None, item_code: str, reference: str) -> PaidFor:
+    """Return what a receipt row (its kind, item code and reference) paid for."""
+    return PaidFor(PaymentKind(kind or PaymentKind.TAX_ASSESSMENT.value), item_code, reference)
 
 
 def paid_for_intent(intent: Intent) -> PaidFor:
     """Return what `intent` pays for."""
-    return paid_for_receipt(intent.tax_code, intent.assessment_reference)
+    return PaidFor(intent.kind, intent.tax_code, intent.assessment_reference)
 
 
 def _statuses(values: Iterable[IntentStatus]) -> list[str]:
@@ -577,6 +582,7 @@ class PaymentStore:
             tax=intent.tax_code,
             reference=intent.assessment_reference,
             date=paid_on,
+            kind=intent.kind.value,
         )
         try:
             with self._engine.begin() as conn:
@@ -589,6 +595,7 @@ class PaymentStore:
                         reference=fields.reference,
                         paid_on=fields.date,
                         created_at=utcnow(),
+                        kind=fields.kind,
                     )
                 )
                 pk = result.inserted_primary_key
@@ -616,6 +623,7 @@ class PaymentStore:
             tax=row.tax_code,
             reference=row.reference,
             date=row.paid_on,
+            kind=row.kind or PaymentKind.TAX_ASSESSMENT.value,
         )
 
     def receipts_for_phone(self, phone: str, limit: int = 30) -> list[StoredReceipt]:
@@ -635,7 +643,7 @@ class PaymentStore:
                 code=str(row.code),
                 amount=int(row.amount),
                 currency=row.currency,
-                paid_for=paid_for_receipt(row.tax_code, row.reference),
+                paid_for=paid_for_receipt(row.kind, row.tax_code, row.reference),
                 paid_on=row.paid_on,
             )
             for row in rows

@@ -373,6 +373,7 @@ def wire(
             operators=operators,
             push_delay_seconds=settings.payment_push_delay_seconds,
             intent_ttl_seconds=settings.payment_intent_ttl_seconds,
+            request_payment_ttl_seconds=settings.request_payment_ttl,
             reconcile_after_seconds=settings.payment_reconcile_after_seconds,
             # Past this a `pushing` intent's job is dead: never while a push job may still run.
             stale_push_seconds=max(

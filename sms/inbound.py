@@ -37,6 +37,8 @@ STATUS_TEMPLATES: Mapping[RequestStatus, str] = {
     RequestStatus.READY_FOR_PICKUP: "request_ready_for_pickup",
     RequestStatus.DELIVERED: "request_delivered",
     RequestStatus.REJECTED: "request_rejected",
+    RequestStatus.AWAITING_PAYMENT: "request_awaiting_payment",
+    RequestStatus.EXPIRED: "request_expired",
 }
 
 

@@ -17,6 +17,7 @@ from civic.ports import (
     BackendUnavailableError,
     Citizen,
     DocumentType,
+    DossierError,
     IdentityRequiredError,
     RequestStatus,
     UnknownDocumentTypeError,
@@ -24,7 +25,7 @@ from civic.ports import (
 from civic.privacy import visible_request
 from civic.wording import document_name, local, pickup_text, reason_text
 from menus.model import MenuSpec
-from menus.registry import ActionContext, ActionResult, Effect, Option, actions
+from menus.registry import ActionContext, ActionResult, Effect, FormField, Option, actions
 from runtime.guesses import GuessLimiter
 
 ALERT_JOB: Final = "gateway.request_alerts.send_request_alert"  # rq job taking (ref, seq)
@@ -42,7 +43,12 @@ STATUS_OUTCOMES: Final = {
     RequestStatus.READY_FOR_PICKUP: "ready",
     RequestStatus.DELIVERED: "delivered",
     RequestStatus.REJECTED: "rejected",
+    RequestStatus.AWAITING_PAYMENT: "awaiting_payment",
+    RequestStatus.EXPIRED: "expired",
 }
+FIELD_LABEL_MAX: Final = 40  # the catalogue's field labels (a test checks the demo city's)
+SUMMARY_MAX: Final = 100  # menus.yaml placeholder dossier_summary
+SKIPPED: Final = "-"  # an optional field left blank, in the summary
 
 
 def _backend(ctx: ActionContext) -> Backend:
@@ -137,6 +143,55 @@ def document_info(ctx: ActionContext) -> ActionResult:
     return ActionResult(data=_document_data(ctx, _document(ctx)))
 
 
+@actions.register("civic.document_counter", outcomes={"counter", "none", "error"})
+def document_counter(ctx: ActionContext) -> ActionResult:
+    """Announce what cannot be typed on a phone and must be brought to the counter."""
+    items = _document(ctx).at_counter
+    found = items.get(ctx.lang) or items.get("fr") or ()
+    if not found:
+        return ActionResult(outcome="none")
+    return ActionResult(outcome="counter", data={"counter": ", ".join(found)})
+
+
+@actions.register("civic.document_fields", option_label_max=FIELD_LABEL_MAX)
+def document_fields(ctx: ActionContext) -> ActionResult:
+    """Return the chosen document's dossier fields in the caller's language (a form walks them)."""
+    return ActionResult(
+        fields=[
+            FormField(
+                key=spec.key,
+                label=_local(spec.labels, ctx.lang),
+                validator=spec.validator,
+                required=spec.required,
+                pattern=spec.pattern,
+                choices=tuple(Option(c.value, _local(c.labels, ctx.lang)) for c in spec.choices),
+            )
+            for spec in _document(ctx).fields
+        ]
+    )
+
+
+@actions.register("civic.dossier_summary", outcomes={"ok", "error"})
+def dossier_summary(ctx: ActionContext) -> ActionResult:
+    """Put the typed dossier in field order on one line for the summary screen."""
+    answers = ctx.data.get("dossier") or {}
+    values: list[str] = []
+    for spec in _document(ctx).fields:
+        value = str(answers.get(spec.key) or SKIPPED)
+        choice = next((c for c in spec.choices if c.value == value), None)
+        values.append(_local(choice.labels, ctx.lang) if choice else value)
+    summary = ", ".join(values)
+    if len(summary) > SUMMARY_MAX:
+        summary = summary[: SUMMARY_MAX - 3].rstrip() + "..."
+    return ActionResult(data={"dossier_summary": summary})
+
+
+@actions.register("civic.document_fee", outcomes={"fee", "free", "error"})
+def document_fee(ctx: ActionContext) -> ActionResult:
+    """Tell whether the chosen document has a fee to pay by mobile money."""
+    return ActionResult(outcome="fee" if _document(ctx).fee > 0 else "free")
+
+
 @actions.register("civic.document_identity", outcomes={"ask", "skip", "error"})
 def document_identity(ctx: ActionContext) -> ActionResult:
     """Decide whether to ask for name and ID number (needed and not already known)."""
@@ -150,13 +205,20 @@ def document_identity(ctx: ActionContext) -> ActionResult:
     return ActionResult(outcome="ask")
 
 
-@actions.register("civic.document_create", outcomes={"created", "identity", "error"})
+@actions.register(
+    "civic.document_create", outcomes={"created", "payable", "identity", "dossier", "error"}
+)
 def document_create(ctx: ActionContext) -> ActionResult:
-    """Create the request (once per session and document); its SMS follows as a job."""
+    """Create the request with its dossier (once per session and document).
+
+    A request with a fee waits for it (`payable`: the payment journey follows); a free one is
+    submitted and its SMS follows as a job.
+    """
     backend = _backend(ctx)
     code = str(ctx.data.get("doc_code", ""))
     name = ctx.data.get("applicant_name")
     id_number = ctx.data.get("id_number")
+    dossier = ctx.data.get("dossier") or {}
     try:
         created = backend.create_request(
             owner_phone=ctx.msisdn,
@@ -165,15 +227,21 @@ def document_create(ctx: ActionContext) -> ActionResult:
             idempotency_key=f"ussd:{ctx.session_id}:{code}",
             applicant_name=str(name) if name else None,
             id_number=str(id_number) if id_number else None,
+            dossier={str(k): str(v) for k, v in dict(dossier).items()},
+            collect_fee=True,
         )
     except IdentityRequiredError:
         return ActionResult(outcome="identity")
+    except DossierError:
+        return ActionResult(outcome="dossier")  # the catalogue changed: ask the fields again
     except UnknownDocumentTypeError as error:
         raise BackendUnavailableError(f"document type {code!r} vanished") from error
     if name and id_number:
         known = backend.get_citizen(ctx.msisdn)
         if known is None or not (known.name and known.id_number):
             backend.save_citizen(Citizen(ctx.msisdn, str(name), str(id_number), ctx.lang))
+    if created.status is RequestStatus.AWAITING_PAYMENT:
+        return ActionResult(outcome="payable", data={"req_ref": created.reference})
     seq = len(created.history)
     alert = Effect(
         queue=SMS_QUEUE,
@@ -241,4 +309,7 @@ def track(ctx: ActionContext) -> ActionResult:
         "pickup": pickup_text(office, found.pickup, ctx.lang),
         "office": _local(document.office, ctx.lang) if document else "",
     }
+    if found.status is RequestStatus.AWAITING_PAYMENT:
+        # For the fee payment journey (payments.fee_start reads req_ref).
+        data.update(req_ref=found.reference, fee=money(found.fee))
     return ActionResult(outcome=STATUS_OUTCOMES[found.status], data=data)

@@ -6,6 +6,7 @@ has ended, which is why the push is an Effect delayed by PAYMENT_PUSH_DELAY_SECO
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from civic.ports import Backend
@@ -14,7 +15,13 @@ from menus.registry import ActionContext, ActionResult, Effect, Option, actions
 from payments.numbering import NumberingPlan
 from payments.queues import PAYMENTS_QUEUE
 from payments.receipt_book import ReceiptBook
-from payments.service import PUSH_JOB, PaymentService, StartOutcome, UnknownOperatorError
+from payments.service import (
+    PUSH_JOB,
+    PaymentService,
+    StartOutcome,
+    StartResult,
+    UnknownOperatorError,
+)
 
 OPERATOR_LABEL_MAX: Final = 20
 OPERATOR_MESSAGE: Final = "operator_{}"  # menus.yaml messages: operator_mpesa, operator_airtel
@@ -36,6 +43,38 @@ def operators(ctx: ActionContext) -> ActionResult:
     if plan is not None:
         keys = plan.order(keys, ctx.msisdn)
     return ActionResult(options=[Option(key, operator_name(ctx, key)) for key in keys])
+
+
+@actions.register(
+    "payments.fee_start",
+    outcomes={
+        "started",
+        "started_link",
+        "already_pending",
+        "already_paid",
+        "paid_no_receipt",
+        "error",
+    },
+)
+def fee_start(ctx: ActionContext) -> ActionResult:
+    """Persist the intent paying the fee of request `req_ref` and queue its push."""
+    service = ctx.services.get(PaymentService)
+    backend: Backend = ctx.services.get(Backend)  # type: ignore[type-abstract]
+    reference = str(ctx.data.get("req_ref", ""))
+    request = backend.get_request(reference) if reference else None
+    if request is None or request.owner_phone != ctx.msisdn:
+        return ActionResult(outcome="error")  # only the phone that filed it pays from here
+    try:
+        result = service.start_fee(
+            session_id=ctx.session_id,
+            request=request,
+            phone=ctx.msisdn,
+            operator=str(ctx.data.get("operator", "")),
+            lang=ctx.lang,
+        )
+    except UnknownOperatorError:
+        return ActionResult(outcome="error")
+    return _started(ctx, service, result, receipt_code=lambda: request.fee_receipt or None)
 
 
 @actions.register(
@@ -67,8 +106,27 @@ def start(ctx: ActionContext) -> ActionResult:
         )
     except UnknownOperatorError:
         return ActionResult(outcome="error")
+    book = ctx.services.get(ReceiptBook)
+    return _started(
+        ctx,
+        service,
+        result,
+        {"ref": assessment.reference},
+        receipt_code=lambda: book.code_for_assessment(assessment.id),
+    )
+
+
+def _started(
+    ctx: ActionContext,
+    service: PaymentService,
+    result: StartResult,
+    data: dict[str, str] | None = None,
+    *,
+    receipt_code: Callable[[], str | None],
+) -> ActionResult:
+    """Map a start result to the journey's outcomes; queue the push of a new intent."""
     intent = result.intent
-    data = {"ref": assessment.reference}
+    data = dict(data or {})
     if intent is not None:
         data["operator_name"] = operator_name(ctx, intent.operator)
     if result.outcome is StartOutcome.STARTED and intent is not None:
@@ -87,7 +145,7 @@ def start(ctx: ActionContext) -> ActionResult:
         return ActionResult(outcome="already_pending", data=data)
     if result.outcome is StartOutcome.ALREADY_PAID:
         # The code the citizen may have lost; none when it was paid at the counter.
-        code = ctx.services.get(ReceiptBook).code_for_assessment(assessment.id)
+        code = receipt_code()
         if code is None:
             return ActionResult(outcome="paid_no_receipt", data=data)
         return ActionResult(outcome="already_paid", data={**data, "receipt_code": code})

@@ -53,6 +53,11 @@ class Phone:
         for key in keys:
             self.page.click(f"#key-{names.get(key, key)}")
 
+    def answer(self, text: str) -> str:
+        """Type `text` in the answer field (letters too, as a phone's multi-tap does), send."""
+        self.page.fill("#reply", text)
+        return self.send()
+
     def send(self, keys: str = "") -> str:
         """Type `keys` on the keypad, press call, and return the next screen."""
         self.press(keys)
@@ -226,14 +231,27 @@ def test_request_a_document_follow_it_and_see_it_ready(
     shown = phone.send("1")
     assert "5 000 CDF" in shown  # the fee and what to provide
     phone.shot("walkthrough-5-document")
-    phone.send("1")  # continue: the birth certificate needs no name or ID number
-    done = phone.send("1")  # confirm
+    # Continue: the birth certificate needs no name or ID number, so its dossier starts.
+    assert "Nom complet de l'enfant" in phone.send("1")
+    assert "Date de naissance" in phone.answer("Neema Kahindo")
+    phone.shot("walkthrough-5b-dossier")
+    phone.answer("14/02/2019")
+    phone.answer("Goma")
+    phone.send("97")  # the father's name is optional
+    summary = phone.answer("Furaha Kahindo")
+    assert "Neema Kahindo, 14/02/2019, Goma" in summary
+    phone.send("1")  # the summary is right
+    operators = phone.send("1")  # confirm: the fee is paid by mobile money
+    assert "5 000 CDF" in operators
+    done = phone.send("1")  # the first operator
     assert phone.kind() == "END", done
     match = re.search(r"\b(\d{8})\b", done)
     assert match is not None, done
     reference = match.group(1)
-    wait_for_sms_with(phone, redis_url, reference)  # the confirmation SMS
     phone.shot("walkthrough-6-request-sent")
+    receipt = wait_for_sms_with(phone, redis_url, reference)  # the fee's receipt
+    assert "5000" in receipt.replace(" ", "") or "5 000" in receipt
+    phone.shot("walkthrough-6b-fee-receipt")
 
     # Track it: "My requests" lists this phone's requests, newest first.
     phone.page.keyboard.press("Escape")

@@ -20,6 +20,8 @@ from civic import codec
 from civic.ports import (
     Citizen,
     Decision,
+    DossierError,
+    FeeUnpaidError,
     IdentityRequiredError,
     IllegalTransitionError,
     InvalidDecisionError,
@@ -132,6 +134,8 @@ class FakePortal:
             (r"/requests", "GET", self._list_requests),
             (r"/requests/([^/]+)", "GET", self._request),
             (r"/requests/([^/]+)/decisions", "POST", self._decide),
+            (r"/requests/([^/]+)/fee-payments", "POST", self._fee_payment),
+            (r"/requests/([^/]+)/expiry", "POST", self._expire),
             (r"/citizens/([^/]+)", "GET", self._citizen),
             (r"/citizens/([^/]+)", "PUT", self._save_citizen),
         ]
@@ -190,12 +194,30 @@ class FakePortal:
                 idempotency_key=body["idempotency_key"],
                 applicant_name=body.get("applicant_name"),
                 id_number=body.get("id_number"),
+                dossier=body.get("dossier"),
+                collect_fee=bool(body.get("collect_fee", False)),
             )
         except UnknownDocumentTypeError:
             return 422, {"error": "unknown_document_type"}
         except IdentityRequiredError:
             return 422, {"error": "identity_required"}
+        except DossierError as error:
+            return 422, {"error": "invalid_dossier", "field": error.field, "message": str(error)}
         return 201, codec.request_to_json(created)
+
+    def _fee_payment(self, reference: str, *, body: Any, **_: Any) -> Answer:
+        payment = codec.fee_payment_from_json(body)
+        if payment.reference != reference:
+            return 422, {"error": "reference_mismatch"}
+        return 200, {"outcome": self.backend.record_fee_payment(payment).value}
+
+    def _expire(self, reference: str, **_: Any) -> Answer:
+        if self.backend.get_request(reference) is None:
+            return 404, {"error": "not_found"}
+        expired = self.backend.expire_request(reference)
+        if expired is None:
+            return 409, {"error": "not_awaiting_payment"}
+        return 200, codec.request_to_json(expired)
 
     def _list_requests(self, *, query: dict[str, str], **_: Any) -> Answer:
         items = self.backend.list_requests(
@@ -203,6 +225,9 @@ class FakePortal:
             status=RequestStatus(query["status"]) if "status" in query else None,
             limit=int(query.get("limit", 20)),
             offset=int(query.get("offset", 0)),
+            created_before=codec.parse_when(query["created_before"])
+            if "created_before" in query
+            else None,
         )
         return 200, {"items": [codec.request_to_json(r) for r in items]}
 
@@ -225,6 +250,8 @@ class FakePortal:
             )
         except UnknownRequestError:
             return 404, {"error": "not_found"}
+        except FeeUnpaidError as error:
+            return 409, {"error": "fee_unpaid", "status": error.current.value}
         except IllegalTransitionError as error:
             return 409, {"error": "illegal_transition", "status": error.current.value}
         except TextTooLongError as error:

@@ -106,9 +106,9 @@ def test_migrate_and_seed_are_idempotent(request: pytest.FixtureRequest, flavour
     assert backend.record_payment(paid) is RecordOutcome.RECORDED
     again = seed_demo(url)
     assert again.assessments_added == 0
-    assert len(again.requests) == 9
+    assert len(again.requests) == 10
     with backend.engine.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(sql.requests)).scalar() == 9
+        assert conn.execute(sa.select(sa.func.count()).select_from(sql.requests)).scalar() == 10
         assert conn.execute(sa.select(sa.func.count()).select_from(sql.assessments)).scalar() == 805
         versions = conn.execute(sa.select(sql.schema_version.c.version)).scalars().all()
     assert versions == [sql.SCHEMA_VERSION]
@@ -146,4 +146,27 @@ def test_migrate_adds_the_new_columns_to_a_version_1_database(
     stored = backend.get_request("10000057")
     assert stored is not None and stored.office_id is None  # old rows keep what they had
     assert backend.get_office("townhall") is not None
+
+
+def test_migrate_adds_the_columns_a_version_1_database_lacks(sqlite_url: str) -> None:
+    engine = sql.make_engine(sqlite_url)
+    dropped = {
+        "civic_requests": ["dossier", "fee", "currency", "fee_status", "fee_receipt"],
+        "civic_request_history": ["event"],
+        "civic_document_types": ["fields", "at_counter"],
+    }
+    with engine.begin() as conn:  # back to the version 1 tables
+        for table, columns in dropped.items():
+            for column in columns:
+                conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+    engine.dispose()
+    assert sql.migrate(sqlite_url) == sql.SCHEMA_VERSION
+    backend = sql.SqlBackend.from_url(sqlite_url)
+    columns = {c["name"] for c in sa.inspect(backend.engine).get_columns("civic_requests")}
+    assert {"dossier", "fee", "fee_status", "fee_receipt"} <= columns
+    old = backend.get_request("10000012")  # filed before fees: no dossier, nothing due
+    assert old is not None and dict(old.dossier) == {} and old.fee_status.value == "none"
+    assert seed_demo(sqlite_url).document_types == 6  # the catalogue gets its fields back
+    birth = backend.get_document_type("birth")
+    assert birth is not None and len(birth.fields) == 5
     backend.dispose()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
 import runtime
 from civic.seed import seed_demo
 from sms.preferences import Preferences
+from sms.providers.console import read_outbox
 from sms.store import MessageStore
 
 AGENT = {"Authorization": "Bearer demo-agent-key"}
@@ -41,9 +44,9 @@ def test_list_is_paginated_newest_first(seeded: FlaskClient) -> None:
     first = seeded.get("/api/v1/requests?per_page=5", headers=AGENT).get_json()
     second = seeded.get("/api/v1/requests?per_page=5&page=2", headers=AGENT).get_json()
     assert (len(first["items"]), first["has_more"]) == (5, True)
-    assert (len(second["items"]), second["has_more"]) == (4, False)
+    assert (len(second["items"]), second["has_more"]) == (5, False)
     refs = [r["reference"] for r in first["items"] + second["items"]]
-    assert len(set(refs)) == 9 and refs[-1] == SUBMITTED_REF
+    assert len(set(refs)) == 10 and refs[-1] == SUBMITTED_REF
 
 
 def test_list_filters_by_status(seeded: FlaskClient) -> None:
@@ -109,9 +112,11 @@ def test_decisions_move_a_request_to_ready_and_queue_one_sms_each(
     assert body["history"][-1]["agent_id"] == "demo-agent"
     assert body["alert"] == "queued"
     store = runtime.current().get(MessageStore)
-    message_id = store.existing(f"request:{SUBMITTED_REF}:4")
+    # Entries: 1 filed, 2 fee paid (its receipt said so: no alert), 3 in review, 4, 5 ready.
+    message_id = store.existing(f"request:{SUBMITTED_REF}:5")
     assert message_id is not None
-    assert store.existing(f"request:{SUBMITTED_REF}:2") is not None
+    assert store.existing(f"request:{SUBMITTED_REF}:3") is not None
+    assert store.existing(f"request:{SUBMITTED_REF}:2") is None
 
 
 def test_illegal_transition_is_409_with_current_status(seeded: FlaskClient) -> None:
@@ -170,7 +175,12 @@ def _sms(ref: str, seq: int) -> Any:
     assert message_id is not None
     message = store.get(message_id)
     assert message is not None
-    return message
+    if message.text:  # still queued
+        return message
+    # Sent: the message log keeps no text, the phone's copy (console outbox) has it.
+    client = runtime.current().get(redis.Redis)
+    [sent] = [e for e in read_outbox(client) if e.message_id == message.provider_id]
+    return dataclasses.replace(message, text=sent.text)
 
 
 @pytest.mark.parametrize(
@@ -197,12 +207,15 @@ def test_the_citizen_reads_the_agents_decision_in_their_language(
     )
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["reason"] == "Registre 1987 p.12"
-    refused = _sms(SUBMITTED_REF, 2)
+    refused = _sms(SUBMITTED_REF, len(response.get_json()["history"]))
     assert refused.lang == lang
     assert f"{reason}. Registre 1987 p.12" in refused.text
     assert "\u202e" not in refused.text and "\x00" not in refused.text
     for decision in ("in_review", "approve"):
         assert _decide(seeded, APPROVED_REF, {"decision": decision}).status_code in (200, 409)
+    # The seeded approved request still owes its fee: waived first, then ready.
+    waived = _decide(seeded, APPROVED_REF, {"decision": "waive_fee", "reason": "Indigent"})
+    assert waived.status_code == 200, waived.get_json()
     ready = _decide(seeded, APPROVED_REF, {"decision": "ready", "office": "townhall"})
     assert ready.status_code == 200, ready.get_json()
     collect = _sms(APPROVED_REF, len(ready.get_json()["history"]))
@@ -224,3 +237,68 @@ def test_back_office_down_is_503_not_500(app: Flask) -> None:
     response = app.test_client().get("/api/v1/requests", headers=AGENT)
     assert response.status_code == 503
     assert response.get_json()["error"] == "unavailable"
+
+
+AWAITING_REF = "10000103"  # seeded: birth, awaiting_payment
+
+
+def test_a_request_shows_its_dossier_and_fee(seeded: FlaskClient) -> None:
+    body = seeded.get(f"/api/v1/requests/{SUBMITTED_REF}", headers=AGENT).get_json()
+    assert body["dossier"] == {
+        "child_name": "Neema Kahindo",
+        "birth_date": "14/02/2019",
+        "birth_place": "Goma",
+        "mother_name": "Furaha Kahindo",
+    }
+    assert body["fee"] == {"amount": 5000, "currency": "CDF", "status": "paid", "receipt_code": ""}
+    assert [h["event"] for h in body["history"]] == [None, "fee_paid"]
+    waiting = seeded.get(f"/api/v1/requests/{AWAITING_REF}", headers=AGENT).get_json()
+    assert (waiting["status"], waiting["fee"]["status"]) == ("awaiting_payment", "due")
+    assert waiting["allowed_decisions"] == ["reject", "waive_fee"]
+    listed = seeded.get("/api/v1/requests?status=awaiting_payment", headers=AGENT).get_json()
+    assert [r["reference"] for r in listed["items"]] == [AWAITING_REF]
+
+
+def test_ready_on_an_unpaid_fee_is_409_until_a_waiver_with_a_reason(
+    seeded: FlaskClient,
+) -> None:
+    before = seeded.get(f"/api/v1/requests/{APPROVED_REF}", headers=AGENT).get_json()
+    assert before["fee"]["status"] == "due" and "ready" not in before["allowed_decisions"]
+    refused = _decide(
+        seeded, APPROVED_REF, {"decision": "ready", "office": "townhall", "pickup": "Guichet 2"}
+    )
+    assert refused.status_code == 409
+    assert refused.get_json()["error"] == "fee_unpaid"
+    assert refused.get_json()["status"] == "approved"
+    no_reason = _decide(seeded, APPROVED_REF, {"decision": "waive_fee"})
+    assert no_reason.status_code == 400 and "reason" in no_reason.get_json()["errors"]
+    waived = _decide(seeded, APPROVED_REF, {"decision": "waive_fee", "reason": "Indigent"})
+    assert waived.status_code == 200, waived.get_json()
+    body = waived.get_json()
+    assert (body["status"], body["fee"]["status"]) == ("approved", "waived")
+    assert body["history"][-1] == {
+        **body["history"][-1],
+        "event": "fee_waived",
+        "reason": "Indigent",
+        "agent_id": "demo-agent",
+    }
+    assert body["alert"] == "queued"  # the citizen is told there is nothing to pay
+    store = runtime.current().get(MessageStore)
+    waiver_sms = store.get(store.existing(f"request:{APPROVED_REF}:4") or "")
+    assert waiver_sms is not None and waiver_sms.template == "request_fee_waived"
+    again = _decide(seeded, APPROVED_REF, {"decision": "waive_fee", "reason": "Twice"})
+    assert again.status_code == 409
+    ready = _decide(
+        seeded, APPROVED_REF, {"decision": "ready", "office": "townhall", "pickup": "Guichet 2"}
+    )
+    assert ready.status_code == 200 and ready.get_json()["status"] == "ready_for_pickup"
+
+
+def test_a_request_awaiting_payment_is_only_rejected_or_released_by_a_waiver(
+    seeded: FlaskClient,
+) -> None:
+    refused = _decide(seeded, AWAITING_REF, {"decision": "in_review"})
+    assert refused.status_code == 409
+    assert refused.get_json()["allowed_decisions"] == ["reject", "waive_fee"]
+    released = _decide(seeded, AWAITING_REF, {"decision": "waive_fee", "reason": "Orphelin"})
+    assert released.get_json()["status"] == "submitted"

@@ -12,6 +12,11 @@ from civic.ports import (
     Backend,
     Citizen,
     Decision,
+    DossierError,
+    FeePayment,
+    FeeStatus,
+    FeeUnpaidError,
+    HistoryEvent,
     IdentityRequiredError,
     IllegalTransitionError,
     PaymentRecord,
@@ -28,6 +33,28 @@ from civic.ports import (
 
 OWNER = "+243810000001"
 OTHER = "+243990000002"
+# Dossiers as the USSD form leaves them (the demo catalogue's required fields).
+BIRTH = {
+    "child_name": "Neema Bahati",
+    "birth_date": "14/02/2019",
+    "birth_place": "Goma",
+    "mother_name": "Furaha Bahati",
+}
+CRIMINAL = {"birth_date": "03/07/1990", "birth_place": "Bukavu", "purpose": "job"}
+
+
+def _fee_payment(payment_id: str, reference: str, amount: int = 5000) -> FeePayment:
+    return FeePayment(
+        payment_id=payment_id,
+        reference=reference,
+        amount=amount,
+        currency="CDF",
+        phone=OTHER,
+        operator="mpesa",
+        provider_reference="PRV-F",
+        paid_at=datetime(2026, 11, 24, 10, 0, tzinfo=UTC),
+        receipt_code="1234-5678-90",
+    )
 
 
 def _payment(
@@ -119,13 +146,17 @@ def test_document_types_carry_their_procedure_guide(backend: Backend) -> None:
 
 
 def test_create_request_is_submitted_with_a_valid_reference(backend: Backend) -> None:
-    created = backend.create_request(owner_phone=OTHER, document_code="birth", idempotency_key="k1")
+    created = backend.create_request(
+        owner_phone=OTHER, document_code="birth", idempotency_key="k1", dossier=BIRTH
+    )
     assert references.validate(created.reference)
     assert created.status is RequestStatus.SUBMITTED
     assert [c.status for c in created.history] == [RequestStatus.SUBMITTED]
     assert created.history[0].agent_id is None
     assert backend.get_request(created.reference) == created
-    again = backend.create_request(owner_phone=OTHER, document_code="birth", idempotency_key="k1")
+    again = backend.create_request(
+        owner_phone=OTHER, document_code="birth", idempotency_key="k1", dossier=BIRTH
+    )
     assert again.reference == created.reference
     assert len(backend.list_requests(owner_phone=OTHER)) == 1
 
@@ -134,20 +165,24 @@ def test_create_request_checks_document_and_identity(backend: Backend) -> None:
     with pytest.raises(UnknownDocumentTypeError):
         backend.create_request(owner_phone=OTHER, document_code="passport", idempotency_key="k2")
     with pytest.raises(IdentityRequiredError):
-        backend.create_request(owner_phone=OTHER, document_code="criminal", idempotency_key="k3")
+        backend.create_request(
+            owner_phone=OTHER, document_code="criminal", idempotency_key="k3", dossier=CRIMINAL
+        )
     made = backend.create_request(
         owner_phone=OTHER,
         document_code="criminal",
         idempotency_key="k4",
         applicant_name="Neema Bahati",
         id_number="CD-99",
+        dossier=CRIMINAL,
     )
     assert (made.applicant_name, made.id_number) == ("Neema Bahati", "CD-99")
 
 
 def test_demo_owner_has_a_request_in_every_status(backend: Backend) -> None:
     mine = backend.list_requests(owner_phone=OWNER, limit=50)
-    assert {r.status for r in mine} == set(RequestStatus)
+    # Every status but expired, which only time gives (tests/payments/test_request_fees.py).
+    assert {r.status for r in mine} == set(RequestStatus) - {RequestStatus.EXPIRED}
     ready = backend.list_requests(owner_phone=OWNER, status=RequestStatus.READY_FOR_PICKUP)
     assert [(r.office_id, r.pickup) for r in ready] == [("townhall", None)]
     rejected = backend.list_requests(status=RequestStatus.REJECTED)
@@ -161,16 +196,18 @@ def test_list_requests_pages_newest_first_without_overlap(backend: Backend) -> N
     everything = backend.list_requests(owner_phone=OWNER, limit=50)
     pages = [backend.list_requests(owner_phone=OWNER, limit=4, offset=o) for o in (0, 4, 8)]
     assert [r.reference for page in pages for r in page] == [r.reference for r in everything]
-    assert [len(p) for p in pages] == [4, 4, 1]
+    assert [len(p) for p in pages] == [4, 4, 2]
     stamps = [r.created_at for r in everything]
     assert stamps == sorted(stamps, reverse=True)
-    newest = backend.create_request(owner_phone=OWNER, document_code="birth", idempotency_key="n")
+    newest = backend.create_request(
+        owner_phone=OWNER, document_code="birth", idempotency_key="n", dossier=BIRTH
+    )
     assert backend.list_requests(owner_phone=OWNER, limit=1)[0].reference == newest.reference
 
 
 def test_decisions_walk_to_delivered_with_an_append_only_history(backend: Backend) -> None:
     ref = backend.create_request(
-        owner_phone=OTHER, document_code="birth", idempotency_key="w"
+        owner_phone=OTHER, document_code="birth", idempotency_key="w", dossier=BIRTH
     ).reference
     backend.decide(ref, Decision.IN_REVIEW, agent_id="agent-a")
     visit = backend.decide(
@@ -183,6 +220,8 @@ def test_decisions_walk_to_delivered_with_an_append_only_history(backend: Backen
     )
     approved = backend.decide(ref, Decision.APPROVE, agent_id="agent-b")
     assert (approved.reason, approved.reason_code) == (None, None)
+    paid = backend.record_fee_payment(_fee_payment("pay-w", ref))
+    assert paid is RecordOutcome.RECORDED
     ready = backend.decide(
         ref, Decision.READY, agent_id="agent-b", office_id="townhall", pickup="Guichet 2, lundi"
     )
@@ -199,19 +238,23 @@ def test_decisions_walk_to_delivered_with_an_append_only_history(backend: Backen
         "in_review",
         "needs_visit",
         "approved",
+        "approved",  # the fee was paid (event fee_paid): the status stays
         "ready_for_pickup",
         "delivered",
     ]
+    assert stored.history[4].event is HistoryEvent.FEE_PAID
     assert [c.agent_id for c in stored.history] == [
         None,
         "agent-a",
         "agent-a",
         "agent-b",
+        None,
         "agent-b",
         "agent-c",
     ]
     assert (stored.history[2].reason_code, stored.history[2].reason) == ("id_check", "Bring it")
-    assert (stored.history[4].office_id, stored.history[4].pickup) == (
+    # history[4] is the fee payment (event fee_paid), history[5] the ready decision.
+    assert (stored.history[5].office_id, stored.history[5].pickup) == (
         "townhall",
         "Guichet 2, lundi",
     )
@@ -221,7 +264,7 @@ def test_decisions_walk_to_delivered_with_an_append_only_history(backend: Backen
 
 def test_illegal_transitions_are_refused_with_the_current_status(backend: Backend) -> None:
     ref = backend.create_request(
-        owner_phone=OTHER, document_code="birth", idempotency_key="i"
+        owner_phone=OTHER, document_code="birth", idempotency_key="i", dossier=BIRTH
     ).reference
     with pytest.raises(IllegalTransitionError) as caught:
         backend.decide(ref, Decision.READY, agent_id="a", office_id="townhall")
@@ -236,7 +279,7 @@ def test_illegal_transitions_are_refused_with_the_current_status(backend: Backen
 
 def test_reason_codes_and_offices_are_required_known_and_bounded(backend: Backend) -> None:
     ref = backend.create_request(
-        owner_phone=OTHER, document_code="birth", idempotency_key="r"
+        owner_phone=OTHER, document_code="birth", idempotency_key="r", dossier=BIRTH
     ).reference
     with pytest.raises(ReasonRequiredError):  # free text alone reaches no reader in their language
         backend.decide(ref, Decision.REJECT, agent_id="a", reason="Duplicate")
@@ -280,7 +323,7 @@ def test_catalogue_carries_reasons_and_offices_in_three_languages(backend: Backe
 
 def test_agent_text_is_stored_without_control_or_bidi_characters(backend: Backend) -> None:
     ref = backend.create_request(
-        owner_phone=OTHER, document_code="birth", idempotency_key="b"
+        owner_phone=OTHER, document_code="birth", idempotency_key="b", dossier=BIRTH
     ).reference
     rejected = backend.decide(
         ref,
@@ -312,7 +355,7 @@ def test_citizens_are_created_and_updated(backend: Backend) -> None:
 def test_concurrent_decisions_apply_once(backend: Backend) -> None:
 
     ref = backend.create_request(
-        owner_phone=OTHER, document_code="birth", idempotency_key="c"
+        owner_phone=OTHER, document_code="birth", idempotency_key="c", dossier=BIRTH
     ).reference
     start = threading.Barrier(4)
     outcomes: list[str] = []
@@ -354,3 +397,150 @@ def test_concurrent_twin_payments_settle_once(backend: Backend) -> None:
     assert sorted(outcomes) == sorted(
         [RecordOutcome.RECORDED] + [RecordOutcome.ALREADY_RECORDED] * 3
     )
+
+
+# --- dossiers and fees ------------------------------------------------------------------------
+
+
+def test_catalogue_declares_fields_and_what_to_bring(backend: Backend) -> None:
+    birth = backend.get_document_type("birth")
+    assert birth is not None
+    assert [f.key for f in birth.fields] == [
+        "child_name",
+        "birth_date",
+        "birth_place",
+        "father_name",
+        "mother_name",
+    ]
+    assert [f.validator for f in birth.fields][:3] == ["person_name", "past_date", "place"]
+    assert not birth.fields[3].required and birth.fields[0].required
+    assert set(birth.fields[1].labels) == {"fr", "en", "sw"}
+    assert birth.at_counter == {}
+    criminal = backend.get_document_type("criminal")
+    assert criminal is not None
+    purpose = criminal.fields[-1]
+    assert purpose.validator == "choice"
+    assert [c.value for c in purpose.choices] == ["job", "travel", "other"]
+    assert "deux photos" in criminal.at_counter["fr"][0]
+    nationality = backend.get_document_type("nationality")
+    assert nationality is not None and nationality.fields[-1].pattern == "^[0-9]{8,12}$"
+
+
+def test_dossier_is_stored_with_the_request_and_checked(backend: Backend) -> None:
+    made = backend.create_request(
+        owner_phone=OTHER,
+        document_code="birth",
+        idempotency_key="d1",
+        dossier={**BIRTH, "father_name": "  Jean   Bahati "},
+    )
+    stored = backend.get_request(made.reference)
+    assert stored is not None
+    assert dict(stored.dossier) == {**BIRTH, "father_name": "Jean Bahati"}
+    assert (stored.fee, stored.currency, stored.fee_status) == (5000, "CDF", FeeStatus.DUE)
+    missing = {k: v for k, v in BIRTH.items() if k != "mother_name"}
+    with pytest.raises(DossierError) as caught:
+        backend.create_request(
+            owner_phone=OTHER, document_code="birth", idempotency_key="d2", dossier=missing
+        )
+    assert caught.value.field == "mother_name"
+    with pytest.raises(DossierError) as caught:
+        backend.create_request(
+            owner_phone=OTHER,
+            document_code="birth",
+            idempotency_key="d3",
+            dossier={**BIRTH, "password": "x"},
+        )
+    assert caught.value.field == "password"
+    assert len(backend.list_requests(owner_phone=OTHER)) == 1
+
+
+def test_a_collected_fee_holds_the_request_until_it_is_paid_once(backend: Backend) -> None:
+    made = backend.create_request(
+        owner_phone=OTHER,
+        document_code="birth",
+        idempotency_key="f1",
+        dossier=BIRTH,
+        collect_fee=True,
+    )
+    assert (made.status, made.fee_status) == (RequestStatus.AWAITING_PAYMENT, FeeStatus.DUE)
+    with pytest.raises(IllegalTransitionError):
+        backend.decide(made.reference, Decision.IN_REVIEW, agent_id="a")
+    wrong = _fee_payment("pay-0", made.reference, amount=4999)
+    assert backend.record_fee_payment(wrong) is RecordOutcome.AMOUNT_MISMATCH
+    payment = _fee_payment("pay-1", made.reference)
+    assert backend.record_fee_payment(payment) is RecordOutcome.RECORDED
+    assert backend.record_fee_payment(payment) is RecordOutcome.ALREADY_RECORDED
+    twin = _fee_payment("pay-2", made.reference)
+    assert backend.record_fee_payment(twin) is RecordOutcome.FEE_ALREADY_SETTLED
+    unknown = _fee_payment("pay-3", "99999994")
+    assert backend.record_fee_payment(unknown) is RecordOutcome.UNKNOWN_REQUEST
+    stored = backend.get_request(made.reference)
+    assert stored is not None
+    assert (stored.status, stored.fee_status) == (RequestStatus.SUBMITTED, FeeStatus.PAID)
+    assert stored.fee_receipt == "1234-5678-90"
+    assert [(c.status, c.event) for c in stored.history] == [
+        (RequestStatus.AWAITING_PAYMENT, None),
+        (RequestStatus.SUBMITTED, HistoryEvent.FEE_PAID),
+    ]
+
+
+def test_ready_is_refused_on_an_unpaid_fee_until_a_waiver_with_a_reason(backend: Backend) -> None:
+    ref = backend.create_request(
+        owner_phone=OTHER, document_code="birth", idempotency_key="u", dossier=BIRTH
+    ).reference
+    backend.decide(ref, Decision.IN_REVIEW, agent_id="a")
+    backend.decide(ref, Decision.APPROVE, agent_id="a")
+    with pytest.raises(FeeUnpaidError) as refused:
+        backend.decide(ref, Decision.READY, agent_id="a", office_id="townhall", pickup="Guichet 2")
+    assert refused.value.current is RequestStatus.APPROVED
+    with pytest.raises(ReasonRequiredError):
+        backend.decide(ref, Decision.WAIVE_FEE, agent_id="chief")
+    waived = backend.decide(ref, Decision.WAIVE_FEE, agent_id="chief", reason="Indigent family")
+    assert (waived.status, waived.fee_status) == (RequestStatus.APPROVED, FeeStatus.WAIVED)
+    entry = waived.history[-1]
+    assert (entry.event, entry.reason, entry.agent_id) == (
+        HistoryEvent.FEE_WAIVED,
+        "Indigent family",
+        "chief",
+    )
+    with pytest.raises(IllegalTransitionError):
+        backend.decide(ref, Decision.WAIVE_FEE, agent_id="chief", reason="Twice")
+    ready = backend.decide(
+        ref, Decision.READY, agent_id="a", office_id="townhall", pickup="Guichet 2"
+    )
+    assert ready.status is RequestStatus.READY_FOR_PICKUP
+    assert backend.get_request(ref) == ready
+
+
+def test_a_waiver_releases_a_request_awaiting_payment(backend: Backend) -> None:
+    ref = backend.create_request(
+        owner_phone=OTHER, document_code="birth", idempotency_key="v", dossier=BIRTH,
+        collect_fee=True,
+    ).reference  # fmt: skip
+    released = backend.decide(ref, Decision.WAIVE_FEE, agent_id="chief", reason="Orphan")
+    assert (released.status, released.fee_status) == (RequestStatus.SUBMITTED, FeeStatus.WAIVED)
+    payment = _fee_payment("pay-late", ref)
+    assert backend.record_fee_payment(payment) is RecordOutcome.FEE_ALREADY_SETTLED
+
+
+def test_only_requests_awaiting_payment_expire_and_a_late_payment_revives(
+    backend: Backend,
+) -> None:
+    ref = backend.create_request(
+        owner_phone=OTHER, document_code="birth", idempotency_key="e", dossier=BIRTH,
+        collect_fee=True,
+    ).reference  # fmt: skip
+    future = datetime(2100, 1, 1, tzinfo=UTC)
+    past = datetime(2000, 1, 1, tzinfo=UTC)
+    waiting = backend.list_requests(status=RequestStatus.AWAITING_PAYMENT, created_before=future)
+    assert ref in [r.reference for r in waiting]
+    assert backend.list_requests(created_before=past) == []
+    expired = backend.expire_request(ref)
+    assert expired is not None and expired.status is RequestStatus.EXPIRED
+    assert backend.expire_request(ref) is None
+    assert backend.expire_request("10000012") is None  # submitted: not awaiting
+    assert backend.get_request(ref) == expired
+    assert backend.record_fee_payment(_fee_payment("pay-e", ref)) is RecordOutcome.RECORDED
+    revived = backend.get_request(ref)
+    assert revived is not None
+    assert (revived.status, revived.fee_status) == (RequestStatus.SUBMITTED, FeeStatus.PAID)

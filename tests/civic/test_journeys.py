@@ -20,6 +20,8 @@ from sms.store import MessageStore
 from tests.conftest import UssdPhone
 
 AGENT = {"Authorization": "Bearer demo-agent-key"}
+# The birth certificate's dossier, one answer per field screen ("97" skips the father).
+BIRTH_ANSWERS = ("Neema Kahindo", "14/02/2019", "Goma", "97", "Furaha Kahindo")
 
 
 @pytest.fixture
@@ -93,45 +95,88 @@ def test_tax_reference_typos_unknown_and_already_paid(city: Backend, ussd: UssdP
     assert paid.end and "déjà payée" in paid.body
 
 
-def test_request_a_birth_certificate_then_find_it_and_get_the_sms(
-    city: Backend, ussd: UssdPhone, redis_client: redis.Redis
+def test_request_a_birth_certificate_with_its_dossier_up_to_the_payment_prompt(
+    city: Backend, ussd: UssdPhone
 ) -> None:
     ussd.dial()
     docs = ussd.type("2")
     shown = ussd.type(_option(docs.body, "naissance"))
     assert "Frais: 5 000 CDF" in shown.body and "Noms des parents" in shown.body
-    confirm = ussd.type("1")  # birth needs no identity: straight to the confirmation
-    assert "Confirmer la demande" in confirm.body
-    done = ussd.type("1")
+    # Birth needs no identity and nothing at the counter: straight to the dossier's fields.
+    name = ussd.type("1")
+    assert not name.end
+    assert name.body.splitlines()[:2] == ["Extrait d'acte de naissance", "Nom complet de l'enfant"]
+    refused = ussd.type("12")
+    assert "Nom invalide" in refused.body and "Nom complet de l'enfant" in refused.body
+    when = ussd.type("Neema  Kahindo")
+    assert "Date de naissance (jj/mm/aaaa)" in when.body
+    assert "0. Retour" in when.body
+    again = ussd.type("0")  # back one field, not out of the form
+    assert "Nom complet de l'enfant" in again.body
+    ussd.type("Neema Kahindo")
+    future = ussd.type("01/01/2099")
+    assert "Date invalide" in future.body
+    place = ussd.type("14021019")
+    assert "Date invalide" in place.body  # 14/02/1019: before 1900
+    place = ussd.type("14.02.2019")
+    assert "Lieu de naissance" in place.body
+    father = ussd.type("Goma")
+    assert "Nom du père" in father.body and "97. Passer" in father.body  # optional
+    mother = ussd.type("97")
+    assert "Nom de la mère" in mother.body and "97." not in mother.body  # required
+    summary = ussd.type("Furaha Kahindo")
+    assert "Vérifiez: Neema Kahindo, 14/02/2019, Goma, -, Furaha Kahindo" in summary.body
+    last = ussd.type("0")  # from the summary back to the last field
+    assert "Nom de la mère" in last.body
+    ussd.type("Furaha Kahindo")
+    confirm = ussd.type("1")
+    assert "Confirmer la demande: Extrait d'acte de naissance, frais 5 000 CDF" in confirm.body
+    operators = ussd.type("1")
+    assert "Payer les frais, 5 000 CDF, avec:" in operators.body
+    assert "M-Pesa" in operators.body
+    done = ussd.type(_option(operators.body, "M-Pesa"))
     assert done.end
     ref = re.search(r"Demande (\d{8}) enregistrée", done.body)
     assert ref is not None and references.validate(ref.group(1))
+    assert "M-Pesa" in done.body and "5 000 CDF" in done.body
     created = city.get_request(ref.group(1))
     assert created is not None and created.document_code == "birth"
     assert created.owner_phone == "+243810000001"
-    assert created.status is RequestStatus.SUBMITTED
-    # The SMS with the reference is a job, queued only after the hop.
+    assert created.status is RequestStatus.AWAITING_PAYMENT
+    assert dict(created.dossier) == {
+        "child_name": "Neema Kahindo",
+        "birth_date": "14/02/2019",
+        "birth_place": "Goma",
+        "mother_name": "Furaha Kahindo",
+    }
+    # No "request received" SMS while the fee is unpaid: the receipt will say it.
     store = runtime.current().get(MessageStore)
     assert store.existing(f"request:{ref.group(1)}:1") is None
-    _run_jobs(redis_client, "sms")
-    assert store.existing(f"request:{ref.group(1)}:1") is not None
-    # "My requests" lists it first; choosing it shows its status.
+    # "My requests" lists it first; choosing it offers to pay the fee.
     ussd.dial()
     ussd.type("3")
     mine = ussd.type("2")
-    assert mine.body.splitlines()[1].startswith(f"1. {ref.group(1)} enregistrée: ")
+    assert mine.body.splitlines()[1].startswith(f"1. {ref.group(1)} à payer: ")
     status = ussd.type("1")
-    assert not status.end and "en attente d'examen" in status.body
-    assert f"Demande {ref.group(1)} (Extrait d'acte de naissance)" in status.body
+    assert not status.end and "frais de 5 000 CDF à payer" in status.body
+    pay = ussd.type("1")
+    assert "Payer les frais, 5 000 CDF, avec:" in pay.body
+    pending = ussd.type(_option(pay.body, "M-Pesa"))
+    assert pending.end and "déjà en cours" in pending.body  # one active intent per request
+
+
+def _file_birth(ussd: UssdPhone) -> str:
+    ussd.dial()
+    docs = ussd.type("2")
+    ussd.type(_option(docs.body, "naissance"), "1", *BIRTH_ANSWERS, "1", "1")
+    return ussd.type("1").body  # the first operator
 
 
 def test_a_retried_confirm_files_one_request(city: Backend, ussd: UssdPhone) -> None:
     before = len(city.list_requests(owner_phone="+243810000001", limit=100))
-    ussd.dial()
-    ussd.type("2", "1", "1")
-    first = ussd.type("1")
+    first = _file_birth(ussd)
     again = ussd.retry()
-    assert again.body == first.body
+    assert again.body == first
     assert len(city.list_requests(owner_phone="+243810000001", limit=100)) == before + 1
 
 
@@ -141,12 +186,23 @@ def test_identity_is_asked_when_the_document_needs_it_and_unknown(
     ussd.dial(phone="+243990000007")
     docs = ussd.type("2")
     ussd.type(_option(docs.body, "casier"))
+    counter = ussd.type("1")
+    assert "A apporter au guichet: Pièce d'identité, acte de naissance, deux photos" in counter.body
     name = ussd.type("1")
     assert "Nom complet" in name.body
     ident = ussd.type("Neema Bahati")
     assert "pièce d'identité" in ident.body
-    confirm = ussd.type("CD-778899")
+    born = ussd.type("CD-778899")
+    assert "Date de naissance" in born.body
+    ussd.type("03/07/1990")
+    purpose = ussd.type("Bukavu")
+    assert "1. Emploi" in purpose.body and "3. Autre" in purpose.body
+    assert "Choix invalide" in ussd.type("7").body
+    summary = ussd.type("2")
+    assert "03/07/1990, Bukavu, Voyage" in summary.body
+    confirm = ussd.type("1")
     assert "Extrait de casier judiciaire" in confirm.body
+    ussd.type("1")
     done = ussd.type("1")
     ref = re.search(r"(\d{8})", done.body)
     assert ref is not None
@@ -155,6 +211,7 @@ def test_identity_is_asked_when_the_document_needs_it_and_unknown(
         "Neema Bahati",
         "CD-778899",
     )
+    assert made.dossier["purpose"] == "travel"
     known = city.get_citizen("+243990000007")
     assert known is not None and known.name == "Neema Bahati"
 
@@ -162,9 +219,9 @@ def test_identity_is_asked_when_the_document_needs_it_and_unknown(
 def test_known_citizen_is_not_asked_twice(city: Backend, ussd: UssdPhone) -> None:
     ussd.dial()
     docs = ussd.type("2")
-    ussd.type(_option(docs.body, "casier"))
-    confirm = ussd.type("1")
-    assert "Confirmer la demande" in confirm.body  # the demo citizen's name and ID are on file
+    ussd.type(_option(docs.body, "casier"), "1")
+    first = ussd.type("1")
+    assert "Date de naissance" in first.body  # the demo citizen's name and ID are on file
 
 
 @pytest.mark.parametrize(
@@ -189,6 +246,7 @@ def test_known_citizen_is_not_asked_twice(city: Backend, ussd: UssdPhone) -> Non
             "Demande 10000073 (Certificat de nationalité): refusée. "
             "Motif: Actes de naissance des parents manquants",
         ),
+        ("10000103", "frais de 5 000 CDF à payer"),
     ],
 )
 def test_track_by_reference_names_document_and_reference(
@@ -225,7 +283,7 @@ def test_my_requests_is_paginated(city: Backend, ussd: UssdPhone) -> None:
         for line in page.body.splitlines()
         if re.match(r"^\d+\. \d{8} ", line)
     ]
-    assert len(listed) == 9 and len(set(listed)) == 9
+    assert len(listed) == 10 and len(set(listed)) == 10
     # Any listed request can be picked from its page: the last one is the oldest.
     options = [ln for ln in pages[-1].body.splitlines() if re.match(r"^\d+\. \d{8} ", ln)]
     oldest = ussd.type(options[-1].split(".")[0])
@@ -279,12 +337,13 @@ def test_back_office_down_is_a_polite_end(app: Flask, ussd: UssdPhone) -> None:
 def test_done_walkthrough_agent_moves_the_new_request_to_ready(
     city: Backend, ussd: UssdPhone, app: Flask
 ) -> None:
-    ussd.dial()
-    done = ussd.type("2", "1", "1", "1")
-    ref = re.search(r"(\d{8})", done.body)
+    done = _file_birth(ussd)
+    ref = re.search(r"(\d{8})", done)
     assert ref is not None
     api = app.test_client()
+    # No payment here (tests/payments/test_request_fees.py pays it): the agent waives the fee.
     for body in (
+        {"decision": "waive_fee", "reason": "Famille indigente"},
         {"decision": "in_review"},
         {"decision": "approve"},
         {"decision": "ready", "office": "townhall", "pickup": "lundi de préférence"},
@@ -299,3 +358,41 @@ def test_done_walkthrough_agent_moves_the_new_request_to_ready(
         in (_whole(ussd, shown) + " ")
     )
     assert "lundi de préférence" in _whole(ussd, ussd.type("0", "1", ref.group(1)))
+
+
+@pytest.mark.parametrize(
+    ("lang_key", "expected"),
+    [
+        ("2", ("Child's full name", "Please check: Neema Kahindo", "Pay the fee, 5 000 CDF")),
+        ("3", ("Jina kamili la mtoto", "Hakiki: Neema Kahindo", "Lipa ada, 5 000 CDF")),
+    ],
+)
+def test_the_dossier_is_asked_in_the_callers_language(
+    city: Backend, ussd: UssdPhone, lang_key: str, expected: tuple[str, str, str]
+) -> None:
+    first, summary, operators = expected
+    ussd.dial()
+    ussd.type("9", lang_key)
+    docs = ussd.type("2")
+    ussd.type(_option(docs.body, "irth") if lang_key == "2" else _option(docs.body, "kuzaliwa"))
+    field = ussd.type("1")
+    assert first in field.body
+    screens = [ussd.type(answer) for answer in BIRTH_ANSWERS]
+    assert all(not s.end for s in screens)
+    assert summary in screens[-1].body
+    ussd.type("1")
+    assert operators in ussd.type("1").body
+
+
+def test_a_dropped_session_resumes_on_the_same_field_with_the_answers_kept(
+    city: Backend, ussd: UssdPhone
+) -> None:
+    ussd.dial()
+    docs = ussd.type("2")
+    ussd.type(_option(docs.body, "naissance"), "1", "Neema Kahindo")
+    offered = ussd.dial()  # the network dropped the call: a new session from the same phone
+    assert "interrompue" in offered.body
+    resumed = ussd.type("1")
+    assert "Date de naissance" in resumed.body
+    summary = ussd.type(*BIRTH_ANSWERS[1:])
+    assert "Neema Kahindo, 14/02/2019, Goma, -, Furaha Kahindo" in summary.body

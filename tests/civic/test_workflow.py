@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +11,8 @@ from civic import workflow
 from civic.ports import (
     Decision,
     DocumentType,
+    FeeStatus,
+    FeeUnpaidError,
     IllegalTransitionError,
     PickupRequiredError,
     Reason,
@@ -42,6 +45,8 @@ def _new() -> workflow.DocumentRequest:
         (S.READY_FOR_PICKUP, {D.DELIVERED}),
         (S.DELIVERED, set()),
         (S.REJECTED, set()),
+        (S.AWAITING_PAYMENT, {D.REJECT}),
+        (S.EXPIRED, set()),
     ],
 )
 def test_allowed_decisions_per_status(status: RequestStatus, allowed: set[Decision]) -> None:
@@ -154,3 +159,21 @@ def test_citizen_reads_the_coded_reason_in_their_language_then_the_free_text() -
     assert reason_text(rejected, BIRTH, "en") == "Blurred photo. x"
     assert reason_text(rejected, BIRTH, "fr") == "Photo floue. x"
     assert reason_text(rejected, BIRTH, "sw") == "Photo floue. x"  # no sw text: the default
+
+
+def test_handing_over_is_refused_while_the_fee_is_due() -> None:
+    due = dataclasses.replace(_new(), fee=5000, currency="CDF", fee_status=FeeStatus.DUE)
+    at_counter = dataclasses.replace(due, status=S.READY_FOR_PICKUP)  # e.g. older data
+    with pytest.raises(FeeUnpaidError):
+        workflow.apply(at_counter, D.DELIVERED, agent_id="a", at=AT)
+    assert workflow.allowed_decisions(S.READY_FOR_PICKUP, FeeStatus.DUE) == [D.WAIVE_FEE]
+    waived = workflow.apply(at_counter, D.WAIVE_FEE, agent_id="a", at=AT, reason="Indigent")
+    done = workflow.apply(waived, D.DELIVERED, agent_id="a", at=AT)
+    assert done.status is S.DELIVERED and done.fee_status is FeeStatus.WAIVED
+
+
+def test_a_free_document_has_no_fee_to_waive() -> None:
+    free = _new()
+    assert free.fee_status is FeeStatus.NONE
+    with pytest.raises(IllegalTransitionError):
+        workflow.apply(free, D.WAIVE_FEE, agent_id="a", at=AT, reason="x")

@@ -115,9 +115,12 @@ def test_a_phones_receipts_newest_first_described_in_its_language(
 
 
 def test_what_was_paid_is_named_from_one_function_for_every_kind(backend: Backend) -> None:
-    assert describe(backend, PaidFor(PaymentKind.TAX, "road", "100001"), "fr") == "Taxe de voirie"
+    assert (
+        describe(backend, PaidFor(PaymentKind.TAX_ASSESSMENT, "road", "100001"), "fr")
+        == "Taxe de voirie"
+    )
     document = backend.list_document_types()[0]
     fee = PaidFor(PaymentKind.REQUEST_FEE, document.code, "10000012")
     assert describe(backend, fee, "en") == document.names["en"]
     assert not re.fullmatch(r"[a-z_]+", describe(backend, fee, "sw"))  # a name, not a code
-    assert describe(backend, PaidFor(PaymentKind.TAX, "gone", "1"), "fr") == "gone"
+    assert describe(backend, PaidFor(PaymentKind.TAX_ASSESSMENT, "gone", "1"), "fr") == "gone"

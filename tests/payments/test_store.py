@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.exc import IntegrityError
 
-from payments.model import FailureReason, IntentStatus
+from payments.model import FailureReason, IntentStatus, PaymentKind
 from payments.store import NewIntent, PaymentStore, build_engine, intents, migrate, utcnow
 
 
@@ -106,3 +107,34 @@ def test_identical_callbacks_are_stored_once(store: PaymentStore) -> None:
     other, new_other = store.record_callback("sandbox", '{"a": 2}', "abc")
     assert new_first and not new_again and new_other
     assert again == first != other
+
+
+def test_a_database_older_than_kinds_is_upgraded_and_reads_as_taxes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'var' / 'old.db'}"
+    migrate(url)
+    engine = build_engine(url)
+    old = PaymentStore(engine)
+    before, _ = old.create_intent(new("s1:road:100045"))
+    with engine.begin() as conn:  # back to the tables as they were before kinds
+        conn.execute(text("DROP INDEX uq_payment_intents_one_active"))
+        conn.execute(text("ALTER TABLE payment_intents DROP COLUMN kind"))
+        conn.execute(text("ALTER TABLE payment_receipts DROP COLUMN kind"))
+        conn.execute(
+            text(
+                "CREATE UNIQUE INDEX uq_payment_intents_one_active ON payment_intents"
+                " (assessment_id) WHERE status IN ('pending', 'pushing', 'pushed')"
+            )
+        )
+    migrate(url)
+    store = PaymentStore(build_engine(url))
+    upgraded = store.get(before.id)
+    assert upgraded is not None and upgraded.kind is PaymentKind.TAX_ASSESSMENT
+    fee, created = store.create_intent(
+        replace(new("s1:fee:10000012", assessment="request:10000012"), kind=PaymentKind.REQUEST_FEE)
+    )
+    assert created and fee.kind is PaymentKind.REQUEST_FEE
+    # One active intent per subject, whatever its kind: a twin gets the same one.
+    twin, created = store.create_intent(
+        replace(new("s2:fee:10000012", assessment="request:10000012"), kind=PaymentKind.REQUEST_FEE)
+    )
+    assert not created and twin.id == fee.id

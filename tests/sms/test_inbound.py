@@ -117,10 +117,20 @@ def test_unknown_text_gets_a_short_help_in_the_keyword_language(phone: Phone) ->
     assert phone.last().startswith("Guichet: STATUS <ref> follows a request")
 
 
+BIRTH = {
+    "child_name": "Neema Kahindo",
+    "birth_date": "14/02/2019",
+    "birth_place": "Goma",
+    "mother_name": "Furaha Kahindo",
+}
+
+
 def test_status_of_a_request(phone: Phone, app_config: dict[str, Any]) -> None:
     seed_demo(app_config["database_url"])
     backend: Backend = runtime.current().get(Backend)  # type: ignore[type-abstract]
-    request = backend.create_request(owner_phone=PHONE, document_code="birth", idempotency_key="s1")
+    request = backend.create_request(
+        owner_phone=PHONE, document_code="birth", idempotency_key="s1", dossier=BIRTH
+    )
     phone.text(f"statut {request.reference}")
     assert phone.last().startswith(f"Guichet: demande {request.reference} (Extrait d'acte")
     backend.decide(request.reference, Decision.IN_REVIEW, agent_id="a1")
@@ -144,7 +154,9 @@ def test_status_of_someone_elses_request_looks_unknown(
 ) -> None:
     seed_demo(app_config["database_url"])
     backend: Backend = runtime.current().get(Backend)  # type: ignore[type-abstract]
-    request = backend.create_request(owner_phone=OTHER, document_code="birth", idempotency_key="s2")
+    request = backend.create_request(
+        owner_phone=OTHER, document_code="birth", idempotency_key="s2", dossier=BIRTH
+    )
     phone.text(f"STATUT {request.reference}")
     assert phone.last().startswith(f"Guichet: aucune demande {request.reference}")
 
@@ -211,3 +223,11 @@ def test_status_of_a_new_request_that_needs_a_visit_says_so(
     reply = phone.last()
     assert reply.startswith("Guichet: demande 10000099 (Certificat de résidence)")
     assert "Un passage au guichet sera demandé" in reply
+
+
+def test_status_of_a_request_awaiting_its_fee_says_how_to_pay(
+    phone: Phone, app_config: dict[str, Any]
+) -> None:
+    seed_demo(app_config["database_url"])
+    phone.text("STATUT 10000103")  # seeded: awaiting payment
+    assert "frais à payer" in phone.last() and "menu 3" in phone.last()
