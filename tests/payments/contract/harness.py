@@ -16,6 +16,9 @@ from tests.payments.conftest import Payments
 
 SUCCESS: Final = "success"
 AMBIGUOUS: Final = "ambiguous"
+# A success the customer gives after the push request returned: only for a harness whose
+# SUCCESS is in `answered_in_push` (for the others SUCCESS is already that).
+LATE_SUCCESS: Final = "late success"
 
 
 class Harness(ABC):
@@ -26,6 +29,14 @@ class Harness(ABC):
     phone: ClassVar[str]  # the citizen's E.164 number on this operator
     # Every failure the provider documents, in its own words -> the reason (SMS) we owe.
     failures: ClassVar[Mapping[str, FailureReason]]
+    # The currency of the city's assessments the provider charges (the city's menus say it).
+    currency: ClassVar[str] = "CDF"
+    # Capabilities (the suite's docstring says what each changes):
+    # the customer pays on a web page whose link we send by SMS, not on a USSD prompt;
+    pays_by_link: ClassVar[bool] = False
+    # outcomes (SUCCESS, `failures` keys) the answer to the push request itself ends, with
+    # no callback: a push that blocks until the customer has answered (Vodacom's C2B).
+    answered_in_push: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, live_url: str, token: str) -> None:
         self.live_url = live_url  # our app, as the provider reaches it
@@ -45,8 +56,8 @@ class Harness(ABC):
 
     @abstractmethod
     def script(self, outcome: str) -> int:
-        """Make the next payment end as `outcome` (SUCCESS, AMBIGUOUS or a `failures` key);
-        return the amount to charge."""
+        """Make the next payment end as `outcome` (SUCCESS, AMBIGUOUS, a `failures` key, or
+        LATE_SUCCESS when SUCCESS is answered in the push); return the amount to charge."""
 
     @abstractmethod
     def answer(self, payments: Payments, *, deliver: bool = True) -> None:
