@@ -125,27 +125,30 @@ def test_migrate_adds_the_new_columns_to_a_version_1_database(
 ) -> None:
     url = request.getfixturevalue(f"{flavour}_url")
     engine = sql.make_engine(url)
-    added = {
-        "civic_document_types": ["reasons"],
-        "civic_requests": ["reason_code", "office_id"],
-        "civic_request_history": ["reason_code", "office_id"],
-    }
-    with engine.begin() as conn:  # what a database made by schema version 1 looks like
+    try:
+        added = {
+            "civic_document_types": ["reasons"],
+            "civic_requests": ["reason_code", "office_id"],
+            "civic_request_history": ["reason_code", "office_id"],
+        }
+        with engine.begin() as conn:  # what a database made by schema version 1 looks like
+            for table, columns in added.items():
+                for column in columns:
+                    conn.execute(sa.text(f'ALTER TABLE {table} DROP COLUMN "{column}"'))
+            conn.execute(sa.text("DROP TABLE civic_offices"))
+            conn.execute(sql.schema_version.update().values(version=1))
+        assert sql.migrate(url) == sql.SCHEMA_VERSION
+        inspector = sa.inspect(engine)
         for table, columns in added.items():
-            for column in columns:
-                conn.execute(sa.text(f'ALTER TABLE {table} DROP COLUMN "{column}"'))
-        conn.execute(sa.text("DROP TABLE civic_offices"))
-        conn.execute(sql.schema_version.update().values(version=1))
-    assert sql.migrate(url) == sql.SCHEMA_VERSION
-    inspector = sa.inspect(engine)
-    for table, columns in added.items():
-        present = {c["name"] for c in inspector.get_columns(table)}
-        assert set(columns) <= present
-    seed_demo(url)  # the demo city fills the new columns and the offices table again
-    backend = sql.SqlBackend(engine)
-    stored = backend.get_request("10000057")
-    assert stored is not None and stored.office_id is None  # old rows keep what they had
-    assert backend.get_office("townhall") is not None
+            present = {c["name"] for c in inspector.get_columns(table)}
+            assert set(columns) <= present
+        seed_demo(url)  # the demo city fills the new columns and the offices table again
+        backend = sql.SqlBackend(engine)
+        stored = backend.get_request("10000057")
+        assert stored is not None and stored.office_id is None  # old rows keep what they had
+        assert backend.get_office("townhall") is not None
+    finally:
+        engine.dispose()  # a PostgreSQL connection left to the GC warns in the next test
 
 
 def test_migrate_adds_the_columns_a_version_1_database_lacks(sqlite_url: str) -> None:
