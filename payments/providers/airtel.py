@@ -21,7 +21,6 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from payments.providers.base import (
     StatusResult,
 )
 from payments.providers.http import json_object, never_connected
+from payments.providers.oauth import TokenCache
 
 NAME: Final = "airtel"
 RESPONSE_PREFIX: Final = "DP00800001"
@@ -114,43 +114,33 @@ class AirtelProvider:
         self.currencies = frozenset({config.currency})
         self._http = session or requests.Session()
         self._clock = clock
-        self._lock = threading.Lock()
-        self._token: str | None = None
-        self._token_expires = 0.0
+        self._tokens = TokenCache(
+            self._fetch_token,
+            AirtelError,
+            clock=clock,
+            margin_seconds=_TOKEN_MARGIN_SECONDS,
+            default_expires_in=0.0,
+        )
 
     # --- auth ----------------------------------------------------------------------------
 
+    def _fetch_token(self) -> requests.Response:
+        return self._http.post(
+            f"{self._config.base_url}/auth/oauth2/token",
+            json={
+                "client_id": self._config.client_id,
+                "client_secret": self._config.client_secret,
+                "grant_type": "client_credentials",
+            },
+            headers={"Content-Type": "application/json", "Accept": "*/*"},
+            timeout=self._config.timeout_seconds,
+        )
+
     def _access_token(self) -> str:
-        with self._lock:
-            if self._token is not None and self._clock() < self._token_expires:
-                return self._token
-            response = self._http.post(
-                f"{self._config.base_url}/auth/oauth2/token",
-                json={
-                    "client_id": self._config.client_id,
-                    "client_secret": self._config.client_secret,
-                    "grant_type": "client_credentials",
-                },
-                headers={"Content-Type": "application/json", "Accept": "*/*"},
-                timeout=self._config.timeout_seconds,
-            )
-            if response.status_code != 200:
-                raise AirtelError(f"oauth answered HTTP {response.status_code}")
-            data = json_object(response)
-            token = data.get("access_token")
-            if not isinstance(token, str) or not token:
-                raise AirtelError("oauth answer has no access_token")
-            try:  # a string ("180") in Airtel's sample, a number elsewhere
-                expires_in = float(str(data.get("expires_in", "")))
-            except ValueError:
-                expires_in = 0.0
-            self._token = token
-            self._token_expires = self._clock() + max(expires_in - _TOKEN_MARGIN_SECONDS, 0.0)
-            return token
+        return self._tokens.get()
 
     def _forget_token(self) -> None:
-        with self._lock:
-            self._token = None
+        self._tokens.forget()
 
     def _headers(self) -> dict[str, str]:
         return {

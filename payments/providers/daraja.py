@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from payments.providers.base import (
     integral_amount,
 )
 from payments.providers.http import json_object, never_connected
+from payments.providers.oauth import TokenCache
 
 NAME: Final = "daraja"
 PROCESSING_ERROR: Final = "500.001.1001"
@@ -93,39 +93,29 @@ class DarajaProvider:
         self._callback_url = callback_url
         self._http = session or requests.Session()
         self._clock = clock
-        self._lock = threading.Lock()
-        self._token: str | None = None
-        self._token_expires = 0.0
+        self._tokens = TokenCache(
+            self._fetch_token,
+            DarajaError,
+            clock=clock,
+            margin_seconds=_TOKEN_MARGIN_SECONDS,
+            default_expires_in=3599.0,
+        )
 
     # --- auth ----------------------------------------------------------------------------
 
+    def _fetch_token(self) -> requests.Response:
+        return self._http.get(
+            f"{self._config.base_url}/oauth/v1/generate",
+            params={"grant_type": "client_credentials"},
+            auth=(self._config.consumer_key, self._config.consumer_secret),
+            timeout=self._config.timeout_seconds,
+        )
+
     def _access_token(self) -> str:
-        with self._lock:
-            if self._token is not None and self._clock() < self._token_expires:
-                return self._token
-            response = self._http.get(
-                f"{self._config.base_url}/oauth/v1/generate",
-                params={"grant_type": "client_credentials"},
-                auth=(self._config.consumer_key, self._config.consumer_secret),
-                timeout=self._config.timeout_seconds,
-            )
-            if response.status_code != 200:
-                raise DarajaError(f"oauth answered HTTP {response.status_code}")
-            data = json_object(response)
-            token = data.get("access_token")
-            try:
-                expires_in = float(data.get("expires_in", 3599))
-            except (TypeError, ValueError):
-                expires_in = 0.0
-            if not isinstance(token, str) or not token:
-                raise DarajaError("oauth answer has no access_token")
-            self._token = token
-            self._token_expires = self._clock() + max(expires_in - _TOKEN_MARGIN_SECONDS, 0.0)
-            return token
+        return self._tokens.get()
 
     def _forget_token(self) -> None:
-        with self._lock:
-            self._token = None
+        self._tokens.forget()
 
     def _password(self, timestamp: str) -> str:
         raw = f"{self._config.shortcode}{self._config.passkey}{timestamp}"

@@ -31,7 +31,6 @@ import binascii
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ from payments.providers.base import (
     StatusResult,
 )
 from payments.providers.http import json_object, never_connected
+from payments.providers.oauth import TokenCache
 
 NAME: Final = "orange"
 MAX_ID_CHARS: Final = 30  # order_id and reference
@@ -143,9 +143,13 @@ class OrangeProvider:
         self._reference_of = reference_of  # intent id -> its stored provider reference
         self._http = session or requests.Session()
         self._clock = clock
-        self._lock = threading.Lock()
-        self._token: str | None = None
-        self._token_expires = 0.0
+        self._tokens = TokenCache(
+            self._fetch_token,
+            OrangeError,
+            clock=clock,
+            margin_seconds=_TOKEN_MARGIN_SECONDS,
+            default_expires_in=3600.0,
+        )
 
     def notif_url(self, intent_id: str) -> str:
         """Return the notif_url given to Orange for an intent."""
@@ -153,34 +157,20 @@ class OrangeProvider:
 
     # --- auth ----------------------------------------------------------------------------
 
+    def _fetch_token(self) -> requests.Response:
+        return self._http.post(
+            f"{self._config.base_url}/oauth/v3/token",
+            data={"grant_type": "client_credentials"},
+            auth=(self._config.client_id, self._config.client_secret),
+            headers={"Accept": "application/json"},
+            timeout=self._config.timeout_seconds,
+        )
+
     def _access_token(self) -> str:
-        with self._lock:
-            if self._token is not None and self._clock() < self._token_expires:
-                return self._token
-            response = self._http.post(
-                f"{self._config.base_url}/oauth/v3/token",
-                data={"grant_type": "client_credentials"},
-                auth=(self._config.client_id, self._config.client_secret),
-                headers={"Accept": "application/json"},
-                timeout=self._config.timeout_seconds,
-            )
-            if response.status_code != 200:
-                raise OrangeError(f"oauth answered HTTP {response.status_code}")
-            data = json_object(response)
-            token = data.get("access_token")
-            try:
-                expires_in = float(data.get("expires_in", 3600))
-            except (TypeError, ValueError):
-                expires_in = 0.0
-            if not isinstance(token, str) or not token:
-                raise OrangeError("oauth answer has no access_token")
-            self._token = token
-            self._token_expires = self._clock() + max(expires_in - _TOKEN_MARGIN_SECONDS, 0.0)
-            return token
+        return self._tokens.get()
 
     def _forget_token(self) -> None:
-        with self._lock:
-            self._token = None
+        self._tokens.forget()
 
     def _post(self, path: str, body: Mapping[str, Any]) -> requests.Response:
         token = self._access_token()
