@@ -113,7 +113,6 @@ class AirtelProvider:
         # One Open API app serves one currency (X-Currency): the one it was registered with.
         self.currencies = frozenset({config.currency})
         self._http = session or requests.Session()
-        self._clock = clock
         self._tokens = TokenCache(
             self._fetch_token,
             AirtelError,

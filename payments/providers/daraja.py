@@ -92,7 +92,6 @@ class DarajaProvider:
         self._config = config
         self._callback_url = callback_url
         self._http = session or requests.Session()
-        self._clock = clock
         self._tokens = TokenCache(
             self._fetch_token,
             DarajaError,

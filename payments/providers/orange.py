@@ -142,7 +142,6 @@ class OrangeProvider:
         self._callback_url = callback_url
         self._reference_of = reference_of  # intent id -> its stored provider reference
         self._http = session or requests.Session()
-        self._clock = clock
         self._tokens = TokenCache(
             self._fetch_token,
             OrangeError,
