@@ -36,7 +36,7 @@ def main() -> int:
     import redis  # noqa: PLC0415
     from profile_hop import call  # noqa: PLC0415
 
-    from gateway.app import create_app  # noqa: PLC0415
+    from bench.app import create_app  # noqa: PLC0415
 
     app = create_app()
     sid, phone = f"mem-{os.getpid()}", "+243810000077"

@@ -76,7 +76,7 @@ def main() -> int:
     os.environ.setdefault("REDIS_URL", f"redis://127.0.0.1:6379/{args.redis_db}")
     os.environ.setdefault("DATABASE_URL", "sqlite:////tmp/guichet-bench.db")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    from gateway.app import create_app  # noqa: PLC0415 - after the environment is set
+    from bench.app import create_app  # noqa: PLC0415 - after the environment is set
 
     app = create_app()
     for body in journey_bodies(20):  # warm-up: connections, caches

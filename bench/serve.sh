@@ -6,7 +6,8 @@
 #
 # STACK: sync | gthread<T> | gevent | granian<T> | granian<T>x<W>   (T = threads per worker,
 # e.g. gthread4; x<W> = W worker processes, overriding WORKERS, e.g. granian2x3)
-# App guichet = gateway.app:create_app() (the environment configures it); baseline = the
+# App guichet = bench.app:create_app() (gateway.app's factory plus the journey's bench.quote;
+# the environment configures it); baseline = the
 # shared harness's hand-written Flask app (peers/flask_baseline/app.py) run by OUR stack.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,7 +19,7 @@ if [[ "$APP" == baseline ]]; then
   GUNI_APP="app:app"; GRANIAN_APP=(app:app)
 else
   cd "$ROOT"
-  GUNI_APP="gateway.app:create_app()"; GRANIAN_APP=(--factory gateway.app:create_app)
+  GUNI_APP="bench.app:create_app()"; GRANIAN_APP=(--factory bench.app:create_app)
 fi
 GUNI=("$VENV/python" -m gunicorn -w "$WORKERS" -b "127.0.0.1:$PORT" --backlog 2048
       --log-level warning --no-control-socket)

@@ -7,7 +7,7 @@ For each provider x worker class: flush the Redis DB, queue N messages through t
 `SmsService.send` (N distinct phones, template `request_created` with a unique reference per
 message), then start one real worker subprocess (`python -m gateway worker --queues sms
 --burst --worker-class CLASS`, LOG_LEVEL=INFO as in production) and let it drain the queue.
-`africastalking` sends through the real SDK to `python -m sms fake-at` (a subprocess on
+`africastalking` sends through the real SDK to `python -m fakes.africastalking` (a subprocess on
 127.0.0.1); `console` prints each SMS, and the worker's stdout is where it is counted.
 
 Counted afterwards, never trusted from the worker: every message record is `sent` with a
@@ -84,13 +84,21 @@ def _env(redis_url: str, provider: str, at_url: str, database_url: str) -> dict[
 
 
 class FakeAt:
-    """`python -m sms fake-at` as a subprocess on a free port."""
+    """`python -m fakes.africastalking` as a subprocess on a free port."""
 
     def __init__(self) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(  # noqa: S603 - our own argv
-            [sys.executable, "-m", "sms", "fake-at", "--port", str(self.port), "--api-key", AT_KEY],
+            [
+                sys.executable,
+                "-m",
+                "fakes.africastalking",
+                "--port",
+                str(self.port),
+                "--api-key",
+                AT_KEY,
+            ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

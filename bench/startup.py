@@ -70,11 +70,11 @@ def main() -> int:
         "LOG_LEVEL": "WARNING",
     }
     python = sys.executable
-    argv = [python, "-m", "menus", "lint", path]
+    argv = [python, "-m", "bench.lint", path]
     lint = subprocess.run(argv, capture_output=True, text=True, check=False)  # noqa: S603
     print(f"lint: {lint.stdout.strip() or lint.stderr.strip()}")
     os.environ.update(env)
-    from gateway.app import create_app  # noqa: PLC0415
+    from bench.app import create_app  # noqa: PLC0415
     from menus.hop import HopHandler  # noqa: PLC0415
     from menus.loader import load_menus  # noqa: PLC0415
     from menus.machine import MenuMachine  # noqa: PLC0415
@@ -95,7 +95,7 @@ def main() -> int:
         }
     assert app.extensions["guichet"].get(HopHandler) is not None
     code = (
-        "import time; t=time.perf_counter(); from gateway.app import create_app; "
+        "import time; t=time.perf_counter(); from bench.app import create_app; "
         "create_app(); print(time.perf_counter()-t)"
     )
     cold = min(

@@ -1,9 +1,8 @@
-"""`python -m sms ...`: templates check, outbox, fake-at, broadcast."""
+"""`python -m sms ...`: templates check, outbox, scrub-log, broadcast."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
@@ -42,10 +41,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scrub-log", help="forget numbers and texts of sent messages (once, after an upgrade)"
     )
 
-    fake = commands.add_parser("fake-at", help="serve the fake Africa's Talking SMS API")
-    fake.add_argument("--port", type=int, default=8090)
-    fake.add_argument("--api-key", default="", help="refuse other keys (401)")
-
     broadcast = commands.add_parser("broadcast", help="send a notice to every phone of a CSV")
     broadcast.add_argument("--template", required=True)
     broadcast.add_argument("--to", required=True, type=Path, help="CSV with a phone column")
@@ -62,8 +57,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _outbox(args.phone, args.limit, as_json=args.json)
     if args.command == "scrub-log":
         return _scrub_log()
-    if args.command == "fake-at":
-        return _fake_at(args.port, args.api_key)
     return _broadcast(args)
 
 
@@ -139,16 +132,6 @@ def _scrub_log() -> int:
 
     count = MessageStore(redis.Redis.from_url(_settings().redis_url)).scrub()
     print(f"{count} message record(s) scrubbed", file=sys.stderr)
-    return 0
-
-
-def _fake_at(port: int, api_key: str) -> int:
-    from sms.fake_at_server import FakeAfricasTalking  # noqa: PLC0415
-
-    fake = FakeAfricasTalking(port=port, api_key=api_key)
-    print(f"fake Africa's Talking API on {fake.url} (AT_API_BASE_URL)", file=sys.stderr)
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the dev stops it
-        fake.serve_forever()
     return 0
 
 

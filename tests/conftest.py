@@ -19,9 +19,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import runtime
+from fakes.africastalking import FakeAfricasTalking
+from fakes.daraja import FakeDaraja
 from gateway.app import create_app
-from payments.fake_daraja import FakeDaraja
-from sms.fake_at_server import FakeAfricasTalking
 from tests.live_server import LiveServer
 
 REDIS_HOST = os.environ.get("GUICHET_TEST_REDIS_HOST", "127.0.0.1")

@@ -2,7 +2,7 @@
 
 The SDK's `SMSService` is built directly (never `africastalking.initialize()`, which keeps
 module globals). It has no base-URL setting, so `_baseUrl` is overwritten: the tests and
-`make run` point it at `sms.fake_at_server`. The SDK sends with `requests.post`; since 2.0.3
+`make run` point it at `fakes.africastalking`. The SDK sends with `requests.post`; since 2.0.3
 it takes a `timeout` argument (older releases had none), and we always pass ours so a slow
 API can never hold a worker longer than AT_TIMEOUT_SECONDS.
 

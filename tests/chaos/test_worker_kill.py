@@ -31,13 +31,13 @@ from rq.scheduler import RQScheduler
 
 import runtime
 from civic.seed import seed_demo
+from fakes.africastalking import Behaviour, FakeAfricasTalking
+from fakes.daraja import FakeDaraja
 from gateway.app import create_app
 from gateway.queues import QueueNames
-from payments.fake_daraja import FakeDaraja
 from payments.model import IntentStatus
 from payments.queues import PAYMENTS_QUEUE
 from payments.store import migrate as payments_migrate
-from sms.fake_at_server import Behaviour, FakeAfricasTalking
 from sms.service import SmsService
 from sms.store import Message, MessageStore, Status
 from tests.chaos.conftest import PrivateRedis, worker_env

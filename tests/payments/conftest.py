@@ -18,8 +18,8 @@ from civic import sql as civic_sql
 from civic.ports import Assessment
 from civic.seed import seed_demo
 from civic.sql import SqlBackend
+from fakes.daraja import FakeDaraja
 from payments import store as payment_store
-from payments.fake_daraja import FakeDaraja
 from payments.model import Intent
 from payments.providers.sandbox import SandboxProvider
 from payments.queues import PAYMENTS_QUEUE

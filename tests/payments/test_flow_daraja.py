@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from payments.fake_daraja import stk_callback
+from fakes.daraja import stk_callback
 from payments.model import FailureReason, IntentStatus
 from payments.providers.daraja import DarajaProvider
 from payments.service import StartOutcome

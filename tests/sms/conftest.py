@@ -11,7 +11,7 @@ from rq import Queue, SimpleWorker
 from rq.registry import ScheduledJobRegistry
 
 import runtime
-from sms.fake_at_server import FakeAfricasTalking
+from fakes.africastalking import FakeAfricasTalking
 from sms.queues import SMS_QUEUE
 from sms.store import Message, MessageStore
 from tests.conftest import FAKE_AT_KEY

@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 import runtime
+from fakes.africastalking import Behaviour, FakeAfricasTalking
 from gateway.app import create_app
 from sms.delivery import HOLD_KEY, HOLDS_METRIC, Dispatcher
-from sms.fake_at_server import Behaviour, FakeAfricasTalking
 from sms.service import SendResult, SmsService
 from sms.store import MessageStore, Status
 from tests.sms.conftest import OTHER, PHONE, Jobs, message

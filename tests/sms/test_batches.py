@@ -11,8 +11,8 @@ import redis
 from flask import Flask
 
 import runtime
+from fakes.africastalking import FakeAfricasTalking
 from sms.delivery import DeliverOutcome, Dispatcher
-from sms.fake_at_server import FakeAfricasTalking
 from sms.jobs import deliver_ready
 from sms.providers.console import read_outbox
 from sms.queues import DRAIN_BATCH, DRAIN_JOB, READY_KEY
@@ -130,7 +130,7 @@ class TestThroughTheFakeApi:
     def test_a_failing_api_mid_batch_retries_each_message_alone(
         self, app: Flask, jobs: Jobs, store: MessageStore, fake_at: FakeAfricasTalking
     ) -> None:
-        from sms.fake_at_server import Behaviour  # noqa: PLC0415
+        from fakes.africastalking import Behaviour  # noqa: PLC0415
 
         fake_at.script(Behaviour(http_status=503), Behaviour(http_status=503))
         ids = _send(4)

@@ -12,8 +12,8 @@ import redis
 from flask import Flask
 
 import runtime
+from fakes.africastalking import FakeAfricasTalking
 from sms.__main__ import main
-from sms.fake_at_server import FakeAfricasTalking
 from sms.service import SmsService
 from sms.store import MessageStore, Status
 from tests.sms.conftest import PHONE, Jobs

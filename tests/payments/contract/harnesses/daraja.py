@@ -1,4 +1,4 @@
-"""Safaricom Daraja STK push through payments/fake_daraja.py (outcomes by the amount's digits)."""
+"""Safaricom Daraja STK push through fakes/daraja.py (outcomes by the amount's digits)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import requests
 
-from payments.fake_daraja import FakeDaraja, stk_callback
+from fakes.daraja import FakeDaraja, stk_callback
 from payments.model import FailureReason, Intent
 from tests.payments.conftest import MPESA_PHONE, Payments
 from tests.payments.contract.harness import AMBIGUOUS, SUCCESS, Harness

@@ -6,20 +6,23 @@ bulkSMSMode, enqueue), same JSON shape (`SMSMessageData.Recipients[]`) and the e
 `script(...)` (in-process) or `POST /_fake/script` (JSON list); `GET /_fake/requests` lists
 what was received. It can POST delivery reports to our /sms/africastalking/delivery.
 
-    python -m sms fake-at --port 8090
+    python -m fakes.africastalking --port 8090
     SMS_PROVIDER=africastalking AT_API_BASE_URL=http://127.0.0.1:8090 make run
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
+import sys
 import threading
 import time
 import urllib.parse
 import urllib.request
 import uuid
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
@@ -232,3 +235,20 @@ def _recipient(number: str, status_code: int) -> dict[str, Any]:
         "cost": "KES 0.8000" if accepted else "0",
         "messageId": f"ATXid_{uuid.uuid4().hex}" if accepted else "None",
     }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve the fake Africa's Talking SMS API until interrupted."""
+    parser = argparse.ArgumentParser(prog="python -m fakes.africastalking", description=__doc__)
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--api-key", default="", help="refuse other keys (401)")
+    args = parser.parse_args(argv)
+    fake = FakeAfricasTalking(port=args.port, api_key=args.api_key)
+    print(f"fake Africa's Talking API on {fake.url} (AT_API_BASE_URL)", file=sys.stderr)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the dev stops it
+        fake.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

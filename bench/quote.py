@@ -1,7 +1,8 @@
 """The benchmark journey's one action (bench/journey.menus.yaml): price the chosen tax.
 
 It mirrors the shared harness's peers, which read the tax stored at hop 3 back from Redis to
-build hop 4; the amount it saves is read back again by the END screen.
+build hop 4; the amount it saves is read back again by the END screen. A hard-coded tariff is
+no city's: only the benchmark registers it (bench.app imports this module), never menus.actions.
 """
 
 from __future__ import annotations
