@@ -92,7 +92,9 @@ def test_the_right_token_is_accepted_as_path_segment_or_query(
 
 def test_development_without_tokens_accepts_callbacks(client: FlaskClient) -> None:
     assert _post(client, "/ussd/africastalking").get_data(as_text=True).startswith("CON ")
-    assert _post(client, "/sms/africastalking/inbound").status_code == 200
+    inbound = _post(client, "/sms/africastalking/inbound")
+    assert inbound.status_code == 200
+    assert inbound.get_json() == {"status": "accepted"}
 
 
 def test_tokens_never_reach_the_logs(
