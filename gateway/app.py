@@ -9,6 +9,7 @@ from flask import Flask
 
 import runtime
 from gateway import container as composition
+from gateway import ussd_wsgi
 from gateway.config import Settings
 from gateway.logsetup import configure_logging
 from runtime.masking import install_url_secret_filter
@@ -24,10 +25,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["guichet"] = services
     _install_guards(app, settings)
     _register_blueprints(app)
-    from gateway import ussd  # noqa: PLC0415 - it imports the app's collaborators
-
     # USSD hops skip Flask (gateway/ussd_wsgi.py); every server and the test client go through it.
-    ussd.install(app, services, settings.max_request_bytes)
+    ussd_wsgi.install(app, services, settings.max_request_bytes)
     return app
 
 
@@ -52,10 +51,9 @@ def _install_guards(app: Flask, settings: Settings) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     # One blueprint per channel; each module exposes `blueprint`.
-    from gateway import health, ussd  # noqa: PLC0415 - blueprints import the app's collaborators
+    from gateway import health  # noqa: PLC0415 - blueprints import the app's collaborators
 
     app.register_blueprint(health.blueprint)
-    app.register_blueprint(ussd.blueprint)
     from gateway import ussd_events  # noqa: PLC0415
 
     app.register_blueprint(ussd_events.blueprint)

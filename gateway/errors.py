@@ -15,12 +15,13 @@ from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from gateway.africastalking import REPLY_CONTENT_TYPE
+from gateway.ussd_wsgi import hop_of
 
 log = logging.getLogger(__name__)
 
 JSON_PREFIXES: Final = ("/api/", "/sms/", "/payments/")
-USSD_HOP_ENDPOINTS: Final = frozenset({"ussd.africastalking"})
-# A request that failed routing (405) has no endpoint: recognise the hop URL by its path.
+# The fast path (gateway/ussd_wsgi.py) answers POSTs to the hop URL; anything else there
+# reaches Flask, has no route, and still gets an END: recognise the hop URL by its path.
 _USSD_HOP_PATH: Final = re.compile(r"^/ussd/africastalking(?:/t/[^/]*)?/?$")
 
 
@@ -48,7 +49,7 @@ def _refuse_large_bodies() -> None:
 def _http_error(error: HTTPException) -> Response:
     status = error.code or 500
     name = (error.name or "Error").lower().replace(" ", "_")
-    if request.endpoint in USSD_HOP_ENDPOINTS or _USSD_HOP_PATH.match(request.path):
+    if _USSD_HOP_PATH.match(request.path):
         return _ussd_end(status)
     if request.path.startswith(JSON_PREFIXES) or isinstance(error, MalformedJsonError):
         response = jsonify(error=name, message=describe(error))
@@ -61,8 +62,6 @@ def _http_error(error: HTTPException) -> Response:
 
 
 def _ussd_end(status: int) -> Response:
-    from gateway.ussd import hop_of  # noqa: PLC0415 - the USSD edge imports this module's app
-
     body = hop_of(current_app).before_engine(status)
     return Response(body, status=200, content_type=REPLY_CONTENT_TYPE)
 

@@ -17,7 +17,7 @@ from typing import Final
 
 from flask import Flask, request
 
-from gateway.errors import USSD_HOP_ENDPOINTS, MalformedJsonError
+from gateway.errors import MalformedJsonError
 
 # Deeper than any request or callback we accept (a Daraja callback nests 6 levels).
 MAX_JSON_DEPTH: Final = 32
@@ -52,7 +52,7 @@ def nesting_depth(body: bytes, limit: int = MAX_JSON_DEPTH) -> int:
 
 
 def _check_json_body() -> None:
-    if request.endpoint in USSD_HOP_ENDPOINTS or request.mimetype in _FORMS:
+    if request.mimetype in _FORMS:
         return
     if not request.content_length and "chunked" not in request.headers.get("Transfer-Encoding", ""):
         return

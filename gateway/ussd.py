@@ -4,28 +4,18 @@ Whatever arrives, the aggregator gets a 200 with a well-formed `END` at worst: a
 answer hangs the citizen's phone on a "connection problem" with no explanation.
 
 `UssdHop` holds the whole answer (parse, engine, fallbacks, metrics) without any web
-framework. `POST /ussd/africastalking` is served by `gateway.ussd_wsgi.UssdFastPath` in front
-of Flask (no request context on the hot path); the Flask view below keeps the rule in the URL
-map (405s, the route inventory the hardening tests walk) and serves apps built without it.
+framework. The one path that serves it, `POST /ussd/africastalking[/t/<token>]`, is
+`gateway.ussd_wsgi.UssdFastPath` in front of Flask (no request context on the hot path).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Final
 
 import redis
-from flask import Blueprint, Flask, Response, current_app, request
 
-from gateway.africastalking import (
-    MAX_BODY_BYTES,
-    REPLY_CONTENT_TYPE,
-    UssdParseError,
-    format_reply,
-    parse_callback,
-)
-from gateway.callback_auth import callback_route
+from gateway.africastalking import UssdParseError, format_reply, parse_callback
 from gateway.metrics import Metrics
 from menus.hop import HopHandler, UssdReply
 from menus.model import MenuSpec
@@ -33,9 +23,6 @@ from runtime import Container
 from runtime.logs import outage, person
 
 log = logging.getLogger(__name__)
-
-blueprint = Blueprint("ussd", __name__)
-EXTENSION: Final = "guichet.ussd_hop"
 
 
 class UssdHop:
@@ -98,42 +85,3 @@ def _count(reply: UssdReply, metrics: Metrics, started: float) -> bytes:
     if outcome == "rate_limited":
         metrics.rejected("ussd_hops")
     return body
-
-
-def install(app: Flask, services: Container, max_request_bytes: int) -> None:
-    """Put the USSD fast path in front of `app` and keep its `UssdHop` for the Flask view."""
-    from gateway.callback_auth import CallbackGate  # noqa: PLC0415
-    from gateway.ussd_wsgi import UssdFastPath  # noqa: PLC0415 - it imports this module
-
-    hop = UssdHop(services)
-    app.extensions[EXTENSION] = hop
-    app.wsgi_app = UssdFastPath(  # type: ignore[method-assign]
-        app.wsgi_app, hop, services.get(CallbackGate), max_request_bytes
-    )
-
-
-def hop_of(app: Flask) -> UssdHop:
-    """Return the app's `UssdHop` (made on first use when `install` was not called)."""
-    hop: UssdHop | None = app.extensions.get(EXTENSION)
-    if hop is None:
-        hop = UssdHop(app.extensions["guichet"])
-        app.extensions[EXTENSION] = hop
-    return hop
-
-
-def _refused() -> Response:
-    return Response(hop_of(current_app).refused(), status=403, content_type=REPLY_CONTENT_TYPE)
-
-
-@callback_route(blueprint, "/ussd/africastalking", "ussd", refuse=_refused)
-def africastalking() -> Response:
-    """Answer one Africa's Talking USSD hop (when the fast path is not installed)."""
-    length = request.content_length
-    # Read one byte past the cap so a body without Content-Length is still bounded.
-    body = (
-        None
-        if length is not None and length > MAX_BODY_BYTES
-        else request.stream.read(MAX_BODY_BYTES + 1)
-    )
-    answer = hop_of(current_app).answer(body, request.content_type)
-    return Response(answer, status=200, content_type=REPLY_CONTENT_TYPE)

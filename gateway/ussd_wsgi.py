@@ -3,7 +3,9 @@
 A hop is the one request aggregators send by the thousand; Flask's request context, routing
 and Request/Response objects were a quarter of its CPU. This layer answers it with the same
 rules as the rest of the edge (the request body cap, the callback gate, `UssdHop`), and hands
-every other request, including other methods on the same path, to Flask untouched.
+every other request, including other methods on the same path, to Flask untouched (whose error
+handlers answer those with a clean `END`, gateway/errors.py). It is the only USSD path: no
+Flask view serves hops, so `ROUTES` lists what it answers beside Flask's url_map.
 """
 
 from __future__ import annotations
@@ -13,20 +15,48 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl
 
+from flask import Flask
+from werkzeug.routing import Map, Rule
 from werkzeug.wsgi import get_content_length, get_input_stream
 
 from gateway.africastalking import MAX_BODY_BYTES, REPLY_CONTENT_TYPE
+from gateway.callback_auth import TOKEN_SEGMENT, CallbackGate, Channel
+from gateway.ussd import UssdHop
+from runtime import Container
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-    from gateway.callback_auth import CallbackGate
-    from gateway.ussd import UssdHop
-
 log = logging.getLogger(__name__)
 
 HOP_PATH: Final = "/ussd/africastalking"
+HOP_ENDPOINT: Final = "ussd.africastalking"
+CHANNEL: Final[Channel] = "ussd"  # whose callback token and allowlist guard the hop
 _TOKEN_PREFIX: Final = HOP_PATH + "/t/"
+_EXTENSION: Final = "guichet.ussd_hop"
+# What the fast path answers, as werkzeug rules: the route inventory (the hardening tests walk
+# it with Flask's url_map) lists the hop although no Flask view serves it.
+ROUTES: Final = Map(
+    [
+        Rule(path, endpoint=HOP_ENDPOINT, methods=["POST"])
+        for path in (HOP_PATH, HOP_PATH + TOKEN_SEGMENT)
+    ]
+)
+
+
+def install(app: Flask, services: Container, max_request_bytes: int) -> None:
+    """Put the USSD fast path in front of `app`, answering hops with one `UssdHop`."""
+    hop = UssdHop(services)
+    app.extensions[_EXTENSION] = hop
+    app.wsgi_app = UssdFastPath(  # type: ignore[method-assign]
+        app.wsgi_app, hop, services.get(CallbackGate), max_request_bytes
+    )
+
+
+def hop_of(app: Flask) -> UssdHop:
+    """Return the `UssdHop` that `install` put in front of `app`."""
+    hop: UssdHop = app.extensions[_EXTENSION]
+    return hop
 
 
 class EnvironHeaders:
@@ -88,7 +118,7 @@ class UssdFastPath:
         if presented is None:
             presented = _query_token(environ.get("QUERY_STRING", ""))
         admitted = self._gate.admits(
-            "ussd", presented, environ.get("REMOTE_ADDR"), EnvironHeaders(environ)
+            CHANNEL, presented, environ.get("REMOTE_ADDR"), EnvironHeaders(environ)
         )
         if not admitted:
             return "403 FORBIDDEN", self._hop.refused()

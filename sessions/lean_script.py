@@ -10,11 +10,19 @@ and hiredis reading the reply off the socket. Behaviour stays redis-py's: a time
 `redis.TimeoutError`, a broken socket `redis.ConnectionError` (one that broke while idle, e.g.
 Redis restarted, is replaced and the call tried once more), an error reply the same typed
 exception redis-py would raise, and NOSCRIPT loads the script again.
+
+redis-py has no public accessor for either thing this needs (the connected socket, the typed
+exception of an error reply); both private reads sit in the boundary at the end of this module,
+checked against one redis-py version and tested (tests/sessions/test_lean_script.py). The gain
+that pays for them, measured in bench/README.md: ~10 µs of the ~50 µs of Python per hop, about
+4 % of hop throughput. Should redis-py change them, `LeanScript` takes redis-py's public path.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import os
 import socket
 from collections.abc import Sequence
@@ -22,9 +30,11 @@ from typing import Any, Final
 
 import hiredis
 import redis
-from redis._parsers import BaseParser
+from redis._parsers import BaseParser  # private: see the boundary at the end
 from redis.commands.core import Script
 from redis.exceptions import InvalidResponse, NoScriptError, ResponseError
+
+log = logging.getLogger(__name__)
 
 _READ_SIZE: Final = 16 * 1024
 
@@ -36,8 +46,10 @@ class LeanScript:
         self._script: Script = client.register_script(source)
         pool = client.connection_pool
         # Anything but a plain socket client (fakeredis, a cluster) takes redis-py's path.
-        self._lean = type(client) is redis.Redis and issubclass(
-            pool.connection_class, redis.Connection
+        self._lean = (
+            type(client) is redis.Redis
+            and issubclass(pool.connection_class, redis.Connection)
+            and internals_fit()
         )
         self._factory = pool.connection_class
         self._kwargs = pool.connection_kwargs
@@ -92,8 +104,7 @@ class _Lane:
     def __init__(self, conn: redis.Connection) -> None:
         self._conn = conn
         conn.connect()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
-        # The socket redis-py connected, with its timeouts and options; no public accessor.
-        sock: socket.socket | None = getattr(conn, "_sock", None)
+        sock = connected_socket(conn)
         if sock is None:
             raise redis.ConnectionError("redis-py connected without a socket")
         self._sock = sock
@@ -118,7 +129,7 @@ class _Lane:
             raise redis.ConnectionError(f"Error while talking to Redis: {error}") from None
         if isinstance(answer, ResponseError):
             # The typed exception redis-py raises for the same reply (NoScriptError, ...).
-            raise BaseParser.parse_error(str(answer))  # type: ignore[no-untyped-call]
+            raise typed_error(str(answer))
         return answer
 
     def close(self) -> None:
@@ -130,3 +141,36 @@ class _Lane:
         # socket before the connection's own finaliser: close it while the lane goes.
         with contextlib.suppress(Exception):
             self._conn.disconnect()  # type: ignore[no-untyped-call]
+
+
+# The boundary with redis-py's internals: the only private names this module reads.
+CHECKED_REDIS_PY: Final = "8.1.0"
+
+
+def connected_socket(conn: redis.Connection) -> socket.socket | None:
+    """Return the socket redis-py connected for `conn` (private `_sock`, redis-py 8.1.0)."""
+    sock = getattr(conn, "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def typed_error(message: str) -> redis.RedisError:
+    """Return what redis-py raises for error reply `message` (private `redis._parsers`, 8.1.0)."""
+    error: redis.RedisError = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
+    return error
+
+
+@functools.cache
+def internals_fit() -> bool:
+    """Say whether this redis-py still has the internals above (else: redis-py's public path)."""
+    try:
+        probe = redis.Connection()  # type: ignore[no-untyped-call]  # not connected: no I/O
+        fits = hasattr(probe, "_sock") and isinstance(typed_error("NOSCRIPT x"), NoScriptError)
+    except Exception:
+        fits = False
+    if not fits:
+        log.warning(
+            "redis-py %s changed the internals LeanScript reads (checked on %s): using Script",
+            redis.__version__,
+            CHECKED_REDIS_PY,
+        )
+    return fits

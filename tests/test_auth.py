@@ -31,6 +31,7 @@ def guarded_client(app_config: dict[str, object]) -> Iterator[FlaskClient]:
 def test_known_key_of_the_right_scope_gets_in(guarded_client: FlaskClient) -> None:
     response = guarded_client.get("/guarded", headers={"Authorization": "Bearer s3cret-agent"})
     assert response.status_code == 200
+    assert response.get_data(as_text=True) == "in"  # the view ran, not an error page
 
 
 @pytest.mark.parametrize("header", ["", "Bearer nope", "Basic s3cret-agent", "Bearer"])

@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any, Final
 
 import phonenumbers
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from gateway.africastalking import UssdParseError, normalise_msisdn
 from gateway.config import Settings
 from gateway.simulator.language import set_language
 from gateway.simulator.outbox import messages_for
+from gateway.ussd_wsgi import HOP_PATH
 from menus.graph import graph_from_spec, to_mermaid, to_svg
 from menus.hop import HopHandler
 from menus.model import MenuSpec
@@ -48,7 +49,7 @@ def phone() -> str:
         "simulator/phone.html",
         spec=spec,
         default_phone=_example_phone(spec.city.country),
-        ussd_url=url_for("ussd.africastalking"),
+        ussd_url=request.script_root + HOP_PATH,  # served by the fast path, not a view
         network_code=SANDBOX_NETWORK_CODE,
     )
 

@@ -97,9 +97,10 @@ def test_mistyped_reference_is_400_and_unknown_is_404(seeded: FlaskClient) -> No
 def test_decisions_move_a_request_to_ready_and_queue_one_sms_each(
     seeded: FlaskClient, redis_client: Any
 ) -> None:
-    for decision in ("in_review", "approve"):
+    for decision, status in (("in_review", "in_review"), ("approve", "approved")):
         response = _decide(seeded, SUBMITTED_REF, {"decision": decision})
         assert response.status_code == 200, response.get_json()
+        assert response.get_json()["status"] == status
     ready = _decide(
         seeded, SUBMITTED_REF, {"decision": "ready", "office": "townhall", "pickup": "Guichet 2"}
     )

@@ -120,6 +120,7 @@ def _sms(
         },
     )
     assert response.status_code == 200
+    assert response.get_json() == {"status": "accepted"}  # else no reply job was queued
     SimpleWorker([Queue("sms", connection=redis_client)], connection=redis_client).work(burst=True)
 
 

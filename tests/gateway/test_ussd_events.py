@@ -96,7 +96,9 @@ def test_unusable_events_are_answered_200_and_not_stored(
 def test_an_event_after_the_session_expired_has_no_path(
     client: FlaskClient, redis_client: redis.Redis
 ) -> None:
-    assert client.post(URL, data=_event("ATUid_gone", "Failed")).status_code == 200
+    answer = client.post(URL, data=_event("ATUid_gone", "Failed"))
+    assert answer.status_code == 200
+    assert answer.get_json() == {"status": "accepted"}  # stored, just without a path
     [event] = list(SessionEvents(redis_client, region="CD").read())
     assert event.path == ()
 

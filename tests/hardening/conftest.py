@@ -1,4 +1,4 @@
-"""Helpers of the hardening tests: an app with every callback token set, URLs from url_map."""
+"""Helpers of the hardening tests: an app with every callback token set, every route it answers."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 
 import runtime
+from gateway import ussd_wsgi
 from gateway.app import create_app
 from gateway.schema import migrate_all
 
@@ -40,13 +41,25 @@ def build_path(rule: Rule, **values: str) -> str:
     return path
 
 
+def routes(app: Flask) -> list[Rule]:
+    """Return every route the edge answers: Flask's url_map and the USSD fast path's rules."""
+    return [*app.url_map.iter_rules(), *ussd_wsgi.ROUTES.iter_rules()]
+
+
 def callback_rules(app: Flask) -> list[Rule]:
     """Return the callback rules without a token segment (the ones aggregators are given)."""
     return [
         rule
-        for rule in app.url_map.iter_rules()
+        for rule in routes(app)
         if rule.rule.startswith(CALLBACK_PREFIXES) and "token" not in rule.arguments
     ]
+
+
+def channel_of(app: Flask, rule: Rule) -> object:
+    """Return the callback channel guarding `rule` (None: not registered with callback_route)."""
+    if rule.endpoint == ussd_wsgi.HOP_ENDPOINT:
+        return ussd_wsgi.CHANNEL  # the hop: served by the fast path, not a Flask view
+    return getattr(app.view_functions[rule.endpoint], "callback_channel", None)
 
 
 def dead_redis_url() -> str:

@@ -17,7 +17,6 @@ from rq import Queue
 from werkzeug.routing import Rule
 
 import runtime
-from gateway.errors import USSD_HOP_ENDPOINTS
 from gateway.json_bodies import MAX_JSON_DEPTH, nesting_depth
 from payments.queues import PAYMENTS_QUEUE
 from payments.store import PaymentStore
@@ -37,15 +36,13 @@ KNOWN_JSON_ROUTES = {
 
 
 def _body_rules(app: Flask) -> list[Rule]:
-    # Every rule taking a body, except the USSD hop (a form the engine reads, never JSON)
-    # and the `/t/<token>` twins (the same views).
+    # Every Flask rule taking a body, except the `/t/<token>` twins (the same views); the USSD
+    # hop is not among them (the fast path serves it, a form the engine reads, never JSON).
     return sorted(
         (
             rule
             for rule in app.url_map.iter_rules()
-            if (rule.methods or set()) & {"POST", "PUT", "PATCH"}
-            and rule.endpoint not in USSD_HOP_ENDPOINTS
-            and "token" not in rule.arguments
+            if (rule.methods or set()) & {"POST", "PUT", "PATCH"} and "token" not in rule.arguments
         ),
         key=lambda rule: rule.rule,
     )

@@ -181,6 +181,7 @@ def test_a_callback_without_the_right_hash_is_reviewed(
         body["hash"] = hash_value
     response = requests.post(fake_airtel.state.callback_url, json=body, timeout=5)
     assert response.status_code == 200
+    assert response.json() == {"ResultCode": 0, "ResultDesc": "Accepted"}  # stored, not retried
     payments.work()
     [review] = payments.store.list_reviews()
     assert review.reason == "bad_signature"

@@ -264,6 +264,7 @@ def test_a_malformed_notification_is_stored_and_reviewed_never_an_error(
     [payment] = fake_orange.state.payments
     response = requests.post(payment.request["notif_url"], data=body, timeout=5)
     assert response.status_code == 200
+    assert response.json() == {"ResultCode": 0, "ResultDesc": "Accepted"}  # stored, not retried
     payments.work()
     assert payments.intent(intent.id).status is IntentStatus.PUSHED
     assert [r.reason for r in payments.store.list_reviews()] == [reason]

@@ -212,6 +212,7 @@ def test_a_forged_success_for_an_unpaid_payment_changes_nothing(
     forged = {**callback_body(payment), "status": PAID, "payment_reference": "FORGED"}
     response = requests.post(fake_paygate.state.callback_url, json=forged, timeout=5)
     assert response.status_code == 200
+    assert response.json() == {"ResultCode": 0, "ResultDesc": "Accepted"}  # stored, not retried
     payments.work()
     assert payments.intent(intent.id).status is IntentStatus.PUSHED
     assert not payments.paid(intent.assessment_id)
@@ -325,6 +326,7 @@ def test_a_malformed_callback_is_stored_and_reviewed_never_an_error(
     payments.work()
     response = requests.post(fake_paygate.state.callback_url, data=body, timeout=5)
     assert response.status_code == 200
+    assert response.json() == {"ResultCode": 0, "ResultDesc": "Accepted"}  # stored, not retried
     payments.work()
     assert payments.intent(intent.id).status is IntentStatus.PUSHED
     assert [r.reason for r in payments.store.list_reviews()] == ["unparseable"]

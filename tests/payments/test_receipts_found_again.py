@@ -57,6 +57,7 @@ def text_in(payments: Payments, body: str, ident: str, phone: str = SANDBOX_PHON
         "/sms/africastalking/inbound", data={"from": phone, "text": body, "id": ident}
     )
     assert answer.status_code == 200
+    assert answer.get_json() == {"status": "accepted"}  # else no reply job was queued
     run_sms(payments)
     return inbox(payments, phone)[-1]
 

@@ -11,7 +11,13 @@ import hiredis
 import pytest
 import redis
 
-from sessions.lean_script import LeanScript
+from sessions.lean_script import (
+    CHECKED_REDIS_PY,
+    LeanScript,
+    connected_socket,
+    internals_fit,
+    typed_error,
+)
 
 
 def unique(source: str) -> str:
@@ -126,3 +132,37 @@ def test_a_refused_connection_is_redis_py_s_connection_error() -> None:
     client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
     with pytest.raises(redis.ConnectionError):
         LeanScript(client, "return 1")(keys=[], args=[])
+
+
+def test_the_redis_py_internals_it_reads_are_the_ones_checked(redis_url: str) -> None:
+    # On a redis-py upgrade: re-check the boundary in sessions/lean_script.py, then bump this.
+    assert redis.__version__ == CHECKED_REDIS_PY, "re-check LeanScript's redis-py boundary"
+    assert internals_fit()
+    conn = redis.Redis.from_url(redis_url).connection_pool.make_connection()
+    conn.connect()  # type: ignore[no-untyped-call]
+    try:
+        sock = connected_socket(conn)
+        assert sock is not None
+        # The very socket redis-py talks on: a command it sends is answered on ours.
+        conn.send_command("PING")
+        assert sock.recv(64) == b"+PONG\r\n"
+    finally:
+        conn.disconnect()  # type: ignore[no-untyped-call]
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("NOSCRIPT No matching script", redis.exceptions.NoScriptError),
+        ("READONLY You can't write against a read only replica.", redis.ReadOnlyError),
+        ("LOADING Redis is loading the dataset in memory", redis.BusyLoadingError),
+        ("OOM command not allowed", redis.OutOfMemoryError),
+        ("WRONGTYPE Operation against a key", redis.ResponseError),
+    ],
+)
+def test_error_replies_map_to_redis_py_s_exceptions(
+    reply: str, expected: type[redis.RedisError]
+) -> None:
+    error = typed_error(reply)
+    assert type(error) is expected
+    assert reply.split(" ", 1)[1] in str(error)

@@ -213,6 +213,7 @@ def test_callback_token_when_configured(app_config: dict[str, Any]) -> None:
     assert guarded.post("/sms/africastalking/inbound", data=form).status_code == 403
     ok = guarded.post("/sms/africastalking/inbound?token=s3cret", data=form)
     assert ok.status_code == 200
+    assert ok.get_json() == {"status": "accepted"}
 
 
 def test_status_of_a_new_request_that_needs_a_visit_says_so(
