@@ -182,7 +182,7 @@ def test_a_callback_without_the_right_hash_is_reviewed(
     response = requests.post(fake_airtel.state.callback_url, json=body, timeout=5)
     assert response.status_code == 200
     payments.work()
-    [review] = payments.store.list_reviews()
+    [review] = payments.store.reviews.list_reviews()
     assert review.reason == "bad_signature"
     assert payments.intent(result.intent.id).status is IntentStatus.PUSHED
 
