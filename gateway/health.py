@@ -180,7 +180,7 @@ def _queue_depths(queue: Queue) -> dict[str, int]:
 
 def _payment_families(page: Exposition, store: PaymentStore) -> bool:
     try:
-        counts = store.count_by_status()
+        counts = store.intents.count_by_status()
     except SQLAlchemyError:
         return False
     page.family("guichet_payment_intents", "gauge", "Payment intents by status.")

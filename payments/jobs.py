@@ -38,7 +38,7 @@ def settle(intent_id: str) -> None:
 def sandbox_callback(intent_id: str) -> int:
     """POST the sandbox's simulated callback for an intent to our own endpoint."""
     service = _service()
-    intent = service.store.get(intent_id)
+    intent = service.store.intents.get(intent_id)
     provider = service.providers.get("sandbox")
     if intent is None or not isinstance(provider, SandboxProvider):
         log.warning("sandbox callback for unknown intent %s", intent_id)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from civic.ports import Backend
-from payments.model import PaymentKind
+from payments.model import Intent, PaymentKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +35,13 @@ def _names(backend: Backend, paid_for: PaidFor) -> Mapping[str, str]:
         document = backend.get_document_type(paid_for.code)
         return document.names if document is not None else {}
     return next((t.names for t in backend.list_tax_types() if t.code == paid_for.code), {})
+
+
+def paid_for_receipt(kind: str | None, item_code: str, reference: str) -> PaidFor:
+    """Return what a receipt row (its kind, item code and reference) paid for."""
+    return PaidFor(PaymentKind(kind or PaymentKind.TAX_ASSESSMENT.value), item_code, reference)
+
+
+def paid_for_intent(intent: Intent) -> PaidFor:
+    """Return what `intent` pays for."""
+    return PaidFor(intent.kind, intent.tax_code, intent.assessment_reference)

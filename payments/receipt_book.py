@@ -15,9 +15,9 @@ from typing import Final
 from sqlalchemy.exc import SQLAlchemyError
 
 from civic.ports import Backend, BackendUnavailableError
-from payments.paid_for import describe
+from payments.paid_for import describe, paid_for_receipt
+from payments.receipt_store import ReceiptStore, StoredReceipt
 from payments.receipts import ReceiptVerifier, VerificationStatus
-from payments.store import PaymentStore, StoredReceipt, paid_for_receipt
 from sms.receipt_desk import ReceiptAnswer
 
 DATE_FORMAT: Final = "%d/%m/%Y"  # the city's date format on every screen and SMS
@@ -43,7 +43,7 @@ class ReceiptView:
 class ReceiptBook:
     """Receipts by code or by phone, described in the citizen's language."""
 
-    def __init__(self, store: PaymentStore, verifier: ReceiptVerifier, backend: Backend) -> None:
+    def __init__(self, store: ReceiptStore, verifier: ReceiptVerifier, backend: Backend) -> None:
         self._store = store
         self._verifier = verifier
         self._backend = backend

@@ -27,8 +27,9 @@ from civic.ports import (
     RequestStatus,
 )
 from payments.config import PaymentsConfig
+from payments.intent_store import NewIntent, deadline_from
 from payments.model import FailureReason, Intent, IntentStatus, PaymentKind
-from payments.paid_for import PaidFor, describe
+from payments.paid_for import PaidFor, describe, paid_for_intent
 from payments.providers.base import (
     CallbackAuthError,
     CallbackEvent,
@@ -42,7 +43,8 @@ from payments.providers.base import (
 from payments.queues import JobScheduler
 from payments.receipt_book import city_date
 from payments.receipts import ReceiptCodec
-from payments.store import NewIntent, PaymentStore, deadline_from, paid_for_intent, utcnow
+from payments.store import PaymentStore
+from payments.tables import utcnow
 from runtime.masking import mask_phone
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,11 @@ class PaymentService:
         if missing:
             raise ValueError(f"no provider adapter named {', '.join(missing)}")
         self.store = store
+        self._intents = store.intents
+        self._polls = store.polls
+        self._callbacks = store.callbacks
+        self._reviews = store.reviews
+        self._receipts = store.receipts
         self.providers = providers
         self.config = config
         self._backend = backend
@@ -200,14 +207,14 @@ class PaymentService:
 
     def _open(self, new: NewIntent, *, settled: bool) -> StartResult:
         """Create `new` unless this key, a success or an active intent already covers it."""
-        existing = self.store.by_idempotency_key(new.idempotency_key)
+        existing = self._intents.by_idempotency_key(new.idempotency_key)
         if existing is not None:
             return StartResult(_outcome_of(existing), existing)
-        paid = self.store.succeeded_for_assessment(new.assessment_id)
+        paid = self._intents.succeeded_for_assessment(new.assessment_id)
         if settled or paid is not None:
             return StartResult(StartOutcome.ALREADY_PAID, paid)
         # One active intent per subject (a partial unique index): a twin gets the same one.
-        intent, created = self.store.create_intent(new)
+        intent, created = self._intents.create_intent(new)
         if not created:
             return StartResult(_outcome_of(intent), intent)
         log.info(
@@ -237,7 +244,7 @@ class PaymentService:
 
     def push(self, intent_id: str) -> None:
         """Send the intent's push request exactly once (the push job's body)."""
-        intent = self.store.get(intent_id)
+        intent = self._intents.get(intent_id)
         if intent is None:
             log.warning("push job for unknown intent %s", intent_id)
             return
@@ -246,13 +253,13 @@ class PaymentService:
                 self._recover_pushing(intent)
             # Else another job is pushing right now: never push in parallel.
             return
-        if intent.status is not IntentStatus.PENDING or not self.store.claim_push(intent_id):
+        if intent.status is not IntentStatus.PENDING or not self._intents.claim_push(intent_id):
             return  # pushed, final, or another job won the claim
-        claimed = self.store.get(intent_id)
+        claimed = self._intents.get(intent_id)
         assert claimed is not None
         result = self.providers[claimed.provider].push(claimed)
         if result.outcome is PushOutcome.ACCEPTED and result.provider_reference:
-            self.store.mark_pushed(intent_id, result.provider_reference)
+            self._intents.mark_pushed(intent_id, result.provider_reference)
             log.info("payment intent %s pushed to %s", intent_id, claimed.provider)
             if result.status is not None:
                 self._apply_status(claimed, result.status)
@@ -267,10 +274,10 @@ class PaymentService:
             log.warning(
                 "payment intent %s refused by %s: %s", intent_id, claimed.provider, result.detail
             )
-            if self.store.mark_failed(intent_id, result.reason or FailureReason.OTHER):
+            if self._intents.mark_failed(intent_id, result.reason or FailureReason.OTHER):
                 self._notify_failure(intent_id)
         elif result.outcome is PushOutcome.NOT_SENT:
-            self.store.release_push(intent_id)
+            self._intents.release_push(intent_id)
             raise PushNotSentError(f"{claimed.provider} unreachable: {result.detail}")
         else:
             # The request may have reached the provider: pushing again could charge twice.
@@ -279,7 +286,7 @@ class PaymentService:
 
     def _recover_pushing(self, intent: Intent) -> None:
         status = self.providers[intent.provider].query(intent)
-        if status.state is PaymentState.NOT_FOUND and self.store.release_push(intent.id):
+        if status.state is PaymentState.NOT_FOUND and self._intents.release_push(intent.id):
             log.info("payment intent %s: crashed before the push; pushing now", intent.id)
             self.push(intent.id)
             return
@@ -289,7 +296,7 @@ class PaymentService:
 
     def accept_callback(self, provider: str, body: str, intent_hint: str | None) -> int:
         """Persist a raw callback and enqueue its processing; return its id."""
-        callback_id, new = self.store.record_callback(provider, body, intent_hint)
+        callback_id, new = self._callbacks.record_callback(provider, body, intent_hint)
         # A repeat is enqueued again while unprocessed: the first answer may have been a 503
         # because Redis was down after the row was written (the job id keeps it to one job).
         if new or self._unprocessed(callback_id):
@@ -297,16 +304,16 @@ class PaymentService:
         return callback_id
 
     def _unprocessed(self, callback_id: int) -> bool:
-        stored = self.store.get_callback(callback_id)
+        stored = self._callbacks.get_callback(callback_id)
         return stored is not None and stored.processed_at is None
 
     def process_callback(self, callback_id: int) -> str:
         """Match a stored callback to its intent and apply it; return what it did."""
-        stored = self.store.get_callback(callback_id)
+        stored = self._callbacks.get_callback(callback_id)
         if stored is None or stored.processed_at is not None:
             return "skipped"
         outcome = self._process(callback_id, stored.provider, stored.body, stored.intent_hint)
-        self.store.mark_callback_processed(callback_id, outcome)
+        self._callbacks.mark_callback_processed(callback_id, outcome)
         return outcome
 
     def _process(self, callback_id: int, provider_name: str, body: str, hint: str | None) -> str:
@@ -329,8 +336,8 @@ class PaymentService:
                 intent.id if intent else None,
             )
         if event.provider_reference and intent.provider_reference is None:
-            self.store.attach_reference(intent.id, event.provider_reference)
-            intent = self.store.get(intent.id) or intent
+            self._intents.attach_reference(intent.id, event.provider_reference)
+            intent = self._intents.get(intent.id) or intent
         if _agrees(intent, event):
             return "ignored"  # a retry of a callback already applied
         # Never trust a callback alone, either way: the provider's status query decides.
@@ -341,7 +348,7 @@ class PaymentService:
         if status.state is PaymentState.FAILED and not event.succeeded:
             # The status query's reason is the provider's own word; some callbacks have none.
             reason = status.reason if status.reason not in {None, FailureReason.OTHER} else None
-            if self.store.mark_failed(intent.id, reason or event.reason or FailureReason.OTHER):
+            if self._intents.mark_failed(intent.id, reason or event.reason or FailureReason.OTHER):
                 self._notify_failure(intent.id)
                 return "failed"
             return "ignored"  # already final
@@ -353,13 +360,13 @@ class PaymentService:
             )
         # Pending or ambiguous: nothing moves; reconciliation asks again at its next pass.
         if intent.active:
-            self.store.schedule_check(intent.id, utcnow(), count=False)
+            self._polls.schedule_check(intent.id, utcnow(), count=False)
         return "unconfirmed"
 
     def _match(self, provider: str, event: CallbackEvent) -> tuple[Intent | None, str | None]:
-        by_id = self.store.get(event.intent_id) if event.intent_id else None
+        by_id = self._intents.get(event.intent_id) if event.intent_id else None
         by_ref = (
-            self.store.by_provider_reference(provider, event.provider_reference)
+            self._intents.by_provider_reference(provider, event.provider_reference)
             if event.provider_reference
             else None
         )
@@ -394,7 +401,7 @@ class PaymentService:
         detail: str,
         intent_id: str | None = None,
     ) -> str:
-        self.store.add_review(
+        self._reviews.add_review(
             dedupe_key=f"callback:{callback_id}:{reason}",
             provider=provider,
             reason=reason,
@@ -412,31 +419,31 @@ class PaymentService:
             self._succeed(intent.id, status.provider_receipt)
             return "succeeded"
         if status.state is PaymentState.FAILED:
-            if self.store.mark_failed(intent.id, status.reason or FailureReason.OTHER):
+            if self._intents.mark_failed(intent.id, status.reason or FailureReason.OTHER):
                 self._notify_failure(intent.id)
             return "failed"
         return "waiting"
 
     def _succeed(self, intent_id: str, provider_receipt: str | None) -> None:
-        if self.store.mark_succeeded(intent_id, provider_receipt):
+        if self._intents.mark_succeeded(intent_id, provider_receipt):
             log.info("payment intent %s succeeded", intent_id)
         self.settle(intent_id)
 
     def settle(self, intent_id: str) -> None:
         """Issue the receipt, record the payment with the back office, send the receipt SMS."""
-        intent = self.store.get(intent_id)
+        intent = self._intents.get(intent_id)
         if intent is None or intent.status is not IntentStatus.SUCCEEDED or intent.settled_at:
             return
         now = datetime.now(UTC)
-        code = self.store.issue_receipt(intent, now.astimezone(self._zone).date(), self._codec)
+        code = self._receipts.issue_receipt(intent, now.astimezone(self._zone).date(), self._codec)
         parsed = self._codec.parse(code)
-        fields = self.store.receipt_fields(parsed.serial) if parsed else None
+        fields = self._receipts.receipt_fields(parsed.serial) if parsed else None
         assert fields is not None, "a receipt just issued must be readable"
         outcome = self._record(intent, code, now)
         if outcome not in SETTLED_OK:
             # Money was taken but the assessment could not take it (paid twice, changed):
             # the receipt still proves the payment; a person arranges the refund.
-            self.store.add_review(
+            self._reviews.add_review(
                 dedupe_key=f"settle:{intent.id}:{outcome.value}",
                 provider=intent.provider,
                 reason=outcome.value,
@@ -450,7 +457,7 @@ class PaymentService:
             {"receipt_code": code, "date": city_date(fields.date)},
             f"payment-receipt:{intent.id}",
         )
-        self.store.mark_settled(intent.id, outcome.value, code)
+        self._intents.mark_settled(intent.id, outcome.value, code)
 
     def _record(self, intent: Intent, code: str, now: datetime) -> RecordOutcome:
         """Tell the back office what was paid, the way this kind of payment is recorded."""
@@ -484,7 +491,7 @@ class PaymentService:
         )
 
     def _notify_failure(self, intent_id: str) -> None:
-        intent = self.store.get(intent_id)
+        intent = self._intents.get(intent_id)
         if intent is None or intent.status not in {IntentStatus.FAILED, IntentStatus.EXPIRED}:
             return
         reason = intent.reason or FailureReason.OTHER
@@ -530,7 +537,7 @@ class PaymentService:
         now = now or utcnow()
         report = ReconcileReport()
         cutoff = now - timedelta(seconds=self.config.reconcile_after_seconds)
-        for intent in self.store.needing_attention(cutoff, now):
+        for intent in self._intents.needing_attention(cutoff, now):
             try:
                 report.add(self._reconcile_one(intent, now))
             except Exception:
@@ -561,9 +568,9 @@ class PaymentService:
         outcomes: list[str] = []
         for request in waiting:
             subject = FEE_SUBJECT.format(request.reference)
-            if self.store.active_for_assessment(subject) or self.store.succeeded_for_assessment(
+            if self._intents.active_for_assessment(
                 subject
-            ):
+            ) or self._intents.succeeded_for_assessment(subject):
                 outcomes.append("request_paying")
                 continue
             expired = self._backend.expire_request(request.reference)
@@ -614,7 +621,7 @@ class PaymentService:
             and status.state is PaymentState.NOT_FOUND
             and stale
             and not past_deadline
-            and self.store.release_push(intent.id)
+            and self._intents.release_push(intent.id)
         ):
             self._push_again(intent.id)  # its job died before reaching the provider
             return "push_requeued"
@@ -633,14 +640,14 @@ class PaymentService:
         down) is not expired: the money may yet move, so the assessment stays blocked (a new
         confirm answers "already in progress") and a person is told.
         """
-        checks = self.store.checks(intent.id)
+        checks = self._polls.checks(intent.id)
         delay = min(
             self.config.reconcile_after_seconds * 2**checks, self.config.poll_backoff_max_seconds
         )
-        self.store.schedule_check(intent.id, now + timedelta(seconds=delay))
+        self._polls.schedule_check(intent.id, now + timedelta(seconds=delay))
         if not past_deadline:
             return "waiting"
-        if self.store.add_review(
+        if self._reviews.add_review(
             dedupe_key=f"unresolved:{intent.id}",
             provider=intent.provider,
             reason="unresolved_after_deadline",
@@ -656,7 +663,7 @@ class PaymentService:
         )
 
     def _expire(self, intent_id: str) -> str:
-        if self.store.expire(intent_id):
+        if self._intents.expire(intent_id):
             self._notify_failure(intent_id)
         return "expired"
 

@@ -14,6 +14,7 @@ import runtime
 from civic.ports import Backend
 from civic.sql import SqlBackend
 from payments.config import PaymentConfigError, PaymentsConfig, PaymentSettings, parse_operators
+from payments.intent_store import IntentStore
 from payments.jobs import schedule_reconcile
 from payments.providers.airtel import AirtelConfig, AirtelProvider
 from payments.providers.base import Provider
@@ -309,7 +310,7 @@ def slow_push_seconds(providers: Mapping[str, Provider]) -> float:
     return max(slow, default=0.0)
 
 
-def _stored_reference(store: PaymentStore) -> Callable[[str], str | None]:
+def _stored_reference(store: IntentStore) -> Callable[[str], str | None]:
     def reference_of(intent_id: str) -> str | None:
         intent = store.get(intent_id)
         return intent.provider_reference if intent is not None else None
@@ -343,22 +344,27 @@ def wire(
     jobs: JobScheduler = InlineJobs() if settings.emulate_redis else RqJobs(connection)
     container.register(JobScheduler, jobs)  # type: ignore[type-abstract]
     store = PaymentStore(build_engine(settings.database_url))
+    intent_store = store.intents
     container.register(PaymentStore, store)
     codec = receipt_codec(settings)
     container.register(ReceiptCodec, codec)
-    verifier = ReceiptVerifier(codec, store.receipt_fields)
+    verifier = ReceiptVerifier(codec, store.receipts.receipt_fields)
     container.register(ReceiptVerifier, verifier)
     backend: Backend | None = container.find(Backend)  # type: ignore[type-abstract]
     if backend is None:  # civic not wired in this process: the embedded back office
         backend = SqlBackend.from_url(settings.database_url)
-    book = ReceiptBook(store, verifier, backend)
+    book = ReceiptBook(store.receipts, verifier, backend)
     container.register(ReceiptBook, book)
     # SMS `RECU` asks for the sms port (sms cannot import payments).
     container.register(ReceiptDesk, book)  # type: ignore[type-abstract]
     # PAYMENT_CALLBACK_TOKEN: gateway.config refuses production without it and
     # gateway.callback_auth says at start-up which channels accept callbacks without a token.
     providers = build_providers(
-        settings, set(operators.values()), connection, jobs, reference_of=_stored_reference(store)
+        settings,
+        set(operators.values()),
+        connection,
+        jobs,
+        reference_of=_stored_reference(intent_store),
     )
     slow_push = slow_push_seconds(providers)
     job_timeout = max(DEFAULT_JOB_TIMEOUT, slow_push)

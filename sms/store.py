@@ -58,18 +58,18 @@ end
 return {1, ARGV[1]}
 """
 # Compare-and-set on the status: the move happens only from one of the expected states.
-# KEYS: record, status counts, pending. ARGV: to, n, expected x n, due at ('' = now), fields...
+# KEYS: record, status counts, pending. ARGV: id, to, n, expected x n, due at ('' = now),
+# fields... (the id rides as an argument: the script never parses it out of the key).
 _TRANSITION: Final = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return {0, ''} end
-local count = tonumber(ARGV[2])
-for i = 3, 2 + count do
+local id, to, count = ARGV[1], ARGV[2], tonumber(ARGV[3])
+for i = 4, 3 + count do
   if current == ARGV[i] then
-    redis.call('HSET', KEYS[1], 'status', ARGV[1], unpack(ARGV, 4 + count))
-    if current ~= ARGV[1] then redis.call('HINCRBY', KEYS[2], ARGV[1], 1) end
-    local id = string.sub(KEYS[1], 9)
-    if ARGV[1] == 'queued' or ARGV[1] == 'sending' then
-      redis.call('ZADD', KEYS[3], ARGV[3 + count], id)
+    redis.call('HSET', KEYS[1], 'status', to, unpack(ARGV, 5 + count))
+    if current ~= to then redis.call('HINCRBY', KEYS[2], to, 1) end
+    if to == 'queued' or to == 'sending' then
+      redis.call('ZADD', KEYS[3], ARGV[4 + count], id)
     else
       redis.call('ZREM', KEYS[3], id)
       redis.call('HDEL', KEYS[1], 'phone', 'text')  -- never sent again: forget number and text
@@ -295,7 +295,14 @@ class MessageStore:
         ]
         moved, found = self._transition(
             keys=[self.key(message_id), STATUS_COUNTS_KEY, PENDING_KEY],
-            args=[to.value, len(allowed), *allowed, now if due_at is None else due_at, *flat],
+            args=[
+                message_id,
+                to.value,
+                len(allowed),
+                *allowed,
+                now if due_at is None else due_at,
+                *flat,
+            ],
         )
         status = text(found)
         return Transition(bool(moved), Status(status) if status else None)

@@ -97,12 +97,12 @@ def test_a_deep_payment_callback_is_never_stored_nor_queued(make_app: Any) -> No
     response = client.post(path, data=DEEP_OBJECTS, content_type="application/json")
     assert response.status_code == 400
     store = runtime.current().get(PaymentStore)
-    assert store.get_callback(1) is None
+    assert store.callbacks.get_callback(1) is None
     assert Queue(PAYMENTS_QUEUE, connection=runtime.current().get(redis.Redis)).count == 0
     # The same callback, shallow, is stored and queued: the guard only removed the bomb.
     ok = client.post(path, json={"intent_id": "x1", "reference": "r", "status": "succeeded"})
     assert ok.status_code == 200 and ok.get_json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
-    assert store.get_callback(1) is not None
+    assert store.callbacks.get_callback(1) is not None
     assert Queue(PAYMENTS_QUEUE, connection=runtime.current().get(redis.Redis)).count == 1
 
 

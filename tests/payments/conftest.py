@@ -24,7 +24,8 @@ from payments.model import Intent
 from payments.providers.sandbox import SandboxProvider
 from payments.queues import PAYMENTS_QUEUE
 from payments.service import PaymentService, StartResult
-from payments.store import PaymentStore, utcnow
+from payments.store import PaymentStore
+from payments.tables import utcnow
 from sms.store import Message, MessageStore
 from tests.live_server import LiveServer
 
@@ -135,7 +136,7 @@ class Payments:
         SimpleWorker([queue], connection=self.redis).work(burst=True)
 
     def intent(self, intent_id: str) -> Intent:
-        found = self.store.get(intent_id)
+        found = self.store.intents.get(intent_id)
         assert found is not None
         return found
 

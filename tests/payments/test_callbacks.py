@@ -65,7 +65,7 @@ def test_a_callback_for_an_unknown_intent_goes_to_review(
     intent_id = pushed(payments)
     assert post(client, body(payments, intent_id, intent_id="f" * 32)) == 200
     payments.work()
-    [review] = payments.store.list_reviews()
+    [review] = payments.store.reviews.list_reviews()
     assert review.reason == "unknown_intent"
     assert payments.intent(intent_id).status is IntentStatus.PUSHED
 
@@ -76,7 +76,7 @@ def test_amount_mismatch_is_reviewed_never_credited(
     intent_id = pushed(payments)
     assert post(client, body(payments, intent_id, amount=1)) == 200
     payments.work()
-    [review] = payments.store.list_reviews()
+    [review] = payments.store.reviews.list_reviews()
     assert (review.reason, review.intent_id) == ("amount_mismatch", intent_id)
     intent = payments.intent(intent_id)
     assert intent.status is IntentStatus.PUSHED
@@ -87,7 +87,7 @@ def test_phone_mismatch_is_reviewed_never_credited(payments: Payments, client: F
     intent_id = pushed(payments)
     assert post(client, body(payments, intent_id, phone="+243899999999")) == 200
     payments.work()
-    [review] = payments.store.list_reviews()
+    [review] = payments.store.reviews.list_reviews()
     assert review.reason == "phone_mismatch"
     assert not payments.paid(payments.intent(intent_id).assessment_id)
 
@@ -99,7 +99,7 @@ def test_a_success_the_status_query_contradicts_is_reviewed(
     intent_id = pushed(payments)
     assert post(client, body(payments, intent_id)) == 200
     payments.work()
-    [review] = payments.store.list_reviews()
+    [review] = payments.store.reviews.list_reviews()
     assert review.reason == "contradicted_by_status_query"
     assert not payments.paid(payments.intent(intent_id).assessment_id)
 
@@ -107,7 +107,7 @@ def test_a_success_the_status_query_contradicts_is_reviewed(
 def test_garbage_is_stored_answered_and_reviewed(payments: Payments, client: FlaskClient) -> None:
     assert post(client, b"<xml>not json</xml>") == 200
     payments.work()
-    [review] = payments.store.list_reviews()
+    [review] = payments.store.reviews.list_reviews()
     assert review.reason == "unparseable"
 
 
@@ -122,7 +122,7 @@ def test_retried_callbacks_are_processed_once(payments: Payments, client: FlaskC
     for _ in range(3):
         assert post(client, data) == 200
     payments.work()
-    assert payments.store.count_receipts() == 1
+    assert payments.store.receipts.count_receipts() == 1
     assert len(payments.civic_payments(intent.assessment_id)) == 1
     assert intent.receipt_code is not None
     verifier = payments.app.extensions["guichet"].get(ReceiptVerifier)

@@ -183,7 +183,7 @@ def test_a_callback_without_the_right_hash_is_reviewed(
     assert response.status_code == 200
     assert response.json() == {"ResultCode": 0, "ResultDesc": "Accepted"}  # stored, not retried
     payments.work()
-    [review] = payments.store.list_reviews()
+    [review] = payments.store.reviews.list_reviews()
     assert review.reason == "bad_signature"
     assert payments.intent(result.intent.id).status is IntentStatus.PUSHED
 

@@ -101,7 +101,7 @@ def test_a_payment_still_processing_past_its_deadline_stays_open_and_blocks_a_se
     intent = payments.intent(result.intent.id)
     assert intent.status is IntentStatus.PUSHED  # the money may still move: never expired
     assert payments.sms(f"payment-failed:{intent.id}") is None
-    [review] = payments.store.list_reviews()
+    [review] = payments.store.reviews.list_reviews()
     assert (review.reason, review.intent_id) == ("unresolved_after_deadline", intent.id)
     again = payments.start(assessment, operator="mpesa", session="ATUid_again")
     assert again.outcome is StartOutcome.ALREADY_PENDING  # the citizen is told to wait
@@ -148,7 +148,7 @@ def test_duplicate_and_out_of_order_callbacks(payments: Payments) -> None:
     intent = payments.intent(result.intent.id)
     assert intent.status is IntentStatus.SUCCEEDED
     assert len(payments.civic_payments(intent.assessment_id)) == 1
-    assert payments.store.count_receipts() == 1
+    assert payments.store.receipts.count_receipts() == 1
     assert payments.sms(f"payment-failed:{intent.id}") is None
 
 

@@ -145,7 +145,7 @@ def test_a_notification_with_a_wrong_notif_token_changes_nothing(
     payments.work()
     assert payments.intent(intent.id).status is IntentStatus.PUSHED
     assert fake_orange.state.status_queries == []  # not even worth a query
-    [review] = payments.store.list_reviews()
+    [review] = payments.store.reviews.list_reviews()
     assert review.reason == "bad_signature"
 
 
@@ -166,7 +166,8 @@ def test_a_notification_the_status_contradicts_changes_nothing(
     payments.work()
     assert payments.intent(intent.id).status is IntentStatus.PUSHED
     assert payments.sms(f"payment-failed:{intent.id}") is None
-    assert [r.reason for r in payments.store.list_reviews()] == ["contradicted_by_status_query"]
+    reviews = payments.store.reviews.list_reviews()
+    assert [r.reason for r in reviews] == ["contradicted_by_status_query"]
 
 
 def test_a_refused_web_payment_tells_the_citizen(
@@ -199,7 +200,7 @@ def test_a_lost_answer_is_made_again_with_a_new_order(
     assert fake_orange.deliver_notifications() == [200]
     payments.work()
     assert payments.intent(intent.id).status is IntentStatus.SUCCEEDED
-    assert payments.store.count_receipts() == 1
+    assert payments.store.receipts.count_receipts() == 1
 
 
 def test_an_expired_token_is_fetched_again(payments: Payments, fake_orange: FakeOrange) -> None:
@@ -267,7 +268,7 @@ def test_a_malformed_notification_is_stored_and_reviewed_never_an_error(
     assert response.json() == {"ResultCode": 0, "ResultDesc": "Accepted"}  # stored, not retried
     payments.work()
     assert payments.intent(intent.id).status is IntentStatus.PUSHED
-    assert [r.reason for r in payments.store.list_reviews()] == [reason]
+    assert [r.reason for r in payments.store.reviews.list_reviews()] == [reason]
 
 
 def test_a_notification_naming_another_intent_is_refused(
@@ -283,7 +284,7 @@ def test_a_notification_naming_another_intent_is_refused(
     payments.work()
     assert payments.intent(second.id).status is IntentStatus.PUSHED
     assert payments.intent(first.id).status is IntentStatus.PUSHED
-    assert [r.reason for r in payments.store.list_reviews()] == ["bad_signature"]
+    assert [r.reason for r in payments.store.reviews.list_reviews()] == ["bad_signature"]
 
 
 def test_an_open_page_waits_then_a_replayed_notification_pays_once(
@@ -300,4 +301,4 @@ def test_an_open_page_waits_then_a_replayed_notification_pays_once(
     assert fake_orange.redeliver(payment) == 200  # the same notification again
     payments.work()
     assert payments.intent(intent.id).status is IntentStatus.SUCCEEDED
-    assert payments.store.count_receipts() == 1
+    assert payments.store.receipts.count_receipts() == 1

@@ -232,7 +232,7 @@ def test_a_forged_failure_for_a_paid_payment_changes_nothing(
     payments.work()
     assert payments.intent(intent.id).status is IntentStatus.PUSHED
     assert payments.sms(f"payment-failed:{intent.id}") is None
-    [review] = payments.store.list_reviews()
+    [review] = payments.store.reviews.list_reviews()
     assert review.reason == "contradicted_by_status_query" and review.intent_id == intent.id
     # The real callback (or reconciliation) still records the payment.
     assert fake_paygate.deliver_callbacks() == [200]
@@ -252,7 +252,7 @@ def test_a_callback_with_another_amount_is_held_for_review(
     assert requests.post(url, data=json.dumps(body), timeout=5).status_code == 200
     payments.work()
     assert payments.intent(intent.id).status is IntentStatus.PUSHED
-    assert [r.reason for r in payments.store.list_reviews()] == ["amount_mismatch"]
+    assert [r.reason for r in payments.store.reviews.list_reviews()] == ["amount_mismatch"]
 
 
 def test_a_payment_paygate_never_saw_is_not_found(
@@ -329,7 +329,7 @@ def test_a_malformed_callback_is_stored_and_reviewed_never_an_error(
     assert response.json() == {"ResultCode": 0, "ResultDesc": "Accepted"}  # stored, not retried
     payments.work()
     assert payments.intent(intent.id).status is IntentStatus.PUSHED
-    assert [r.reason for r in payments.store.list_reviews()] == ["unparseable"]
+    assert [r.reason for r in payments.store.reviews.list_reviews()] == ["unparseable"]
 
 
 def test_a_payment_still_pending_waits_and_a_second_confirm_gets_the_same_intent(
@@ -350,7 +350,7 @@ def test_a_payment_still_pending_waits_and_a_second_confirm_gets_the_same_intent
     assert fake_paygate.redeliver(first.intent.id) == 200  # PayGate retries
     payments.work()
     assert payments.intent(first.intent.id).status is IntentStatus.SUCCEEDED
-    assert len(fake_paygate.state.payments) == 1 and payments.store.count_receipts() == 1
+    assert len(fake_paygate.state.payments) == 1 and payments.store.receipts.count_receipts() == 1
 
 
 def test_a_broken_answer_is_never_read_as_nothing_charged(

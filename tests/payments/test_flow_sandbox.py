@@ -137,7 +137,8 @@ def test_a_push_job_that_crashed_after_its_claim_never_pushes_twice(payments: Pa
     assert result.intent is not None
     intent_id = result.intent.id
     payments.redis.delete("rq:queue:payments")
-    assert payments.store.claim_push(intent_id)  # a worker claimed it and died before the call
+    # A worker claimed it and died before the call.
+    assert payments.store.intents.claim_push(intent_id)
     payments.service.push(intent_id)  # rq's retry, right away: someone may still be pushing
     assert payments.sandbox.pushes(intent_id) == 0
     assert payments.intent(intent_id).status is IntentStatus.PUSHING

@@ -16,10 +16,12 @@ from civic.http import HttpBackend
 from civic.ports import Backend
 from civic.seed import seed_demo
 from civic.sql import SqlBackend
+from payments.intent_store import NewIntent
 from payments.paid_for import PaidFor, PaymentKind, describe
 from payments.receipt_book import ReceiptBook
 from payments.receipts import ReceiptCodec, ReceiptVerifier, normalize
-from payments.store import NewIntent, PaymentStore, build_engine, migrate, utcnow
+from payments.store import PaymentStore, build_engine, migrate
+from payments.tables import utcnow
 from tests.civic.conftest import PG_DSN, PORTAL_TOKEN
 from tests.civic.fake_portal import FakePortal
 
@@ -70,7 +72,7 @@ def backend(request: pytest.FixtureRequest, database_url: str) -> Iterator[Backe
 
 def paid(store: PaymentStore, codec: ReceiptCodec, phone: str, ref: str, day: date) -> str:
     """Record a settled payment of road tax `ref` from `phone`; return its receipt code."""
-    intent, _ = store.create_intent(
+    intent, _ = store.intents.create_intent(
         NewIntent(
             idempotency_key=f"s-{ref}", session_id=f"s-{ref}", assessment_id=f"road-{ref}",
             assessment_reference=ref, tax_code="road", amount=26500, currency="CDF",
@@ -78,9 +80,9 @@ def paid(store: PaymentStore, codec: ReceiptCodec, phone: str, ref: str, day: da
             deadline_at=utcnow() + timedelta(minutes=10),
         )
     )  # fmt: skip
-    assert store.mark_succeeded(intent.id, "R1")
-    code = store.issue_receipt(intent, day, codec)
-    assert store.mark_settled(intent.id, "recorded", code)
+    assert store.intents.mark_succeeded(intent.id, "R1")
+    code = store.receipts.issue_receipt(intent, day, codec)
+    assert store.intents.mark_settled(intent.id, "recorded", code)
     return code
 
 
@@ -91,7 +93,8 @@ def test_a_phones_receipts_newest_first_described_in_its_language(
     request.addfinalizer(engine.dispose)
     store = PaymentStore(engine)
     codec = ReceiptCodec(KEY)
-    book = ReceiptBook(store, ReceiptVerifier(codec, store.receipt_fields), backend)
+    receipts = store.receipts
+    book = ReceiptBook(receipts, ReceiptVerifier(codec, receipts.receipt_fields), backend)
     assert book.mine(A, "fr") == [] and book.latest_codes(A, 3) == []
     first = paid(store, codec, A, "100011", date(2026, 11, 2))
     other = paid(store, codec, B, "100012", date(2026, 11, 3))

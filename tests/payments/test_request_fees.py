@@ -48,7 +48,7 @@ def test_a_birth_certificate_is_filed_paid_receipted_and_seen_by_the_agent(
     ref = _file_and_pay_birth(ussd)
     waiting = payments.backend.get_request(ref)
     assert waiting is not None and waiting.status is RequestStatus.AWAITING_PAYMENT
-    intent = payments.store.active_for_assessment(FEE_SUBJECT.format(ref))
+    intent = payments.store.intents.active_for_assessment(FEE_SUBJECT.format(ref))
     assert intent is not None
     assert (intent.kind, intent.amount, intent.assessment_reference, intent.tax_code) == (
         PaymentKind.REQUEST_FEE,
@@ -111,7 +111,7 @@ def test_the_fee_receipt_of_a_document_that_needs_a_visit_announces_it(
     done = ussd.type("2")  # Airtel Money: the sandbox provider
     found = re.search(r"Demande (\d{8}) enregistrée", done.body)
     assert found is not None, done.body
-    intent = payments.store.active_for_assessment(FEE_SUBJECT.format(found.group(1)))
+    intent = payments.store.intents.active_for_assessment(FEE_SUBJECT.format(found.group(1)))
     assert intent is not None
     payments.work()
     request = payments.backend.get_request(found.group(1))
@@ -132,7 +132,7 @@ def test_one_active_intent_per_request_whatever_the_session(
     twin = ussd.type("2")
     assert twin.end and "déjà en cours" in twin.body
     payments.work()
-    settled = payments.store.succeeded_for_assessment(FEE_SUBJECT.format(ref))
+    settled = payments.store.intents.succeeded_for_assessment(FEE_SUBJECT.format(ref))
     assert settled is not None and payments.sandbox.pushes(settled.id) == 1
     request = payments.backend.get_request(ref)
     assert request is not None and request.fee_status is FeeStatus.PAID
@@ -143,9 +143,9 @@ def test_a_failed_fee_payment_leaves_the_request_waiting_and_says_so(
     payments: Payments, ussd: UssdPhone
 ) -> None:
     ref = _file_and_pay_birth(ussd)
-    intent = payments.store.active_for_assessment(FEE_SUBJECT.format(ref))
+    intent = payments.store.intents.active_for_assessment(FEE_SUBJECT.format(ref))
     assert intent is not None
-    assert payments.store.mark_failed(intent.id, FailureReason.CANCELLED)
+    assert payments.store.intents.mark_failed(intent.id, FailureReason.CANCELLED)
     payments.service.reconcile(payments.later(1))  # nothing to do for it any more
     request = payments.backend.get_request(ref)
     assert request is not None and request.status is RequestStatus.AWAITING_PAYMENT

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, fields, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import insert, text
 from sqlalchemy.exc import IntegrityError
 
-from payments.model import FailureReason, IntentStatus, PaymentKind
-from payments.store import NewIntent, PaymentStore, build_engine, intents, migrate, utcnow
+from payments.intent_store import CREATE_ATTEMPTS, IntentConflictError, NewIntent
+from payments.model import FailureReason, Intent, IntentStatus, PaymentKind
+from payments.store import PaymentStore, build_engine, migrate
+from payments.tables import intents, utcnow
 
 
 @pytest.fixture
@@ -40,21 +42,45 @@ def new(key: str, assessment: str = "road-100045") -> NewIntent:
 
 
 def test_same_idempotency_key_returns_the_same_intent(store: PaymentStore) -> None:
-    first, created = store.create_intent(new("s1:road:100045"))
-    again, created_again = store.create_intent(new("s1:road:100045"))
+    first, created = store.intents.create_intent(new("s1:road:100045"))
+    again, created_again = store.intents.create_intent(new("s1:road:100045"))
     assert created and not created_again
     assert again.id == first.id
 
 
 def test_a_second_session_gets_the_active_intent_of_the_assessment(store: PaymentStore) -> None:
-    first, _ = store.create_intent(new("s1:road:100045"))
-    second, created = store.create_intent(new("s2:road:100045"))
+    first, _ = store.intents.create_intent(new("s1:road:100045"))
+    second, created = store.intents.create_intent(new("s2:road:100045"))
     assert not created
     assert second.id == first.id
 
 
+def test_every_intent_field_is_one_column_and_reads_back(store: PaymentStore) -> None:
+    assert {f.name for f in fields(Intent)} == set(intents.c.keys())
+    asked = new("s1:road:100045")
+    assert set(asdict(asked)) < {f.name for f in fields(Intent)}
+    created, _ = store.intents.create_intent(asked)
+    found = store.intents.get(created.id)
+    assert found == created
+    assert {k: getattr(found, k) for k in asdict(asked)} == asdict(asked)
+
+
+def test_creating_gives_up_with_a_clear_error_when_the_database_keeps_refusing(
+    store: PaymentStore,
+) -> None:
+    with store._engine.begin() as conn:  # a refusal no existing intent explains
+        conn.execute(
+            text(
+                "CREATE TRIGGER refuse_intents BEFORE INSERT ON payment_intents"
+                " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        )
+    with pytest.raises(IntentConflictError, match=f"{CREATE_ATTEMPTS} times"):
+        store.intents.create_intent(new("s1:road:100045"))
+
+
 def test_the_database_itself_refuses_a_second_active_intent(store: PaymentStore) -> None:
-    store.create_intent(new("s1:road:100045"))
+    store.intents.create_intent(new("s1:road:100045"))
     now = utcnow()
     row = {
         **{f: getattr(new("raw"), f) for f in NewIntent.__dataclass_fields__},
@@ -69,42 +95,42 @@ def test_the_database_itself_refuses_a_second_active_intent(store: PaymentStore)
 
 
 def test_a_new_intent_is_allowed_once_the_previous_one_failed(store: PaymentStore) -> None:
-    first, _ = store.create_intent(new("s1:road:100045"))
-    assert store.mark_failed(first.id, FailureReason.CANCELLED)
-    second, created = store.create_intent(new("s2:road:100045"))
+    first, _ = store.intents.create_intent(new("s1:road:100045"))
+    assert store.intents.mark_failed(first.id, FailureReason.CANCELLED)
+    second, created = store.intents.create_intent(new("s2:road:100045"))
     assert created and second.id != first.id
 
 
 def test_only_one_job_wins_the_push_claim(store: PaymentStore) -> None:
-    intent, _ = store.create_intent(new("s1:road:100045"))
-    assert store.claim_push(intent.id)
-    assert not store.claim_push(intent.id)
-    claimed = store.get(intent.id)
+    intent, _ = store.intents.create_intent(new("s1:road:100045"))
+    assert store.intents.claim_push(intent.id)
+    assert not store.intents.claim_push(intent.id)
+    claimed = store.intents.get(intent.id)
     assert claimed is not None
     assert claimed.status is IntentStatus.PUSHING and claimed.push_attempts == 1
 
 
 def test_final_states_do_not_move_back(store: PaymentStore) -> None:
-    intent, _ = store.create_intent(new("s1:road:100045"))
-    assert store.mark_succeeded(intent.id, "R1")
-    assert not store.mark_failed(intent.id, FailureReason.CANCELLED)
-    assert not store.expire(intent.id)
-    done = store.get(intent.id)
+    intent, _ = store.intents.create_intent(new("s1:road:100045"))
+    assert store.intents.mark_succeeded(intent.id, "R1")
+    assert not store.intents.mark_failed(intent.id, FailureReason.CANCELLED)
+    assert not store.intents.expire(intent.id)
+    done = store.intents.get(intent.id)
     assert done is not None and done.status is IntentStatus.SUCCEEDED
 
 
 def test_a_success_after_an_expiry_is_still_recorded(store: PaymentStore) -> None:
-    intent, _ = store.create_intent(new("s1:road:100045"))
-    assert store.expire(intent.id)
-    assert store.mark_succeeded(intent.id, "LATE")
-    done = store.get(intent.id)
+    intent, _ = store.intents.create_intent(new("s1:road:100045"))
+    assert store.intents.expire(intent.id)
+    assert store.intents.mark_succeeded(intent.id, "LATE")
+    done = store.intents.get(intent.id)
     assert done is not None and done.status is IntentStatus.SUCCEEDED
 
 
 def test_identical_callbacks_are_stored_once(store: PaymentStore) -> None:
-    first, new_first = store.record_callback("sandbox", '{"a": 1}', "abc")
-    again, new_again = store.record_callback("sandbox", '{"a": 1}', "abc")
-    other, new_other = store.record_callback("sandbox", '{"a": 2}', "abc")
+    first, new_first = store.callbacks.record_callback("sandbox", '{"a": 1}', "abc")
+    again, new_again = store.callbacks.record_callback("sandbox", '{"a": 1}', "abc")
+    other, new_other = store.callbacks.record_callback("sandbox", '{"a": 2}', "abc")
     assert new_first and not new_again and new_other
     assert again == first != other
 
@@ -114,7 +140,7 @@ def test_a_database_older_than_kinds_is_upgraded_and_reads_as_taxes(tmp_path: Pa
     migrate(url)
     engine = build_engine(url)
     old = PaymentStore(engine)
-    before, _ = old.create_intent(new("s1:road:100045"))
+    before, _ = old.intents.create_intent(new("s1:road:100045"))
     with engine.begin() as conn:  # back to the tables as they were before kinds
         conn.execute(text("DROP INDEX uq_payment_intents_one_active"))
         conn.execute(text("ALTER TABLE payment_intents DROP COLUMN kind"))
@@ -127,14 +153,14 @@ def test_a_database_older_than_kinds_is_upgraded_and_reads_as_taxes(tmp_path: Pa
         )
     migrate(url)
     store = PaymentStore(build_engine(url))
-    upgraded = store.get(before.id)
+    upgraded = store.intents.get(before.id)
     assert upgraded is not None and upgraded.kind is PaymentKind.TAX_ASSESSMENT
-    fee, created = store.create_intent(
+    fee, created = store.intents.create_intent(
         replace(new("s1:fee:10000012", assessment="request:10000012"), kind=PaymentKind.REQUEST_FEE)
     )
     assert created and fee.kind is PaymentKind.REQUEST_FEE
     # One active intent per subject, whatever its kind: a twin gets the same one.
-    twin, created = store.create_intent(
+    twin, created = store.intents.create_intent(
         replace(new("s2:fee:10000012", assessment="request:10000012"), kind=PaymentKind.REQUEST_FEE)
     )
     assert not created and twin.id == fee.id

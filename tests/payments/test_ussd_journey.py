@@ -26,7 +26,7 @@ def test_pay_then_verify_the_receipt_over_ussd(payments: Payments, ussd: UssdPho
     assert "Airtel Money" in screen.body and REF in screen.body
     assert "PIN" not in screen.body.upper() and "code secret" not in screen.body
     payments.work()  # the push Effect, the sandbox callback, its processing
-    intent = payments.store.succeeded_for_assessment(assessment_id(payments))
+    intent = payments.store.intents.succeeded_for_assessment(assessment_id(payments))
     assert intent is not None and intent.status is IntentStatus.SUCCEEDED
     assert intent.receipt_code is not None
     assert payments.sandbox.pushes(intent.id) == 1
@@ -64,6 +64,6 @@ def test_a_second_confirm_while_pending_gets_the_same_intent(
     screen = ussd.type("2")
     assert screen.end and "déjà en cours" in screen.body
     payments.work()
-    intent = payments.store.succeeded_for_assessment(assessment_id(payments))
+    intent = payments.store.intents.succeeded_for_assessment(assessment_id(payments))
     assert intent is not None and payments.sandbox.pushes(intent.id) == 1
     assert len(payments.civic_payments(intent.assessment_id)) == 1

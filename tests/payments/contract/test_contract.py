@@ -150,8 +150,8 @@ def test_a_duplicated_callback_gives_one_receipt(payments: Payments, harness: Ha
     harness.replay(payments, intent)
     payments.work()
     assert_paid_once(payments, intent.id)
-    assert payments.store.count_receipts() == 1
-    assert payments.store.list_reviews() == []
+    assert payments.store.receipts.count_receipts() == 1
+    assert payments.store.reviews.list_reviews() == []
 
 
 def test_a_retried_push_never_charges_twice(payments: Payments, harness: Harness) -> None:
@@ -190,7 +190,7 @@ def test_a_forged_success_the_provider_contradicts_goes_to_review(
     post(payments, *harness.forged(intent, succeeded=True))
     payments.work()
     assert_untouched(payments, intent)
-    [review] = payments.store.list_reviews()
+    [review] = payments.store.reviews.list_reviews()
     assert (review.reason, review.intent_id) == ("contradicted_by_status_query", intent.id)
     payments.service.reconcile(now=payments.later(LATER))  # the provider's word settles it
     ended = payments.intent(intent.id)
@@ -205,7 +205,7 @@ def test_a_forged_failure_the_provider_contradicts_goes_to_review(
     post(payments, *harness.forged(intent, succeeded=False))
     payments.work()
     assert_untouched(payments, intent)
-    [review] = payments.store.list_reviews()
+    [review] = payments.store.reviews.list_reviews()
     assert (review.reason, review.intent_id) == ("contradicted_by_status_query", intent.id)
     payments.service.reconcile(now=payments.later(LATER))
     assert_paid_once(payments, intent.id)
@@ -226,7 +226,7 @@ def test_an_ambiguous_payment_stays_open_polled_with_backoff_and_blocks_a_second
     ttl = service.config.intent_ttl_seconds
     assert service.reconcile(now=payments.later(ttl + 3600)).counts == {"unresolved": 1}
     assert_untouched(payments, intent)  # never expired: the money may still move
-    [review] = payments.store.list_reviews()
+    [review] = payments.store.reviews.list_reviews()
     assert (review.reason, review.intent_id) == ("unresolved_after_deadline", intent.id)
     again = payments.start(
         payments.backend.get_assessment(intent.assessment_id) or intent.assessment_id,
