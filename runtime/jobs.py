@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 JobFunc = Callable[..., object]
 RQ_DEFAULT_RESULT_TTL: Final = 500  # seconds rq keeps a finished job (and so its id)
 RQ_DEFAULT_FAILURE_TTL: Final = 365 * 24 * 3600  # and a failed one
+_TAKEN_PRUNE_AT: Final = 10_000  # job ids remembered inline before the expired ones go
 
 
 def job_path(func: JobFunc | str) -> str:
@@ -191,9 +192,9 @@ class InlineJobs:
         )
         with self._lock:
             if job_id is not None:
-                if self._taken.get(job_id, -1.0) > now or job_id in self._waiting():
+                if self._taken.get(job_id, -1.0) > now:
                     return False
-                self._taken[job_id] = float("inf")  # until it has run
+                self._taken[job_id] = float("inf")  # while it waits or runs
             if delay_seconds > 0:
                 heapq.heappush(self._due, due)
                 self._start_ticker()
@@ -211,9 +212,6 @@ class InlineJobs:
                 due = heapq.heappop(self._due)
             self._start(due)
             started += 1
-
-    def _waiting(self) -> set[str]:
-        return {due.job_id for due in self._due if due.job_id is not None}
 
     def _start(self, due: _Due) -> None:
         if due.slow:
@@ -254,7 +252,10 @@ class InlineJobs:
     def _release(self, job_id: str | None, keep_seconds: float) -> None:
         if job_id is not None:
             with self._lock:
-                self._taken[job_id] = self._clock() + keep_seconds
+                now = self._clock()
+                self._taken[job_id] = now + keep_seconds
+                if len(self._taken) > _TAKEN_PRUNE_AT:  # a long development session
+                    self._taken = {key: end for key, end in self._taken.items() if end > now}
 
     def _start_ticker(self) -> None:
         # Called under the lock. One daemon thread per process; tests tick themselves.
