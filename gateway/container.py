@@ -12,7 +12,7 @@ from gateway import golive
 from gateway.auth import ApiKeyring
 from gateway.callback_auth import CallbackGate
 from gateway.config import Settings
-from gateway.jobs import InlineEnqueuer, RqEnqueuer
+from gateway.jobs import EffectEnqueuer
 from gateway.limits import ApiLimits
 from gateway.metrics import Metrics
 from gateway.redis_client import build_redis
@@ -23,6 +23,7 @@ from menus.registry import Enqueuer
 from payments.numbering import NumberingPlan
 from payments.service import PaymentService
 from runtime.guesses import GuessLimiter
+from runtime.jobs import jobs_for
 from runtime.ratelimit import Rate
 from sessions.store import SessionStore
 
@@ -57,9 +58,8 @@ def _refuse_play_money(container: runtime.Container, settings: Settings) -> None
 
 def _wire_jobs(container: runtime.Container, settings: Settings) -> None:
     # Before the menus: the HopHandler takes the Enqueuer. Emulation has no worker: run inline.
-    enqueuer: Enqueuer = (
-        InlineEnqueuer() if settings.emulate_redis else RqEnqueuer(container.get(redis.Redis))
-    )
+    # One job port for every package (sms and payments wiring find it in the container).
+    enqueuer: Enqueuer = EffectEnqueuer(jobs_for(container, inline=settings.emulate_redis))
     # Enqueuer is a Protocol: mypy refuses abstract types as keys, the container does not.
     container.register(Enqueuer, enqueuer)  # type: ignore[type-abstract]
 

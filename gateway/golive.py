@@ -25,8 +25,9 @@ from gateway.config import ConfigError, Settings, refusal
 from menus.loader import load_menus
 from payments.config import PaymentConfigError, parse_operators
 from payments.providers.base import Provider, refused_currencies
-from payments.queues import InlineJobs
+from payments.queues import PaymentJobs
 from payments.wiring import build_providers
+from runtime.jobs import InlineJobs
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,9 @@ def problems(settings: Settings) -> list[str]:
         currency = load_menus(settings.menus_path).city.currency
         operators = parse_operators(settings.payment_operators)
         client = redis.Redis.from_url(settings.redis_url)  # never connected: no provider pushes
-        providers = build_providers(settings, set(operators.values()), client, InlineJobs())
+        providers = build_providers(
+            settings, set(operators.values()), client, PaymentJobs(InlineJobs(tick_seconds=None))
+        )
     except (PaymentConfigError, ValueError) as error:
         found.append(f"PAYMENT_OPERATORS: {error}")
     else:

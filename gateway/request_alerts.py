@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Final
 
 import runtime
 from civic.ports import (
@@ -26,8 +25,6 @@ from sms.preferences import Preferences
 from sms.service import SmsService
 
 log = logging.getLogger(__name__)
-
-ALERT_JOB: Final = "gateway.request_alerts.send_request_alert"
 
 
 def template_for(status: RequestStatus, document: DocumentType | None = None) -> str:

@@ -34,8 +34,8 @@ from gateway.rq_liveness import (
     clear_dead_scheduler_locks,
     clear_dead_scheduler_locks_at_start,
 )
-from sms.queues import DeliveryQueue
-from sms.sweeper import schedule_sweep
+from runtime.jobs import Jobs
+from sms.jobs import schedule_sweep
 
 
 def parse_queues(spec: str) -> list[str]:
@@ -112,7 +112,7 @@ def build_worker(
     services = composition.build(settings)
     # The worker starts the periodic SMS sweep (payments' reconciliation starts in its wiring).
     try:
-        schedule_sweep(services.get(DeliveryQueue), settings.sms_sweep_seconds)  # type: ignore[type-abstract]
+        schedule_sweep(services.get(Jobs), settings.sms_sweep_seconds)  # type: ignore[type-abstract]
     except redis.RedisError:
         logging.getLogger(__name__).warning("could not schedule the SMS sweep (Redis down)")
     connection = worker_connection(settings)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import runtime
+from runtime.jobs import JobFunc
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +20,7 @@ class Effect:
     """Work an action asks for once the session is safely saved (an rq job taking ids)."""
 
     queue: str
-    func: str  # dotted path of an rq job function taking ids
+    func: JobFunc | str  # an rq job function taking ids, or its dotted path (runtime.jobs)
     args: tuple[Any, ...] = ()
     job_id: str | None = None
     delay_seconds: float = 0
@@ -27,7 +28,7 @@ class Effect:
 
 
 class Enqueuer(Protocol):
-    """Where effects go after the session is saved (gateway.jobs.RqEnqueuer in production)."""
+    """Where effects go after the session is saved (gateway.jobs.EffectEnqueuer)."""
 
     def enqueue(self, effect: Effect) -> None:
         """Queue `effect` for a worker."""

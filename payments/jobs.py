@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import logging
-import time
-from typing import Final
 
 import runtime
 from payments.providers.sandbox import SandboxProvider
-from payments.queues import JobScheduler
+from payments.queues import PAYMENTS_QUEUE
 from payments.service import PaymentService
+from runtime.jobs import Jobs, schedule_periodic
 
 log = logging.getLogger(__name__)
-
-RECONCILE_TICK: Final = "payments.jobs.reconcile_tick"
 
 
 def _service() -> PaymentService:
@@ -56,20 +53,11 @@ def reconcile_tick(interval_seconds: float) -> dict[str, int]:
     try:
         return reconcile()
     finally:
-        schedule_reconcile(runtime.current().get(JobScheduler), interval_seconds)  # type: ignore[type-abstract]
+        schedule_reconcile(runtime.current().get(Jobs), interval_seconds)  # type: ignore[type-abstract]
 
 
-def schedule_reconcile(
-    jobs: JobScheduler, interval_seconds: float, now: float | None = None
-) -> None:
+def schedule_reconcile(jobs: Jobs, interval_seconds: float, now: float | None = None) -> None:
     """Enqueue the next periodic pass; every process asking for the same bucket gets one job."""
-    if interval_seconds <= 0:
-        return
-    now = time.time() if now is None else now
-    bucket = int(now // interval_seconds) + 1
-    jobs.enqueue(
-        RECONCILE_TICK,
-        interval_seconds,
-        delay_seconds=max(bucket * interval_seconds - now, 1.0),
-        job_id=f"payments-reconcile-{bucket}",
+    schedule_periodic(
+        jobs, PAYMENTS_QUEUE, reconcile_tick, interval_seconds, key="payments-reconcile", now=now
     )

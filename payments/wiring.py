@@ -29,11 +29,12 @@ from payments.providers.vodacom import (
     VodacomConfig,
     VodacomProvider,
 )
-from payments.queues import InlineJobs, JobScheduler, RqJobs
+from payments.queues import JobScheduler, PaymentJobs
 from payments.receipt_book import ReceiptBook
 from payments.receipts import ReceiptCodec, ReceiptVerifier
 from payments.service import PaymentService, SmsSender
 from payments.store import PaymentStore, build_engine
+from runtime.jobs import jobs_for
 from sms.receipt_desk import ReceiptDesk
 
 log = logging.getLogger(__name__)
@@ -341,7 +342,8 @@ def wire(
     if currency is not None:
         check_currency(operators, settings, currency)
     connection = container.get(redis.Redis)
-    jobs: JobScheduler = InlineJobs() if settings.emulate_redis else RqJobs(connection)
+    port = jobs_for(container, inline=settings.emulate_redis)
+    jobs: JobScheduler = PaymentJobs(port)
     container.register(JobScheduler, jobs)  # type: ignore[type-abstract]
     store = PaymentStore(build_engine(settings.database_url))
     intent_store = store.intents
@@ -396,7 +398,7 @@ def wire(
     container.register(PaymentService, service)
     if not settings.emulate_redis:
         try:
-            schedule_reconcile(jobs, settings.payment_reconcile_interval_seconds)
+            schedule_reconcile(port, settings.payment_reconcile_interval_seconds)
         except redis.RedisError:
             log.warning("could not schedule payment reconciliation (Redis down); cron can run it")
     return service

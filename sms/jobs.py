@@ -8,12 +8,13 @@ from typing import Final, cast
 import redis
 
 import runtime
+from runtime.jobs import Jobs, schedule_periodic
 from sms.callbacks import CallbackInbox
 from sms.delivery import Dispatcher
 from sms.inbound import InboundRouter
-from sms.queues import READY_KEY, DeliveryQueue
+from sms.queues import READY_KEY, SMS_QUEUE, DeliveryQueue
 from sms.store import text
-from sms.sweeper import Sweeper, schedule_sweep
+from sms.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,19 @@ def sweep_tick(interval_seconds: float) -> int:
     try:
         return services.get(Sweeper).sweep()
     finally:
-        schedule_sweep(services.get(DeliveryQueue), interval_seconds)  # type: ignore[type-abstract]
+        schedule_sweep(services.get(Jobs), interval_seconds)  # type: ignore[type-abstract]
 
 
-__all__ = ["deliver", "deliver_ready", "handle_delivery_report", "handle_inbound", "sweep_tick"]
+def schedule_sweep(jobs: Jobs, interval_seconds: float, now: float | None = None) -> None:
+    """Enqueue the next sweep; every process asking for the same time bucket gets one job."""
+    schedule_periodic(jobs, SMS_QUEUE, sweep_tick, interval_seconds, key="sms-sweep", now=now)
+
+
+__all__ = [
+    "deliver",
+    "deliver_ready",
+    "handle_delivery_report",
+    "handle_inbound",
+    "schedule_sweep",
+    "sweep_tick",
+]

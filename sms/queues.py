@@ -12,21 +12,18 @@ Retries, holds and the sweeper's re-runs keep one deliver job per message.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any, Final, Protocol
 
 import redis
-from rq import Queue
 
-from runtime.jobs import enqueue_once
+from runtime.jobs import JobFunc, Jobs
 
 SMS_QUEUE: Final = "sms"
 DELIVER_JOB: Final = "sms.jobs.deliver"
 DRAIN_JOB: Final = "sms.jobs.deliver_ready"
 READY_KEY: Final = "sms:ready"  # ids of new messages, oldest first
 DRAIN_BATCH: Final = 50  # ids one drain job pops at most
-SWEEP_JOB: Final = "sms.jobs.sweep_tick"
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +32,7 @@ class DeliveryQueue(Protocol):
     """Where message ids wait for a worker."""
 
     def enqueue(
-        self, func: str, *args: Any, delay_seconds: float = 0, job_id: str | None = None
+        self, func: JobFunc | str, *args: Any, delay_seconds: float = 0, job_id: str | None = None
     ) -> None:
         """Run job `func(*args)` on the SMS queue, after `delay_seconds`, once per `job_id`."""
 
@@ -46,12 +43,31 @@ class DeliveryQueue(Protocol):
         """Make sure ids waiting for a worker have a job that will take them."""
 
 
-class RqDeliveryQueue:
-    """Enqueue SMS jobs on rq; delayed jobs need a worker started with its scheduler."""
+class _SmsJobs:
+    """Enqueue SMS jobs through the job port (rq, or inline in the emulation)."""
 
-    def __init__(self, connection: redis.Redis, *, batch: int = DRAIN_BATCH) -> None:
+    def __init__(self, jobs: Jobs) -> None:
+        self.jobs = jobs
+
+    def enqueue(
+        self, func: JobFunc | str, *args: Any, delay_seconds: float = 0, job_id: str | None = None
+    ) -> None:
+        """Run job `func(*args)` on the SMS queue, after `delay_seconds`, once per `job_id`."""
+        options: dict[str, Any] = {}
+        if job_id is not None:
+            # While a job with this id waits or runs, a second one is refused; once it has run
+            # its record goes at once (result_ttl=0) so the id can be used again.
+            options = {"job_id": job_id, "result_ttl": 0, "failure_ttl": 3600}
+        if not self.jobs.enqueue(SMS_QUEUE, func, *args, delay_seconds=delay_seconds, **options):
+            log.info("sms job %s already queued", job_id)
+
+
+class RqDeliveryQueue(_SmsJobs):
+    """Batch new messages on the ready list, drained by jobs (needs a worker)."""
+
+    def __init__(self, jobs: Jobs, connection: redis.Redis, *, batch: int = DRAIN_BATCH) -> None:
+        super().__init__(jobs)
         self._redis = connection
-        self._queue = Queue(SMS_QUEUE, connection=connection)
         self._batch = batch
 
     def deliver(self, message_id: str) -> None:
@@ -67,33 +83,11 @@ class RqDeliveryQueue:
 
     def _drain(self) -> None:
         # No result kept: nobody reads it, and storing it is one more write per job.
-        self._queue.enqueue(DRAIN_JOB, self._batch, result_ttl=0)
-
-    def enqueue(
-        self, func: str, *args: Any, delay_seconds: float = 0, job_id: str | None = None
-    ) -> None:
-        """Run job `func(*args)` on the SMS queue, after `delay_seconds`, once per `job_id`."""
-        options: dict[str, Any] = {}
-        if job_id is not None:
-            # While a job with this id waits or runs, a second one is refused; once it has run
-            # its record goes at once (result_ttl=0) so the id can be used again.
-            options = {"job_id": job_id, "unique": True, "result_ttl": 0, "failure_ttl": 3600}
-        if not enqueue_once(self._queue, func, *args, delay_seconds=delay_seconds, **options):
-            log.info("sms job %s already queued", job_id)
+        self.jobs.enqueue(SMS_QUEUE, DRAIN_JOB, self._batch, result_ttl=0)
 
 
-class InlineDeliveryQueue:
-    """Run SMS jobs at once in this process (the dev-only Redis emulation has no worker)."""
-
-    def enqueue(
-        self, func: str, *args: Any, delay_seconds: float = 0, job_id: str | None = None
-    ) -> None:
-        """Run job `func(*args)` now; delayed runs are dropped with a log line (dev only)."""
-        if delay_seconds > 0:
-            log.warning("inline SMS queue: dropping a run delayed by %.0f s", delay_seconds)
-            return
-        module, _, name = func.rpartition(".")
-        getattr(importlib.import_module(module), name)(*args)
+class InlineDeliveryQueue(_SmsJobs):
+    """Deliver each new message at once (the Redis emulation: jobs run in this process)."""
 
     def deliver(self, message_id: str) -> None:
         """Run the deliver job now."""

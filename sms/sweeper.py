@@ -15,7 +15,7 @@ import logging
 import time
 from typing import Final
 
-from sms.queues import DELIVER_JOB, SWEEP_JOB, DeliveryQueue
+from sms.queues import DELIVER_JOB, DeliveryQueue
 from sms.store import MessageStore
 
 log = logging.getLogger(__name__)
@@ -44,17 +44,3 @@ class Sweeper:
             self._queue.enqueue(DELIVER_JOB, message_id, job_id=f"sms-deliver-{message_id}")
         log.info("sms sweeper: %d overdue message(s) re-enqueued", len(overdue))
         return len(overdue)
-
-
-def schedule_sweep(queue: DeliveryQueue, interval_seconds: float, now: float | None = None) -> None:
-    """Enqueue the next sweep; every process asking for the same time bucket gets one job."""
-    if interval_seconds <= 0:
-        return
-    now = time.time() if now is None else now
-    bucket = int(now // interval_seconds) + 1
-    queue.enqueue(
-        SWEEP_JOB,
-        interval_seconds,
-        delay_seconds=max(bucket * interval_seconds - now, 1.0),
-        job_id=f"sms-sweep-{bucket}",
-    )

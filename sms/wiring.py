@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import redis
 
 import runtime
+from runtime.jobs import jobs_for
 from runtime.ratelimit import Rate
 from sms.callbacks import CallbackInbox
 from sms.delivery import DeliveryPolicy, Dispatcher
@@ -70,7 +71,10 @@ def wire(container: runtime.Container, options: SmsOptions) -> None:
     """Register the templates, SmsService, Dispatcher, InboundRouter, OtpService and more."""
     client = container.get(redis.Redis)
     book = load_strict(options.templates_path)  # a broken template file stops the start-up
-    queue: DeliveryQueue = InlineDeliveryQueue() if options.inline_jobs else RqDeliveryQueue(client)
+    jobs = jobs_for(container, inline=options.inline_jobs)
+    queue: DeliveryQueue = (
+        InlineDeliveryQueue(jobs) if options.inline_jobs else RqDeliveryQueue(jobs, client)
+    )
     store = MessageStore(client)
     preferences = Preferences(client)
     regions = [r for r in options.allowed_countries.split(",") if r.strip()] or [options.country]

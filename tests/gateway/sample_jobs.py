@@ -30,3 +30,8 @@ def wait_for(key: str, seconds: float) -> None:
 def hang(seconds: float) -> None:
     """Hang longer than the job's timeout (a provider that never answers)."""
     time.sleep(seconds)
+
+
+def tick(interval_seconds: float) -> None:
+    """Count the ticks of a periodic job (it takes its interval, like reconcile and sweep)."""
+    runtime.current().get(redis.Redis).incr(f"ticks:{interval_seconds:g}")

@@ -16,10 +16,11 @@ import runtime
 from gateway.auth import ApiKeyring
 from gateway.cli import main
 from gateway.config import ConfigError, Settings
-from gateway.jobs import RqEnqueuer
+from gateway.jobs import EffectEnqueuer
 from gateway.schema import Step, ensure_sqlite_directory, run_steps
 from gateway.worker import WORKER_CLASSES, parse_queues
 from menus.registry import Effect
+from runtime.jobs import RqJobs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,7 +57,7 @@ def test_worker_queues_are_checked() -> None:
 def test_the_worker_command_runs_queued_jobs(
     app: Flask, redis_url: str, redis_client: redis.Redis, tmp_path: Path, worker_class: str
 ) -> None:
-    RqEnqueuer(runtime.current().get(redis.Redis)).enqueue(
+    EffectEnqueuer(RqJobs(runtime.current().get(redis.Redis))).enqueue(
         Effect(queue="sms", func="tests.gateway.sample_jobs.remember", args=("ran", "w1"))
     )
     env = {
