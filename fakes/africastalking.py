@@ -24,8 +24,10 @@ import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Final
+
+from fakes.server import LocalServer
 
 STATUS_NAMES: Final = {
     100: "Processed",
@@ -77,7 +79,7 @@ class Received:
     client_port: int = 0  # the caller's port: one value for calls on one kept connection
 
 
-class FakeAfricasTalking:
+class FakeAfricasTalking(LocalServer):
     """The fake API: a threaded HTTP server and its programmable state."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, api_key: str = "") -> None:
@@ -86,30 +88,7 @@ class FakeAfricasTalking:
         self._script: deque[Behaviour] = deque()
         self.default = Behaviour()
         self.received: list[Received] = []
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        """Return the API root to give AT_API_BASE_URL."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeAfricasTalking:
-        """Serve in a background thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-
-    def serve_forever(self) -> None:
-        """Serve in this thread (the CLI)."""
-        self._server.serve_forever()
+        self._listen(_handler_for(self), port, host)
 
     def script(self, *behaviours: Behaviour) -> None:
         """Queue behaviours for the next calls; then the default applies again."""

@@ -40,10 +40,12 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Final
 
 import requests
+
+from fakes.server import LocalServer
 
 PREFIX: Final = "DP00800001"
 
@@ -153,7 +155,7 @@ class FakeAirtelState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class FakeAirtel:
+class FakeAirtel(LocalServer):
     """Serve the fake Airtel Open API on 127.0.0.1 (port 0: a free one)."""
 
     def __init__(
@@ -180,29 +182,7 @@ class FakeAirtel:
         )
         # None: the customer answers when a test calls complete(); seconds: on a timer.
         self.callback_delay = callback_delay
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """Return the fake's base URL."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeAirtel:
-        """Serve in a background thread."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
-
-    def serve_forever(self) -> None:
-        """Serve in this thread (the command line)."""
-        self._server.serve_forever()
+        self._listen(_handler(self), port)
 
     # --- scripting -------------------------------------------------------------------------
 

@@ -15,11 +15,13 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Final
 from urllib.parse import parse_qs, urlparse
 
 import requests
+
+from fakes.server import LocalServer
 
 RESULT_CODES: Final = {1: 1032, 2: 1, 3: 1037, 4: 2001, 5: 1025}
 NO_CALLBACK: Final = 3
@@ -103,7 +105,7 @@ def stk_callback(checkout: Checkout) -> dict[str, Any]:
     return {"Body": {"stkCallback": body}}
 
 
-class FakeDaraja:
+class FakeDaraja(LocalServer):
     """Run the fake on an ephemeral port of 127.0.0.1."""
 
     def __init__(
@@ -115,25 +117,7 @@ class FakeDaraja:
         passkey: str = "fake-passkey",
     ) -> None:
         self.state = FakeDarajaState(consumer_key, consumer_secret, shortcode, passkey)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.state))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """Return the fake's base URL."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeDaraja:
-        """Start serving in a background thread."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
+        self._listen(_handler(self.state))
 
     def push_count(self, phone_digits: str | None = None) -> int:
         """Return how many STK pushes were accepted (for one phone when given)."""

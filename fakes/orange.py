@@ -54,11 +54,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Final
 from urllib.parse import parse_qs, urlparse
 
 import requests
+
+from fakes.server import LocalServer
 
 EXPIRY_SECONDS: Final = 600.0
 MAX_ID_CHARS: Final = 30
@@ -146,30 +148,12 @@ def outcome_for(amount: int) -> str:
     return OUTCOMES_BY_AMOUNT.get(amount % 100, "SUCCESS")
 
 
-class FakeOrange:
+class FakeOrange(LocalServer):
     """Serve the fake on 127.0.0.1 (port 0: any free one)."""
 
     def __init__(self, *, port: int = 0) -> None:
         self.state = FakeOrangeState()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """Return the base URL (ORANGE_BASE_URL)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeOrange:
-        """Serve in a background thread."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
+        self._listen(_handler(self), port)
 
     def advance(self, seconds: float) -> None:
         """Move the fake's clock (token and payment expiry) forward."""

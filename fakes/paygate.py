@@ -46,10 +46,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Final
 
 import requests
+
+from fakes.server import LocalServer
 
 RECORDED: Final = 0
 BAD_TOKEN: Final = 2
@@ -130,30 +132,12 @@ def callback_body(payment: Payment) -> dict[str, Any]:
     }
 
 
-class FakePayGate:
+class FakePayGate(LocalServer):
     """Serve the fake on 127.0.0.1 (port 0: any free one)."""
 
     def __init__(self, *, auth_token: str = DEFAULT_TOKEN, port: int = 0) -> None:
         self.state = FakePayGateState(auth_token=auth_token)
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """Return the base URL (PAYGATE_BASE_URL)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakePayGate:
-        """Serve in a background thread."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
+        self._listen(_handler(self), port)
 
     def payment(self, identifier: str) -> Payment | None:
         """Return the payment recorded for `identifier` (our intent id)."""

@@ -39,13 +39,15 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Final
 from urllib.parse import parse_qs, urlparse
 
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from fakes.server import LocalServer
 
 DESCRIPTIONS: Final = {
     "INS-0": "Request processed successfully",
@@ -149,7 +151,7 @@ class FakeVodacomState:
         return None
 
 
-class FakeVodacom:
+class FakeVodacom(LocalServer):
     """Run the fake on a port of 127.0.0.1 (ephemeral by default)."""
 
     def __init__(
@@ -166,9 +168,7 @@ class FakeVodacom:
         self._private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.state = FakeVodacomState(api_key, service_provider_code, market, country, currencies)
         self.prefix = f"/{environment}/ipg/v2/{market}/"
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._listen(_handler(self), port)
 
     @property
     def public_key(self) -> str:
@@ -181,18 +181,7 @@ class FakeVodacom:
     @property
     def url(self) -> str:
         """Return the base URL to configure (VODACOM_BASE_URL): host plus environment."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{self.prefix.split('/ipg/')[0]}"
-
-    def start(self) -> FakeVodacom:
-        """Start serving in a background thread."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
+        return f"{self.root}{self.prefix.split('/ipg/')[0]}"
 
     def decrypt(self, bearer: str) -> str | None:
         """Return the plain value of a bearer, or None when it is not ours."""
