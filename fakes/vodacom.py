@@ -1,6 +1,6 @@
 """A fake Vodacom M-Pesa OpenAPI (market vodacomDRC by default) on 127.0.0.1: no real money.
 
-Built from the public description (/work/shared/PROVIDERS.md §2, §8), not from our adapter:
+Built from the public description (../shared/PROVIDERS.md §2, §8), not from our adapter:
 
 - Paths `/{sandbox|openapi}/ipg/v2/{market}/getSession/`, `…/c2bPayment/singleStage/`,
   `…/queryTransactionStatus/`; every call needs `Authorization: Bearer <base64 RSA-PKCS#1-v1.5>`

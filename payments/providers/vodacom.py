@@ -1,6 +1,6 @@
 """Vodacom M-Pesa OpenAPI (DRC, TZ, LS, MZ, GH) customer-to-business single-stage adapter.
 
-Facts and sources: /work/shared/PROVIDERS.md §2 (go-vodacom-sdk docs and code).
+Facts and sources: ../shared/PROVIDERS.md §2 (go-vodacom-sdk docs and code).
 
 - URLs: `{VODACOM_BASE_URL}/ipg/v2/{market}/<api>/`, base `https://openapi.m-pesa.com/sandbox`
   or `…/openapi`; every call sends `Origin` (the portal app's origin) and
