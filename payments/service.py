@@ -158,23 +158,16 @@ class PaymentService:
         self, *, session_id: str, assessment: Assessment, phone: str, operator: str, lang: str
     ) -> StartResult:
         """Persist the intent for a confirmed payment, or return the one already there."""
-        provider = self.config.operators.get(operator)
-        if provider is None:
-            raise UnknownOperatorError(operator)
         return self._open(
-            NewIntent(
-                idempotency_key=f"{session_id}:{assessment.tax_code}:{assessment.reference}",
+            self._new_intent(
+                key=f"{session_id}:{assessment.tax_code}:{assessment.reference}",
                 session_id=session_id,
-                assessment_id=assessment.id,
-                assessment_reference=assessment.reference,
-                tax_code=assessment.tax_code,
-                amount=assessment.amount,
-                currency=assessment.currency,
+                subject=(assessment.id, assessment.reference, assessment.tax_code),
+                amount=(assessment.amount, assessment.currency),
                 phone=phone,
                 operator=operator,
-                provider=provider,
                 lang=lang,
-                deadline_at=deadline_from(utcnow(), self.config.intent_ttl_seconds),
+                kind=PaymentKind.TAX_ASSESSMENT,
             ),
             settled=assessment.paid,
         )
@@ -183,26 +176,56 @@ class PaymentService:
         self, *, session_id: str, request: DocumentRequest, phone: str, operator: str, lang: str
     ) -> StartResult:
         """Persist the intent paying a document request's fee, or return the one there."""
-        provider = self.config.operators.get(operator)
-        if provider is None:
-            raise UnknownOperatorError(operator)
         return self._open(
-            NewIntent(
-                idempotency_key=f"{session_id}:fee:{request.reference}",
+            self._new_intent(
+                key=f"{session_id}:fee:{request.reference}",
                 session_id=session_id,
-                assessment_id=FEE_SUBJECT.format(request.reference),
-                assessment_reference=request.reference,
-                tax_code=request.document_code,
-                amount=request.fee,
-                currency=request.currency,
+                subject=(
+                    FEE_SUBJECT.format(request.reference),
+                    request.reference,
+                    request.document_code,
+                ),
+                amount=(request.fee, request.currency),
                 phone=phone,
                 operator=operator,
-                provider=provider,
                 lang=lang,
-                deadline_at=deadline_from(utcnow(), self.config.intent_ttl_seconds),
                 kind=PaymentKind.REQUEST_FEE,
             ),
             settled=request.fee_status is not FeeStatus.DUE,
+        )
+
+    def _new_intent(
+        self,
+        *,
+        key: str,
+        session_id: str,
+        subject: tuple[str, str, str],
+        amount: tuple[int, str],
+        phone: str,
+        operator: str,
+        lang: str,
+        kind: PaymentKind,
+    ) -> NewIntent:
+        """Return a new intent; subject is (id, reference, item code), amount (value, currency)."""
+        provider = self.config.operators.get(operator)
+        if provider is None:
+            raise UnknownOperatorError(operator)
+        subject_id, reference, item_code = subject
+        value, currency = amount
+        return NewIntent(
+            idempotency_key=key,
+            session_id=session_id,
+            assessment_id=subject_id,
+            assessment_reference=reference,
+            tax_code=item_code,
+            amount=value,
+            currency=currency,
+            phone=phone,
+            operator=operator,
+            provider=provider,
+            lang=lang,
+            deadline_at=deadline_from(utcnow(), self.config.intent_ttl_seconds),
+            kind=kind,
         )
 
     def _open(self, new: NewIntent, *, settled: bool) -> StartResult:
