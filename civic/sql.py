@@ -6,6 +6,7 @@ instead of dying; short connect/busy/statement timeouts keep a hop from hanging 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -19,6 +20,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from civic import codec, workflow
+from civic.cipher import FieldCipher, sealed_fields
 from civic.ports import (
     Assessment,
     BackendUnavailableError,
@@ -43,7 +45,9 @@ from civic.ports import (
 )
 from civic.references import new_reference
 
-SCHEMA_VERSION: Final = 2  # 2: reasons, offices, reason codes, office ids, dossiers, fees, events
+SCHEMA_VERSION: Final = 3  # 2: reasons, offices, codes, dossiers, fees, events; 3: sealed ids
+# Sealed values (civic/cipher.py) are longer than the clear ones: Fernet token of 40 chars.
+SEALED_LENGTH: Final = 200
 DEFAULT_TIMEOUT: Final = 2.0
 _NEW_REFERENCE_TRIES: Final = 8
 _DECIDE_TRIES: Final = 3
@@ -157,7 +161,7 @@ requests = sa.Table(
     sa.Column("status", sa.String(20), nullable=False, index=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("applicant_name", sa.String(120), nullable=True),
-    sa.Column("id_number", sa.String(40), nullable=True),
+    sa.Column("id_number", sa.String(SEALED_LENGTH), nullable=True),  # sealed
     sa.Column("reason", sa.String(200), nullable=True),
     sa.Column("pickup", sa.String(200), nullable=True),
     sa.Column("reason_code", sa.String(32), nullable=True),
@@ -194,7 +198,7 @@ citizens = sa.Table(
     metadata,
     sa.Column("phone", sa.String(20), primary_key=True),
     sa.Column("name", sa.String(120), nullable=True),
-    sa.Column("id_number", sa.String(40), nullable=True),
+    sa.Column("id_number", sa.String(SEALED_LENGTH), nullable=True),  # sealed
     sa.Column("language", sa.String(8), nullable=True),
 )
 
@@ -261,6 +265,7 @@ def migrate_engine(engine: Engine) -> None:
     """Create the civic tables on `engine` and record the schema version."""
     metadata.create_all(engine, checkfirst=True)
     add_missing_columns(engine, metadata)
+    widen_sealed_columns(engine)
     with engine.begin() as conn:
         now = datetime.now(UTC)
         found = conn.execute(
@@ -294,6 +299,19 @@ def add_missing_columns(engine: Engine, tables: sa.MetaData) -> None:
                 conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
+def widen_sealed_columns(engine: Engine) -> None:
+    """Give the ID-number columns of a version-2 table room for a sealed value (PostgreSQL)."""
+    if engine.dialect.name != "postgresql":
+        return  # SQLite does not enforce VARCHAR lengths
+    with engine.begin() as conn:
+        for table in (requests, citizens):
+            conn.execute(
+                sa.text(
+                    f"ALTER TABLE {table.name} ALTER COLUMN id_number TYPE VARCHAR({SEALED_LENGTH})"
+                )
+            )
+
+
 def _guarded(method: Callable[P, R]) -> Callable[P, R]:
     """Turn database failures into BackendUnavailableError."""
 
@@ -318,10 +336,13 @@ class SqlBackend:
         *,
         reference_factory: Callable[[], str] = new_reference,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        cipher: FieldCipher | None = None,
     ) -> None:
         self._engine = engine
         self._new_reference = reference_factory
         self._clock = clock
+        # ID numbers and dates of birth are sealed on write and opened on read (civic/cipher).
+        self._cipher = cipher or FieldCipher.from_setting("")
 
     @classmethod
     def from_url(
@@ -330,9 +351,16 @@ class SqlBackend:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         connect_timeout: float | None = None,
+        cipher: FieldCipher | None = None,
     ) -> SqlBackend:
         """Return a backend on `database_url` (does not connect yet)."""
-        return cls(make_engine(database_url, timeout=timeout, connect_timeout=connect_timeout))
+        engine = make_engine(database_url, timeout=timeout, connect_timeout=connect_timeout)
+        return cls(engine, cipher=cipher)
+
+    @property
+    def cipher(self) -> FieldCipher:
+        """Return the cipher of sealed values (rotation, exports)."""
+        return self._cipher
 
     @property
     def engine(self) -> Engine:
@@ -511,7 +539,7 @@ class SqlBackend:
             )
             try:
                 with self._engine.begin() as conn:
-                    self._insert_request(conn, request, idempotency_key)
+                    self._insert_request(conn, request, idempotency_key, sealed_fields(document))
                 return request
             except exc.IntegrityError:
                 # Either the key raced with a twin call, or the random reference is taken.
@@ -520,7 +548,9 @@ class SqlBackend:
                     return existing
         raise BackendUnavailableError("could not allocate a free request reference")
 
-    def _insert_request(self, conn: Connection, request: DocumentRequest, key: str) -> None:
+    def _insert_request(
+        self, conn: Connection, request: DocumentRequest, key: str, sealed: frozenset[str]
+    ) -> None:
         conn.execute(
             requests.insert().values(
                 reference=request.reference,
@@ -529,14 +559,14 @@ class SqlBackend:
                 status=request.status.value,
                 created_at=request.created_at,
                 applicant_name=request.applicant_name,
-                id_number=request.id_number,
+                id_number=self._cipher.seal(request.id_number),
                 reason=request.reason,
                 pickup=request.pickup,
                 reason_code=request.reason_code,
                 office_id=request.office_id,
                 idempotency_key=key,
                 version=len(request.history),
-                dossier=dict(request.dossier),
+                dossier=self._cipher.seal_dossier(request.dossier, sealed),
                 fee=request.fee,
                 currency=request.currency,
                 fee_status=request.fee_status.value,
@@ -550,14 +580,14 @@ class SqlBackend:
     def _request_by_key(self, key: str) -> DocumentRequest | None:
         with self._read() as conn:
             row = conn.execute(sa.select(requests).where(requests.c.idempotency_key == key)).first()
-            return None if row is None else _load_requests(conn, [row])[0]
+            return None if row is None else self._opened(_load_requests(conn, [row])[0])
 
     @_guarded
     def get_request(self, reference: str) -> DocumentRequest | None:
         """Return a request by reference."""
         with self._read() as conn:
             row = conn.execute(sa.select(requests).where(requests.c.reference == reference)).first()
-            return None if row is None else _load_requests(conn, [row])[0]
+            return None if row is None else self._opened(_load_requests(conn, [row])[0])
 
     @_guarded
     def list_requests(
@@ -580,7 +610,14 @@ class SqlBackend:
         query = query.order_by(requests.c.created_at.desc(), requests.c.reference.desc())
         query = query.limit(max(0, limit)).offset(max(0, offset))
         with self._read() as conn:
-            return _load_requests(conn, conn.execute(query).all())
+            return [self._opened(r) for r in _load_requests(conn, conn.execute(query).all())]
+
+    def _opened(self, request: DocumentRequest) -> DocumentRequest:
+        return dataclasses.replace(
+            request,
+            id_number=self._cipher.open(request.id_number),
+            dossier=self._cipher.open_dossier(request.dossier),
+        )
 
     @_guarded
     def decide(
@@ -693,7 +730,10 @@ class SqlBackend:
         if row is None:
             return None
         return Citizen(
-            phone=row.phone, name=row.name, id_number=row.id_number, language=row.language
+            phone=row.phone,
+            name=row.name,
+            id_number=self._cipher.open(row.id_number),
+            language=row.language,
         )
 
     @_guarded
@@ -701,7 +741,7 @@ class SqlBackend:
         """Create or update a citizen."""
         values = {
             "name": citizen.name,
-            "id_number": citizen.id_number,
+            "id_number": self._cipher.seal(citizen.id_number),
             "language": citizen.language,
         }
         for _ in range(2):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis
 
 import runtime
+from civic.cipher import FieldCipher
 from civic.http import HttpBackend
 from civic.ports import Backend
 from civic.sql import SqlBackend
@@ -149,6 +150,7 @@ def _wire_civic(container: runtime.Container, settings: Settings) -> None:
             settings.database_url,
             timeout=settings.civic_read_timeout,
             connect_timeout=settings.civic_connect_timeout,
+            cipher=FieldCipher.from_setting(settings.personal_data_keys),
         )
     container.register(Backend, backend)  # type: ignore[type-abstract]
     # The privacy rule's guess budget (civic/privacy.py), shared by USSD and SMS lookups.
