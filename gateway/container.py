@@ -8,13 +8,14 @@ import runtime
 from civic.cipher import FieldCipher
 from civic.http import HttpBackend
 from civic.ports import Backend
-from civic.sql import SqlBackend
+from civic.sql import SqlBackend, make_engine
 from gateway import golive
 from gateway.auth import ApiKeyring
 from gateway.callback_auth import CallbackGate
 from gateway.config import Settings
 from gateway.jobs import EffectEnqueuer
 from gateway.limits import ApiLimits
+from gateway.logsetup import ref_key
 from gateway.metrics import Metrics
 from gateway.redis_client import build_redis
 from menus.hop import HopHandler
@@ -23,8 +24,11 @@ from menus.model import MenuSpec
 from menus.registry import Enqueuer
 from payments.numbering import NumberingPlan
 from payments.service import PaymentService
+from personal_data.collectors import Stores
+from personal_data.retention import RetentionPolicy, RetentionSweeper
 from runtime.guesses import GuessLimiter
 from runtime.jobs import jobs_for
+from runtime.masking import phone_ref
 from runtime.ratelimit import Rate
 from sessions.store import SessionStore
 
@@ -45,6 +49,7 @@ def build(settings: Settings, *, redis_client: redis.Redis | None = None) -> run
     _wire_menus(container, settings)
     _wire_sms(container, settings)
     _wire_payments(container, settings)
+    _wire_personal_data(container, settings)
     _refuse_play_money(container, settings)
     return runtime.install(container)
 
@@ -55,6 +60,34 @@ def _refuse_play_money(container: runtime.Container, settings: Settings) -> None
     service = container.find(PaymentService)
     providers = service.providers if service is not None else {}
     golive.refuse_or_warn(settings, providers, container.get(MenuSpec).city.currency)
+
+
+def personal_data_stores(settings: Settings, client: redis.Redis) -> Stores:
+    """Return where personal data lives, for retention, export and erasure."""
+    key = ref_key(settings)
+    return Stores(
+        engine=make_engine(settings.database_url, timeout=settings.civic_read_timeout),
+        redis=client,
+        cipher=FieldCipher.from_setting(settings.personal_data_keys),
+        phone_ref=lambda phone: phone_ref(phone, key),
+        civic_sql=settings.civic_backend == "sql",
+    )
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    """Return the retention settings as the sweeper takes them."""
+    return RetentionPolicy(
+        requests_days=settings.retention_requests_days,
+        payments_days=settings.retention_payments_days,
+        messages_days=settings.retention_messages_days,
+        events_days=settings.retention_events_days,
+    )
+
+
+def _wire_personal_data(container: runtime.Container, settings: Settings) -> None:
+    # The retention job's sweeper; the worker schedules it (gateway/worker.py).
+    stores = personal_data_stores(settings, container.get(redis.Redis))
+    container.register(RetentionSweeper, RetentionSweeper(stores, retention_policy(settings)))
 
 
 def _wire_jobs(container: runtime.Container, settings: Settings) -> None:

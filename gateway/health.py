@@ -27,6 +27,7 @@ from gateway.metrics import (
 from gateway.queues import QueueNames
 from gateway.rq_liveness import queues_without_scheduler, queues_without_worker
 from payments.store import PaymentStore
+from personal_data.retention import COUNTS_KEY as RETENTION_COUNTS_KEY
 from sms.delivery import HOLDS_METRIC
 from sms.store import REFUSED_COUNTS_KEY, STATUS_COUNTS_KEY
 
@@ -133,7 +134,8 @@ def _redis_families(page: Exposition, counters: Metrics, client: redis.Redis) ->
         for key in (HOPS_KEY, LATENCY_KEY, REJECTIONS_KEY, STATUS_COUNTS_KEY, REFUSED_COUNTS_KEY):
             pipe.hgetall(key)
         pipe.get(HOLDS_METRIC)
-        hops, latency, rejections, sms, refused, holds = pipe.execute()
+        pipe.hgetall(RETENTION_COUNTS_KEY)
+        hops, latency, rejections, sms, refused, holds, retention = pipe.execute()
         depths = [
             (name, _queue_depths(Queue(name, connection=client))) for name in QueueNames.all()
         ]
@@ -162,6 +164,11 @@ def _redis_families(page: Exposition, counters: Metrics, client: redis.Redis) ->
         ],
     )
     page.counters("guichet_sms_holds_total", "Provider account holds.", [({}, float(holds or 0))])
+    page.counters(
+        "guichet_retention_total",
+        "Records deleted or anonymised by the retention job, by class.",
+        [({"class": k.decode()}, float(v)) for k, v in sorted(retention.items())],
+    )
     page.family("guichet_rq_jobs", "gauge", "rq jobs by queue and state.")
     for name, states in depths:
         for state, count in states.items():

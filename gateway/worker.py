@@ -34,6 +34,7 @@ from gateway.rq_liveness import (
     clear_dead_scheduler_locks,
     clear_dead_scheduler_locks_at_start,
 )
+from personal_data.jobs import schedule_retention
 from runtime.jobs import Jobs
 from sms.jobs import schedule_sweep
 
@@ -60,7 +61,7 @@ def worker_connection(settings: Settings) -> redis.Redis:
 
 
 # Modules whose functions are enqueued as jobs (a test checks every *_JOB name is covered).
-JOB_MODULES = ("sms.jobs", "payments.jobs", "gateway.request_alerts")
+JOB_MODULES = ("sms.jobs", "payments.jobs", "gateway.request_alerts", "personal_data.jobs")
 
 
 class RevivesScheduler(BaseWorker):
@@ -110,11 +111,14 @@ def build_worker(
     if settings.emulate_redis:
         raise ConfigError("the Redis emulation runs jobs inline: there is no worker to start")
     services = composition.build(settings)
-    # The worker starts the periodic SMS sweep (payments' reconciliation starts in its wiring).
+    # The worker starts the periodic SMS sweep and the retention job (payments'
+    # reconciliation starts in its wiring).
+    jobs: Jobs = services.get(Jobs)  # type: ignore[type-abstract]
     try:
-        schedule_sweep(services.get(Jobs), settings.sms_sweep_seconds)  # type: ignore[type-abstract]
+        schedule_sweep(jobs, settings.sms_sweep_seconds)
+        schedule_retention(jobs, settings.retention_sweep_seconds)
     except redis.RedisError:
-        logging.getLogger(__name__).warning("could not schedule the SMS sweep (Redis down)")
+        logging.getLogger(__name__).warning("could not schedule the periodic jobs (Redis down)")
     connection = worker_connection(settings)
     queues = [Queue(name, connection=connection) for name in queue_names]
     return WORKER_CLASSES[worker_class](

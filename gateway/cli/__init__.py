@@ -6,10 +6,20 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import check, dial, hash_key, report, run, schema, settings_table, worker
+from gateway.cli import (
+    check,
+    dial,
+    hash_key,
+    personal_data,
+    report,
+    run,
+    schema,
+    settings_table,
+    worker,
+)
 from gateway.config import ConfigError
 
-COMMANDS = (worker, run, dial, schema, hash_key, settings_table, report, check)
+COMMANDS = (worker, run, dial, schema, hash_key, settings_table, report, check, personal_data)
 
 
 def build_parser() -> argparse.ArgumentParser:
