@@ -246,8 +246,11 @@ def sessions_collector(s: Stores) -> Collector:
                 continue
             data = json.loads(raw)
             if isinstance(data, dict) and data.get("p") == phone:
+                # The names of what was typed, not the values: a live session's answers hold
+                # a dossier in clear (dates of birth) for the minutes of its TTL.
+                answers = sorted(data.get("d") or {})
                 found.append((key, {"session": data.get("i"), "screen": data.get("s"),
-                                    "answers": data.get("d", {})}))  # fmt: skip
+                                    "answers": answers}))  # fmt: skip
         return found
 
     def limit_keys(phone: str) -> list[str]:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from personal_data.collectors import Collector, Stores
-from personal_data.tables import audit
+from personal_data.tables import audit, ensure
 
 
 def _audit(
@@ -25,6 +25,7 @@ def _audit(
     counts: dict[str, int],
     now: datetime,
 ) -> None:
+    ensure(stores.engine)
     with stores.engine.begin() as conn:
         conn.execute(
             audit.insert().values(

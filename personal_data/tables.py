@@ -7,6 +7,7 @@ request was answered without keeping what the erasure removed.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from civic.sql import UtcDateTime, make_engine
 
@@ -25,11 +26,16 @@ audit = sa.Table(
 )
 
 
+def ensure(engine: Engine) -> None:
+    """Create the audit table when `migrate` has not run yet: an answer is never lost."""
+    metadata.create_all(engine, checkfirst=True)
+
+
 def migrate(database_url: str) -> int:
     """Create the audit table (idempotent); return 1."""
     engine = make_engine(database_url, timeout=10.0)
     try:
-        metadata.create_all(engine, checkfirst=True)
+        ensure(engine)
     finally:
         engine.dispose()
     return 1

@@ -67,6 +67,15 @@ class Citizen:
         assert self.ussd.type("2").end
         self.work()
 
+    def session_ended(self) -> None:
+        """Africa's Talking: the end-of-session notification of the last session."""
+        response = self.client.post(
+            "/ussd/africastalking/events",
+            data={"sessionId": self.ussd.session_id, "status": "Success",
+                  "phoneNumber": self.phone, "hopsCount": "3", "durationInMillis": "9000"},
+        )  # fmt: skip
+        assert response.get_json() == {"status": "accepted"}
+
     def otp(self) -> None:
         """Portal: send a one-time code to the phone."""
         response = self.client.post(
@@ -91,6 +100,7 @@ class Citizen:
     def live_everything(self) -> None:
         """Every journey that keeps something: USSD, payment, document request, OTP, SMS."""
         self.pay_a_tax()
+        self.session_ended()
         self.request_a_birth_certificate()
         self.otp()
         self.text("LANGUE en")
