@@ -42,6 +42,7 @@ def test_export_returns_every_record_of_the_number(citizen: Citizen, stores: Sto
     assert len(birth) == 1, "the request filed on the phone is in the export"
     assert birth[0]["dossier"]["birth_date"] == "••••••••21"  # sealed: leaves masked
     assert BIRTH_DATE not in json.dumps(document)
+    assert "CD-1234567" not in json.dumps(document)  # the register's ID number, masked too
     assert len(records["requests"]) >= 10  # the demo citizen's seeded requests too
     assert records["citizen"][0]["name"] == "Amani Kahindo"
     assert records["citizen"][0]["id_number"] == "••••••••67"
