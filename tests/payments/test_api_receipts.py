@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.testing import FlaskClient
 
+import runtime
 from civic.references import check_digit
+from gateway.app import create_app
 from payments.receipts import normalize
+from tests.hardening.conftest import dead_redis_url
 from tests.payments.conftest import Payments
 
 AGENT = {"Authorization": "Bearer demo-agent-key"}
@@ -56,3 +61,17 @@ def test_checks_are_rate_limited_per_agent_key(payments: Payments, client: Flask
     ]
     assert set(statuses[:60]) <= {400, 404}
     assert 429 in statuses
+
+
+def test_a_check_while_the_database_is_down_is_a_503(app_config: dict[str, Any]) -> None:
+    # Nothing listens on that port: the receipts lookup fails at once.
+    port = int(dead_redis_url().rsplit(":", 1)[1].split("/")[0])
+    down = {**app_config, "database_url": f"postgresql+psycopg://g:x@127.0.0.1:{port}/g"}
+    try:
+        client = create_app(down).test_client()
+        response = client.get("/api/v1/receipts/4827-1930-59", headers=AGENT)
+    finally:
+        runtime.uninstall()
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "unavailable"
+    assert int(response.headers["Retry-After"]) >= 1
