@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
+import jsonschema
 import pytest
 import redis
 import schemathesis
@@ -164,6 +165,34 @@ def test_every_route_the_edge_answers_is_documented_in_exactly_one_spec(fuzzed_a
     assert ("POST", "/api/v1/otp") in served and ("GET", "/readyz") in served
     assert served == set(documented)
     assert {key: names for key, names in documented.items() if len(names) > 1} == {}
+
+
+def test_a_wrong_check_digit_matches_the_pattern_and_is_refused_before_any_lookup(
+    fuzzed_app: Flask,
+) -> None:
+    spec = yaml.safe_load((DOCS / "agents.yaml").read_text(encoding="utf-8"))
+    pattern = re.compile(spec["components"]["schemas"]["Reference"]["pattern"])
+    invalid = {**spec["components"]["schemas"]["Invalid"], "components": spec["components"]}
+    client = fuzzed_app.test_client()
+    for body in ("1000001", "5550123", "9999999"):
+        right = make_reference(int(body))
+        for wrong in (body + d for d in "0123456789" if body + d != right):
+            assert pattern.match(wrong), wrong  # the pattern alone cannot tell
+            answer = client.get(f"/api/v1/requests/{wrong}", headers=AGENT)
+            assert answer.status_code == 400, wrong
+            jsonschema.validate(answer.get_json(), invalid)
+            assert "check digit" in answer.get_json()["errors"]["reference"]
+    assert client.get("/api/v1/requests/10000012", headers=AGENT).status_code == 200  # seeded
+    unknown = client.get(f"/api/v1/requests/{make_reference(5550123)}", headers=AGENT)
+    assert (unknown.status_code, unknown.get_json()["error"]) == (404, "not_found")
+    # Receipt codes: the last digit is a Damm check digit too.
+    body = "482719305"
+    right_code = group(body + check_digit(body))
+    wrong_code = right_code[:-1] + str((int(right_code[-1]) + 1) % 10)
+    mistyped = client.get(f"/api/v1/receipts/{wrong_code}", headers=AGENT)
+    assert (mistyped.status_code, mistyped.get_json()["status"]) == (400, "mistyped")
+    unknown = client.get(f"/api/v1/receipts/{right_code}", headers=AGENT)
+    assert (unknown.status_code, unknown.get_json()["status"]) == (404, "unknown")
 
 
 def test_every_documented_operation_is_fuzzed() -> None:
