@@ -14,6 +14,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from runtime import keys
+from sessions.store import lock_key, resume_key, session_key
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
@@ -47,11 +50,11 @@ def main() -> int:
         ).encode()
         reply = call(app, body)
     client = redis.Redis.from_url(os.environ["REDIS_URL"])
-    keys = [f"ussd:s:{sid}", f"ussd:lock:{sid}", f"ussd:lang:{phone}", f"ussd:resume:{phone}"]
-    keys += [key.decode() for key in client.scan_iter(match=f"*{phone}*")]
+    names = [session_key(sid), lock_key(sid), keys.phone_language(phone), resume_key(phone)]
+    names += [key.decode() for key in client.scan_iter(match=f"*{phone}*")]
     total = 0
     print(f"after hop 4 ({reply.splitlines()[0].decode()!r}):")
-    for key in dict.fromkeys(keys):
+    for key in dict.fromkeys(names):
         size = client.memory_usage(key, samples=0)
         if size is not None:
             total += int(size)

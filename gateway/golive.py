@@ -15,13 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
-import redis
 from sqlalchemy import exc
 from sqlalchemy.engine import make_url
 
 from civic.seed import demo_data
 from civic.sql import make_engine
 from gateway.config import ConfigError, Settings, refusal
+from gateway.redis_client import connect
 from menus.loader import load_menus
 from payments.config import PaymentConfigError, parse_operators
 from payments.providers.base import Provider, refused_currencies
@@ -60,6 +60,8 @@ CHECKLIST: Final = (
     "Turn the phone simulator off: SIMULATOR_ENABLED=0.",
     "Use a real Redis (no GUICHET_EMULATE_REDIS) and a database without the demo city "
     "(never run `seed-demo` on it).",
+    "On a Redis Cluster (REDIS_URL=redis+cluster://...) set QUEUE_REDIS_URL to a plain or "
+    "Sentinel Redis: rq cannot run on a cluster.",
 )
 
 
@@ -71,7 +73,7 @@ def problems(settings: Settings) -> list[str]:
     try:
         currency = load_menus(settings.menus_path).city.currency
         operators = parse_operators(settings.payment_operators)
-        client = redis.Redis.from_url(settings.redis_url)  # never connected: no provider pushes
+        client = connect(settings.redis_url, socket_timeout=None)  # never connected: no pushes
         providers = build_providers(
             settings, set(operators.values()), client, PaymentJobs(InlineJobs(tick_seconds=None))
         )

@@ -16,6 +16,8 @@ exception of an error reply); both private reads sit in the boundary at the end 
 checked against one redis-py version and tested (tests/sessions/test_lean_script.py). The gain
 that pays for them, measured in bench/README.md: ~10 µs of the ~50 µs of Python per hop, about
 4 % of hop throughput. Should redis-py change them, `LeanScript` takes redis-py's public path.
+So does any client but one plain server: on Sentinel and Cluster the public path is the one
+that follows the master or the slot (see `LeanScript.__init__`).
 """
 
 from __future__ import annotations
@@ -45,9 +47,12 @@ class LeanScript:
     def __init__(self, client: redis.Redis, source: str) -> None:
         self._script: Script = client.register_script(source)
         pool = client.connection_pool
-        # Anything but a plain socket client (fakeredis, a cluster) takes redis-py's path.
+        # Anything but a plain socket client to one server takes redis-py's path: fakeredis,
+        # a cluster (MOVED), a Sentinel pool (its connections find the master and turn the old
+        # master's READONLY after a failover into a reconnect; our lanes would keep theirs).
         self._lean = (
             type(client) is redis.Redis
+            and type(pool) is redis.ConnectionPool
             and issubclass(pool.connection_class, redis.Connection)
             and internals_fit()
         )

@@ -20,6 +20,7 @@ import runtime
 from gateway.json_bodies import MAX_JSON_DEPTH, nesting_depth
 from payments.queues import PAYMENTS_QUEUE
 from payments.store import PaymentStore
+from runtime import keys
 from tests.hardening.conftest import CHANNEL_TOKENS, TOKENS, build_path
 
 LEVELS = 5_000
@@ -98,12 +99,16 @@ def test_a_deep_payment_callback_is_never_stored_nor_queued(make_app: Any) -> No
     assert response.status_code == 400
     store = runtime.current().get(PaymentStore)
     assert store.callbacks.get_callback(1) is None
-    assert Queue(PAYMENTS_QUEUE, connection=runtime.current().get(redis.Redis)).count == 0
+    assert (
+        Queue(keys.queue(PAYMENTS_QUEUE), connection=runtime.current().get(redis.Redis)).count == 0
+    )
     # The same callback, shallow, is stored and queued: the guard only removed the bomb.
     ok = client.post(path, json={"intent_id": "x1", "reference": "r", "status": "succeeded"})
     assert ok.status_code == 200 and ok.get_json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
     assert store.callbacks.get_callback(1) is not None
-    assert Queue(PAYMENTS_QUEUE, connection=runtime.current().get(redis.Redis)).count == 1
+    assert (
+        Queue(keys.queue(PAYMENTS_QUEUE), connection=runtime.current().get(redis.Redis)).count == 1
+    )
 
 
 def test_ordinary_bodies_pass_and_brackets_inside_strings_do_not_count(
