@@ -3,9 +3,18 @@
 Every topology is redis-py's own client: `Sentinel.master_for` asks the sentinels for the
 master and asks again when a connection breaks or the old master answers READONLY after a
 failover (redis-py's SentinelManagedConnection turns that into a ConnectionError, which its
-retry re-runs on the new master); `RedisCluster` follows MOVED/ASK. The rest of the code types
-the client as `redis.Redis`: RedisCluster offers the same commands (not the same class), so it
-is cast here, and the stores that must know (one script per slot) check its class.
+retry re-runs on the new master); `RedisCluster` follows MOVED/ASK.
+
+Sentinel's failover is not atomic: the old master keeps taking writes until Sentinel turns it
+into a replica (~10 s later), and what it takes then is thrown away. The data nodes therefore
+run `min-replicas-to-write 1`: a master that lost its replica answers NOREPLICAS instead of
+acknowledging a write nobody keeps (README "Scaling out"). `FollowsMaster` treats that answer
+like READONLY (ask the sentinels again), and the retry backs off in tenths of a second, not
+redis-py's default seconds, so a hop waits ~1 s at most before its polite END.
+
+The rest of the code types the client as `redis.Redis`: RedisCluster offers the same commands
+(not the same class), so it is cast here, and the stores that must know (one script per slot)
+check its class.
 
 rq cannot run on a cluster: queues live on QUEUE_REDIS_URL (a plain or Sentinel Redis), or on
 REDIS_URL when that is not a cluster.
@@ -16,14 +25,32 @@ from __future__ import annotations
 from typing import Any, cast
 
 import redis
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import ClusterNode, RedisCluster
-from redis.sentinel import Sentinel
+from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelManagedConnection
 
 from gateway.config import Settings
 from gateway.redis_url import parse_redis_url
 from runtime import keys
 
 HEALTH_CHECK_SECONDS = 30
+# A hop or a callback retries a switching master for ~1 s before it answers "try again".
+SENTINEL_RETRY = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.4), retries=3)
+
+
+class FollowsMaster(SentinelManagedConnection):
+    """redis-py's Sentinel connection; NOREPLICAS, like READONLY, sends it back to the sentinels."""
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        """Read a reply; a master that lost its replicas is left for the sentinels' master."""
+        try:
+            return super().read_response(*args, **kwargs)
+        except redis.ResponseError as error:
+            if not str(error).startswith("NOREPLICAS") or not self.connection_pool.is_master:
+                raise
+            self.disconnect()  # type: ignore[no-untyped-call]
+            raise redis.ConnectionError("the master lost its replicas (a failover?)") from error
 
 
 def build_redis(settings: Settings) -> redis.Redis:
@@ -72,6 +99,8 @@ def connect(url: str, *, socket_timeout: float | None) -> redis.Redis:
             db=target.db,
             username=target.username,
             password=target.password,
+            connection_class=FollowsMaster,
+            retry=SENTINEL_RETRY,
             **options,
         )
         return master
