@@ -46,15 +46,14 @@ class LeanScript:
 
     def __init__(self, client: redis.Redis, source: str) -> None:
         self._script: Script = client.register_script(source)
-        pool = client.connection_pool
         # Anything but a plain socket client to one server takes redis-py's path: fakeredis,
-        # a cluster (MOVED), a Sentinel pool (its connections find the master and turn the old
-        # master's READONLY after a failover into a reconnect; our lanes would keep theirs).
+        # a cluster (MOVED; it has no single pool), a Sentinel pool (its connections find the
+        # master and turn the old master's READONLY after a failover into a reconnect; our
+        # lanes would keep theirs).
+        plain = type(client) is redis.Redis and type(client.connection_pool) is redis.ConnectionPool
+        pool = client.connection_pool if plain else redis.ConnectionPool()
         self._lean = (
-            type(client) is redis.Redis
-            and type(pool) is redis.ConnectionPool
-            and issubclass(pool.connection_class, redis.Connection)
-            and internals_fit()
+            plain and issubclass(pool.connection_class, redis.Connection) and internals_fit()
         )
         self._factory = pool.connection_class
         self._kwargs = pool.connection_kwargs
