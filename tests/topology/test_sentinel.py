@@ -15,11 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 
 import runtime
 from gateway.app import create_app
+from gateway.config import Settings
+from gateway.queues import QueueNames
 from gateway.redis_client import connect
+from gateway.worker import build_worker
+from runtime import keys
+from runtime.jobs import Jobs
 from tests.topology.conftest import (
     MASTER_NAME,
     SENTINEL_PORTS,
@@ -130,3 +136,35 @@ def test_readyz_is_503_on_a_replica_and_200_for_redis_through_sentinel(
     assert client_on(replica).info("replication")["role"] == "slave"
     assert answer.status_code == 503
     assert answer.get_json()["checks"]["redis"].startswith("error: ReadOnlyError")
+
+
+def test_a_worker_and_its_scheduler_run_on_sentinel(sentinel_url: str, database_url: str) -> None:
+    # The web side enqueues a delayed job on the Sentinel master; rq's worker and its scheduler
+    # (a connection rq rebuilds from ours) find it there and run it.
+    settings = Settings.from_env(
+        {},
+        {
+            "redis_url": sentinel_url,
+            "database_url": database_url,
+            "otp_key": "topology-otp-key-0123456789abcdef",
+            "payment_reconcile_interval_seconds": 0.0,
+            "sms_sweep_seconds": 0,
+        },
+    )
+    try:
+        worker = build_worker(settings, QueueNames.all())
+        jobs = runtime.current().get(Jobs)  # type: ignore[type-abstract]
+        assert jobs.enqueue(
+            QueueNames.DEFAULT, "tests.topology.test_sentinel.remember", "ran", delay_seconds=0.2
+        )
+        time.sleep(1.1)  # rq's scheduler moves jobs whose time has come, to the second
+        assert worker.work(burst=True, with_scheduler=True)
+        client = runtime.current().get(redis.Redis)
+        assert client.get(keys.key("test", "remembered")) == b"ran"
+    finally:
+        runtime.uninstall()
+
+
+def remember(value: str) -> None:
+    """A job: write `value` where the test reads it."""
+    runtime.current().get(redis.Redis).set(keys.key("test", "remembered"), value)
