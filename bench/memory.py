@@ -14,9 +14,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from runtime import keys
-from sessions.store import lock_key, resume_key, session_key
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
@@ -40,6 +37,8 @@ def main() -> int:
     from profile_hop import call  # noqa: PLC0415
 
     from bench.app import create_app  # noqa: PLC0415
+    from runtime import keys  # noqa: PLC0415 - after sys.path names the checkout
+    from sessions.store import lock_key, resume_key, session_key  # noqa: PLC0415
 
     app = create_app()
     sid, phone = f"mem-{os.getpid()}", "+243810000077"
