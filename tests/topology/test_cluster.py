@@ -111,6 +111,23 @@ def test_journeys_otp_and_a_payment_run_on_a_three_master_cluster(
         time.sleep(0.1)
     assert paid
 
+    # The other multi-key scripts and pipelines: end-of-session events, inbound SMS (dedupe and
+    # the sender's rate in one script), the metrics page (a pipeline over many slots).
+    event = {"sessionId": "ATUid_cluster", "status": "Success", "phoneNumber": PAYER}
+    assert client.post("/ussd/africastalking/events", data=event).get_json() == {
+        "status": "accepted"
+    }
+    before = len(read_outbox(data_client, phone=PAYER))
+    inbound = {"from": PAYER, "to": "1234", "text": "AIDE", "id": "in-cluster-1"}
+    assert client.post("/sms/africastalking/inbound", data=inbound).status_code == 200
+    assert client.post("/sms/africastalking/inbound", data=inbound).status_code == 200  # retry
+    _work(queue_url)
+    assert len(read_outbox(data_client, phone=PAYER)) == before + 1  # one reply, not two
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200 and b'guichet_metrics_source_up{source="redis"} 1' in (
+        metrics.data
+    )
+
     per_node = {port: client_on(port).dbsize() for port in CLUSTER_PORTS}
     queue_keys = redis.Redis.from_url(queue_url).keys("rq:*")
     figures.update(
