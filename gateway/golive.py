@@ -15,13 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
+import redis
 from sqlalchemy import exc
 from sqlalchemy.engine import make_url
 
 from civic.seed import demo_data
 from civic.sql import make_engine
 from gateway.config import ConfigError, Settings, refusal
-from gateway.redis_client import connect
 from menus.loader import load_menus
 from payments.config import PaymentConfigError, parse_operators
 from payments.providers.base import Provider, refused_currencies
@@ -73,7 +73,8 @@ def problems(settings: Settings) -> list[str]:
     try:
         currency = load_menus(settings.menus_path).city.currency
         operators = parse_operators(settings.payment_operators)
-        client = connect(settings.redis_url, socket_timeout=None)  # never connected: no pushes
+        # Never connected (no provider pushes here); a cluster client would connect at once.
+        client = redis.Redis()
         providers = build_providers(
             settings, set(operators.values()), client, PaymentJobs(InlineJobs(tick_seconds=None))
         )
