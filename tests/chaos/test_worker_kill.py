@@ -330,7 +330,7 @@ def test_worker_killed_and_restarted_5s_later_runs_scheduled_jobs_within_seconds
     app: Flask, config: dict[str, Any], figures: dict[str, Any]
 ) -> None:
     client = runtime.current().get(redis.Redis)
-    lock = RQScheduler.get_locking_key(QueueNames.DEFAULT)
+    lock = RQScheduler.get_locking_key(keys.queue(QueueNames.DEFAULT))
     workers = Workers(_env(config), QueueNames.DEFAULT)
     try:
         first = workers.start()
