@@ -23,13 +23,11 @@ from sqlalchemy.engine import Engine
 from civic import sql as civic
 from civic.cipher import FieldCipher, is_sealed, mask_value
 from payments import tables as pay
-from sms.preferences import LANGUAGE_KEY, OPTED_OUT_KEY
-from sms.providers.console import OUTBOX_KEY
+from runtime import keys
+from sms.preferences import opted_out_key
+from sms.providers.console import outbox_key
 from sms.store import MessageStore, text
 
-# gateway.ussd_events.STREAM_KEY: the edge sits above this package (a test keeps them equal).
-USSD_EVENTS_KEY: Final = "ussd:events"
-SESSION_PREFIX: Final = "ussd"  # sessions.store.SessionStore's default prefix
 ERASED: Final = "[erased]"
 _SCAN_BATCH: Final = 500
 
@@ -73,6 +71,11 @@ def build_collectors(stores: Stores) -> list[Collector]:
         events_collector(stores),
         outbox_collector(stores),
     ]
+
+
+def events_key() -> str:
+    """Return gateway.ussd_events.stream_key() (the edge sits above: a test keeps them equal)."""
+    return keys.key("ussd", keys.tag("events"))
 
 
 def jsonable(value: Any) -> Any:
@@ -214,14 +217,14 @@ def preferences_collector(s: Stores) -> Collector:
     would start sending notices again, the opposite of what the citizen asked."""
 
     def export(phone: str) -> list[Record]:
-        lang = s.redis.get(LANGUAGE_KEY.format(phone=phone))
-        stopped = bool(s.redis.sismember(OPTED_OUT_KEY, phone))
+        lang = s.redis.get(keys.phone_language(phone))
+        stopped = bool(s.redis.sismember(opted_out_key(), phone))
         if lang is None and not stopped:
             return []
         return [{"language": None if lang is None else text(lang), "stop": stopped}]
 
     def erase(phone: str, _ref: str) -> int:
-        return int(s.redis.delete(LANGUAGE_KEY.format(phone=phone)))
+        return int(s.redis.delete(keys.phone_language(phone)))
 
     return Collector("preferences", export, erase)
 
@@ -229,9 +232,9 @@ def preferences_collector(s: Stores) -> Collector:
 def _phone_keys(phone: str) -> list[str]:
     # Keys named by the phone: resume snapshot, rate-limit buckets, the reply notice.
     return [
-        f"{SESSION_PREFIX}:resume:{phone}",
-        f"{SESSION_PREFIX}:rl:{phone}",
-        f"sms:replies:notified:{phone}",
+        keys.key("ussd", "resume", keys.tag(phone)),
+        keys.key("ussd", "rl", keys.tag(phone)),
+        keys.key("sms", "replies", "notified", phone),
     ]
 
 
@@ -240,7 +243,7 @@ def sessions_collector(s: Stores) -> Collector:
 
     def sessions(phone: str) -> list[tuple[str, Record]]:
         found = []
-        for key in _scan(s.redis, f"{SESSION_PREFIX}:s:*"):
+        for key in _scan(s.redis, keys.key("ussd", "s", "*")):
             raw = s.redis.get(key)
             if raw is None:
                 continue
@@ -254,11 +257,11 @@ def sessions_collector(s: Stores) -> Collector:
         return found
 
     def limit_keys(phone: str) -> list[str]:
-        return list(_scan(s.redis, f"rl:*:{phone}"))
+        return list(_scan(s.redis, keys.key("rl", "*", keys.tag(phone))))
 
     def export(phone: str) -> list[Record]:
         out = [record for _key, record in sessions(phone)]
-        if s.redis.exists(f"{SESSION_PREFIX}:resume:{phone}"):
+        if s.redis.exists(_phone_keys(phone)[0]):
             out.append({"resume_snapshot": True})
         limits = [k for k in _phone_keys(phone)[1:] if s.redis.exists(k)] + limit_keys(phone)
         if limits:
@@ -306,7 +309,7 @@ def inbound_collector(s: Stores) -> Collector:
 
     def found(phone: str) -> list[tuple[str, Record]]:
         out = []
-        for key in _scan(s.redis, "sms:cbdata:inbound:*"):
+        for key in _scan(s.redis, keys.key("sms", "cbdata", "inbound", "*")):
             raw = s.redis.get(key)
             payload = json.loads(raw) if raw else {}
             if payload.get("from") == phone:
@@ -317,8 +320,10 @@ def inbound_collector(s: Stores) -> Collector:
         return [record for _key, record in found(phone)]
 
     def erase(phone: str, _ref: str) -> int:
-        keys = [key for key, _ in found(phone)]
-        return int(s.redis.delete(*keys)) if keys else 0
+        # The payloads, and the dedupe markers named by the sender's number.
+        names = [key for key, _ in found(phone)]
+        names += _scan(s.redis, keys.key("sms", "cb", "inbound", keys.tag(phone), "*"))
+        return int(s.redis.delete(*names)) if names else 0
 
     return Collector("sms_inbound", export, erase)
 
@@ -329,7 +334,7 @@ def events_collector(s: Stores) -> Collector:
     def found(phone: str) -> list[tuple[str, Record]]:
         ref = s.phone_ref(phone)
         out = []
-        entries = cast("list[tuple[bytes, dict[bytes, bytes]]]", s.redis.xrange(USSD_EVENTS_KEY))
+        entries = cast("list[tuple[bytes, dict[bytes, bytes]]]", s.redis.xrange(events_key()))
         for entry_id, fields in entries:
             record = {text(k): text(v) for k, v in fields.items()}
             if record.get("phone_ref") == ref:
@@ -341,7 +346,7 @@ def events_collector(s: Stores) -> Collector:
 
     def erase(phone: str, _ref: str) -> int:
         ids = [entry_id for entry_id, _ in found(phone)]
-        return int(s.redis.xdel(USSD_EVENTS_KEY, *ids)) if ids else 0
+        return int(s.redis.xdel(events_key(), *ids)) if ids else 0
 
     return Collector("ussd_events", export, erase)
 
@@ -351,7 +356,7 @@ def outbox_collector(s: Stores) -> Collector:
 
     def entries(phone: str) -> list[tuple[bytes, Record]]:
         out = []
-        for raw in cast("list[bytes]", s.redis.lrange(OUTBOX_KEY, 0, -1)):
+        for raw in cast("list[bytes]", s.redis.lrange(outbox_key(), 0, -1)):
             entry = json.loads(raw)
             if entry.get("to") == phone:
                 out.append((raw, {"text": entry.get("text"), "at": entry.get("at")}))
@@ -363,7 +368,7 @@ def outbox_collector(s: Stores) -> Collector:
     def erase(phone: str, _ref: str) -> int:
         removed = 0
         for raw, _ in entries(phone):
-            removed += int(s.redis.lrem(OUTBOX_KEY, 0, text(raw)))
+            removed += int(s.redis.lrem(outbox_key(), 0, text(raw)))
         return removed
 
     return Collector("sms_outbox", export, erase)

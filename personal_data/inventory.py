@@ -25,6 +25,7 @@ PERSONAL_COLUMN: Final = re.compile(
     r"(phone|msisdn|(^|_)name$|id_number|birth|dossier|^body$|^detail$)"
 )
 _PLACEHOLDER: Final = re.compile(r"\{[a-z_]+\}")
+_HASH_TAG: Final = re.compile(r"[{}]")
 
 
 class InventoryError(ValueError):
@@ -76,7 +77,9 @@ class Inventory:
         return [e for e in self.entries if e.store == "redis"]
 
     def entry_of_key(self, key: str) -> Entry | None:
-        """Return the entry whose pattern matches Redis key `key` (without prefix)."""
+        """Return the entry whose pattern matches Redis key `key` (without REDIS_PREFIX and
+        Cluster hash-tag braces: `ussd:lang:{+243...}` is `ussd:lang:+243...`)."""
+        key = _HASH_TAG.sub("", key)
         for entry in self.redis_entries():
             if entry.key_regex().fullmatch(key):
                 return entry
@@ -121,9 +124,15 @@ def _entry(item: Mapping[str, Any], classes: Mapping[str, RetentionClass]) -> En
     return entry
 
 
-def undeclared_keys(keys: Iterable[str], inventory: Inventory) -> list[str]:
-    """Return the Redis keys no inventory pattern matches (callers pass personal ones)."""
-    return sorted(k for k in keys if inventory.entry_of_key(k) is None)
+def undeclared_keys(names: Iterable[str], inventory: Inventory, prefix: str) -> list[str]:
+    """Return the Redis keys no inventory pattern matches (callers pass personal ones), each
+    named with `prefix` (REDIS_PREFIX) first; a key outside the prefix is undeclared."""
+    head = prefix + ":"
+    return sorted(
+        k
+        for k in names
+        if not k.startswith(head) or inventory.entry_of_key(k.removeprefix(head)) is None
+    )
 
 
 def undeclared_columns(

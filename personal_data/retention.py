@@ -27,14 +27,19 @@ import sqlalchemy as sa
 from civic import sql as civic
 from civic.workflow import FINAL
 from payments import tables as pay
-from personal_data.collectors import ERASED, USSD_EVENTS_KEY, Stores
+from personal_data.collectors import ERASED, Stores, events_key
+from runtime import keys
 from sms.store import MessageStore, text
 
 log = logging.getLogger(__name__)
 
-COUNTS_KEY: Final = "personal_data:retention"  # class -> records deleted or anonymised
 _ACTIVE_INTENTS: Final = ("pending", "pushing", "pushed")
 _BATCH: Final = 500
+
+
+def counts_key() -> str:
+    """Return the hash of records deleted or anonymised, by class (/metrics)."""
+    return keys.key("personal_data", "retention")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +83,7 @@ class RetentionSweeper:
         }
         pipe = self._s.redis.pipeline(transaction=False)
         for name, count in counts.items():
-            pipe.hincrby(COUNTS_KEY, name, count)
+            pipe.hincrby(counts_key(), name, count)
         pipe.execute()
         log.info("retention: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
         return counts
@@ -179,4 +184,4 @@ class RetentionSweeper:
 
     def _events(self, cutoff: datetime) -> int:
         # Stream ids are milliseconds since the epoch: MINID drops every entry before it.
-        return int(self._s.redis.xtrim(USSD_EVENTS_KEY, minid=int(cutoff.timestamp() * 1000)))
+        return int(self._s.redis.xtrim(events_key(), minid=int(cutoff.timestamp() * 1000)))

@@ -14,6 +14,7 @@ from rq import Queue, SimpleWorker
 
 from fakes.daraja import FakeDaraja
 from payments.queues import PAYMENTS_QUEUE
+from runtime import keys
 from sms.queues import SMS_QUEUE
 from tests.conftest import UssdPhone
 from tests.live_server import LiveServer
@@ -50,7 +51,9 @@ class Citizen:
     def work(self) -> None:
         """Run the payments and SMS queues until both are empty."""
         for _ in range(3):
-            queues = [Queue(n, connection=self.redis) for n in (PAYMENTS_QUEUE, SMS_QUEUE)]
+            queues = [
+                Queue(keys.queue(n), connection=self.redis) for n in (PAYMENTS_QUEUE, SMS_QUEUE)
+            ]
             SimpleWorker(queues, connection=self.redis).work(burst=True)
 
     def pay_a_tax(self) -> None:

@@ -10,17 +10,18 @@ import sqlalchemy as sa
 from civic import sql as civic_sql
 from civic.sql import make_engine
 from gateway.cli.personal_data import replace_tables
-from gateway.ussd_events import STREAM_KEY
+from gateway.ussd_events import stream_key
 from payments import tables as payment_tables
 from personal_data import tables as audit_tables
-from personal_data.collectors import USSD_EVENTS_KEY
+from personal_data.collectors import events_key
 from personal_data.inventory import (
     Inventory,
     load_inventory,
     undeclared_columns,
     undeclared_keys,
 )
-from tests.personal_data.conftest import BIRTH_DATE, CHILD, MOTHER, Citizen
+from runtime import keys
+from tests.personal_data.conftest import BIRTH_DATE, CHILD, CITIZEN, MOTHER, Citizen
 from tests.personal_data.scan import redis_keys_naming, sql_columns_naming
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,12 +68,17 @@ def test_every_redis_key_of_a_citizens_journeys_is_declared(citizen: Citizen) ->
     citizen.live_everything()
     personal = redis_keys_naming(citizen.redis, MARKERS)
     # The journeys did reach the stores (not a vacuous pass): session, language, STOP, SMS.
-    assert {"ussd:lang:+243810000001", "sms:optout", "ussd:resume:+243810000001"} <= personal
-    assert any(k.startswith("ussd:s:") for k in personal)
+    assert {keys.phone_language(CITIZEN), keys.key("sms", "optout")} <= personal
+    assert keys.key("ussd", "resume", keys.tag(CITIZEN)) in personal
+    assert any(k.startswith(keys.key("ussd", "s")) for k in personal)
     inventory = load_inventory()
-    assert undeclared_keys(personal, inventory) == []
-    assert undeclared_keys(personal, without(inventory, "ussd:lang:{phone}")) == [
-        "ussd:lang:+243810000001"
+    assert undeclared_keys(personal, inventory, keys.current_prefix()) == []
+    forgot = without(inventory, "ussd:lang:{phone}")
+    assert undeclared_keys(personal, forgot, keys.current_prefix()) == [
+        keys.phone_language(CITIZEN)
+    ]
+    assert undeclared_keys(["elsewhere:ussd:lang:x"], inventory, keys.current_prefix()) == [
+        "elsewhere:ussd:lang:x"
     ]
 
 
@@ -93,4 +99,4 @@ def test_every_sql_column_of_a_citizens_journeys_is_declared(citizen: Citizen) -
 
 
 def test_the_events_key_is_the_edges() -> None:
-    assert USSD_EVENTS_KEY == STREAM_KEY
+    assert events_key() == stream_key()

@@ -12,10 +12,12 @@ from civic import sql as civic_sql
 from civic.workflow import FINAL
 from gateway.config import Settings
 from gateway.container import personal_data_stores, retention_policy
-from personal_data.collectors import USSD_EVENTS_KEY, Stores
+from personal_data.collectors import Stores, events_key
 from personal_data.jobs import RETENTION_QUEUE, schedule_retention
-from personal_data.retention import COUNTS_KEY, RetentionPolicy, RetentionSweeper
+from personal_data.retention import RetentionPolicy, RetentionSweeper, counts_key
+from runtime import keys
 from runtime.jobs import InlineJobs
+from sms.store import MessageStore
 from tests.personal_data.conftest import CITIZEN, Citizen
 
 DAY = timedelta(days=1)
@@ -44,12 +46,12 @@ def test_each_class_goes_the_day_its_retention_ends_and_not_before(
     citizen.session_ended()
     now = datetime.now(UTC)
     sweeper = RetentionSweeper(stores, POLICY, clock=lambda: now)
-    messages = len(list(citizen.redis.scan_iter("sms:msg:*")))
-    assert messages >= 6 and citizen.redis.xlen(USSD_EVENTS_KEY) == 2
+    messages = len(list(citizen.redis.scan_iter(MessageStore.key("*"))))
+    assert messages >= 6 and citizen.redis.xlen(events_key()) == 2
     assert sweeper.sweep() == NOTHING
     assert sweeper.sweep(now + 29 * DAY) == NOTHING
     assert sweeper.sweep(now + 31 * DAY) == {**NOTHING, "messages": messages}
-    assert list(citizen.redis.scan_iter("sms:msg:*")) == []
+    assert list(citizen.redis.scan_iter(MessageStore.key("*"))) == []
     assert sweeper.sweep(now + 89 * DAY) == NOTHING
     assert sweeper.sweep(now + 91 * DAY) == {**NOTHING, "events": 2}
     before = owners(stores)
@@ -80,7 +82,7 @@ def test_each_class_goes_the_day_its_retention_ends_and_not_before(
 
 def test_metrics_count_what_retention_removed(citizen: Citizen, stores: Stores) -> None:
     citizen.pay_a_tax()
-    messages = len(list(citizen.redis.scan_iter("sms:msg:*")))
+    messages = len(list(citizen.redis.scan_iter(MessageStore.key("*"))))
     RetentionSweeper(stores, POLICY).sweep(datetime.now(UTC) + 31 * DAY)
     page = citizen.client.get("/metrics").get_data(as_text=True)
     assert f'guichet_retention_total{{class="messages"}} {messages}' in page
@@ -93,15 +95,16 @@ def test_the_job_sweeps_then_schedules_its_next_tick(citizen: Citizen) -> None:
     clock_now = [1_000_000.0]
     jobs = InlineJobs(clock=lambda: clock_now[0], tick_seconds=None)
     schedule_retention(jobs, 3600, now=clock_now[0])
-    assert citizen.redis.exists(COUNTS_KEY) == 0
+    assert citizen.redis.exists(counts_key()) == 0
     clock_now[0] = (clock_now[0] // 3600 + 1) * 3600 + 1
     assert jobs.run_due() == 1
-    assert set(citizen.redis.hgetall(COUNTS_KEY)) == {
+    assert set(citizen.redis.hgetall(counts_key())) == {
         b"requests",
         b"payments",
         b"messages",
         b"events",
     }
     # The next tick went to rq (the app's job port), on the queue the worker listens to.
-    scheduled = Queue(RETENTION_QUEUE, connection=citizen.redis).scheduled_job_registry
-    assert any(job_id.startswith("retention-") for job_id in scheduled.get_job_ids())
+    scheduled = Queue(keys.queue(RETENTION_QUEUE), connection=citizen.redis)
+    scheduled = scheduled.scheduled_job_registry
+    assert any(job_id.startswith(keys.job_id("retention-")) for job_id in scheduled.get_job_ids())

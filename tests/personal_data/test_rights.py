@@ -17,6 +17,7 @@ from gateway.container import personal_data_stores
 from personal_data import rights
 from personal_data.collectors import Stores, build_collectors
 from personal_data.tables import audit, ensure
+from runtime import keys
 from tests.personal_data.conftest import BIRTH_DATE, CHILD, CITIZEN, Citizen
 from tests.personal_data.scan import redis_keys_naming, sql_columns_naming
 from tests.personal_data.test_inventory import MARKERS, METADATAS
@@ -81,7 +82,7 @@ def test_erasure_leaves_no_trace_outside_what_must_be_kept(
     )
     assert counts["requests"] >= 10 and counts["payment_intents"] == 2
     # Redis: only STOP remains (the citizen's objection to notices).
-    assert redis_keys_naming(citizen.redis, MARKERS) == {"sms:optout"}
+    assert redis_keys_naming(citizen.redis, MARKERS) == {keys.key("sms", "optout")}
     # SQL: no column holds the number, the names typed or the ID any more...
     try:
         assert sql_columns_naming(engine, METADATAS, MARKERS) == set()
