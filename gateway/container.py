@@ -114,6 +114,7 @@ def _wire_sms(container: runtime.Container, settings: Settings) -> None:
         sweep_seconds=settings.sms_sweep_seconds,
         inline_jobs=settings.emulate_redis,
         production=settings.env == "production",
+        database_url=settings.database_url,
     )
     wire(container, options)
 

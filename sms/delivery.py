@@ -36,6 +36,7 @@ from typing import Final
 import redis
 
 from runtime.logs import person
+from sms.message_log import MessageLog
 from sms.providers.base import Outcome, ProviderError, RecipientResult, SmsProvider
 from sms.queues import DELIVER_JOB, DeliveryQueue
 from sms.store import FINAL, Message, MessageStore, Status, text
@@ -112,7 +113,9 @@ class Dispatcher:
         client: redis.Redis,
         sender_id: str | None = None,
         policy: DeliveryPolicy | None = None,
+        log: MessageLog | None = None,
     ) -> None:
+        self._log = log
         self._store = store
         self._provider = provider
         self._queue = queue
@@ -122,7 +125,29 @@ class Dispatcher:
 
     def deliver(self, message_id: str) -> DeliverOutcome:
         """Send a queued message once; decide retry, pause or final failure."""
-        return self._deliver(message_id, self._store.get(message_id), self.hold_remaining())
+        self._claim_in_log([message_id])
+        try:
+            return self._deliver(message_id, self._store.get(message_id), self.hold_remaining())
+        finally:
+            self._mirror([message_id])
+
+    def _claim_in_log(self, message_ids: Sequence[str]) -> None:
+        # Before any provider call: if Redis then comes back empty, the log knows these may
+        # have been sent and recovery fails them rather than sending them twice.
+        if self._log is not None:
+            self._log.claim(message_ids)
+
+    def _mirror(self, message_ids: Sequence[str]) -> None:
+        """Write the Redis state of `message_ids` to the message log (one statement)."""
+        if self._log is None or not message_ids:
+            return
+        try:
+            records = [m for m in self._store.get_many(list(message_ids)) if m is not None]
+            self._log.mirror(records)
+        except Exception:
+            # The log catches up at the next move of these messages; recovery never resends
+            # one the log saw `sending`. The job's own outcome stands.
+            log.exception("sms: could not mirror %d message(s) to the log", len(message_ids))
 
     def deliver_many(
         self, message_ids: Sequence[str], *, budget_seconds: float = 30.0, threads: int = 1
@@ -134,11 +159,21 @@ class Dispatcher:
         claimed before and settled after its own call. After `budget_seconds` the rest is
         returned untouched, so a slow provider never holds one job past its rq timeout.
         """
+        self._claim_in_log(message_ids)
         batch = _Batch(
             deque(zip(message_ids, self._store.get_many(list(message_ids)), strict=True)),
             hold=self.hold_remaining(),
             ends=time.monotonic() + budget_seconds,
         )
+        try:
+            self._run_batch(batch, threads)
+        finally:
+            self._mirror(message_ids)
+        if batch.error is not None:
+            raise batch.error
+        return batch.outcomes, [message_id for message_id, _ in batch.pending]
+
+    def _run_batch(self, batch: _Batch, threads: int) -> None:
         if threads <= 1:
             self._work(batch)
         else:
@@ -155,9 +190,6 @@ class Dispatcher:
                 # rq's job timeout lands here (SIGALRM, main thread): take no new message;
                 # the calls in flight end within the provider's own timeout.
                 batch.stopped = True
-        if batch.error is not None:
-            raise batch.error
-        return batch.outcomes, [message_id for message_id, _ in batch.pending]
 
     def _work(self, batch: _Batch) -> None:
         while True:
@@ -234,7 +266,9 @@ class Dispatcher:
     def _accepted(self, message: Message, answer: RecipientResult) -> DeliverOutcome:
         # One round trip: sent, the provider id linked, the reports that beat us taken.
         reports_key = _PENDING_REPORTS.format(provider_id=answer.message_id)
-        _, reports = self._store.accept(message.id, answer.message_id, answer.status, reports_key)
+        _, reports = self._store.accept(
+            message.id, answer.message_id, answer.status, reports_key, answer.cost
+        )
         log.info(
             "sms %s: sent via %s to %s", message.id, self._provider.name, person(message.phone)
         )
@@ -306,8 +340,11 @@ class Dispatcher:
             if self._store.by_provider_id(provider_id) is None:
                 return "pending"
             self._apply_pending(provider_id)
+            self._mirror([self._store.by_provider_id(provider_id) or ""])
             return "applied"
-        return self._apply(message_id, status, failure_reason)
+        applied = self._apply(message_id, status, failure_reason)
+        self._mirror([message_id])
+        return applied
 
     def _apply_pending(self, provider_id: str) -> None:
         key = _PENDING_REPORTS.format(provider_id=provider_id)

@@ -8,18 +8,23 @@ from dataclasses import dataclass
 import redis
 
 import runtime
+from civic.sql import make_engine
 from runtime.jobs import jobs_for
 from runtime.ratelimit import Rate
 from sms.callbacks import CallbackInbox
 from sms.delivery import DeliveryPolicy, Dispatcher
 from sms.inbound import InboundRouter
+from sms.message_log import MessageLog
 from sms.otp import OtpService, resolve_key
 from sms.phones import PhonePolicy
+from sms.preference_store import PreferenceStore
 from sms.preferences import Preferences
 from sms.providers.africastalking import AfricasTalkingProvider
 from sms.providers.base import SmsProvider
 from sms.providers.console import ConsoleProvider
 from sms.queues import DeliveryQueue, InlineDeliveryQueue, RqDeliveryQueue
+from sms.recovery import Recovery
+from sms.sealing import PhoneSeal
 from sms.service import SmsService
 from sms.store import MessageStore
 from sms.sweeper import Sweeper
@@ -53,6 +58,7 @@ class SmsOptions:
     sweep_seconds: float = 60.0
     inline_jobs: bool = False
     production: bool = False
+    database_url: str = "sqlite:///var/guichet.db"  # the message log and preferences
 
 
 def build_provider(options: SmsOptions, client: redis.Redis) -> SmsProvider:
@@ -76,7 +82,12 @@ def wire(container: runtime.Container, options: SmsOptions) -> None:
         InlineDeliveryQueue(jobs) if options.inline_jobs else RqDeliveryQueue(jobs, client)
     )
     store = MessageStore(client)
-    preferences = Preferences(client)
+    # Nothing connects here: the tables are created at the first write (MessageLog.migrate).
+    engine = make_engine(options.database_url)
+    message_log = MessageLog(engine)
+    # OTP_KEY (required in production) keys the sealed numbers and the preferences' refs.
+    seal = PhoneSeal(options.otp_key.encode())
+    preferences = Preferences(client, PreferenceStore(engine), seal)
     regions = [r for r in options.allowed_countries.split(",") if r.strip()] or [options.country]
     sms = SmsService(
         book=book,
@@ -85,6 +96,8 @@ def wire(container: runtime.Container, options: SmsOptions) -> None:
         phones=PhonePolicy(regions),
         queue=queue,
         daily_budget=options.daily_budget,
+        log=message_log,
+        seal=seal,
     )
     provider = build_provider(options, client)
     dispatcher = Dispatcher(
@@ -99,10 +112,25 @@ def wire(container: runtime.Container, options: SmsOptions) -> None:
             options.at_timeout_seconds,
             options.sending_lease_seconds,
         ),
+        log=message_log,
     )
     # DeliveryQueue is a Protocol: mypy refuses abstract types as keys, the container does not.
     container.register(DeliveryQueue, queue)  # type: ignore[type-abstract]
-    container.register(Sweeper, Sweeper(store, queue, grace_seconds=options.sweep_seconds))
+    recovery = Recovery(
+        log=message_log,
+        store=store,
+        book=book,
+        queue=queue,
+        seal=seal,
+        client=client,
+        grace_seconds=options.sweep_seconds,
+    )
+    container.register(Recovery, recovery)
+    container.register(MessageLog, message_log)
+    container.register(
+        Sweeper,
+        Sweeper(store, queue, grace_seconds=options.sweep_seconds, recovery=recovery),
+    )
     container.register(TemplateBook, book)
     container.register(MessageStore, store)
     container.register(Preferences, preferences)
