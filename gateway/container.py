@@ -53,7 +53,12 @@ def _refuse_play_money(container: runtime.Container, settings: Settings) -> None
     # warns once per process that it is play money.
     service = container.find(PaymentService)
     providers = service.providers if service is not None else {}
-    golive.refuse_or_warn(settings, providers, container.get(MenuSpec).city.currency)
+    golive.refuse_or_warn(
+        settings,
+        providers,
+        container.get(MenuSpec).city.currency,
+        redis_client=container.get(redis.Redis),
+    )
 
 
 def _wire_jobs(container: runtime.Container, settings: Settings) -> None:

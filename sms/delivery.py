@@ -28,7 +28,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
@@ -96,6 +96,7 @@ class _Batch:
     hold: int
     ends: float
     outcomes: Counter[DeliverOutcome] = field(default_factory=Counter)
+    results: dict[str, DeliverOutcome] = field(default_factory=dict)
     stopped: bool = False
     error: BaseException | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -116,6 +117,10 @@ class Dispatcher:
         log: MessageLog | None = None,
     ) -> None:
         self._log = log
+        # Ids whose provider call started, until their batch wrote the log: if Redis is
+        # gone by then, these stay `sending` in the log (at most once), the rest go back.
+        self._handed: set[str] = set()
+        self._handed_lock = threading.Lock()
         self._store = store
         self._provider = provider
         self._queue = queue
@@ -126,10 +131,13 @@ class Dispatcher:
     def deliver(self, message_id: str) -> DeliverOutcome:
         """Send a queued message once; decide retry, pause or final failure."""
         self._claim_in_log([message_id])
+        results: dict[str, DeliverOutcome] = {}
         try:
-            return self._deliver(message_id, self._store.get(message_id), self.hold_remaining())
+            outcome = self._deliver(message_id, self._store.get(message_id), self.hold_remaining())
+            results[message_id] = outcome
+            return outcome
         finally:
-            self._mirror([message_id])
+            self._mirror([message_id], results)
 
     def _claim_in_log(self, message_ids: Sequence[str]) -> None:
         # Before any provider call: if Redis then comes back empty, the log knows these may
@@ -137,13 +145,32 @@ class Dispatcher:
         if self._log is not None:
             self._log.claim(message_ids)
 
-    def _mirror(self, message_ids: Sequence[str]) -> None:
-        """Write the Redis state of `message_ids` to the message log (one statement)."""
+    def _mirror(
+        self, message_ids: Sequence[str], results: Mapping[str, DeliverOutcome] | None = None
+    ) -> None:
+        """Write the Redis state of `message_ids` to the message log (one statement).
+
+        For the ones Redis cannot give (it went away, or came back empty, mid-batch), write
+        what this process knows: sent ones `sent`, ones never handed to the provider back to
+        `queued` (recovery sends them), ones handed without a known outcome stay `sending`
+        (recovery fails them: at most once).
+        """
         if self._log is None or not message_ids:
             return
+        with self._handed_lock:
+            handed = self._handed & set(message_ids)
+            self._handed -= handed
         try:
-            records = [m for m in self._store.get_many(list(message_ids)) if m is not None]
+            found = self._store.get_many(list(message_ids))
+        except redis.RedisError:
+            found = [None] * len(message_ids)
+        records = [m for m in found if m is not None]
+        missing = [i for i, m in zip(message_ids, found, strict=True) if m is None]
+        known = results or {}
+        try:
             self._log.mirror(records)
+            self._log.mark_sent([i for i in missing if known.get(i) == DeliverOutcome.SENT])
+            self._log.release([i for i in missing if i not in handed])
         except Exception:
             # The log catches up at the next move of these messages; recovery never resends
             # one the log saw `sending`. The job's own outcome stands.
@@ -168,7 +195,7 @@ class Dispatcher:
         try:
             self._run_batch(batch, threads)
         finally:
-            self._mirror(message_ids)
+            self._mirror(message_ids, batch.results)
         if batch.error is not None:
             raise batch.error
         return batch.outcomes, [message_id for message_id, _ in batch.pending]
@@ -208,6 +235,7 @@ class Dispatcher:
                 return
             with batch.lock:
                 batch.outcomes[outcome] += 1
+                batch.results[message_id] = outcome
                 if outcome == DeliverOutcome.HELD and not batch.hold:
                     batch.hold = self.hold_remaining()  # on hold: the rest waits too
 
@@ -246,6 +274,8 @@ class Dispatcher:
         return DeliverOutcome.INTERRUPTED
 
     def _send(self, message: Message, *, attempt: int) -> DeliverOutcome:
+        with self._handed_lock:
+            self._handed.add(message.id)
         try:
             result = self._provider.send([message.phone], message.text, self._sender_id)
         except ProviderError as exc:

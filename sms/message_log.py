@@ -164,6 +164,18 @@ class MessageLog:
             row = conn.execute(select(messages).where(messages.c.id == message_id)).first()
         return None if row is None else LoggedMessage.from_row(row)
 
+    def for_phone_ref(self, phone_ref: str, limit: int = 50) -> list[LoggedMessage]:
+        """Return the latest messages to one number (its keyed ref), newest first."""
+        self.migrate()
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(messages)
+                .where(messages.c.phone_ref == phone_ref)
+                .order_by(messages.c.created_at.desc())
+                .limit(limit)
+            ).all()
+        return [LoggedMessage.from_row(row) for row in rows]
+
     def forget(self, message_id: str) -> None:
         """Delete a row whose message was never queued (Redis refused it: nothing accepted)."""
         with self._engine.begin() as conn:
@@ -185,6 +197,33 @@ class MessageLog:
                     stage=STAGES["sending"],
                     history=messages.c.history + entry,
                     updated_at=now,
+                )
+            )
+
+    def release(self, message_ids: Sequence[str]) -> None:
+        """Put back to `queued` messages claimed but never handed to the provider."""
+        self._move(message_ids, "sending", "queued")
+
+    def mark_sent(self, message_ids: Sequence[str]) -> None:
+        """Record `sent` for messages the provider accepted (when Redis could not say)."""
+        self._move(message_ids, "sending", "sent")
+
+    def _move(self, message_ids: Sequence[str], origin: str, to: str) -> None:
+        if not message_ids:
+            return
+        self.migrate()
+        with self._engine.begin() as conn:
+            conn.execute(
+                messages.update()
+                .where(messages.c.id.in_(list(message_ids)), messages.c.status == origin)
+                .values(
+                    status=to,
+                    stage=stage_of(to),
+                    sealed_phone=None
+                    if stage_of(to) >= STAGES["sent"]
+                    else messages.c.sealed_phone,
+                    history=messages.c.history + f"{to}@{time.time():.3f};",
+                    updated_at=utcnow(),
                 )
             )
 
