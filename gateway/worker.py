@@ -189,12 +189,17 @@ def run_worker(
             )
         except redis.RedisError:
             log.warning("rq's work loop ended on a Redis error (its teardown could not run)")
-        if burst or worker._stop_requested:  # rq keeps no public flag for it
+        if burst or _stop_asked(worker):
             return worked
         log.warning("rq's work loop ended unexpectedly: starting it again once Redis answers")
         if not _wait_for_redis(worker.connection):
             return worked
         worker = rq_worker(settings, queue_names, worker_class)
+
+
+def _stop_asked(worker: BaseWorker) -> bool:
+    """Tell whether the loop ended on SIGTERM/SIGINT (rq keeps no public flag for it)."""
+    return worker._stop_requested or worker._shutdown_requested_date is not None
 
 
 def _wait_for_redis(connection: redis.Redis) -> bool:
