@@ -84,11 +84,9 @@ class SmsService:
         existing = self._store.existing(idempotency_key)
         if existing is not None:
             return self._result(existing, created=False)
+        # A key Redis forgot (it came back empty) is found by the log's insert below: one
+        # statement per new message rather than a look-up first.
         digest = idem_digest(idempotency_key)
-        if self._log is not None:
-            logged = self._log.find(digest)
-            if logged is not None:  # Redis forgot the key; the log did not
-                return SendResult(logged.id, logged.status, False, logged.reason)
         language = self.book.language(lang or self._prefs.language(phone))
         spec = self.book.template(template)
         text = self.book.message(template, language, params)  # raises on a bad key or params
@@ -111,7 +109,7 @@ class SmsService:
         if self._log is not None:
             sealed = None if reason else self._seal.seal(phone)
             logged = self._log.record(message_id, digest, record, sealed)
-            if logged is not None:  # a concurrent call with the same key won the race
+            if logged is not None:  # an earlier or concurrent call with the same key
                 return SendResult(logged.id, logged.status, False, logged.reason)
         if not reason:
             # Only the deliver job needs these; the store deletes them once it is done.

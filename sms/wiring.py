@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import redis
+from sqlalchemy import Engine, event
 
 import runtime
 from civic.sql import make_engine
@@ -73,6 +75,26 @@ def build_provider(options: SmsOptions, client: redis.Redis) -> SmsProvider:
     return ConsoleProvider(client, echo_text=not options.production)
 
 
+def log_engine(database_url: str) -> Engine:
+    """Return the engine of the message log and preferences (civic's timeouts and WAL).
+
+    On SQLite each commit also skips its fsync (`synchronous=NORMAL`, safe in WAL mode): a
+    row survives the process dying, not the machine losing power. One fsync per accepted
+    SMS would cap a broadcast at a few hundred a second (bench/README.md, SMS pipeline).
+    PostgreSQL, the production database, keeps its own durable commits.
+    """
+    engine = make_engine(database_url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_normal_sync)
+    return engine
+
+
+def _sqlite_normal_sync(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 def wire(container: runtime.Container, options: SmsOptions) -> None:
     """Register the templates, SmsService, Dispatcher, InboundRouter, OtpService and more."""
     client = container.get(redis.Redis)
@@ -83,7 +105,7 @@ def wire(container: runtime.Container, options: SmsOptions) -> None:
     )
     store = MessageStore(client)
     # Nothing connects here: the tables are created at the first write (MessageLog.migrate).
-    engine = make_engine(options.database_url)
+    engine = log_engine(options.database_url)
     message_log = MessageLog(engine)
     # OTP_KEY (required in production) keys the sealed numbers and the preferences' refs.
     seal = PhoneSeal(options.otp_key.encode())
