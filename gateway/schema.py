@@ -26,6 +26,7 @@ class Step:
 MIGRATIONS: Final = (
     Step("civic tables", "civic.sql", "migrate"),
     Step("payment tables", "payments.store", "migrate"),
+    Step("sms tables (message log, preferences)", "sms.tables", "migrate"),
 )
 SEEDS: Final = (Step("demo city", "civic.seed", "seed_demo"),)
 

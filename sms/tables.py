@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+)
 
 metadata = MetaData()
 
@@ -62,3 +72,12 @@ preferences = Table(
 def utcnow() -> datetime:
     """Return the current UTC time as the naive datetime every table stores."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def migrate(database_url: str) -> None:
+    """Create the SMS tables if missing (idempotent; `python -m gateway migrate`)."""
+    engine = create_engine(database_url)
+    try:
+        metadata.create_all(engine, checkfirst=True)
+    finally:
+        engine.dispose()
