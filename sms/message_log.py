@@ -25,7 +25,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 
 from sms.store import FINAL, Message, Status
-from sms.tables import FINAL_STAGE, STAGES, messages, metadata, utcnow
+from sms.tables import FINAL_STAGE, STAGES, create_tables, messages, utcnow
 
 PAGE: Final = 500
 
@@ -103,7 +103,7 @@ class MessageLog:
         """Create the SMS tables if missing (idempotent; once per process)."""
         with self._lock:
             if not self._ready:
-                metadata.create_all(self._engine, checkfirst=True)
+                create_tables(self._engine)
                 self._ready = True
 
     def record(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
-from sms.tables import metadata, preferences, utcnow
+from sms.tables import create_tables, preferences, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ class PreferenceStore:
 
     def _migrate(self) -> None:
         if not self._ready:
-            metadata.create_all(self._engine, checkfirst=True)
+            create_tables(self._engine)
             self._ready = True
 
     def get(self, ref: str) -> Stored:

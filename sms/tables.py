@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     Column,
     DateTime,
+    Engine,
     Index,
     Integer,
     MetaData,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Text,
     create_engine,
 )
+from sqlalchemy.exc import DBAPIError
 
 metadata = MetaData()
 
@@ -74,10 +76,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def create_tables(engine: Engine) -> None:
+    """Create the SMS tables if missing; a process creating them at the same time is fine."""
+    try:
+        metadata.create_all(engine, checkfirst=True)
+    except DBAPIError:
+        # Two processes' first writes raced (PostgreSQL: "already exists"): look again.
+        metadata.create_all(engine, checkfirst=True)
+
+
 def migrate(database_url: str) -> None:
     """Create the SMS tables if missing (idempotent; `python -m gateway migrate`)."""
     engine = create_engine(database_url)
     try:
-        metadata.create_all(engine, checkfirst=True)
+        create_tables(engine)
     finally:
         engine.dispose()
