@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import UTC, datetime, timedelta
-from typing import Final
 
 import runtime
 from civic.ports import (
@@ -22,10 +20,8 @@ from civic.ports import (
 )
 from civic.wording import document_name, pickup_text, reason_text
 from menus.model import MenuSpec
-from runtime.jobs import Jobs, schedule_periodic
 from runtime.masking import mask_phone
 from sms.preferences import Preferences
-from sms.queues import SMS_QUEUE
 from sms.service import SmsService
 
 log = logging.getLogger(__name__)
@@ -55,26 +51,19 @@ def template_of(change: StatusChange, document: DocumentType | None = None) -> s
 
 def alert(services: runtime.Container, request: DocumentRequest, seq: int | None = None) -> str:
     """Queue the SMS for history entry `seq` (1-based; default the last); return its outcome."""
-    return _alert(services, request, seq)[0]
-
-
-def _alert(
-    services: runtime.Container, request: DocumentRequest, seq: int | None = None
-) -> tuple[str, bool]:
-    """Queue the SMS for history entry `seq`; return its outcome and whether it is new."""
     seq = len(request.history) if seq is None else seq
     if not 1 <= seq <= len(request.history):
-        return "no_such_entry", False
+        return "no_such_entry"
     sms = services.find(SmsService)
     if sms is None:  # a process wired without SMS (tests of the domain alone)
         log.warning("request %s: no SmsService wired, alert skipped", request.reference)
-        return "skipped", False
+        return "skipped"
     change = request.history[seq - 1]
     backend = services.get(Backend)  # type: ignore[type-abstract]
     document = backend.get_document_type(request.document_code)
     template = template_of(change, document)
     if template is None:
-        return "not_announced", False
+        return "not_announced"
     lang = _language(services, backend, request.owner_phone)
     resolved = sms.book.language(lang)
     params: dict[str, str | int] = {
@@ -106,7 +95,7 @@ def _alert(
         mask_phone(request.owner_phone),
         result.status,
     )
-    return str(result.status), result.created
+    return str(result.status)
 
 
 def send_request_alert(reference: str, seq: int) -> str:
@@ -116,48 +105,6 @@ def send_request_alert(reference: str, seq: int) -> str:
     if request is None:
         return "unknown_request"
     return alert(services, request, seq)
-
-
-# The catch-up looks at history entries this recent (older ones were announced, or predate
-# the message log), and this old at least (the USSD journey's own alert job had its chance).
-CATCH_UP_WINDOW: Final = timedelta(hours=6)
-CATCH_UP_GRACE: Final = timedelta(seconds=30)
-CATCH_UP_REQUESTS: Final = 200
-
-
-def catch_up(services: runtime.Container, now: datetime | None = None) -> int:
-    """Queue the alert of every recent history entry (a lost alert job); return how many sent.
-
-    The alert job of the USSD journey lives in Redis: a Redis that came back empty lost it.
-    The request itself is in the database, and `alert` is idempotent per entry (the message
-    log remembers `request:<ref>:<seq>` even when Redis forgot it), so asking again for every
-    recent entry sends only the missing ones.
-    """
-    now = now or datetime.now(UTC)
-    backend = services.get(Backend)  # type: ignore[type-abstract]
-    sent = 0
-    for request in backend.list_requests(limit=CATCH_UP_REQUESTS):
-        for seq, change in enumerate(request.history, start=1):
-            at = change.at if change.at.tzinfo else change.at.replace(tzinfo=UTC)
-            if now - CATCH_UP_WINDOW <= at <= now - CATCH_UP_GRACE:
-                sent += _alert(services, request, seq)[1]
-    return sent
-
-
-def catch_up_tick(interval_seconds: float) -> int:
-    """rq job: catch up lost alerts, then schedule the next pass."""
-    services = runtime.current()
-    try:
-        return catch_up(services)
-    finally:
-        schedule_catch_up(services.get(Jobs), interval_seconds)  # type: ignore[type-abstract]
-
-
-def schedule_catch_up(jobs: Jobs, interval_seconds: float, now: float | None = None) -> None:
-    """Enqueue the next catch-up pass; every process asking for one time bucket gets one job."""
-    schedule_periodic(
-        jobs, SMS_QUEUE, catch_up_tick, interval_seconds, key="request-alerts", now=now
-    )
 
 
 def _language(services: runtime.Container, backend: Backend, phone: str) -> str | None:

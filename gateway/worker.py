@@ -31,7 +31,6 @@ from gateway import container as composition
 from gateway.config import ConfigError, Settings
 from gateway.logsetup import configure_logging
 from gateway.queues import QueueNames
-from gateway.request_alerts import schedule_catch_up
 from gateway.rq_liveness import (
     MAINTENANCE_SECONDS,
     WORKER_TTL_SECONDS,
@@ -70,7 +69,7 @@ JOB_MODULES = ("sms.jobs", "payments.jobs", "gateway.request_alerts")
 
 
 def schedule_periodic_jobs(services: runtime.Container) -> None:
-    """Enqueue the next tick of each periodic job (SMS sweep, alert catch-up, reconciliation).
+    """Enqueue the next tick of each periodic job (the SMS sweep, reconciliation) if missing.
 
     Each tick schedules the next, so the chain lives in Redis: a Redis that came back empty
     has lost it. Every worker calls this at start and at each maintenance (15 s); the job id
@@ -79,7 +78,6 @@ def schedule_periodic_jobs(services: runtime.Container) -> None:
     settings = services.get(Settings)
     jobs = services.get(Jobs)  # type: ignore[type-abstract]
     schedule_sweep(jobs, settings.sms_sweep_seconds)
-    schedule_catch_up(jobs, settings.sms_sweep_seconds)
     if services.find(PaymentService) is not None:
         schedule_reconcile(jobs, settings.payment_reconcile_interval_seconds)
 
