@@ -25,8 +25,8 @@ from menus.loader import (
 from menus.model import SKIP_FIELD, MenuSpec, Screen
 from menus.registry import Registry, default_registry
 from menus.render import Nav, Renderer
-from sms.encoding import cost
-from sms.grammar import glued_articles
+from text.encoding import cost
+from text.grammar import glued_articles
 
 # Label length assumed for options_from actions registered without option_label_max.
 DEFAULT_OPTION_LABEL_MAX: Final = 30

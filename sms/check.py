@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sms.encoding import cost
-from sms.grammar import glued_articles
 from sms.templates import TemplateBook, TemplateError
+from text.encoding import cost
+from text.grammar import glued_articles
 
 
 @dataclass(frozen=True, slots=True)

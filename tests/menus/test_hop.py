@@ -12,7 +12,6 @@ from redis.retry import Retry
 from menus.hop import HopHandler, UssdReply, UssdRequest, latest_input
 from menus.model import MenuSpec
 from sessions.store import SessionStore
-from sms.encoding import cost
 from tests.menus.conftest import (
     HandlerFactory,
     Phone,
@@ -21,6 +20,7 @@ from tests.menus.conftest import (
     build_registry,
     stored,
 )
+from text.encoding import cost
 
 
 def lines(reply: UssdReply) -> list[str]:

@@ -6,8 +6,8 @@ import pytest
 
 from sms.__main__ import main
 from sms.check import check
-from sms.encoding import cost
 from sms.templates import TemplateBook, TemplateError, load, load_strict
+from text.encoding import cost
 
 SHIPPED = Path(__file__).resolve().parents[2] / "sms_templates.yaml"
 
