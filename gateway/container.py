@@ -16,16 +16,20 @@ from gateway.jobs import EffectEnqueuer
 from gateway.limits import ApiLimits
 from gateway.metrics import Metrics
 from gateway.redis_client import build_redis
+from gateway.ussd_events import SessionEvents
 from menus.hop import HopHandler
 from menus.loader import load_menus
 from menus.model import MenuSpec
 from menus.registry import Enqueuer
 from payments.numbering import NumberingPlan
 from payments.service import PaymentService
+from payments.wiring import wire as wire_payments
 from runtime.guesses import GuessLimiter
 from runtime.jobs import jobs_for
 from runtime.ratelimit import Rate
 from sessions.store import SessionStore
+from sms.wiring import SmsOptions
+from sms.wiring import wire as wire_sms
 
 
 def build(settings: Settings, *, redis_client: redis.Redis | None = None) -> runtime.Container:
@@ -79,8 +83,6 @@ def _wire_menus(container: runtime.Container, settings: Settings) -> None:
     container.register(SessionStore, store)
     enqueuer = container.get(Enqueuer)  # type: ignore[type-abstract]
     container.register(HopHandler, HopHandler(spec, store, enqueuer, container))
-    from gateway.ussd_events import SessionEvents  # noqa: PLC0415 - a blueprint module
-
     events = SessionEvents(
         container.get(redis.Redis), region=spec.city.country, maxlen=settings.ussd_events_max
     )
@@ -89,8 +91,6 @@ def _wire_menus(container: runtime.Container, settings: Settings) -> None:
 
 def _wire_sms(container: runtime.Container, settings: Settings) -> None:
     # After the menus: the city's country and USSD code come from menus.yaml.
-    from sms.wiring import SmsOptions, wire  # noqa: PLC0415
-
     spec = container.get(MenuSpec)
     options = SmsOptions(
         provider=settings.sms_provider,
@@ -115,15 +115,13 @@ def _wire_sms(container: runtime.Container, settings: Settings) -> None:
         inline_jobs=settings.emulate_redis,
         production=settings.env == "production",
     )
-    wire(container, options)
+    wire_sms(container, options)
 
 
 def _wire_payments(container: runtime.Container, settings: Settings) -> None:
     # After civic and sms (it settles with the Backend and sends receipts through SmsService).
-    from payments.wiring import wire  # noqa: PLC0415
-
     spec = container.get(MenuSpec)
-    wire(
+    wire_payments(
         container,
         settings,
         timezone=spec.city.timezone,

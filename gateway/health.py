@@ -13,7 +13,6 @@ from rq import Queue
 from sqlalchemy.exc import SQLAlchemyError
 
 from civic.ports import Backend
-from gateway.app import services_of
 from gateway.config import Settings
 from gateway.metrics import (
     HOPS_KEY,
@@ -26,6 +25,7 @@ from gateway.metrics import (
 )
 from gateway.queues import QueueNames
 from gateway.rq_liveness import queues_without_scheduler, queues_without_worker
+from gateway.services import services_of
 from payments.store import PaymentStore
 from sms.delivery import HOLDS_METRIC
 from sms.store import REFUSED_COUNTS_KEY, STATUS_COUNTS_KEY
