@@ -278,7 +278,8 @@ class Settings:
     payment_reconcile_interval_seconds: float = _setting(
         "PAYMENT_RECONCILE_INTERVAL_SECONDS",
         60.0,
-        "period of the reconciliation job (0: off, run `python -m payments reconcile` from cron)",
+        "period of the reconciliation job (0: off, run `python -m gateway payments reconcile`"
+        " from cron)",
     )
     payment_callback_token: str = _setting(
         "PAYMENT_CALLBACK_TOKEN",

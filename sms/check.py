@@ -1,4 +1,4 @@
-"""`python -m sms templates check`: what every template costs, per language, at worst."""
+"""`python -m gateway sms templates check`: what every template costs, per language, at worst."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ MESSAGE_TTL_SECONDS: Final = 30 * 24 * 3600
 STATUS_COUNTS_KEY: Final = "sms:metrics:status"
 PENDING_KEY: Final = "sms:pending"
 # Refused messages are never silent: a counter per template and reason (/metrics) and an index
-# of the latest ids (`python -m sms outbox --refused`), both written by the create script.
+# of the latest ids (`python -m gateway sms outbox --refused`), both written by the create script.
 REFUSED_COUNTS_KEY: Final = "sms:metrics:refused"  # field "<template>|<reason>"
 REFUSED_INDEX_KEY: Final = "sms:refused"  # id scored by time
 REFUSED_INDEX_SIZE: Final = 10000
@@ -354,7 +354,7 @@ class MessageStore:
         """Forget number and text of every message that left the queue; return how many.
 
         Records written before the log kept them only while pending still hold both for
-        their 30 days: `python -m sms scrub-log` cleans them once, after an upgrade.
+        their 30 days: `python -m gateway sms scrub-log` cleans them once, after an upgrade.
         """
         scrubbed = 0
         for raw_key in self._redis.scan_iter(match="sms:msg:*", count=1000):

@@ -6,10 +6,21 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import check, dial, hash_key, report, run, schema, settings_table, worker
+from gateway.cli import (
+    check,
+    dial,
+    hash_key,
+    payments,
+    report,
+    run,
+    schema,
+    settings_table,
+    sms,
+    worker,
+)
 from gateway.config import ConfigError
 
-COMMANDS = (worker, run, dial, schema, hash_key, settings_table, report, check)
+COMMANDS = (worker, run, dial, schema, hash_key, settings_table, report, check, sms, payments)
 
 
 def build_parser() -> argparse.ArgumentParser:
