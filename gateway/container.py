@@ -7,7 +7,7 @@ import redis
 import runtime
 from civic.http import HttpBackend
 from civic.ports import Backend
-from civic.sql import SqlBackend
+from civic.sql import SqlBackend, make_engine
 from gateway import golive
 from gateway.auth import ApiKeyring
 from gateway.callback_auth import CallbackGate
@@ -23,6 +23,7 @@ from menus.model import MenuSpec
 from menus.registry import Enqueuer
 from payments.numbering import NumberingPlan
 from payments.service import PaymentService
+from payments.store import SQL_TIMEOUT_SECONDS
 from payments.wiring import wire as wire_payments
 from runtime.guesses import GuessLimiter
 from runtime.jobs import jobs_for
@@ -124,6 +125,7 @@ def _wire_payments(container: runtime.Container, settings: Settings) -> None:
     wire_payments(
         container,
         settings,
+        engine=make_engine(settings.database_url, timeout=SQL_TIMEOUT_SECONDS),
         timezone=spec.city.timezone,
         short_code=spec.service_code,
         currency=spec.city.currency,

@@ -35,9 +35,9 @@ from fakes.africastalking import Behaviour, FakeAfricasTalking
 from fakes.daraja import FakeDaraja
 from gateway.app import create_app
 from gateway.queues import QueueNames
+from gateway.schema import migrate_payments as payments_migrate
 from payments.model import IntentStatus
 from payments.queues import PAYMENTS_QUEUE
-from payments.store import migrate as payments_migrate
 from sms.service import SmsService
 from sms.store import Message, MessageStore, Status
 from tests.chaos.conftest import PrivateRedis, worker_env

@@ -21,7 +21,7 @@ from civic.seed import seed_demo
 from gateway.app import create_app
 from gateway.queues import QueueNames
 from gateway.rq_liveness import LOCK_TTL_SECONDS, STALE_SECONDS
-from payments.store import migrate as payments_migrate
+from gateway.schema import migrate_payments as payments_migrate
 from tests.chaos.conftest import PrivateRedis, free_port
 from tests.gateway.rq_alive import rq_alive
 

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 import runtime
 from civic.ports import Backend, Decision
 from civic.seed import seed_demo
-from payments import store as payment_store
+from gateway.schema import migrate_payments
 from sms.preferences import Preferences
 from sms.providers.console import read_outbox
 from sms.store import MessageStore
@@ -171,7 +171,7 @@ def test_status_with_a_mistyped_or_missing_reference(phone: Phone) -> None:
 def test_receipt_check(app: Flask, phone: Phone) -> None:
     phone.text("RECU")  # the payments tables are not there: a polite "try later"
     assert phone.last().startswith("Guichet: service momentanément indisponible")
-    payment_store.migrate(app.config["SETTINGS"].database_url)
+    migrate_payments(app.config["SETTINGS"].database_url)
     phone.text("RECU 12")
     assert "semble mal tapé" in phone.last()
     phone.text("RECU")  # no code: this phone's latest receipts, here none
