@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import redis
 from flask import Flask
 
 from gateway import (
@@ -31,13 +32,18 @@ from runtime.masking import install_url_secret_filter
 __all__ = ["create_app", "services_of"]
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the web app: defaults, then the environment, then `test_config`."""
+def create_app(
+    test_config: Mapping[str, Any] | None = None, *, redis_client: redis.Redis | None = None
+) -> Flask:
+    """Build the web app: defaults, then the environment, then `test_config`.
+
+    `redis_client` replaces the one Settings would build (gateway.emulation passes its own).
+    """
     settings = Settings.from_env(overrides=test_config)
     configure_logging(settings)
     app = Flask(__name__)
     app.config["SETTINGS"] = settings
-    services = composition.build(settings)
+    services = composition.build(settings, redis_client=redis_client)
     app.extensions[EXTENSION_KEY] = services
     _install_guards(app, settings)
     _register_blueprints(app)

@@ -125,7 +125,10 @@ class Settings:
         "REDIS_SOCKET_TIMEOUT", 0.5, "seconds before a Redis call is abandoned"
     )
     emulate_redis: bool = _setting(
-        "GUICHET_EMULATE_REDIS", False, "in-process Redis emulation, jobs run inline (dev only)"
+        "GUICHET_EMULATE_REDIS",
+        False,
+        "in-process Redis emulation, jobs run inline (dev only, one process: `python -m gateway"
+        " run --emulate-redis`)",
     )
     database_url: str = _setting(
         "DATABASE_URL", "sqlite:///var/guichet.db", "civic back office (SQLite or PostgreSQL)"

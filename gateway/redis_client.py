@@ -1,18 +1,20 @@
-"""Build the process's Redis client: short timeouts, or an in-process emulation for dev."""
+"""Build the process's Redis client, with short timeouts (the emulation: gateway.emulation)."""
 
 from __future__ import annotations
 
 import redis
 
-from gateway.config import Settings
+from gateway.config import ConfigError, Settings
 
 
 def build_redis(settings: Settings) -> redis.Redis:
-    """Return a Redis client for `settings` (fakeredis when emulation is on)."""
+    """Return a Redis client for `settings`; the emulation's is built by gateway.emulation."""
     if settings.emulate_redis:
-        import fakeredis  # noqa: PLC0415 - dev-only fallback, never imported in production
-
-        return fakeredis.FakeRedis()
+        # fakeredis is never imported here: production processes must not load it.
+        raise ConfigError(
+            "GUICHET_EMULATE_REDIS: the Redis emulation runs only in one development process, "
+            "`python -m gateway run --emulate-redis`"
+        )
     return redis.Redis.from_url(
         settings.redis_url,
         socket_timeout=settings.redis_socket_timeout,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -135,3 +136,28 @@ def test_migrate_and_seed_create_the_sqlite_directory(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         assert "skipped" not in result.stdout  # every package it names has landed
     assert (tmp_path / "db" / "g.db").exists()
+
+
+_LOADED_BY = """
+import json, sys
+from gateway.cli import build_parser
+build_parser({argv!r})
+print(json.dumps(sorted(name.split(".")[0] for name in sys.modules)))
+"""
+
+
+def _top_modules_loaded_by(argv: list[str]) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED_BY.format(argv=argv)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout))
+
+
+def test_a_command_loads_only_its_own_heavy_dependencies() -> None:
+    # The worker (production) never carries matplotlib or the Redis emulation...
+    assert {"matplotlib", "fakeredis"} & _top_modules_loaded_by(["worker", "--burst"]) == set()
+    # ...the funnel report brings matplotlib, the development runner fakeredis.
+    assert "matplotlib" in _top_modules_loaded_by(["report", "funnel", "--png", "x.png"])
+    assert "fakeredis" in _top_modules_loaded_by(["run", "--emulate-redis"])

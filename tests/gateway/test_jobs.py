@@ -11,6 +11,7 @@ from rq import Queue, SimpleWorker
 from rq.registry import ScheduledJobRegistry
 
 import runtime
+from gateway.emulation import create_emulated_app
 from gateway.jobs import DEFAULT_RETRY, EffectEnqueuer, UnknownQueueError, rq_job_id
 from gateway.queues import QueueNames
 from gateway.request_alerts import send_request_alert
@@ -157,9 +158,7 @@ def test_a_slow_inline_effect_never_holds_the_hop(app: Flask, redis_client: redi
 
 
 def test_the_emulation_wires_the_inline_enqueuer() -> None:
-    from gateway.app import create_app  # noqa: PLC0415
-
-    create_app({"emulate_redis": True})
+    create_emulated_app()
     try:
         assert isinstance(runtime.current().get(Jobs), InlineJobs)  # type: ignore[type-abstract]
     finally:
