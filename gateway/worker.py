@@ -60,7 +60,7 @@ def worker_connection(settings: Settings) -> redis.Redis:
 
 
 # Modules whose functions are enqueued as jobs (a test checks every *_JOB name is covered).
-JOB_MODULES = ("sms.jobs", "payments.jobs", "gateway.request_alerts")
+JOB_MODULES = ("sms.jobs", "sms.request_alerts", "payments.jobs")
 
 
 class RevivesScheduler(BaseWorker):

@@ -70,6 +70,7 @@ def build_provider(options: SmsOptions, client: redis.Redis) -> SmsProvider:
 def wire(container: runtime.Container, options: SmsOptions) -> None:
     """Register the templates, SmsService, Dispatcher, InboundRouter, OtpService and more."""
     client = container.get(redis.Redis)
+    container.register(SmsOptions, options)  # the short code quoted in alerts (request_alerts)
     book = load_strict(options.templates_path)  # a broken template file stops the start-up
     jobs = jobs_for(container, inline=options.inline_jobs)
     queue: DeliveryQueue = (

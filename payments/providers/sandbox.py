@@ -32,6 +32,8 @@ from payments.providers.base import (
 from payments.queues import JobScheduler
 
 NAME: Final = "sandbox"
+# payments.jobs imports this module: the job is named by its path (tests/gateway/test_job_port.py).
+CALLBACK_JOB: Final = "payments.jobs.sandbox_callback"
 NO_CALLBACK: Final = 3
 AMBIGUOUS: Final = 6
 OUTCOMES: Final[Mapping[int, FailureReason]] = {
@@ -112,7 +114,7 @@ class SandboxProvider:
             self.answer(intent.id)
         else:
             self._jobs.enqueue(
-                "payments.jobs.sandbox_callback",
+                CALLBACK_JOB,
                 intent.id,
                 delay_seconds=self._delay,
                 job_id=f"payment-sandbox-callback-{intent.id}",

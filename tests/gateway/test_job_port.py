@@ -90,9 +90,9 @@ def test_a_periodic_job_gets_one_tick_per_bucket(
 @pytest.mark.parametrize(
     ("module", "name"),
     [
-        ("menus.actions.civic", "ALERT_JOB"),
         ("payments.service", "PUSH_JOB"),
         ("payments.service", "CALLBACK_JOB"),
+        ("payments.providers.sandbox", "CALLBACK_JOB"),
         ("sms.queues", "DELIVER_JOB"),
         ("sms.queues", "DRAIN_JOB"),
     ],
