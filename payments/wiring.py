@@ -15,7 +15,7 @@ import runtime
 from civic.ports import Backend
 from payments.config import PaymentConfigError, PaymentsConfig, PaymentSettings, parse_operators
 from payments.intent_store import IntentStore
-from payments.jobs import schedule_reconcile
+from payments.jobs import process_callback, push_intent, sandbox_callback, schedule_reconcile
 from payments.providers.airtel import AirtelConfig, AirtelProvider
 from payments.providers.base import Provider
 from payments.providers.daraja import DarajaConfig, DarajaProvider
@@ -191,7 +191,11 @@ def build_providers(
     for name in sorted(wanted):
         if name == "sandbox":
             providers[name] = SandboxProvider(
-                connection, jobs, callback_url, settings.sandbox_callback_delay_seconds
+                connection,
+                jobs,
+                callback_url,
+                settings.sandbox_callback_delay_seconds,
+                callback_job=sandbox_callback,
             )
         elif name == "daraja":
             missing = [
@@ -378,6 +382,8 @@ def wire(
         sms=_sms_service(container),
         jobs=jobs,
         codec=codec,
+        push_job=push_intent,
+        callback_job=process_callback,
         config=PaymentsConfig(
             operators=operators,
             push_delay_seconds=settings.payment_push_delay_seconds,

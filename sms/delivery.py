@@ -37,7 +37,7 @@ import redis
 
 from runtime.logs import person
 from sms.providers.base import Outcome, ProviderError, RecipientResult, SmsProvider
-from sms.queues import DELIVER_JOB, DeliveryQueue
+from sms.queues import DeliveryQueue
 from sms.store import FINAL, Message, MessageStore, Status, text
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ class Dispatcher:
         if message.status == Status.SENDING:
             return self._found_sending(message)
         if hold > 0:
-            self._queue.enqueue(DELIVER_JOB, message_id, delay_seconds=hold)
+            self._queue.redeliver(message_id, delay_seconds=hold)
             return DeliverOutcome.HELD
         now = time.time()
         claimed = self._store.transition(
@@ -257,7 +257,7 @@ class Dispatcher:
                 attempts=attempt - 1,
                 reason=detail,
             )
-            self._queue.enqueue(DELIVER_JOB, message.id, delay_seconds=self._policy.hold_seconds)
+            self._queue.redeliver(message.id, delay_seconds=self._policy.hold_seconds)
             return DeliverOutcome.HELD
         delays = self._policy.retry_delays
         if outcome == Outcome.TRANSIENT and attempt <= len(delays):
@@ -269,7 +269,7 @@ class Dispatcher:
                 due_at=time.time() + delay,
                 reason=detail,
             )
-            self._queue.enqueue(DELIVER_JOB, message.id, delay_seconds=delay)
+            self._queue.redeliver(message.id, delay_seconds=delay)
             log.info("sms %s: attempt %d failed (%s), retrying", message.id, attempt, detail)
             return DeliverOutcome.RETRY
         self._store.transition(message.id, [Status.SENDING], Status.FAILED, reason=detail)

@@ -30,10 +30,9 @@ from payments.providers.base import (
     integral_amount,
 )
 from payments.queues import JobScheduler
+from runtime.jobs import JobFunc
 
 NAME: Final = "sandbox"
-# payments.jobs imports this module: the job is named by its path (tests/gateway/test_job_port.py).
-CALLBACK_JOB: Final = "payments.jobs.sandbox_callback"
 NO_CALLBACK: Final = 3
 AMBIGUOUS: Final = 6
 OUTCOMES: Final[Mapping[int, FailureReason]] = {
@@ -65,9 +64,12 @@ class SandboxProvider:
         callback_url: Callable[[str, str], str],
         callback_delay_seconds: float,
         timeout_seconds: float = 5.0,
+        *,
+        callback_job: JobFunc,
     ) -> None:
         self._redis = connection
         self._jobs = jobs
+        self._callback_job = callback_job  # payments.jobs.sandbox_callback, from the wiring
         self._callback_url = callback_url
         self._delay = callback_delay_seconds
         self._timeout = timeout_seconds
@@ -114,7 +116,7 @@ class SandboxProvider:
             self.answer(intent.id)
         else:
             self._jobs.enqueue(
-                CALLBACK_JOB,
+                self._callback_job,
                 intent.id,
                 delay_seconds=self._delay,
                 job_id=f"payment-sandbox-callback-{intent.id}",

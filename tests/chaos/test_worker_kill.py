@@ -34,6 +34,7 @@ from civic.seed import seed_demo
 from fakes.africastalking import Behaviour, FakeAfricasTalking
 from fakes.daraja import FakeDaraja
 from gateway.app import create_app
+from gateway.config import Settings
 from gateway.queues import QueueNames
 from gateway.schema import migrate_payments as payments_migrate
 from payments.model import IntentStatus
@@ -195,8 +196,6 @@ def app(config: dict[str, Any], live: LiveServer) -> Iterator[Flask]:
 
 
 def _env(config: dict[str, Any]) -> dict[str, str]:
-    from gateway.config import Settings  # noqa: PLC0415
-
     names = {f.name: f.metadata["env"] for f in Settings.__dataclass_fields__.values()}
     return worker_env(**{names[k]: str(v) for k, v in config.items()})
 

@@ -9,6 +9,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+import runtime
 from menus.hop import HopHandler, UssdReply, UssdRequest, latest_input
 from menus.model import MenuSpec
 from sessions.store import SessionStore
@@ -362,8 +363,6 @@ def test_bad_request_and_unavailable_in_the_default_language(handler: HopHandler
 
 
 def test_redis_down_gives_the_unavailable_end(spec: MenuSpec, enqueuer: RecordingEnqueuer) -> None:
-    import runtime  # noqa: PLC0415
-
     no_retry = Retry(NoBackoff(), 0)
     dead = redis.Redis(port=1, socket_connect_timeout=0.2, socket_timeout=0.2, retry=no_retry)
     store = SessionStore(dead, ttl_seconds=60, resume_window_seconds=60)

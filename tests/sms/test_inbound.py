@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 import runtime
 from civic.ports import Backend, Decision
 from civic.seed import seed_demo
+from gateway.app import create_app
 from gateway.schema import migrate_payments
 from sms.preferences import Preferences
 from sms.providers.console import read_outbox
@@ -181,8 +182,6 @@ def test_receipt_check(app: Flask, phone: Phone) -> None:
 def test_replies_are_rate_limited_per_phone(
     app_config: dict[str, Any], client: FlaskClient, jobs: Jobs, redis_client: redis.Redis
 ) -> None:
-    from gateway.app import create_app  # noqa: PLC0415 - a second app with a lower limit
-
     limited = create_app({**app_config, "sms_replies_per_hour": 2})
     phone = Phone(limited.test_client(), jobs, redis_client)
     for _ in range(4):
@@ -206,8 +205,6 @@ def test_a_rerun_inbound_job_replies_once(phone: Phone, store: MessageStore) -> 
 
 
 def test_callback_token_when_configured(app_config: dict[str, Any]) -> None:
-    from gateway.app import create_app  # noqa: PLC0415
-
     guarded = create_app({**app_config, "sms_callback_token": "s3cret"}).test_client()
     form = {"from": PHONE, "text": "AIDE", "id": "t1"}
     assert guarded.post("/sms/africastalking/inbound", data=form).status_code == 403
