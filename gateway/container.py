@@ -15,7 +15,7 @@ from gateway.config import Settings
 from gateway.jobs import EffectEnqueuer
 from gateway.limits import ApiLimits
 from gateway.metrics import Metrics
-from gateway.redis_client import build_redis
+from gateway.redis_client import build_queue_redis, build_redis
 from gateway.ussd_events import SessionEvents
 from menus.hop import HopHandler
 from menus.loader import load_menus
@@ -25,8 +25,9 @@ from payments.numbering import NumberingPlan
 from payments.service import PaymentService
 from payments.store import SQL_TIMEOUT_SECONDS
 from payments.wiring import wire as wire_payments
+from runtime import keys
 from runtime.guesses import GuessLimiter
-from runtime.jobs import jobs_for
+from runtime.jobs import QueueConnection, jobs_for
 from runtime.ratelimit import Rate
 from sessions.store import SessionStore
 from sms.wiring import SmsOptions
@@ -37,8 +38,12 @@ def build(settings: Settings, *, redis_client: redis.Redis | None = None) -> run
     """Build the service container for a web or worker process and install it."""
     container = runtime.Container()
     container.register(Settings, settings)
+    keys.use_prefix(settings.redis_prefix)  # before any store names a key
     client = redis_client if redis_client is not None else build_redis(settings)
     container.register(redis.Redis, client)
+    # rq's queues: their own Redis when REDIS_URL is a cluster (or the operator says so).
+    queue_client = client if redis_client is not None else build_queue_redis(settings, client)
+    container.register(QueueConnection, QueueConnection(queue_client))
     container.register(Metrics, Metrics(client, flush_seconds=settings.metrics_flush_seconds))
     container.register(ApiKeyring, ApiKeyring.from_settings(settings))
     container.register(CallbackGate, CallbackGate.from_settings(settings))

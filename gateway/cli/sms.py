@@ -16,6 +16,7 @@ import redis
 
 from gateway import container as composition
 from gateway.config import Settings
+from gateway.redis_client import build_redis
 from menus.model import MenuSpec
 from sms.broadcast import Broadcaster, broadcast_id, progress_bar, read_rows
 from sms.check import check, format_report
@@ -80,7 +81,8 @@ def _outbox_command(args: argparse.Namespace) -> int:
 
 
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(Settings.from_env().redis_url)
+    # The installation's Redis as the web app opens it (topology, key prefix).
+    return build_redis(Settings.from_env())
 
 
 def _outbox(phone: str | None, limit: int, *, as_json: bool) -> int:
