@@ -31,6 +31,7 @@ from gateway import container as composition
 from gateway.config import ConfigError, Settings
 from gateway.logsetup import configure_logging
 from gateway.queues import QueueNames
+from gateway.redis_client import connect, queue_url
 from gateway.rq_liveness import (
     MAINTENANCE_SECONDS,
     WORKER_TTL_SECONDS,
@@ -39,6 +40,7 @@ from gateway.rq_liveness import (
 )
 from payments.jobs import schedule_reconcile
 from payments.service import PaymentService
+from runtime import keys
 from runtime.jobs import Jobs
 from sms.jobs import schedule_sweep
 
@@ -57,15 +59,15 @@ def parse_queues(spec: str) -> list[str]:
 
 
 def worker_connection(settings: Settings) -> redis.Redis:
-    """Return a Redis connection for rq's blocking dequeue.
+    """Return a Redis connection for rq's blocking dequeue (QUEUE_REDIS_URL, else REDIS_URL).
 
     The web client's short socket timeout would abort rq's BLPOP; rq sets its own.
     """
-    return redis.Redis.from_url(settings.redis_url)
+    return connect(queue_url(settings), socket_timeout=None)
 
 
 # Modules whose functions are enqueued as jobs (a test checks every *_JOB name is covered).
-JOB_MODULES = ("sms.jobs", "payments.jobs", "gateway.request_alerts")
+JOB_MODULES = ("sms.jobs", "sms.request_alerts", "payments.jobs")
 
 
 def schedule_periodic_jobs(services: runtime.Container) -> None:
@@ -151,7 +153,7 @@ def rq_worker(
 ) -> BaseWorker:
     """Return an rq worker on `queue_names` (the container is built already)."""
     connection = worker_connection(settings)
-    queues = [Queue(name, connection=connection) for name in queue_names]
+    queues = [Queue(keys.queue(name), connection=connection) for name in queue_names]
     return WORKER_CLASSES[worker_class](
         queues,
         connection=connection,

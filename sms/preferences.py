@@ -1,11 +1,11 @@
 """Per-phone state: STOP and language (SQL, cached in Redis), the daily budget and replies.
 
 STOP and the language are written to SQL first (sms.preference_store) and cached in Redis
-(`sms:pref:<ref>`, a day): a cache miss reads SQL again, so a Redis that came back empty
+(`<prefix>:sms:pref:<ref>`, a day): a cache miss reads SQL again, so a Redis that came back empty
 never forgets a STOP. The language is also kept under the USSD session store's key.
 
-Both limits are token buckets of runtime.ratelimit (keys `rl:sms-budget:<phone>` and
-`rl:sms-replies:<phone>`): N a day, N an hour, refilled continuously.
+Both limits are token buckets of runtime.ratelimit (keys `<prefix>:rl:sms-budget:{<phone>}` and
+`<prefix>:rl:sms-replies:{<phone>}`): N a day, N an hour, refilled continuously.
 """
 
 from __future__ import annotations
@@ -14,19 +14,22 @@ from typing import Final
 
 import redis
 
+from runtime import keys
 from runtime.ratelimit import Decision, Rate, RateLimiter
 from sms.preference_store import PreferenceStore, Stored
 from sms.sealing import PhoneSeal
 from sms.store import text
 
-OPTED_OUT_KEY: Final = "sms:optout"  # without a SQL store only (tests of Redis alone)
-CACHE_KEY: Final = "sms:pref:{ref}"  # hash: stop (0/1), lang ("" = none)
 CACHE_TTL_SECONDS: Final = 24 * 3600
-# The phone's language: the USSD session store's key (sessions/store.py, prefix `ussd`), so a
+# The phone's language: the USSD session store's key (runtime.keys.phone_language), so a
 # language chosen in the USSD menu or by `LANGUE sw` applies to both channels.
-LANGUAGE_KEY: Final = "ussd:lang:{phone}"
 LANGUAGE_TTL_SECONDS: Final = 365 * 24 * 3600  # as the session store keeps it
 DAY_SECONDS: Final = 24 * 3600
+
+
+def opted_out_key() -> str:
+    """Return the set of phones that sent STOP."""
+    return keys.key("sms", "optout")
 
 
 class Preferences:
@@ -46,23 +49,23 @@ class Preferences:
     def opted_out(self, phone: str) -> bool:
         """Return True when the phone sent STOP (non-essential notices are not sent)."""
         if self._store is None:
-            return bool(self._redis.sismember(OPTED_OUT_KEY, phone))
+            return bool(self._redis.sismember(opted_out_key(), phone))
         return self._stored(phone).opted_out
 
     def set_opted_out(self, phone: str, opted_out: bool) -> None:
         """Record STOP (True) or START (False): in SQL first, then the cache."""
         if self._store is None:
             if opted_out:
-                self._redis.sadd(OPTED_OUT_KEY, phone)
+                self._redis.sadd(opted_out_key(), phone)
             else:
-                self._redis.srem(OPTED_OUT_KEY, phone)
+                self._redis.srem(opted_out_key(), phone)
             return
         self._store.set_opted_out(self._seal.ref(phone), opted_out)
         self._cache(phone)  # overwrite, not delete: a reader's older value cannot stay
 
     def language(self, phone: str) -> str | None:
         """Return the phone's chosen language, if any."""
-        raw = self._redis.get(LANGUAGE_KEY.format(phone=phone))
+        raw = self._redis.get(keys.phone_language(phone))
         if raw is not None or self._store is None:
             return None if raw is None else text(raw)
         return self._stored(phone).lang
@@ -72,10 +75,10 @@ class Preferences:
         if self._store is not None:
             self._store.set_language(self._seal.ref(phone), lang)
             self._cache(phone)
-        self._redis.set(LANGUAGE_KEY.format(phone=phone), lang, ex=LANGUAGE_TTL_SECONDS)
+        self._redis.set(keys.phone_language(phone), lang, ex=LANGUAGE_TTL_SECONDS)
 
     def _cache_key(self, phone: str) -> str:
-        return CACHE_KEY.format(ref=self._seal.ref(phone))
+        return keys.key("sms", "pref", self._seal.ref(phone))  # hash: stop (0/1), lang ("" = none)
 
     def _stored(self, phone: str) -> Stored:
         assert self._store is not None
@@ -120,7 +123,10 @@ class Preferences:
                 return 0
         # One "too many messages" notice per refusal spell, then silence until tokens return.
         first = self._redis.set(
-            f"sms:replies:notified:{phone}", "1", nx=True, ex=max(1, decision.retry_after)
+            keys.key("sms", "replies", "notified", phone),
+            "1",
+            nx=True,
+            ex=max(1, decision.retry_after),
         )
         return 1 if first else 2
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from runtime.logs import current_phone_ref
 from runtime.masking import mask_phone
-from sms.encoding import cost
 from sms.message_log import MessageLog
 from sms.phones import PhonePolicy
 from sms.preferences import Preferences
@@ -24,6 +23,7 @@ from sms.queues import DeliveryQueue
 from sms.sealing import PhoneSeal
 from sms.store import MessageStore, Status, idem_digest
 from sms.templates import TemplateBook
+from text.encoding import cost
 
 log = logging.getLogger(__name__)
 

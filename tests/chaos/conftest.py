@@ -27,7 +27,7 @@ from civic.seed import seed_demo
 from fakes.africastalking import FakeAfricasTalking
 from fakes.daraja import FakeDaraja
 from gateway.app import create_app
-from payments.store import migrate as payments_migrate
+from gateway.schema import migrate_payments as payments_migrate
 from tests.conftest import FAKE_AT_KEY
 from tests.live_server import LiveServer
 from tests.payments.conftest import RECEIPT_KEY
