@@ -27,13 +27,14 @@ from fakes.africastalking import Behaviour, FakeAfricasTalking
 from fakes.daraja import FakeDaraja
 from gateway.queues import QueueNames
 from payments.model import IntentStatus
+from runtime import keys
 from runtime.logs import current_phone_ref
 from sms.inbound import InboundRouter
 from sms.message_log import MessageLog
 from sms.otp import OtpService
 from sms.recovery import INTERRUPTED, OTP_LOST
 from sms.service import SmsService
-from sms.store import Status
+from sms.store import Status, pending_key
 from tests.chaos.conftest import PrivateRedis
 from tests.chaos.test_worker_kill import Workers, _env, _wait
 from tests.payments.conftest import MPESA_PHONE, Payments
@@ -98,16 +99,17 @@ def test_redis_restarted_empty_mid_load(
         sent_before = len(fake_at.received)
         private_redis.restart_empty()  # everything in Redis is gone, the worker keeps running
         emptied = time.monotonic()
-        assert not client.exists("sms:pending")
+        assert not client.exists(pending_key())
         for n in range(NOTICES, NOTICES + AFTER):
             alerts[n] = _alert(sms, n, f"chaos-alert:{n}")
         # A retried call with a key Redis forgot: the log answers, no second message.
         again = _alert(sms, 0, "chaos-alert:0")
+        sms_queue = Queue(keys.queue("sms"), connection=client)
         back = _wait(
             "the periodic sweep to be scheduled again",
             lambda: any(
-                job.startswith("sms-sweep-")
-                for job in Queue("sms", connection=client).scheduled_job_registry.get_job_ids()
+                job.startswith(keys.job_id("sms-sweep-"))
+                for job in sms_queue.scheduled_job_registry.get_job_ids()
             ),
             timeout=60,
         )

@@ -172,7 +172,7 @@ def test_worker_killed_mid_sms(
         # Two drain threads race, so the held request may be any of the three messages.
         hung = phones.index(fake_at.received[0].form["to"])
         assert store.get(ids[hung]).status == Status.SENDING  # type: ignore[union-attr]
-        _fast_forward_rq(client, "sms")
+        _fast_forward_rq(client, keys.queue("sms"))
         workers.start()
         settled = _wait(
             "every message to settle",
