@@ -24,7 +24,7 @@ from civic import sql as civic
 from civic.cipher import FieldCipher, is_sealed, mask_value
 from payments import tables as pay
 from runtime import keys
-from sms.preferences import opted_out_key
+from sms import tables as sms_tables
 from sms.providers.console import outbox_key
 from sms.store import MessageStore, text
 
@@ -52,6 +52,8 @@ class Stores:
     cipher: FieldCipher
     phone_ref: Callable[[str], str]
     civic_sql: bool = True  # False when the city's portal holds requests (CIVIC_BACKEND=http)
+    # sms.sealing.PhoneSeal.ref: the key of a phone's row in sms_preferences (another key).
+    preference_ref: Callable[[str], str] = lambda phone: phone
 
 
 def build_collectors(stores: Stores) -> list[Collector]:
@@ -65,6 +67,8 @@ def build_collectors(stores: Stores) -> list[Collector]:
         *civic_side,
         payment_intents_collector(stores),
         preferences_collector(stores),
+        sql_preferences_collector(stores),
+        sql_messages_collector(stores),
         sessions_collector(stores),
         messages_collector(stores),
         inbound_collector(stores),
@@ -87,7 +91,7 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def _row(row: sa.Row[Any]) -> Record:
+def _row(row: Any) -> Record:  # any sa.Row
     return {k: jsonable(v) for k, v in row._mapping.items()}
 
 
@@ -213,20 +217,64 @@ def _scan(client: redis.Redis, pattern: str) -> Iterator[str]:
 
 
 def preferences_collector(s: Stores) -> Collector:
-    """Language and STOP. Erasure forgets the language and keeps STOP: dropping an objection
-    would start sending notices again, the opposite of what the citizen asked."""
+    """The language under the phone's key in Redis (STOP lives in SQL: sms_preferences).
+    Erasure forgets the language and keeps STOP: dropping an objection would start sending
+    notices again, the opposite of what the citizen asked."""
 
     def export(phone: str) -> list[Record]:
         lang = s.redis.get(keys.phone_language(phone))
-        stopped = bool(s.redis.sismember(opted_out_key(), phone))
-        if lang is None and not stopped:
-            return []
-        return [{"language": None if lang is None else text(lang), "stop": stopped}]
+        return [] if lang is None else [{"language": text(lang)}]
 
     def erase(phone: str, _ref: str) -> int:
-        return int(s.redis.delete(keys.phone_language(phone)))
+        # The language, and the cache of the SQL preferences (it would bring it back a day).
+        cache = keys.key("sms", "pref", s.preference_ref(phone))
+        return int(s.redis.delete(keys.phone_language(phone), cache))
 
     return Collector("preferences", export, erase)
+
+
+def sql_preferences_collector(s: Stores) -> Collector:
+    """STOP and language in SQL (sms_preferences, by a keyed hash); STOP is kept on erasure."""
+    t = sms_tables.preferences
+
+    def export(phone: str) -> list[Record]:
+        with s.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.c.opted_out, t.c.lang, t.c.updated_at).where(
+                    t.c.phone_ref == s.preference_ref(phone)
+                )
+            ).all()
+        return [_row(r) for r in rows]
+
+    def erase(phone: str, _ref: str) -> int:
+        with s.engine.begin() as conn:
+            changed = conn.execute(
+                t.update().where(t.c.phone_ref == s.preference_ref(phone)).values(lang=None)
+            )
+        return int(changed.rowcount)
+
+    return Collector("sms_preferences", export, erase)
+
+
+def sql_messages_collector(s: Stores) -> Collector:
+    """The durable SMS message log (sms_messages, by the keyed phone hash); deleted."""
+    t = sms_tables.messages
+    shown = (t.c.id, t.c.template, t.c.lang, t.c.status, t.c.params, t.c.created_at)
+
+    def export(phone: str) -> list[Record]:
+        with s.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(*shown)
+                .where(t.c.phone_ref == s.phone_ref(phone))
+                .order_by(t.c.created_at)
+            ).all()
+        return [{**_row(r), "params": json.loads(r.params or "{}")} for r in rows]
+
+    def erase(phone: str, _ref: str) -> int:
+        with s.engine.begin() as conn:
+            return int(conn.execute(t.delete().where(t.c.phone_ref == s.phone_ref(phone))).rowcount)
+
+    return Collector("sms_log", export, erase)
 
 
 def _phone_keys(phone: str) -> list[str]:

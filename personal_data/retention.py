@@ -29,6 +29,7 @@ from civic.workflow import FINAL
 from payments import tables as pay
 from personal_data.collectors import ERASED, Stores, events_key
 from runtime import keys
+from sms import tables as sms_tables
 from sms.store import MessageStore, text
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,16 @@ class RetentionSweeper:
         return int(done)
 
     def _messages(self, cutoff: datetime) -> int:
+        t = sms_tables.messages
+        naive = cutoff.astimezone(UTC).replace(tzinfo=None)
+        with self._s.engine.begin() as conn:
+            if sa.inspect(conn).has_table(t.name):  # created at the log's first write
+                logged = int(conn.execute(t.delete().where(t.c.created_at < naive)).rowcount)
+            else:
+                logged = 0
+        return logged + self._redis_messages(cutoff)
+
+    def _redis_messages(self, cutoff: datetime) -> int:
         limit = cutoff.timestamp()
         client = self._s.redis
         old = []

@@ -19,7 +19,7 @@ from civic.ports import Assessment
 from civic.seed import seed_demo
 from civic.sql import SqlBackend
 from fakes.daraja import FakeDaraja
-from payments import store as payment_store
+from gateway.schema import migrate_payments
 from payments.model import Intent
 from payments.providers.sandbox import SandboxProvider
 from payments.queues import PAYMENTS_QUEUE
@@ -49,7 +49,7 @@ def payment_settings(
 ) -> dict[str, Any]:
     """Seed the demo city and return `app_config` with payments on (other suites reuse it)."""
     seed_demo(app_config["database_url"])
-    payment_store.migrate(app_config["database_url"])
+    migrate_payments(app_config["database_url"])
     state = fake_daraja.state
     return {
         **app_config,

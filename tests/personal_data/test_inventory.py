@@ -21,11 +21,17 @@ from personal_data.inventory import (
     undeclared_keys,
 )
 from runtime import keys
+from sms import tables as sms_tables
 from tests.personal_data.conftest import BIRTH_DATE, CHILD, CITIZEN, MOTHER, Citizen
 from tests.personal_data.scan import redis_keys_naming, sql_columns_naming
 
 ROOT = Path(__file__).resolve().parents[2]
-METADATAS = (civic_sql.metadata, payment_tables.metadata, audit_tables.metadata)
+METADATAS = (
+    civic_sql.metadata,
+    payment_tables.metadata,
+    sms_tables.metadata,
+    audit_tables.metadata,
+)
 # What identifies the demo citizen wherever it lands: the number (in any format), the names
 # and date typed in the dossier, the ID number of the register.
 MARKERS = ("243810000001", CHILD, MOTHER, BIRTH_DATE, "CD-1234567")
@@ -68,7 +74,7 @@ def test_every_redis_key_of_a_citizens_journeys_is_declared(citizen: Citizen) ->
     citizen.live_everything()
     personal = redis_keys_naming(citizen.redis, MARKERS)
     # The journeys did reach the stores (not a vacuous pass): session, language, STOP, SMS.
-    assert {keys.phone_language(CITIZEN), keys.key("sms", "optout")} <= personal
+    assert keys.phone_language(CITIZEN) in personal
     assert keys.key("ussd", "resume", keys.tag(CITIZEN)) in personal
     assert any(k.startswith(keys.key("ussd", "s")) for k in personal)
     inventory = load_inventory()

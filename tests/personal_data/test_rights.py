@@ -17,7 +17,6 @@ from gateway.container import personal_data_stores
 from personal_data import rights
 from personal_data.collectors import Stores, build_collectors
 from personal_data.tables import audit, ensure
-from runtime import keys
 from tests.personal_data.conftest import BIRTH_DATE, CHILD, CITIZEN, Citizen
 from tests.personal_data.scan import redis_keys_naming, sql_columns_naming
 from tests.personal_data.test_inventory import MARKERS, METADATAS
@@ -50,7 +49,9 @@ def test_export_returns_every_record_of_the_number(citizen: Citizen, stores: Sto
     assert {p["assessment_id"] for p in records["payments"]} >= {"road-100001-2026"}
     intents = records["payment_intents"]
     assert len(intents) == 2 and all(i["receipts"] for i in intents)  # tax + document fee
-    assert records["preferences"] == [{"language": "en", "stop": True}]
+    assert records["preferences"] == [{"language": "en"}]
+    assert [(p["opted_out"], p["lang"]) for p in records["sms_preferences"]] == [(1, "en")]
+    assert {m["template"] for m in records["sms_log"]} >= {"payment_receipt", "reply_stop"}
     assert sorted(m["text"] for m in records["sms_inbound"]) == [
         "LANGUE en",
         "STATUT 10000012",
@@ -81,8 +82,8 @@ def test_erasure_leaves_no_trace_outside_what_must_be_kept(
         stores, build_collectors(stores), CITIZEN, reason="demande 42", operator="agent-7"
     )
     assert counts["requests"] >= 10 and counts["payment_intents"] == 2
-    # Redis: only STOP remains (the citizen's objection to notices).
-    assert redis_keys_naming(citizen.redis, MARKERS) == {keys.key("sms", "optout")}
+    # Redis: nothing names them any more (STOP is kept in SQL under a keyed hash).
+    assert redis_keys_naming(citizen.redis, MARKERS) == set()
     # SQL: no column holds the number, the names typed or the ID any more...
     try:
         assert sql_columns_naming(engine, METADATAS, MARKERS) == set()
@@ -110,7 +111,9 @@ def test_erasure_leaves_no_trace_outside_what_must_be_kept(
     )
     assert "243810000001" not in json.dumps(row.counts)
     again = rights.export(stores, build_collectors(stores), CITIZEN, operator="agent-7")
-    assert again["records"]["preferences"] == [{"language": None, "stop": True}]
+    assert [(p["opted_out"], p["lang"]) for p in again["records"]["sms_preferences"]] == [
+        (1, None)
+    ]  # the objection to notices stays; the language goes
     assert sum(len(v) for v in again["records"].values()) == 1
 
 
