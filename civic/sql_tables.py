@@ -168,3 +168,38 @@ seed_marks = sa.Table(
     sa.Column("city", sa.String(64), nullable=False),
     sa.Column("seeded_at", UtcDateTime, nullable=False),
 )
+
+# Appointments (civic.sql_appointments): the services as the catalogue describes them.
+appointment_services = sa.Table(
+    "civic_appointment_services",
+    metadata,
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),  # civic.appointments.service_to_row
+)
+
+# One row per booking. A booked place holds `seat` (0..capacity-1) on its slot and counter; the
+# unique constraint is what makes the last place go to one booking only, on every dialect.
+# Cancelling sets seat to NULL, which frees the place (NULLs never collide in a unique key).
+appointments = sa.Table(
+    "civic_appointments",
+    metadata,
+    sa.Column("code", sa.String(16), primary_key=True),
+    sa.Column("service_code", sa.String(32), nullable=False),
+    sa.Column("counter_id", sa.String(32), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("minute", sa.Integer, nullable=False),
+    sa.Column("seat", sa.Integer, nullable=True),
+    sa.Column("phone", sa.String(20), nullable=False, index=True),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=True),
+    sa.Column("remind_from", UtcDateTime, nullable=True, index=True),  # NULL: no reminder
+    sa.Column("remind_until", UtcDateTime, nullable=True),
+    sa.Column("reminded_at", UtcDateTime, nullable=True),
+    sa.Column("agent_id", sa.String(64), nullable=True),
+    sa.Column("idempotency_key", sa.String(128), nullable=False, unique=True),
+    sa.UniqueConstraint(
+        "service_code", "counter_id", "day", "minute", "seat", name="uq_civic_appointment_place"
+    ),
+)
