@@ -25,6 +25,7 @@ from rq import Queue, SimpleWorker, Worker
 from rq.worker import BaseWorker
 
 from gateway import container as composition
+from gateway.appointment_alerts import schedule_reminders
 from gateway.config import ConfigError, Settings
 from gateway.logsetup import configure_logging
 from gateway.queues import QueueNames
@@ -113,8 +114,14 @@ def build_worker(
     # The worker starts the periodic SMS sweep (payments' reconciliation starts in its wiring).
     try:
         schedule_sweep(services.get(Jobs), settings.sms_sweep_seconds)  # type: ignore[type-abstract]
+        schedule_reminders(
+            services.get(Jobs),  # type: ignore[type-abstract]
+            settings.appointment_reminder_sweep_seconds,
+        )
     except redis.RedisError:
-        logging.getLogger(__name__).warning("could not schedule the SMS sweep (Redis down)")
+        logging.getLogger(__name__).warning(
+            "could not schedule the SMS and reminder sweeps (Redis down)"
+        )
     connection = worker_connection(settings)
     queues = [Queue(name, connection=connection) for name in queue_names]
     return WORKER_CLASSES[worker_class](
