@@ -8,8 +8,8 @@ from typing import Any
 from flask import Flask
 
 import runtime
+from gateway import api_appointments, ussd_wsgi
 from gateway import container as composition
-from gateway import ussd_wsgi
 from gateway.config import Settings
 from gateway.logsetup import configure_logging
 from runtime.masking import install_url_secret_filter
@@ -61,6 +61,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(api_requests.blueprint)
     app.register_blueprint(api_requests.offices_blueprint)
+    app.register_blueprint(api_appointments.blueprint)
     from gateway import api_otp, sms_callbacks  # noqa: PLC0415
 
     app.register_blueprint(sms_callbacks.blueprint)
