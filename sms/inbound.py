@@ -148,8 +148,11 @@ class InboundRouter:
         backend: Backend | None = self._services.find(Backend)  # type: ignore[type-abstract]
         if backend is None:
             return Reply("reply_unavailable")
+        if not references.validate(code):
+            # A typo is refused before any lookup: it reveals nothing, so it costs no guess.
+            return Reply("reply_appointment_unknown", {"booking": code[:8], **short})
         try:
-            booking = visible_booking(backend, code, phone) if references.validate(code) else None
+            booking = visible_booking(backend, code, phone)
             if booking is None:
                 limiter = self._services.find(GuessLimiter)
                 if limiter is not None and not limiter.guess(phone).allowed:
