@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 
 from civic.ports import BackendUnavailableError, Citizen
 from civic.sql_engine import guarded
+from civic.sql_rows import CITIZENS
 from civic.sql_tables import citizens
 
 
@@ -24,18 +25,13 @@ class SqlCitizens:
             row = conn.execute(sa.select(citizens).where(citizens.c.phone == phone)).first()
         if row is None:
             return None
-        return Citizen(
-            phone=row.phone, name=row.name, id_number=row.id_number, language=row.language
-        )
+        return CITIZENS.read(row)
 
     @guarded
     def save_citizen(self, citizen: Citizen) -> None:
         """Create or update a citizen."""
-        values = {
-            "name": citizen.name,
-            "id_number": citizen.id_number,
-            "language": citizen.language,
-        }
+        values = CITIZENS.values(citizen)
+        del values["phone"]  # the key: updated by, never updated
         for _ in range(2):
             try:
                 with self._engine.begin() as conn:
@@ -43,7 +39,7 @@ class SqlCitizens:
                         citizens.update().where(citizens.c.phone == citizen.phone).values(values)
                     )
                     if changed.rowcount == 0:
-                        conn.execute(citizens.insert().values(phone=citizen.phone, **values))
+                        conn.execute(citizens.insert().values(CITIZENS.values(citizen)))
                 return
             except exc.IntegrityError:
                 continue  # inserted concurrently: the update on the next round wins

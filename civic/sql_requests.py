@@ -30,11 +30,21 @@ from civic.ports import (
 )
 from civic.sql_catalogue import SqlCatalogue
 from civic.sql_engine import guarded
-from civic.sql_rows import history_values, load_requests
+from civic.sql_rows import REQUESTS, history_values, load_requests
 from civic.sql_tables import request_history, requests
 
 _NEW_REFERENCE_TRIES: Final = 8
 _DECIDE_TRIES: Final = 3
+# What a decision, a fee payment or an expiry may change; the rest of a request is as filed.
+_DECIDED: Final = (
+    "status",
+    "reason",
+    "pickup",
+    "reason_code",
+    "office_id",
+    "fee_status",
+    "fee_receipt",
+)
 
 
 class SqlRequests:
@@ -104,23 +114,11 @@ class SqlRequests:
     def _insert_request(self, conn: Connection, request: DocumentRequest, key: str) -> None:
         conn.execute(
             requests.insert().values(
-                reference=request.reference,
-                document_code=request.document_code,
-                owner_phone=request.owner_phone,
-                status=request.status.value,
-                created_at=request.created_at,
-                applicant_name=request.applicant_name,
-                id_number=request.id_number,
-                reason=request.reason,
-                pickup=request.pickup,
-                reason_code=request.reason_code,
-                office_id=request.office_id,
-                idempotency_key=key,
-                version=len(request.history),
-                dossier=dict(request.dossier),
-                fee=request.fee,
-                currency=request.currency,
-                fee_status=request.fee_status.value,
+                {
+                    **REQUESTS.values(request),
+                    "idempotency_key": key,
+                    "version": len(request.history),
+                }
             )
         )
         conn.execute(
@@ -243,17 +241,7 @@ class SqlRequests:
             moved = conn.execute(
                 requests.update()
                 .where(requests.c.reference == current.reference, requests.c.version == seen)
-                .values(
-                    status=updated.status.value,
-                    reason=updated.reason,
-                    pickup=updated.pickup,
-                    reason_code=updated.reason_code,
-                    office_id=updated.office_id,
-                    fee_status=updated.fee_status.value,
-                    fee_receipt=updated.fee_receipt,
-                    version=seen + 1,
-                    **extra,
-                )
+                .values({**REQUESTS.values(updated, *_DECIDED), "version": seen + 1, **extra})
             )
             if moved.rowcount != 1:
                 return False

@@ -1,9 +1,17 @@
-"""Rows of the civic tables to civic.ports records and back."""
+"""Rows of the civic tables to civic.ports records and back, from one definition per record.
+
+A column is named like the field it stores, so each record's mapping is derived from its
+dataclass fields; only what differs is spelled here: how a value is decoded or encoded, the
+bookkeeping columns no record shows, and the fields read from elsewhere (a request's history).
+tests/civic/test_sql_rows.py checks that every table's columns are its record's fields.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -11,48 +19,64 @@ from sqlalchemy.engine import Connection
 from civic import codec
 from civic.ports import (
     Assessment,
+    Citizen,
     Decision,
     DocumentRequest,
     DocumentType,
     FeeStatus,
     HistoryEvent,
     Office,
+    PaymentRecord,
     Reason,
     RequestStatus,
     StatusChange,
+    TaxType,
 )
-from civic.sql_tables import request_history
+from civic.sql_tables import (
+    assessments,
+    citizens,
+    document_types,
+    offices,
+    payments,
+    request_history,
+    requests,
+    tax_types,
+)
+
+T = TypeVar("T")
+Convert = Mapping[str, Callable[[Any], Any]]
 
 
-def assessment_from_row(row: sa.Row[Any]) -> Assessment:
-    return Assessment(
-        id=row.id,
-        tax_code=row.tax_code,
-        reference=row.reference,
-        amount=int(row.amount),
-        currency=row.currency,
-        period=row.period,
-        due_date=row.due_date,
-        paid=bool(row.paid),
-        paid_at=row.paid_at,
-    )
+def _same(value: Any) -> Any:
+    return value
 
 
-def document_type_from_row(row: sa.Row[Any]) -> DocumentType:
-    return DocumentType(
-        code=row.code,
-        names=dict(row.names),
-        fee=int(row.fee),
-        currency=row.currency,
-        required_documents={k: tuple(v) for k, v in row.required_documents.items()},
-        needs_visit=bool(row.needs_visit),
-        requires_identity=bool(row.requires_identity),
-        delay_days=int(row.delay_days),
-        office=dict(row.office),
-        fields=codec.fields_from_json(row.fields or []),
-        at_counter={k: tuple(v) for k, v in (row.at_counter or {}).items()},
-        reasons=reasons_from_rows(row.reasons or []),
-    )
+@dataclass(frozen=True)
+class RecordTable(Generic[T]):
+    """One civic.ports record stored in one table, a column per field of the same name."""
+
+    record: type[T]
+    table: sa.Table
+    decode: Convert = field(default_factory=dict)  # column value -> field value, where they differ
+    encode: Convert = field(default_factory=dict)  # field value -> column value, where they differ
+    table_only: frozenset[str] = frozenset()  # bookkeeping columns no record shows
+    record_only: frozenset[str] = frozenset()  # fields not stored in this table
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Return the record's fields stored as columns of the same name."""
+        names = (f.name for f in dataclasses.fields(self.record))  # type: ignore[arg-type]
+        return tuple(n for n in names if n not in self.record_only)
+
+    def read(self, row: sa.Row[Any], **given: Any) -> T:
+        """Return the record `row` holds; `given` supplies the fields stored elsewhere."""
+        found = row._mapping
+        values = {n: self.decode.get(n, _same)(found[n]) for n in self.fields}
+        return self.record(**values, **given)
+
+    def values(self, record: T, *names: str) -> dict[str, Any]:
+        """Return the column values of `record` (of `names` only, when given)."""
+        return {n: self.encode.get(n, _same)(getattr(record, n)) for n in names or self.fields}
 
 
 def reasons_from_rows(raw: Sequence[Any]) -> tuple[Reason, ...]:
@@ -75,31 +99,86 @@ def reasons_to_rows(reasons: Sequence[Reason]) -> list[dict[str, Any]]:
     ]
 
 
-def office_from_row(row: sa.Row[Any]) -> Office:
-    return Office(
-        id=row.id,
-        names=dict(row.names),
-        address=dict(row.address),
-        hours=dict(row.hours),
-    )
+def _items(raw: Mapping[str, Sequence[str]] | None) -> dict[str, tuple[str, ...]]:
+    return {k: tuple(v) for k, v in (raw or {}).items()}
+
+
+def _optional_value(value: Any) -> Any:
+    return None if value is None else value.value
+
+
+TAX_TYPES: Final = RecordTable(
+    TaxType, tax_types, decode={"names": dict}, table_only=frozenset({"position"})
+)
+ASSESSMENTS: Final = RecordTable(Assessment, assessments, decode={"amount": int, "paid": bool})
+PAYMENTS: Final = RecordTable(PaymentRecord, payments)
+DOCUMENT_TYPES: Final = RecordTable(
+    DocumentType,
+    document_types,
+    decode={
+        "names": dict,
+        "fee": int,
+        "required_documents": _items,
+        "needs_visit": bool,
+        "requires_identity": bool,
+        "delay_days": int,
+        "office": dict,
+        "fields": lambda v: codec.fields_from_json(v or []),
+        "at_counter": _items,
+        "reasons": lambda v: reasons_from_rows(v or []),
+    },
+    table_only=frozenset({"position"}),
+)
+OFFICES: Final = RecordTable(
+    Office,
+    offices,
+    decode={"names": dict, "address": dict, "hours": dict},
+    table_only=frozenset({"position"}),
+)
+HISTORY: Final = RecordTable(
+    StatusChange,
+    request_history,
+    decode={"status": RequestStatus, "event": lambda v: HistoryEvent(v) if v else None},
+    encode={"status": _optional_value, "event": _optional_value},
+    table_only=frozenset({"reference", "seq"}),  # the request's, and the entry's place in it
+)
+REQUESTS: Final = RecordTable(
+    DocumentRequest,
+    requests,
+    decode={
+        "status": RequestStatus,
+        "dossier": lambda v: dict(v or {}),  # NULL in rows older than dossiers (version 1)
+        "fee": lambda v: int(v or 0),
+        "currency": lambda v: v or "",
+        "fee_status": lambda v: FeeStatus(v) if v else FeeStatus.NONE,
+    },
+    encode={"status": _optional_value, "dossier": dict, "fee_status": _optional_value},
+    # idempotency_key: the creating call's; version: the history's length (optimistic
+    # updates); fee_payment_id: the payment that settled the fee (idempotency).
+    table_only=frozenset({"idempotency_key", "version", "fee_payment_id"}),
+    record_only=frozenset({"history"}),  # rows of request_history
+)
+CITIZENS: Final = RecordTable(Citizen, citizens)
+
+RECORD_TABLES: Final[tuple[RecordTable[Any], ...]] = (
+    TAX_TYPES,
+    ASSESSMENTS,
+    PAYMENTS,
+    DOCUMENT_TYPES,
+    OFFICES,
+    HISTORY,
+    REQUESTS,
+    CITIZENS,
+)
 
 
 def history_values(reference: str, seq: int, change: StatusChange) -> dict[str, Any]:
-    return {
-        "reference": reference,
-        "seq": seq,
-        "status": change.status.value,
-        "at": change.at,
-        "agent_id": change.agent_id,
-        "reason": change.reason,
-        "pickup": change.pickup,
-        "reason_code": change.reason_code,
-        "office_id": change.office_id,
-        "event": None if change.event is None else change.event.value,
-    }
+    """Return the request_history row of `reference`'s entry number `seq`."""
+    return {"reference": reference, "seq": seq, **HISTORY.values(change)}
 
 
 def load_requests(conn: Connection, rows: Sequence[sa.Row[Any]]) -> list[DocumentRequest]:
+    """Return the requests of `rows`, each with the history its version counts."""
     if not rows:
         return []
     refs = [r.reference for r in rows]
@@ -115,37 +194,5 @@ def load_requests(conn: Connection, rows: Sequence[sa.Row[Any]]) -> list[Documen
     for h in history:
         if h.seq >= versions[h.reference]:
             continue
-        changes[h.reference].append(
-            StatusChange(
-                status=RequestStatus(h.status),
-                at=h.at,
-                agent_id=h.agent_id,
-                reason=h.reason,
-                pickup=h.pickup,
-                reason_code=h.reason_code,
-                office_id=h.office_id,
-                event=HistoryEvent(h.event) if h.event else None,
-            )
-        )
-    return [
-        DocumentRequest(
-            reference=r.reference,
-            document_code=r.document_code,
-            owner_phone=r.owner_phone,
-            status=RequestStatus(r.status),
-            created_at=r.created_at,
-            history=tuple(changes[r.reference]),
-            applicant_name=r.applicant_name,
-            id_number=r.id_number,
-            reason=r.reason,
-            pickup=r.pickup,
-            reason_code=r.reason_code,
-            office_id=r.office_id,
-            dossier=dict(r.dossier or {}),
-            fee=int(r.fee or 0),
-            currency=r.currency or "",
-            fee_status=FeeStatus(r.fee_status) if r.fee_status else FeeStatus.NONE,
-            fee_receipt=r.fee_receipt,
-        )
-        for r in rows
-    ]
+        changes[h.reference].append(HISTORY.read(h))
+    return [REQUESTS.read(r, history=tuple(changes[r.reference])) for r in rows]

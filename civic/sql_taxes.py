@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from civic.ports import Assessment, PaymentRecord, RecordOutcome
 from civic.sql_engine import guarded
-from civic.sql_rows import assessment_from_row
+from civic.sql_rows import ASSESSMENTS, PAYMENTS
 from civic.sql_tables import assessments, payments
 
 
@@ -26,7 +26,7 @@ class SqlTaxes:
         )
         with self._engine.connect() as conn:
             row = conn.execute(query).first()
-        return None if row is None else assessment_from_row(row)
+        return None if row is None else ASSESSMENTS.read(row)
 
     @guarded
     def get_assessment(self, assessment_id: str) -> Assessment | None:
@@ -35,7 +35,7 @@ class SqlTaxes:
             row = conn.execute(
                 sa.select(assessments).where(assessments.c.id == assessment_id)
             ).first()
-        return None if row is None else assessment_from_row(row)
+        return None if row is None else ASSESSMENTS.read(row)
 
     @guarded
     def record_payment(self, record: PaymentRecord) -> RecordOutcome:
@@ -74,19 +74,7 @@ class SqlTaxes:
             if _payment_exists(conn, record.payment_id):
                 return RecordOutcome.ALREADY_RECORDED
             return RecordOutcome.ASSESSMENT_ALREADY_PAID
-        conn.execute(
-            payments.insert().values(
-                payment_id=record.payment_id,
-                assessment_id=record.assessment_id,
-                amount=record.amount,
-                currency=record.currency,
-                phone=record.phone,
-                operator=record.operator,
-                provider_reference=record.provider_reference,
-                paid_at=record.paid_at,
-                receipt_code=record.receipt_code,
-            )
-        )
+        conn.execute(payments.insert().values(PAYMENTS.values(record)))
         return RecordOutcome.RECORDED
 
 

@@ -6,7 +6,8 @@ Verification answers the same body for a wrong, expired, locked-out or unknown c
 from __future__ import annotations
 
 import logging
-from typing import Any
+import re
+from typing import Any, Final
 
 import phonenumbers
 import redis
@@ -18,6 +19,11 @@ from sms.otp import OtpError, OtpService
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("api_otp", __name__, url_prefix="/api/v1/otp")
+
+
+# E.164 exactly, as docs/openapi/otp.yaml says: phonenumbers alone also takes spaces and stray
+# punctuation ("+243810000000*"), which a portal sending a wrong field should hear about.
+E164: Final = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 class _BadInput(ValueError):
@@ -38,8 +44,12 @@ def issue() -> tuple[Response, int]:
     if result.refused:
         return jsonify(error="invalid_request", message="phone: cannot receive SMS codes"), 400
     if not result.sent:
-        response = jsonify(error="too_many_requests", retry_after=result.retry_after)
-        response.headers["Retry-After"] = str(result.retry_after)
+        response = jsonify(
+            error="too_many_requests",
+            message="a code was sent to this phone recently; ask again later",
+            retry_after=result.retry_after,
+        )
+        response.headers["Retry-After"] = str(max(1, result.retry_after))
         return response, 429
     return jsonify(status="sent", expires_in=300, resend_after=result.retry_after), 202
 
@@ -78,6 +88,8 @@ def _phone_and_purpose(payload: dict[str, Any]) -> tuple[str, str]:
     phone, purpose = payload.get("phone"), payload.get("purpose")
     if not isinstance(phone, str) or not isinstance(purpose, str):
         raise _BadInput("phone and purpose are required strings")
+    if not E164.match(phone):
+        raise _BadInput("phone: E.164, e.g. +243810000001")
     try:
         number = phonenumbers.parse(phone, None)
     except phonenumbers.NumberParseException:

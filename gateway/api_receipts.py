@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Response, current_app, g, jsonify
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.auth import require_api_key
 from gateway.limits import RECEIPT_CHECKS, ApiLimits, too_many
 from payments.receipts import ReceiptVerifier, VerificationStatus
+from runtime.logs import outage
+
+log = logging.getLogger(__name__)
 
 blueprint = Blueprint("api_receipts", __name__)
 
@@ -26,7 +32,18 @@ def verify_receipt(code: str) -> Response:
     decision = services.get(ApiLimits).receipt_checks.take(g.api_key.key_id)
     if not decision.allowed:
         return too_many(decision, f"at most {RECEIPT_CHECKS.count} checks a minute")
-    verification = services.get(ReceiptVerifier).verify(code[:64])
+    try:
+        verification = services.get(ReceiptVerifier).verify(code[:64])
+    except SQLAlchemyError as error:
+        log.error(
+            "receipt check: database unavailable: %s",
+            type(error).__name__,
+            extra=outage("database"),
+        )
+        response = jsonify(error="unavailable", message="try again later")
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
+        return response
     payload: dict[str, object] = {"status": verification.status.value, "code": verification.code}
     if verification.status is VerificationStatus.VALID:
         assert verification.date is not None

@@ -98,7 +98,7 @@ def _unavailable(_error_: BackendUnavailableError) -> Response:
 
 def _int_arg(name: str, default: int, low: int, high: int, errors: dict[str, str]) -> int:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if not raw.isdigit() or not low <= int(raw) <= high:
         errors[name] = f"an integer from {low} to {high}"
@@ -115,7 +115,7 @@ def list_requests() -> Response:
     per_page = _int_arg("per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE, errors)
     status: RequestStatus | None = None
     raw_status = request.args.get("status")
-    if raw_status:
+    if raw_status is not None:
         try:
             status = RequestStatus(raw_status)
         except ValueError:

@@ -6,8 +6,11 @@ stored that way crashed the job that parsed it. So before any view runs, a body 
 (declared so, or starting with `{` or `[`; form posts are not) is scanned without recursion
 and refused with `400 {"error": "malformed_json", ...}` when it nests deeper than
 `MAX_JSON_DEPTH`. Its size is already capped by MAX_REQUEST_BYTES (413, gateway/errors.py).
-Payment callbacks answer in their provider's shape (gateway/payments_callbacks.py), and a
-refused callback is never stored, so no job ever sees it.
+
+Payment callbacks are the exception: their view checks the depth itself, after their token,
+so that a malformed callback from a caller holding the token is stored and held for review
+(answered 400 in the provider's shape), and one without the token is a 403 like any other
+(gateway/payments_callbacks.py).
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ from gateway.errors import MalformedJsonError
 
 # Deeper than any request or callback we accept (a Daraja callback nests 6 levels).
 MAX_JSON_DEPTH: Final = 32
+TOO_DEEP: Final = f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels of arrays and objects"
 _FORMS: Final = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 # A JSON string (escapes included) or one bracket; strings are skipped whole.
 _TOKEN: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 _OPENERS: Final = frozenset(b"[{")
 _JSON_START: Final = re.compile(rb"\A\s*[\[{]")
+# Checked by their own view, after the token (see above).
+_OWN_CHECK_PREFIX: Final = "/payments/"
 
 
 def install(app: Flask) -> None:
@@ -51,8 +57,13 @@ def nesting_depth(body: bytes, limit: int = MAX_JSON_DEPTH) -> int:
     return deepest
 
 
+def too_deep(body: bytes) -> bool:
+    """Return True when `body` nests deeper than MAX_JSON_DEPTH (whatever its content type)."""
+    return nesting_depth(body) > MAX_JSON_DEPTH
+
+
 def _check_json_body() -> None:
-    if request.mimetype in _FORMS:
+    if request.mimetype in _FORMS or request.path.startswith(_OWN_CHECK_PREFIX):
         return
     if not request.content_length and "chunked" not in request.headers.get("Transfer-Encoding", ""):
         return
@@ -60,7 +71,5 @@ def _check_json_body() -> None:
     body = request.get_data(cache=True)
     if not (request.is_json or _JSON_START.match(body)):
         return
-    if nesting_depth(body) > MAX_JSON_DEPTH:
-        raise MalformedJsonError(
-            f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels of arrays and objects"
-        )
+    if too_deep(body):
+        raise MalformedJsonError(TOO_DEEP)

@@ -34,6 +34,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway.callback_auth import callback_route
 from gateway.errors import describe
+from gateway.json_bodies import TOO_DEEP, too_deep
 from payments.providers import vodacom
 from payments.service import PaymentService
 from runtime.logs import outage
@@ -59,7 +60,7 @@ def _refused() -> Response:
 
 @blueprint.errorhandler(HTTPException)
 def _refused_before_the_view(error: HTTPException) -> Response:
-    # A body too large or too deeply nested, refused by the app's guards: the provider's shape.
+    # A body too large, refused by the app's guards: the provider's shape.
     return _answer(error.code or 500, 1, describe(error))
 
 
@@ -80,6 +81,8 @@ def callback(provider: str) -> Response:
         return _answer(400, 1, "empty body")
     body = raw.decode("utf-8", errors="replace")
     hint = (request.args.get("intent") or "")[:MAX_HINT_LENGTH] or None
+    # Too deep to parse: still stored (the job holds it for review), but answered 400.
+    malformed = too_deep(raw)
     try:
         callback_id = service.accept_callback(provider, body, hint)
     except (SQLAlchemyError, redis.RedisError) as error:
@@ -92,6 +95,8 @@ def callback(provider: str) -> Response:
         )
         return _answer(503, 1, "try again later")
     log.info("payment callback %s from %s stored", callback_id, provider)
+    if malformed:
+        return _answer(400, 1, f"{TOO_DEEP}; held for review")
     if provider == vodacom.NAME:  # M-Pesa OpenAPI reads its own acknowledgement
         return jsonify(vodacom.acknowledgement(body))
     return _answer(200, 0, "Accepted")

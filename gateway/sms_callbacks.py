@@ -49,7 +49,7 @@ def _accept(kind: Kind) -> tuple[Response, int]:
         log.error(
             "sms %s callback: Redis unavailable, asking AT to retry", kind, extra=outage("redis")
         )
-        return jsonify(error="unavailable"), 503
+        return jsonify(error="unavailable", message="try again later"), 503
     if accepted.limited:
         # 200 all the same: AT must not retry a message we chose to drop.
         log.warning("sms %s callback %s dropped: phone over its rate", kind, accepted.callback_id)

@@ -181,5 +181,5 @@ def events() -> tuple[Response, int]:
         return jsonify(status="ignored", reason=str(error)), 200
     except redis.RedisError:
         log.error("ussd event: Redis unavailable, asking AT to retry", extra=outage("redis"))
-        return jsonify(error="unavailable"), 503
+        return jsonify(error="unavailable", message="try again later"), 503
     return jsonify(status="accepted" if new else "duplicate"), 200

@@ -349,6 +349,10 @@ class PaymentService:
             return self._review(callback_id, provider_name, "bad_signature", f"{error}: {body}")
         except CallbackParseError as error:
             return self._review(callback_id, provider_name, "unparseable", f"{error}: {body}")
+        except RecursionError:
+            # json recurses per nesting level; the edge refuses such bodies (gateway/json_bodies.py)
+            # but one stored before, or by another path, must reach a human, not crash the job.
+            return self._review(callback_id, provider_name, "unparseable", "nested too deep")
         intent, problem = self._match(provider_name, event)
         if intent is None or problem is not None:
             return self._review(

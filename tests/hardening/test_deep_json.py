@@ -1,7 +1,8 @@
 """Deeply nested JSON, on every route that takes a body (walked from url_map): 400, never a 500.
 
 Python's json parser recurses once per level: 5 000 `[` raised RecursionError in the views
-(a 500) and, stored as a payment callback, in the job that parsed it.
+(a 500) and, stored as a payment callback, in the job that parsed it (no review row). A payment
+callback with its token is now stored and held for review, and answered 400.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
-from rq import Queue
+from rq import Queue, SimpleWorker
 from werkzeug.routing import Rule
 
 import runtime
@@ -90,20 +91,32 @@ def test_every_body_route_refuses_deep_json_with_a_clear_400(
             assert f"deeper than {MAX_JSON_DEPTH}" in answer["message"], where
 
 
-def test_a_deep_payment_callback_is_never_stored_nor_queued(make_app: Any) -> None:
+def test_a_deep_payment_callback_is_answered_400_and_held_for_review(make_app: Any) -> None:
     app = make_app(**TOKENS)
     client = app.test_client()
+    store = runtime.current().get(PaymentStore)
+    queue = Queue(PAYMENTS_QUEUE, connection=runtime.current().get(redis.Redis))
+    # Without the token: a 403 like any other callback, nothing stored.
+    stranger = client.post(
+        "/payments/sandbox/callback?intent=x1", data=DEEP_OBJECTS, content_type="application/json"
+    )
+    assert stranger.status_code == 403
+    assert store.callbacks.get_callback(1) is None
     path = f"/payments/sandbox/callback/t/{CHANNEL_TOKENS['payments']}?intent=x1"
     response = client.post(path, data=DEEP_OBJECTS, content_type="application/json")
     assert response.status_code == 400
-    store = runtime.current().get(PaymentStore)
-    assert store.callbacks.get_callback(1) is None
-    assert Queue(PAYMENTS_QUEUE, connection=runtime.current().get(redis.Redis)).count == 0
-    # The same callback, shallow, is stored and queued: the guard only removed the bomb.
+    assert response.get_json()["ResultCode"] == 1
+    assert "held for review" in response.get_json()["ResultDesc"]
+    stored = store.callbacks.get_callback(1)
+    assert stored is not None and stored.body == DEEP_OBJECTS.decode()
+    # The job that once crashed on it holds it for a human instead.
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    [review] = store.reviews.list_reviews()
+    assert review.reason == "unparseable"
+    # The same callback, shallow, is stored and accepted: only the shape made the 400.
     ok = client.post(path, json={"intent_id": "x1", "reference": "r", "status": "succeeded"})
     assert ok.status_code == 200 and ok.get_json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
-    assert store.callbacks.get_callback(1) is not None
-    assert Queue(PAYMENTS_QUEUE, connection=runtime.current().get(redis.Redis)).count == 1
+    assert store.callbacks.get_callback(2) is not None
 
 
 def test_ordinary_bodies_pass_and_brackets_inside_strings_do_not_count(

@@ -128,3 +128,12 @@ def test_retried_callbacks_are_processed_once(payments: Payments, client: FlaskC
     verifier = payments.app.extensions["guichet"].get(ReceiptVerifier)
     assert verifier.verify(intent.receipt_code).status is VerificationStatus.VALID
     assert payments.intent(intent_id).phone == SANDBOX_PHONE
+
+
+def test_a_deeply_nested_stored_callback_is_reviewed_not_a_crash(payments: Payments) -> None:
+    # The edge refuses such a body (400); one stored all the same must still reach a human.
+    deep = '{"a":' * 5000 + "1" + "}" * 5000
+    payments.service.accept_callback("sandbox", deep, None)
+    payments.work()
+    [review] = payments.store.reviews.list_reviews()
+    assert review.reason == "unparseable"

@@ -113,6 +113,9 @@ def test_resends_are_throttled_with_growing_delays(
     throttled = _issue(client)
     assert throttled.status_code == 429
     assert 0 < int(throttled.headers["Retry-After"]) <= 30
+    answer = throttled.get_json()
+    assert (answer["error"], answer["retry_after"]) == ("too_many_requests", 30)
+    assert answer["message"]  # every error says why (docs/openapi/otp.yaml)
     [key] = redis_client.scan_iter("otp:resend:*")
     redis_client.hset(key, "next", 0)  # the wait is over
     assert _issue(client).get_json()["resend_after"] == 60
@@ -163,17 +166,22 @@ def test_codes_never_reach_the_logs(
 
 
 @pytest.mark.parametrize(
-    ("body", "status"),
+    ("body", "says"),
     [
-        ({"phone": PHONE}, 400),
-        ({"phone": "0810000001", "purpose": "login"}, 400),
-        ({"phone": PHONE, "purpose": "Bad Purpose!"}, 400),
-        ({"phone": "+33612345678", "purpose": "login"}, 400),  # not an allowed country
-        ([1, 2], 400),
+        ({"phone": PHONE}, "phone and purpose"),
+        ({"phone": "0810000001", "purpose": "login"}, "phone: E.164"),
+        ({"phone": "+243810000001*", "purpose": "login"}, "phone: E.164"),  # phonenumbers took it
+        ({"phone": "+243 81 000 0001", "purpose": "login"}, "phone: E.164"),
+        ({"phone": PHONE, "purpose": "Bad Purpose!"}, "purpose:"),
+        ({"phone": "+33612345678", "purpose": "login"}, "cannot receive"),  # not an allowed country
+        ([1, 2], "JSON object"),
     ],
 )
-def test_bad_requests(client: FlaskClient, body: object, status: int) -> None:
-    assert client.post("/api/v1/otp", json=body, headers=PORTAL).status_code == status
+def test_bad_requests(client: FlaskClient, body: object, says: str) -> None:
+    answer = client.post("/api/v1/otp", json=body, headers=PORTAL)
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "invalid_request"
+    assert says in answer.get_json()["message"]
 
 
 def test_the_api_needs_a_portal_key(client: FlaskClient) -> None:
