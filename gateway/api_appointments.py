@@ -125,9 +125,13 @@ def attendance(code: str) -> Response:
     if not references.validate(code):
         return _invalid({"code": "not a valid booking code (check digit)"})
     body = request.get_json(silent=True)
-    raw = body.get("attendance") if isinstance(body, dict) else None
-    if raw not in {a.value for a in Attendance}:
-        return _invalid({"attendance": "attended or no_show"})
+    fields: dict[str, Any] = body if isinstance(body, dict) else {}
+    errors = {name: "unknown field" for name in fields if name != "attendance"}
+    raw = fields.get("attendance")
+    if not isinstance(raw, str) or raw not in {a.value for a in Attendance}:
+        errors["attendance"] = "attended or no_show"
+    if errors or not isinstance(raw, str):
+        return _invalid(errors)
     agent_id: str = g.api_key.key_id
     try:
         marked = _backend().mark_booking(code, Attendance(raw), agent_id=agent_id)
