@@ -18,9 +18,11 @@ from civic.appointments import BookingStatus, NotSupportedError
 from civic.http import HttpBackend
 from civic.ports import Backend
 from civic.seed import seed_demo
+from gateway.app import create_app
 from gateway.schema import MIGRATIONS, run_steps
 from menus.lint import lint
 from sms.providers.console import read_outbox
+from tests.civic.conftest import PORTAL_TOKEN
 from tests.conftest import UssdPhone
 
 PHONE = "+243810000001"
@@ -193,3 +195,23 @@ def test_lint_reports_a_screen_naming_an_unknown_service(tmp_path: Path) -> None
     assert report.lines() == [
         f"{tmp_path / 'menus.yaml'}:screens.appt_start.args.service: unknown service 'dentist'"
     ]
+
+
+def test_on_the_city_portal_backend_the_screens_say_unavailable(
+    app_config: dict[str, Any], portal: Any
+) -> None:
+    application = create_app(
+        {
+            **app_config,
+            "civic_backend": "http",
+            "civic_portal_url": portal.url,
+            "civic_portal_token": PORTAL_TOKEN,
+        }
+    )
+    try:
+        phone = UssdPhone(application.test_client())
+        phone.dial()
+        screen = phone.type("7", "1")
+        assert screen.end and screen.body.startswith("Service momentanément indisponible")
+    finally:
+        runtime.uninstall()
