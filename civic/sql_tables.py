@@ -10,7 +10,8 @@ from typing import Final
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION: Final = 2  # 2: reasons, offices, reason codes, office ids, dossiers, fees, events
+# 2: reasons, offices, reason codes, office ids, dossiers, fees, events; 3: appointments
+SCHEMA_VERSION: Final = 3
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
