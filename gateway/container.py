@@ -15,15 +15,16 @@ from gateway.config import Settings
 from gateway.jobs import EffectEnqueuer
 from gateway.limits import ApiLimits
 from gateway.metrics import Metrics
-from gateway.redis_client import build_redis
+from gateway.redis_client import build_queue_redis, build_redis
 from menus.hop import HopHandler
 from menus.loader import load_menus
 from menus.model import MenuSpec
 from menus.registry import Enqueuer
 from payments.numbering import NumberingPlan
 from payments.service import PaymentService
+from runtime import keys
 from runtime.guesses import GuessLimiter
-from runtime.jobs import jobs_for
+from runtime.jobs import QueueConnection, jobs_for
 from runtime.ratelimit import Rate
 from sessions.store import SessionStore
 
@@ -32,8 +33,12 @@ def build(settings: Settings, *, redis_client: redis.Redis | None = None) -> run
     """Build the service container for a web or worker process and install it."""
     container = runtime.Container()
     container.register(Settings, settings)
+    keys.use_prefix(settings.redis_prefix)  # before any store names a key
     client = redis_client if redis_client is not None else build_redis(settings)
     container.register(redis.Redis, client)
+    # rq's queues: their own Redis when REDIS_URL is a cluster (or the operator says so).
+    queue_client = client if redis_client is not None else build_queue_redis(settings, client)
+    container.register(QueueConnection, QueueConnection(queue_client))
     container.register(Metrics, Metrics(client, flush_seconds=settings.metrics_flush_seconds))
     container.register(ApiKeyring, ApiKeyring.from_settings(settings))
     container.register(CallbackGate, CallbackGate.from_settings(settings))

@@ -14,6 +14,8 @@ from sms.check import check, format_report
 from sms.templates import TemplateError, load
 
 if TYPE_CHECKING:
+    import redis
+
     from gateway.config import Settings
 
 
@@ -67,6 +69,13 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
+def _redis() -> redis.Redis:
+    # The installation's Redis as the web app opens it (topology, key prefix).
+    from gateway.redis_client import build_redis  # noqa: PLC0415
+
+    return build_redis(_settings())
+
+
 def _templates_check(path: str | None) -> int:
     file = path or _settings().sms_templates_path
     try:
@@ -80,11 +89,9 @@ def _templates_check(path: str | None) -> int:
 
 
 def _outbox(phone: str | None, limit: int, *, as_json: bool) -> int:
-    import redis  # noqa: PLC0415
-
     from sms.providers.console import as_dict, read_outbox  # noqa: PLC0415
 
-    client = redis.Redis.from_url(_settings().redis_url)
+    client = _redis()
     entries = read_outbox(client, phone=phone, limit=limit)
     if as_json:
         print(json.dumps([as_dict(e) for e in entries], ensure_ascii=False, indent=2))
@@ -98,11 +105,9 @@ def _outbox(phone: str | None, limit: int, *, as_json: bool) -> int:
 
 
 def _refused(limit: int, *, as_json: bool) -> int:
-    import redis  # noqa: PLC0415
-
     from sms.store import MessageStore  # noqa: PLC0415
 
-    refused = MessageStore(redis.Redis.from_url(_settings().redis_url)).refused(limit)
+    refused = MessageStore(_redis()).refused(limit)
     rows = [
         {
             "message_id": m.id,
@@ -126,11 +131,9 @@ def _refused(limit: int, *, as_json: bool) -> int:
 
 
 def _scrub_log() -> int:
-    import redis  # noqa: PLC0415
-
     from sms.store import MessageStore  # noqa: PLC0415
 
-    count = MessageStore(redis.Redis.from_url(_settings().redis_url)).scrub()
+    count = MessageStore(_redis()).scrub()
     print(f"{count} message record(s) scrubbed", file=sys.stderr)
     return 0
 

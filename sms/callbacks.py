@@ -18,6 +18,7 @@ from typing import Final, Literal
 import phonenumbers
 import redis
 
+from runtime import keys
 from runtime.ratelimit import BUCKET_LUA, Rate, RateLimiter
 from sms.queues import DeliveryQueue
 
@@ -93,7 +94,10 @@ class CallbackInbox:
             # Every report about one message carries that message's id (Buffered, then
             # Success...): a retried callback repeats status and retryCount too.
             callback_id = f"{callback_id}:{payload['status']}:{payload['retryCount'] or '0'}"
-        seen_key = f"sms:cb:{kind}:{callback_id}"
+        seen_key = keys.key("sms", "cb", kind, callback_id)
+        if kind == "inbound":
+            # Tagged by the sender: the admit script takes the sender's token beside it (Cluster).
+            seen_key = keys.key("sms", "cb", kind, keys.tag(payload["from"]), callback_id)
         if kind == "inbound" and self._inbound_rate.enabled:
             # One atomic step: an AT retry is a duplicate and takes no token; a new message
             # over its phone's rate is marked seen, answered 200 and never stored or answered.
@@ -110,13 +114,15 @@ class CallbackInbox:
         elif not self._redis.set(seen_key, "1", nx=True, ex=DEDUPE_SECONDS):
             return Accepted(callback_id, new=False)
         # The payload is written before the job exists: a worker never finds it missing.
-        self._redis.set(f"sms:cbdata:{kind}:{callback_id}", json.dumps(payload), ex=DEDUPE_SECONDS)
+        self._redis.set(
+            keys.key("sms", "cbdata", kind, callback_id), json.dumps(payload), ex=DEDUPE_SECONDS
+        )
         self._queue.enqueue(JOBS[kind], callback_id)
         return Accepted(callback_id, new=True)
 
     def load(self, kind: Kind, callback_id: str) -> dict[str, str] | None:
         """Return a stored payload."""
-        raw = self._redis.get(f"sms:cbdata:{kind}:{callback_id}")
+        raw = self._redis.get(keys.key("sms", "cbdata", kind, callback_id))
         if raw is None:
             return None
         data: dict[str, str] = json.loads(raw)

@@ -17,15 +17,20 @@ from typing import Any, Final, Protocol
 
 import redis
 
+from runtime import keys
 from runtime.jobs import JobFunc, Jobs
 
 SMS_QUEUE: Final = "sms"
 DELIVER_JOB: Final = "sms.jobs.deliver"
 DRAIN_JOB: Final = "sms.jobs.deliver_ready"
-READY_KEY: Final = "sms:ready"  # ids of new messages, oldest first
 DRAIN_BATCH: Final = 50  # ids one drain job pops at most
 
 log = logging.getLogger(__name__)
+
+
+def ready_key() -> str:
+    """Return the list of new message ids, oldest first."""
+    return keys.key("sms", "ready")
 
 
 class DeliveryQueue(Protocol):
@@ -72,13 +77,13 @@ class RqDeliveryQueue(_SmsJobs):
 
     def deliver(self, message_id: str) -> None:
         """Push the id on the ready list; enqueue a drain job for every `batch` ids pushed."""
-        length = int(self._redis.rpush(READY_KEY, message_id))
+        length = int(self._redis.rpush(ready_key(), message_id))
         if (length - 1) % self._batch == 0:
             self._drain()
 
     def kick(self) -> None:
         """Enqueue a drain job when ids wait on the ready list (a lost push-then-enqueue)."""
-        if int(self._redis.llen(READY_KEY)):
+        if int(self._redis.llen(ready_key())):
             self._drain()
 
     def _drain(self) -> None:

@@ -30,6 +30,7 @@ from payments.providers.base import (
     integral_amount,
 )
 from payments.queues import JobScheduler
+from runtime import keys
 
 NAME: Final = "sandbox"
 NO_CALLBACK: Final = 3
@@ -76,13 +77,13 @@ class SandboxProvider:
         return f"SBX-{intent.id[:16]}"
 
     def _key(self, intent_id: str) -> str:
-        return f"payments:sandbox:pushes:{intent_id}"
+        return keys.key("payments", "sandbox", "pushes", intent_id)
 
     def _resolved_key(self, intent_id: str) -> str:
-        return f"payments:sandbox:resolved:{intent_id}"
+        return keys.key("payments", "sandbox", "resolved", intent_id)
 
     def _answered_key(self, intent_id: str) -> str:
-        return f"payments:sandbox:answered:{intent_id}"
+        return keys.key("payments", "sandbox", "answered", intent_id)
 
     def answer(self, intent_id: str) -> None:
         """Record that the customer answered the prompt (the status query now tells)."""

@@ -38,6 +38,7 @@ from gateway.queues import QueueNames
 from payments.model import IntentStatus
 from payments.queues import PAYMENTS_QUEUE
 from payments.store import migrate as payments_migrate
+from runtime import keys
 from sms.service import SmsService
 from sms.store import Message, MessageStore, Status
 from tests.chaos.conftest import PrivateRedis, worker_env
@@ -288,8 +289,10 @@ def test_worker_killed_mid_payment_push(
         _wait(
             "the retried push job to run",
             lambda: (
-                not Queue(PAYMENTS_QUEUE, connection=client).scheduled_job_registry.count
-                and not Queue(PAYMENTS_QUEUE, connection=client).count
+                not Queue(
+                    keys.queue(PAYMENTS_QUEUE), connection=client
+                ).scheduled_job_registry.count
+                and not Queue(keys.queue(PAYMENTS_QUEUE), connection=client).count
             ),
         )
         time.sleep(0.5)  # let a (wrong) second push show up at the fake if it were coming
@@ -327,7 +330,7 @@ def test_worker_killed_and_restarted_5s_later_runs_scheduled_jobs_within_seconds
     app: Flask, config: dict[str, Any], figures: dict[str, Any]
 ) -> None:
     client = runtime.current().get(redis.Redis)
-    lock = RQScheduler.get_locking_key(QueueNames.DEFAULT)
+    lock = RQScheduler.get_locking_key(keys.queue(QueueNames.DEFAULT))
     workers = Workers(_env(config), QueueNames.DEFAULT)
     try:
         first = workers.start()
@@ -342,7 +345,7 @@ def test_worker_killed_and_restarted_5s_later_runs_scheduled_jobs_within_seconds
         # A process manager restarts the worker 5 s later; meanwhile a delayed job comes due.
         time.sleep(5)
         assert client.get(lock) == dead_holder  # rq would keep it for another ~56 s
-        job = Queue(QueueNames.DEFAULT, connection=client).enqueue_in(
+        job = Queue(keys.queue(QueueNames.DEFAULT), connection=client).enqueue_in(
             timedelta(seconds=1), "tests.gateway.sample_jobs.remember", "after-kill", "ran"
         )
         restarted = time.monotonic()
@@ -365,4 +368,7 @@ def test_worker_killed_and_restarted_5s_later_runs_scheduled_jobs_within_seconds
         }
     )
     assert new_holder is not None and new_holder != dead_holder
-    assert job.id not in Queue(QueueNames.DEFAULT, connection=client).scheduled_job_registry
+    assert (
+        job.id
+        not in Queue(keys.queue(QueueNames.DEFAULT), connection=client).scheduled_job_registry
+    )

@@ -10,6 +10,7 @@ from flask import Flask
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
+from runtime import keys
 from runtime.jobs import InlineJobs, RqJobs, job_path, resolve_job, schedule_periodic
 from sms.callbacks import JOBS
 from tests.gateway import sample_jobs
@@ -65,8 +66,10 @@ def test_rq_jobs_take_the_function_and_refuse_a_waiting_job_id(
     jobs = RqJobs(redis_client)
     assert jobs.enqueue("sms", sample_jobs.remember, "ran", "1", delay_seconds=5, job_id="d")
     assert not jobs.enqueue("sms", sample_jobs.remember, "ran", "2", job_id="d")
-    [job_id] = ScheduledJobRegistry(queue=Queue("sms", connection=redis_client)).get_job_ids()
-    job = Queue("sms", connection=redis_client).fetch_job(job_id)
+    [job_id] = ScheduledJobRegistry(
+        queue=Queue(keys.queue("sms"), connection=redis_client)
+    ).get_job_ids()
+    job = Queue(keys.queue("sms"), connection=redis_client).fetch_job(job_id)
     assert job is not None
     assert job.func_name == "tests.gateway.sample_jobs.remember"
 

@@ -22,6 +22,7 @@ from gateway.app import create_app
 from gateway.queues import QueueNames
 from gateway.rq_liveness import LOCK_TTL_SECONDS, STALE_SECONDS
 from payments.store import migrate as payments_migrate
+from runtime import keys
 from tests.chaos.conftest import PrivateRedis, free_port
 from tests.gateway.rq_alive import rq_alive
 
@@ -148,7 +149,7 @@ def test_a_scheduler_that_stopped_refreshing_its_lock_is_not_alive(
         connection = redis.Redis.from_url(redis_url)
         # rq's own lock call, with the TTL left to a lock last refreshed STALE_SECONDS ago.
         stale_ttl = int(LOCK_TTL_SECONDS - STALE_SECONDS)
-        key = RQScheduler.get_locking_key(QueueNames.PAYMENTS)
+        key = RQScheduler.get_locking_key(keys.queue(QueueNames.PAYMENTS))
         connection.delete(key)
         assert acquire_or_refresh_lock(connection, key, scheduler.name, stale_ttl) == "acquired"
         status, checks = _checks(app)

@@ -23,6 +23,7 @@ from gateway.worker import (
     build_worker,
     worker_connection,
 )
+from runtime import keys
 from tests.gateway.test_procfile import PACKAGES, procfile
 
 
@@ -47,7 +48,7 @@ def test_the_default_class_preloads_and_runs_jobs_in_process(app: Flask) -> None
 def test_a_hung_job_is_stopped_by_its_timeout_and_the_next_job_runs(
     connection: redis.Redis,
 ) -> None:
-    queue = Queue(QueueNames.DEFAULT, connection=connection)
+    queue = Queue(keys.queue(QueueNames.DEFAULT), connection=connection)
     hung = queue.enqueue("tests.gateway.sample_jobs.hang", 30, job_timeout=1)
     queue.enqueue("tests.gateway.sample_jobs.remember", "after", "ok")
     PreloadWorker([queue], connection=connection).work(burst=True)
@@ -57,7 +58,7 @@ def test_a_hung_job_is_stopped_by_its_timeout_and_the_next_job_runs(
 
 
 def test_a_job_that_raises_fails_alone(connection: redis.Redis) -> None:
-    queue = Queue(QueueNames.DEFAULT, connection=connection)
+    queue = Queue(keys.queue(QueueNames.DEFAULT), connection=connection)
     broken = queue.enqueue("tests.gateway.sample_jobs.remember")  # missing arguments
     queue.enqueue("tests.gateway.sample_jobs.remember", "after", "ok")
     PreloadWorker([queue], connection=connection).work(burst=True)

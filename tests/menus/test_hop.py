@@ -11,7 +11,7 @@ from redis.retry import Retry
 
 from menus.hop import HopHandler, UssdReply, UssdRequest, latest_input
 from menus.model import MenuSpec
-from sessions.store import SessionStore
+from sessions.store import SessionStore, lock_key, resume_key, session_key
 from sms.encoding import cost
 from tests.menus.conftest import (
     HandlerFactory,
@@ -252,18 +252,18 @@ def test_retried_hop_replays_and_changes_nothing(
 ) -> None:
     phone.dial()
     first = phone.type("2", "123")
-    before = redis_client.get("ussd:s:s1")
+    before = redis_client.get(session_key("s1"))
     assert phone.resend() == first
-    assert redis_client.get("ussd:s:s1") == before
+    assert redis_client.get(session_key("s1")) == before
     assert len(enqueuer.recorded) == 1  # the effect was not enqueued twice
     assert phone.resend() == first
 
 
 def test_retried_first_hop_replays(phone: Phone, redis_client: redis.Redis) -> None:
     first = phone.dial()
-    before = redis_client.get("ussd:s:s1")
+    before = redis_client.get(session_key("s1"))
     assert phone.resend() == first
-    assert redis_client.get("ussd:s:s1") == before
+    assert redis_client.get(session_key("s1")) == before
 
 
 def test_effects_are_enqueued_after_the_session_is_saved(
@@ -297,9 +297,9 @@ def test_empty_dynamic_menu_goes_to_its_empty_screen(phone: Phone) -> None:
 def test_expired_session_is_a_polite_new_dial(phone: Phone, redis_client: redis.Redis) -> None:
     phone.dial()
     phone.type("9")
-    ttl = redis_client.pttl("ussd:s:s1")
+    ttl = redis_client.pttl(session_key("s1"))
     assert 0 < ttl <= 120_000
-    redis_client.delete("ussd:s:s1", "ussd:resume:" + phone.msisdn)  # what expiry does
+    redis_client.delete(session_key("s1"), resume_key(phone.msisdn))  # what expiry does
     reply = phone.type("hello")
     assert lines(reply)[0] == "Test Testville"
     assert not reply.end
@@ -335,7 +335,7 @@ def test_concurrent_hops_of_one_session_are_serialised(
     second.join(10)
     assert gate.calls == 1  # the retry waited for the lock, then replayed
     assert replies == [UssdReply(True, "Fini"), UssdReply(True, "Fini")]
-    assert not redis_client.exists("ussd:lock:s1")
+    assert not redis_client.exists(lock_key("s1"))
 
 
 def test_a_hop_that_cannot_get_the_lock_gets_a_polite_end(

@@ -26,6 +26,7 @@ from payments.queues import PAYMENTS_QUEUE
 from payments.service import PaymentService, StartResult
 from payments.store import PaymentStore
 from payments.tables import utcnow
+from runtime import keys
 from sms.store import Message, MessageStore
 from tests.live_server import LiveServer
 
@@ -132,7 +133,7 @@ class Payments:
 
     def work(self) -> None:
         """Run the payments queue until it is empty (a real rq worker, burst mode)."""
-        queue = Queue(PAYMENTS_QUEUE, connection=self.redis)
+        queue = Queue(keys.queue(PAYMENTS_QUEUE), connection=self.redis)
         SimpleWorker([queue], connection=self.redis).work(burst=True)
 
     def intent(self, intent_id: str) -> Intent:

@@ -13,6 +13,7 @@ from rq import Queue, SimpleWorker
 
 import runtime
 from payments.receipts import normalize
+from runtime import keys
 from sms.encoding import cost
 from sms.preferences import Preferences
 from sms.providers.console import read_outbox
@@ -32,7 +33,7 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
 
 def run_sms(payments: Payments) -> None:
     """Work the sms queue (inbound replies, deliveries) with a real rq worker."""
-    queue = Queue(SMS_QUEUE, connection=payments.redis)
+    queue = Queue(keys.queue(SMS_QUEUE), connection=payments.redis)
     SimpleWorker([queue], connection=payments.redis).work(burst=True)
 
 

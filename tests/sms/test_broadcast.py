@@ -10,6 +10,7 @@ import redis
 from flask import Flask
 
 import runtime
+from runtime import keys
 from sms.__main__ import main
 from sms.broadcast import Broadcaster, BroadcastProgress, read_rows
 from sms.preferences import Preferences
@@ -68,7 +69,7 @@ def test_a_lost_checkpoint_still_sends_nothing_twice(
     broadcaster = _broadcaster(redis_client)
     broadcaster.run("b2", "notice_tax_deadline", rows, PARAMS, limit=3)
     # A crash between a send and its checkpoint write: the checkpoint lags behind.
-    redis_client.hset("sms:broadcast:b2", "done", 0)
+    redis_client.hset(keys.key("sms", "broadcast", "b2"), "done", 0)
     broadcaster.run("b2", "notice_tax_deadline", rows, PARAMS)
     assert _sent(jobs, redis_client) == EXPECTED
 

@@ -14,6 +14,7 @@ import runtime
 from civic.ports import Backend, Decision
 from civic.seed import seed_demo
 from payments import store as payment_store
+from runtime import keys
 from sms.preferences import Preferences
 from sms.providers.console import read_outbox
 from sms.store import MessageStore
@@ -102,7 +103,7 @@ def test_language_is_saved_on_the_ussd_key_and_used(
     phone: Phone, redis_client: redis.Redis
 ) -> None:
     phone.text("LUGHA kiswahili")
-    assert redis_client.get(f"ussd:lang:{PHONE}") == b"sw"
+    assert redis_client.get(keys.phone_language(PHONE)) == b"sw"
     assert phone.last() == "Guichet: ujumbe wetu utakufikia kwa Kiswahili."
     phone.text("blah")
     assert phone.last().startswith("Guichet: ujumbe haueleweki")
