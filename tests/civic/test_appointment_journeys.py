@@ -21,6 +21,7 @@ from civic.seed import seed_demo
 from gateway.app import create_app
 from gateway.schema import MIGRATIONS, run_steps
 from menus.lint import lint
+from runtime import keys
 from sms.providers.console import read_outbox
 from tests.civic.conftest import PORTAL_TOKEN
 from tests.conftest import UssdPhone
@@ -47,7 +48,7 @@ def _option(body: str, label: str) -> str:
 
 
 def _sms(client: redis.Redis, phone: str = PHONE) -> list[str]:
-    SimpleWorker([Queue("sms", connection=client)], connection=client).work(burst=True)
+    SimpleWorker([Queue(keys.queue("sms"), connection=client)], connection=client).work(burst=True)
     return [e.text for e in reversed(read_outbox(client, phone=phone, limit=50))]
 
 
