@@ -364,7 +364,7 @@ def parse_catalogue(
 
 
 def service_to_row(service: AppointmentService) -> dict[str, Any]:
-    """Return the JSON-able description of a service (how adapters store it)."""
+    """Return the JSON-able description of a service (the agents API shows it)."""
     return {
         "code": service.code,
         "names": dict(service.names),
@@ -384,9 +384,3 @@ def service_to_row(service: AppointmentService) -> dict[str, Any]:
             "until": clock_text(service.reminder_until),
         },
     }
-
-
-def service_from_row(row: Mapping[str, Any]) -> AppointmentService:
-    """Return a service from its stored description (no language is required again)."""
-    services = parse_catalogue({"timezone": row["timezone"], "services": [row]}, languages=())
-    return services[0]

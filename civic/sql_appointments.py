@@ -27,10 +27,9 @@ from civic.appointments import (
     SlotNotOfferedError,
     UnknownBookingError,
     UnknownServiceError,
-    service_from_row,
-    service_to_row,
 )
 from civic.sql_engine import guarded
+from civic.sql_rows import BOOKINGS, SERVICES
 from civic.sql_tables import appointment_services, appointments
 
 _NEW_CODE_TRIES: Final = 8
@@ -54,18 +53,18 @@ class SqlAppointments:
         """Return the services one may book, in display order."""
         with self._engine.connect() as conn:
             rows = conn.execute(
-                sa.select(appointment_services.c.spec).order_by(appointment_services.c.position)
+                sa.select(appointment_services).order_by(appointment_services.c.position)
             ).all()
-        return [service_from_row(row.spec) for row in rows]
+        return [SERVICES.read(row) for row in rows]
 
     @guarded
     def get_appointment_service(self, code: str) -> AppointmentService | None:
         """Return one service."""
         with self._engine.connect() as conn:
-            spec = conn.execute(
-                sa.select(appointment_services.c.spec).where(appointment_services.c.code == code)
-            ).scalar_one_or_none()
-        return None if spec is None else service_from_row(spec)
+            row = conn.execute(
+                sa.select(appointment_services).where(appointment_services.c.code == code)
+            ).first()
+        return None if row is None else SERVICES.read(row)
 
     @guarded
     def save_appointment_services(self, services: list[AppointmentService]) -> None:
@@ -75,7 +74,7 @@ class SqlAppointments:
             for position, service in enumerate(services):
                 conn.execute(
                     appointment_services.insert().values(
-                        code=service.code, position=position, spec=service_to_row(service)
+                        position=position, **SERVICES.values(service)
                     )
                 )
 
@@ -325,16 +324,4 @@ def _reminder(
 
 
 def _booking(row: sa.Row[Any]) -> Booking:
-    return Booking(
-        code=row.code,
-        service_code=row.service_code,
-        counter_id=row.counter_id,
-        day=row.day,
-        minute=row.minute,
-        phone=row.phone,
-        status=BookingStatus(row.status),
-        created_at=row.created_at,
-        reminded_at=row.reminded_at,
-        updated_at=row.updated_at,
-        agent_id=row.agent_id,
-    )
+    return BOOKINGS.read(row)

@@ -170,13 +170,24 @@ seed_marks = sa.Table(
     sa.Column("seeded_at", UtcDateTime, nullable=False),
 )
 
-# Appointments (civic.sql_appointments): the services as the catalogue describes them.
+# Appointments (civic.sql_appointments): the services as the catalogue describes them, a
+# column per field of civic.appointments.AppointmentService (civic.sql_rows.SERVICES).
 appointment_services = sa.Table(
     "civic_appointment_services",
     metadata,
     sa.Column("code", sa.String(32), primary_key=True),
     sa.Column("position", sa.Integer, nullable=False),
-    sa.Column("spec", sa.JSON, nullable=False),  # civic.appointments.service_to_row
+    sa.Column("names", sa.JSON, nullable=False),
+    sa.Column("place", sa.JSON, nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("counters", sa.JSON, nullable=False),  # [{id, names}]
+    sa.Column("hours", sa.JSON, nullable=False),  # {"0": [[from, to], ...]} minutes, 0 = Monday
+    sa.Column("slot_minutes", sa.Integer, nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("closed_days", sa.JSON, nullable=False),  # ["YYYY-MM-DD", ...]
+    sa.Column("horizon_days", sa.Integer, nullable=False),
+    sa.Column("reminder_from", sa.Integer, nullable=False),
+    sa.Column("reminder_until", sa.Integer, nullable=False),
 )
 
 # One row per booking. A booked place holds `seat` (0..capacity-1) on its slot and counter; the
