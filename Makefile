@@ -34,7 +34,7 @@ lint: $(STAMP) ## ruff, mypy and the menus linter on the shipped menus.yaml
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) -m menus lint menus.yaml
-	$(PY) -m sms templates check sms_templates.yaml >/dev/null
+	$(PY) -m gateway sms templates check sms_templates.yaml >/dev/null
 
 bench: $(STAMP) ## run the USSD benchmark against the peers; results in bench/README.md
 	@scripts/ensure_redis.sh

@@ -140,7 +140,10 @@ class Settings:
         "REDIS_SOCKET_TIMEOUT", 0.5, "seconds before a Redis call is abandoned"
     )
     emulate_redis: bool = _setting(
-        "GUICHET_EMULATE_REDIS", False, "in-process Redis emulation, jobs run inline (dev only)"
+        "GUICHET_EMULATE_REDIS",
+        False,
+        "in-process Redis emulation, jobs run inline (dev only, one process: `python -m gateway"
+        " run --emulate-redis`)",
     )
     database_url: str = _setting(
         "DATABASE_URL", "sqlite:///var/guichet.db", "civic back office (SQLite or PostgreSQL)"
@@ -298,7 +301,8 @@ class Settings:
     payment_reconcile_interval_seconds: float = _setting(
         "PAYMENT_RECONCILE_INTERVAL_SECONDS",
         60.0,
-        "period of the reconciliation job (0: off, run `python -m payments reconcile` from cron)",
+        "period of the reconciliation job (0: off, run `python -m gateway payments reconcile`"
+        " from cron)",
     )
     payment_callback_token: str = _setting(
         "PAYMENT_CALLBACK_TOKEN",

@@ -13,7 +13,6 @@ from rq import Queue
 from sqlalchemy.exc import SQLAlchemyError
 
 from civic.ports import Backend
-from gateway.app import services_of
 from gateway.config import Settings
 from gateway.metrics import (
     Exposition,
@@ -26,6 +25,7 @@ from gateway.metrics import (
 )
 from gateway.queues import QueueNames
 from gateway.rq_liveness import queues_without_scheduler, queues_without_worker
+from gateway.services import services_of
 from payments.store import PaymentStore
 from runtime import keys
 from runtime.jobs import QueueConnection

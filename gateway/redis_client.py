@@ -30,7 +30,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelManagedConnection
 
-from gateway.config import Settings
+from gateway.config import ConfigError, Settings
 from gateway.redis_url import parse_redis_url
 from runtime import keys
 
@@ -54,16 +54,18 @@ class FollowsMaster(SentinelManagedConnection):
 
 
 def build_redis(settings: Settings) -> redis.Redis:
-    """Return the Redis client of sessions, limits and stores (fakeredis when emulated).
+    """Return the Redis client of sessions, limits and stores (the emulation: gateway.emulation).
 
     REDIS_PREFIX becomes this process's key namespace here too: whoever opens the
     installation's Redis (web, worker, a CLI) names its keys as the others do.
     """
     keys.use_prefix(settings.redis_prefix)
     if settings.emulate_redis:
-        import fakeredis  # noqa: PLC0415 - dev-only fallback, never imported in production
-
-        return fakeredis.FakeRedis()
+        # fakeredis is never imported here: production processes must not load it.
+        raise ConfigError(
+            "GUICHET_EMULATE_REDIS: the Redis emulation runs only in one development process, "
+            "`python -m gateway run --emulate-redis`"
+        )
     return connect(settings.redis_url, socket_timeout=settings.redis_socket_timeout)
 
 

@@ -28,8 +28,8 @@ import phonenumbers
 import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from gateway.app import services_of
 from gateway.callback_auth import callback_route
+from gateway.services import services_of
 from runtime import keys
 from runtime.logs import current_phone_ref, outage
 from runtime.masking import mask_phone

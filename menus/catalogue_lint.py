@@ -18,7 +18,7 @@ import yaml
 from civic.appointments import check_catalogue
 from menus.loader import Problem
 from menus.model import MenuSpec
-from sms.encoding import cost
+from text.encoding import cost
 
 DEFAULT_CATALOGUE: Final = Path("civic") / "demo_city.yaml"
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from menus.actions import default_registry
 from menus.catalogue_lint import catalogue_problems, default_catalogue
 from menus.loader import (
     MenuError,
@@ -24,10 +25,10 @@ from menus.loader import (
     structural_problems,
 )
 from menus.model import SKIP_FIELD, MenuSpec, Screen
-from menus.registry import Registry, default_registry
+from menus.registry import Registry
 from menus.render import Nav, Renderer
-from sms.encoding import cost
-from sms.grammar import glued_articles
+from text.encoding import cost
+from text.grammar import glued_articles
 
 # Label length assumed for options_from actions registered without option_label_max.
 DEFAULT_OPTION_LABEL_MAX: Final = 30

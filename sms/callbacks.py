@@ -19,6 +19,7 @@ import phonenumbers
 import redis
 
 from runtime import keys
+from runtime.jobs import JobFunc
 from runtime.ratelimit import BUCKET_LUA, Rate, RateLimiter
 from sms.queues import DeliveryQueue
 
@@ -26,10 +27,6 @@ Kind = Literal["inbound", "delivery"]
 DEDUPE_SECONDS: Final = 7 * 24 * 3600
 _ID: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _MAX_TEXT: Final = 1600  # ten concatenated segments; longer is not an SMS
-JOBS: Final[Mapping[Kind, str]] = {
-    "inbound": "sms.jobs.handle_inbound",
-    "delivery": "sms.jobs.handle_delivery_report",
-}
 INBOUND_FIELDS: Final = ("from", "to", "text", "date", "id", "linkId", "networkCode")
 DELIVERY_FIELDS: Final = (
     "id",
@@ -76,10 +73,12 @@ class CallbackInbox:
         queue: DeliveryQueue,
         default_region: str,
         *,
+        jobs: Mapping[Kind, JobFunc],
         inbound_rate: Rate | None = None,
     ) -> None:
         self._redis = client
         self._queue = queue
+        self._jobs = jobs  # the job per kind, from sms.wiring (sms.jobs imports this module)
         self._region = default_region
         # Inbound SMS cost us replies: the limit fails closed (see accept).
         self._inbound_rate = inbound_rate or Rate(0, 1)
@@ -117,7 +116,7 @@ class CallbackInbox:
         self._redis.set(
             keys.key("sms", "cbdata", kind, callback_id), json.dumps(payload), ex=DEDUPE_SECONDS
         )
-        self._queue.enqueue(JOBS[kind], callback_id)
+        self._queue.enqueue(self._jobs[kind], callback_id)
         return Accepted(callback_id, new=True)
 
     def load(self, kind: Kind, callback_id: str) -> dict[str, str] | None:

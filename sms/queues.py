@@ -21,8 +21,6 @@ from runtime import keys
 from runtime.jobs import JobFunc, Jobs
 
 SMS_QUEUE: Final = "sms"
-DELIVER_JOB: Final = "sms.jobs.deliver"
-DRAIN_JOB: Final = "sms.jobs.deliver_ready"
 DRAIN_BATCH: Final = 50  # ids one drain job pops at most
 
 log = logging.getLogger(__name__)
@@ -44,15 +42,26 @@ class DeliveryQueue(Protocol):
     def deliver(self, message_id: str) -> None:
         """Hand a new message to a worker as soon as one is free."""
 
+    def redeliver(
+        self, message_id: str, *, delay_seconds: float = 0, job_id: str | None = None
+    ) -> None:
+        """Run the deliver job of one message after `delay_seconds` (retry, hold, sweep)."""
+
     def kick(self) -> None:
         """Make sure ids waiting for a worker have a job that will take them."""
 
 
 class _SmsJobs:
-    """Enqueue SMS jobs through the job port (rq, or inline in the emulation)."""
+    """Enqueue SMS jobs through the job port (rq, or inline in the emulation).
 
-    def __init__(self, jobs: Jobs) -> None:
+    The job functions come from sms.wiring (sms.jobs imports this module): `deliver` takes a
+    message id, `drain` a batch size.
+    """
+
+    def __init__(self, jobs: Jobs, *, deliver: JobFunc, drain: JobFunc) -> None:
         self.jobs = jobs
+        self._deliver_job = deliver
+        self._drain_job = drain
 
     def enqueue(
         self, func: JobFunc | str, *args: Any, delay_seconds: float = 0, job_id: str | None = None
@@ -66,12 +75,26 @@ class _SmsJobs:
         if not self.jobs.enqueue(SMS_QUEUE, func, *args, delay_seconds=delay_seconds, **options):
             log.info("sms job %s already queued", job_id)
 
+    def redeliver(
+        self, message_id: str, *, delay_seconds: float = 0, job_id: str | None = None
+    ) -> None:
+        """Run the deliver job of one message after `delay_seconds`, once per `job_id`."""
+        self.enqueue(self._deliver_job, message_id, delay_seconds=delay_seconds, job_id=job_id)
+
 
 class RqDeliveryQueue(_SmsJobs):
     """Batch new messages on the ready list, drained by jobs (needs a worker)."""
 
-    def __init__(self, jobs: Jobs, connection: redis.Redis, *, batch: int = DRAIN_BATCH) -> None:
-        super().__init__(jobs)
+    def __init__(
+        self,
+        jobs: Jobs,
+        connection: redis.Redis,
+        *,
+        deliver: JobFunc,
+        drain: JobFunc,
+        batch: int = DRAIN_BATCH,
+    ) -> None:
+        super().__init__(jobs, deliver=deliver, drain=drain)
         self._redis = connection
         self._batch = batch
 
@@ -88,7 +111,7 @@ class RqDeliveryQueue(_SmsJobs):
 
     def _drain(self) -> None:
         # No result kept: nobody reads it, and storing it is one more write per job.
-        self.jobs.enqueue(SMS_QUEUE, DRAIN_JOB, self._batch, result_ttl=0)
+        self.jobs.enqueue(SMS_QUEUE, self._drain_job, self._batch, result_ttl=0)
 
 
 class InlineDeliveryQueue(_SmsJobs):
@@ -96,7 +119,7 @@ class InlineDeliveryQueue(_SmsJobs):
 
     def deliver(self, message_id: str) -> None:
         """Run the deliver job now."""
-        self.enqueue(DELIVER_JOB, message_id)
+        self.redeliver(message_id)
 
     def kick(self) -> None:
         """Nothing waits: every message was delivered inline."""

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from rq import Queue, SimpleWorker
 
 from civic.seed import seed_demo
-from payments.store import migrate as payments_migrate
+from gateway.schema import migrate_payments as payments_migrate
 from runtime import keys, logs
 from sms.providers.console import read_outbox
 from sms.queues import SMS_QUEUE

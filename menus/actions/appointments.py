@@ -25,8 +25,8 @@ from civic.ports import Backend, BackendUnavailableError
 from civic.privacy import visible_booking
 from civic.wording import local
 from menus.registry import ActionContext, ActionResult, Effect, Option, actions
+from sms.appointment_alerts import send_appointment_alert
 
-ALERT_JOB: Final = "gateway.appointment_alerts.send_appointment_alert"  # rq job (code, event)
 SMS_QUEUE: Final = "sms"
 NAME_LABEL_MAX: Final = 30
 DAY_LABEL_MAX: Final = 16  # "07/12 (120)"
@@ -58,7 +58,7 @@ def _day(ctx: ActionContext) -> date:
 def _alert(booking: Booking, event: str) -> Effect:
     return Effect(
         queue=SMS_QUEUE,
-        func=ALERT_JOB,
+        func=send_appointment_alert,
         args=(booking.code, event),
         job_id=f"appointment-{event}-{booking.code}-{booking.day.isoformat()}-{booking.minute}",
     )

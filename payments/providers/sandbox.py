@@ -31,6 +31,7 @@ from payments.providers.base import (
 )
 from payments.queues import JobScheduler
 from runtime import keys
+from runtime.jobs import JobFunc
 
 NAME: Final = "sandbox"
 NO_CALLBACK: Final = 3
@@ -64,9 +65,12 @@ class SandboxProvider:
         callback_url: Callable[[str, str], str],
         callback_delay_seconds: float,
         timeout_seconds: float = 5.0,
+        *,
+        callback_job: JobFunc,
     ) -> None:
         self._redis = connection
         self._jobs = jobs
+        self._callback_job = callback_job  # payments.jobs.sandbox_callback, from the wiring
         self._callback_url = callback_url
         self._delay = callback_delay_seconds
         self._timeout = timeout_seconds
@@ -113,7 +117,7 @@ class SandboxProvider:
             self.answer(intent.id)
         else:
             self._jobs.enqueue(
-                "payments.jobs.sandbox_callback",
+                self._callback_job,
                 intent.id,
                 delay_seconds=self._delay,
                 job_id=f"payment-sandbox-callback-{intent.id}",

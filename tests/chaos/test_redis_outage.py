@@ -17,8 +17,8 @@ from rq import Queue
 import runtime
 from civic.seed import seed_demo
 from gateway.app import create_app
+from gateway.schema import migrate_payments as payments_migrate
 from payments.queues import PAYMENTS_QUEUE
-from payments.store import migrate as payments_migrate
 from runtime import keys
 from tests.chaos.conftest import PrivateRedis
 from tests.conftest import UssdPhone

@@ -11,13 +11,14 @@ from rq import Queue, SimpleWorker
 from rq.registry import ScheduledJobRegistry
 
 import runtime
+from gateway.emulation import create_emulated_app
 from gateway.jobs import DEFAULT_RETRY, EffectEnqueuer, UnknownQueueError, rq_job_id
 from gateway.queues import QueueNames
-from gateway.request_alerts import send_request_alert
-from menus.actions.civic import ALERT_JOB
+from gateway.worker import JOB_MODULES
 from menus.registry import Effect, Enqueuer
 from runtime import keys
 from runtime.jobs import InlineJobs, Jobs, RqJobs, job_path, resolve_job
+from sms.request_alerts import send_request_alert
 from tests.gateway import sample_jobs
 
 REMEMBER = "tests.gateway.sample_jobs.remember"
@@ -158,9 +159,7 @@ def test_a_slow_inline_effect_never_holds_the_hop(app: Flask, redis_client: redi
 
 
 def test_the_emulation_wires_the_inline_enqueuer() -> None:
-    from gateway.app import create_app  # noqa: PLC0415
-
-    create_app({"emulate_redis": True})
+    create_emulated_app()
     try:
         assert isinstance(runtime.current().get(Jobs), InlineJobs)  # type: ignore[type-abstract]
     finally:
@@ -180,6 +179,8 @@ def test_jobs_are_named_by_reference() -> None:
         job_path(lambda: None)
 
 
-def test_the_request_alert_job_named_by_menus_is_the_gateways() -> None:
-    # menus sits below gateway, so it names the job by path: this pins the path to the function.
-    assert job_path(send_request_alert) == ALERT_JOB
+def test_the_request_alert_job_menus_names_by_reference_is_preloaded_by_the_worker() -> None:
+    # menus.actions.civic passes the function itself (sms sits below menus): its module must
+    # be one the preload worker imports, and its path must lead back to it.
+    assert send_request_alert.__module__ in JOB_MODULES
+    assert resolve_job(job_path(send_request_alert)) is send_request_alert

@@ -16,7 +16,7 @@ import runtime
 from civic.seed import seed_demo
 from gateway.app import create_app
 from gateway.metrics import Metrics, hops_key
-from payments.store import migrate as payments_migrate
+from gateway.schema import migrate_payments as payments_migrate
 from sms.service import SmsService
 from tests.conftest import UssdPhone
 from tests.gateway.rq_alive import rq_alive

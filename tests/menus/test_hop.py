@@ -9,10 +9,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+import runtime
 from menus.hop import HopHandler, UssdReply, UssdRequest, latest_input
 from menus.model import MenuSpec
 from sessions.store import SessionStore, lock_key, resume_key, session_key
-from sms.encoding import cost
 from tests.menus.conftest import (
     HandlerFactory,
     Phone,
@@ -21,6 +21,7 @@ from tests.menus.conftest import (
     build_registry,
     stored,
 )
+from text.encoding import cost
 
 
 def lines(reply: UssdReply) -> list[str]:
@@ -362,8 +363,6 @@ def test_bad_request_and_unavailable_in_the_default_language(handler: HopHandler
 
 
 def test_redis_down_gives_the_unavailable_end(spec: MenuSpec, enqueuer: RecordingEnqueuer) -> None:
-    import runtime  # noqa: PLC0415
-
     no_retry = Retry(NoBackoff(), 0)
     dead = redis.Redis(port=1, socket_connect_timeout=0.2, socket_timeout=0.2, retry=no_retry)
     store = SessionStore(dead, ttl_seconds=60, resume_window_seconds=60)

@@ -19,7 +19,7 @@ from civic.ports import Assessment
 from civic.seed import seed_demo
 from civic.sql import SqlBackend
 from fakes.daraja import FakeDaraja
-from payments import store as payment_store
+from gateway.schema import migrate_payments
 from payments.model import Intent
 from payments.providers.sandbox import SandboxProvider
 from payments.queues import PAYMENTS_QUEUE
@@ -42,7 +42,7 @@ def app_config(
 ) -> dict[str, Any]:
     """Return settings with payments on: mpesa through Daraja, airtel through the sandbox."""
     seed_demo(app_config["database_url"])
-    payment_store.migrate(app_config["database_url"])
+    migrate_payments(app_config["database_url"])
     state = fake_daraja.state
     return {
         **app_config,

@@ -14,12 +14,12 @@ from rq import Queue, SimpleWorker
 import runtime
 from payments.receipts import normalize
 from runtime import keys
-from sms.encoding import cost
 from sms.preferences import Preferences
 from sms.providers.console import read_outbox
 from sms.queues import SMS_QUEUE
 from tests.conftest import UssdPhone
 from tests.payments.conftest import SANDBOX_PHONE, Payments
+from text.encoding import cost
 
 AGENT = {"Authorization": "Bearer demo-agent-key"}
 _CODE = re.compile(r"\b\d{4}-\d{4}-\d{2,4}(?:-\d{1,4})*\b")

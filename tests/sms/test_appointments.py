@@ -15,7 +15,7 @@ import runtime
 from civic.appointments import AppointmentService, Booking, BookingStatus, check_catalogue
 from civic.seed import seed_demo
 from civic.sql import SqlBackend, make_engine
-from gateway.appointment_alerts import announce, send_due_reminders
+from sms.appointment_alerts import announce, send_due_reminders
 from sms.keywords import Keyword, parse
 from sms.preferences import Preferences
 from sms.providers.console import read_outbox

@@ -11,16 +11,18 @@ import redis
 from flask import Flask
 
 import runtime
-from fakes.africastalking import FakeAfricasTalking
+from fakes.africastalking import Behaviour, FakeAfricasTalking
+from runtime.jobs import job_path
 from sms.delivery import DeliverOutcome, Dispatcher
 from sms.jobs import deliver_ready
 from sms.providers.console import read_outbox
-from sms.queues import DRAIN_BATCH, DRAIN_JOB, ready_key
+from sms.queues import DRAIN_BATCH, ready_key
 from sms.service import SmsService
 from sms.store import MessageStore, Status
 from sms.sweeper import Sweeper
 from tests.sms.conftest import Jobs, message
 
+DRAIN_JOB = job_path(deliver_ready)  # the dotted path rq stores
 PARAMS = {"ref": "12345674", "document": "Acte de naissance", "short_code": "*384*12#"}
 
 
@@ -130,8 +132,6 @@ class TestThroughTheFakeApi:
     def test_a_failing_api_mid_batch_retries_each_message_alone(
         self, app: Flask, jobs: Jobs, store: MessageStore, fake_at: FakeAfricasTalking
     ) -> None:
-        from fakes.africastalking import Behaviour  # noqa: PLC0415
-
         fake_at.script(Behaviour(http_status=503), Behaviour(http_status=503))
         ids = _send(4)
         jobs.run()  # two answered 503: each retried alone by a deliver job (no delay in tests)

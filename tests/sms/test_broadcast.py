@@ -10,13 +10,19 @@ import redis
 from flask import Flask
 
 import runtime
+from gateway.cli import main as gateway_main
 from runtime import keys
-from sms.__main__ import main
 from sms.broadcast import Broadcaster, BroadcastProgress, read_rows
 from sms.preferences import Preferences
 from sms.providers.console import read_outbox
 from sms.service import SmsService
 from tests.sms.conftest import Jobs
+
+
+def main(argv: list[str]) -> int:
+    """Run `python -m gateway sms <argv>` in this process."""
+    return gateway_main(["sms", *argv])
+
 
 PHONES = ["+243810000011", "0810000012", "+243810000013", "not-a-phone", "+243810000015"]
 PARAMS = {"tax": "Taxe voirie", "date": "31/03", "short_code": "*384*12#"}

@@ -13,10 +13,16 @@ from flask import Flask
 
 import runtime
 from fakes.africastalking import FakeAfricasTalking
-from sms.__main__ import main
+from gateway.cli import main as gateway_main
 from sms.service import SmsService
 from sms.store import MessageStore, Status
 from tests.sms.conftest import PHONE, Jobs
+
+
+def main(argv: list[str]) -> int:
+    """Run `python -m gateway sms <argv>` in this process."""
+    return gateway_main(["sms", *argv])
+
 
 PORTAL = {"Authorization": "Bearer demo-portal-key"}
 
