@@ -447,6 +447,11 @@ class Settings:
         3650,
         "payments and receipts keep the payer's phone this long, then a keyed hash",
     )
+    retention_appointments_days: int = _setting(
+        "RETENTION_APPOINTMENTS_DAYS",
+        365,
+        "appointments keep the booking phone this long after their day, then a keyed hash",
+    )
     retention_messages_days: int = _setting(
         "RETENTION_MESSAGES_DAYS", 30, "SMS message log records (Redis) are kept this long"
     )

@@ -96,6 +96,7 @@ def retention_policy(settings: Settings) -> RetentionPolicy:
     return RetentionPolicy(
         requests_days=settings.retention_requests_days,
         payments_days=settings.retention_payments_days,
+        appointments_days=settings.retention_appointments_days,
         messages_days=settings.retention_messages_days,
         events_days=settings.retention_events_days,
     )

@@ -21,6 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from civic import sql as civic
+from civic import sql_tables as civic_tables
+from civic.appointments import BookingStatus
 from civic.cipher import FieldCipher, is_sealed, mask_value
 from payments import tables as pay
 from runtime import keys
@@ -59,7 +61,12 @@ class Stores:
 def build_collectors(stores: Stores) -> list[Collector]:
     """Return every collector, SQL first (the order of an export)."""
     civic_side = (
-        [requests_collector(stores), citizens_collector(stores), civic_payments_collector(stores)]
+        [
+            requests_collector(stores),
+            citizens_collector(stores),
+            civic_payments_collector(stores),
+            appointments_collector(stores),
+        ]
         if stores.civic_sql
         else []  # the portal answers for its own records
     )
@@ -160,6 +167,34 @@ def citizens_collector(s: Stores) -> Collector:
             return int(conn.execute(t.delete().where(t.c.phone == phone)).rowcount)
 
     return Collector("citizen", export, erase)
+
+
+def appointments_collector(s: Stores) -> Collector:
+    """Appointments booked from the phone; kept anonymised (the counter's statistics).
+
+    A booking still to come is cancelled by the erasure: its place goes back to the others and
+    no reminder can reach a number that is no longer there.
+    """
+    t = civic_tables.appointments
+
+    def export(phone: str) -> list[Record]:
+        with s.engine.connect() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.phone == phone).order_by(t.c.day)).all()
+        return [{k: v for k, v in _row(r).items() if k != "idempotency_key"} for r in rows]
+
+    def erase(phone: str, ref: str) -> int:
+        with s.engine.begin() as conn:
+            conn.execute(
+                t.update()
+                .where(t.c.phone == phone, t.c.status == BookingStatus.BOOKED.value)
+                .values(status=BookingStatus.CANCELLED.value, seat=None, remind_from=None)
+            )
+            changed = conn.execute(
+                t.update().where(t.c.phone == phone).values(phone=ref, agent_id=None)
+            )
+            return int(changed.rowcount)
+
+    return Collector("appointments", export, erase)
 
 
 def civic_payments_collector(s: Stores) -> Collector:

@@ -8,7 +8,9 @@ already drop sessions, resume snapshots, limits and callbacks; this job does the
 - payments: after RETENTION_PAYMENTS_DAYS, payments and intents keep amounts, dates and
   receipt codes, the phone becomes a keyed hash and raw operator callbacks are emptied;
 - messages: SMS log records older than RETENTION_MESSAGES_DAYS are deleted;
-- events: USSD events older than RETENTION_EVENTS_DAYS are trimmed from the stream.
+- events: USSD events older than RETENTION_EVENTS_DAYS are trimmed from the stream;
+- appointments: RETENTION_APPOINTMENTS_DAYS after its day, a booking keeps service, day and
+  status; its phone becomes a keyed hash and the marking agent's id goes.
 
 Time comes from the caller (`sweep(now)`): tests move it, nothing sleeps. Counts go to a Redis
 hash that /metrics shows (`guichet_retention_total{class}`).
@@ -25,6 +27,7 @@ from typing import Final
 import sqlalchemy as sa
 
 from civic import sql as civic
+from civic import sql_tables as civic_tables
 from civic.workflow import FINAL
 from payments import tables as pay
 from personal_data.collectors import ERASED, Stores, events_key
@@ -51,6 +54,7 @@ class RetentionPolicy:
     payments_days: int
     messages_days: int
     events_days: int
+    appointments_days: int = 0
 
 
 class RetentionSweeper:
@@ -81,6 +85,9 @@ class RetentionSweeper:
             if p.messages_days
             else 0,
             "events": self._events(now - timedelta(days=p.events_days)) if p.events_days else 0,
+            "appointments": self._appointments(now - timedelta(days=p.appointments_days))
+            if p.appointments_days and self._s.civic_sql
+            else 0,
         }
         pipe = self._s.redis.pipeline(transaction=False)
         for name, count in counts.items():
@@ -122,6 +129,25 @@ class RetentionSweeper:
                     h.update()
                     .where(h.c.reference == row.reference)
                     .values(reason=None, pickup=None)
+                )
+                done += 1
+        return done
+
+    def _appointments(self, cutoff: datetime) -> int:
+        # The booking stays (the counter's statistics), without the phone that made it.
+        t = civic_tables.appointments
+        query = (
+            sa.select(t.c.code, t.c.phone)
+            .where(t.c.day < cutoff.date(), ~t.c.phone.startswith("ref:"))
+            .limit(_BATCH)
+        )
+        done = 0
+        with self._s.engine.begin() as conn:
+            for row in conn.execute(query).all():
+                conn.execute(
+                    t.update()
+                    .where(t.c.code == row.code)
+                    .values(phone=self._ref(row.phone), agent_id=None)
                 )
                 done += 1
         return done

@@ -70,6 +70,17 @@ class Citizen:
         assert self.ussd.type("2").end
         self.work()
 
+    def book_an_appointment(self) -> None:
+        """USSD: book the first free place at the health centre (menu 7)."""
+        self.ussd.dial(self.phone)
+        services = self.ussd.type("7", "1").body
+        [option] = [
+            line.partition(". ")[0] for line in services.splitlines() if "Centre de santé" in line
+        ]
+        self.ussd.type(option, "1", "1")
+        assert self.ussd.type("1").end
+        self.work()
+
     def session_ended(self) -> None:
         """Africa's Talking: the end-of-session notification of the last session."""
         response = self.client.post(
@@ -105,6 +116,7 @@ class Citizen:
         self.pay_a_tax()
         self.session_ended()
         self.request_a_birth_certificate()
+        self.book_an_appointment()
         self.otp()
         self.text("LANGUE en")
         self.text("STOP")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from rq import Queue
 
 from civic import sql as civic_sql
+from civic import sql_tables as civic_tables
 from civic.workflow import FINAL
 from gateway.config import Settings
 from gateway.container import personal_data_stores, retention_policy
@@ -22,8 +23,10 @@ from sms.store import MessageStore
 from tests.personal_data.conftest import CITIZEN, Citizen
 
 DAY = timedelta(days=1)
-POLICY = RetentionPolicy(requests_days=3650, payments_days=3650, messages_days=30, events_days=90)
-NOTHING = {"requests": 0, "payments": 0, "messages": 0, "events": 0}
+POLICY = RetentionPolicy(
+    requests_days=3650, payments_days=3650, messages_days=30, events_days=90, appointments_days=365
+)
+NOTHING = {"requests": 0, "payments": 0, "messages": 0, "events": 0, "appointments": 0}
 
 
 @pytest.fixture
@@ -38,6 +41,13 @@ def owners(stores: Stores) -> dict[str, str]:
     with stores.engine.connect() as conn:
         rows = conn.execute(sa.select(t.c.reference, t.c.status, t.c.owner_phone)).all()
     return {r.reference: f"{r.status}:{r.owner_phone}" for r in rows}
+
+
+def booked(stores: Stores) -> list[tuple[date, str]]:
+    """Return each appointment's (day, phone)."""
+    t = civic_tables.appointments
+    with stores.engine.connect() as conn:
+        return [(r.day, r.phone) for r in conn.execute(sa.select(t.c.day, t.c.phone))]
 
 
 def logged(stores: Stores) -> int:
@@ -63,6 +73,13 @@ def test_each_class_goes_the_day_its_retention_ends_and_not_before(
     assert list(citizen.redis.scan_iter(MessageStore.key("*"))) == []
     assert sweeper.sweep(now + 89 * DAY) == NOTHING
     assert sweeper.sweep(now + 91 * DAY) == {**NOTHING, "events": 2}
+    # The booking (tomorrow at the earliest, within two weeks) keeps its phone a year after its day.
+    [(day, phone)] = booked(stores)
+    assert phone == CITIZEN
+    until = datetime.combine(day, datetime.min.time(), UTC) + 365 * DAY - now
+    assert sweeper.sweep(now + until) == NOTHING
+    assert sweeper.sweep(now + until + DAY) == {**NOTHING, "appointments": 1}
+    assert booked(stores) == [(day, "ref:" + stores.phone_ref(CITIZEN))]
     before = owners(stores)
     assert sweeper.sweep(now + 3649 * DAY) == NOTHING
     assert owners(stores) == before
@@ -112,6 +129,7 @@ def test_the_job_sweeps_then_schedules_its_next_tick(citizen: Citizen) -> None:
         b"payments",
         b"messages",
         b"events",
+        b"appointments",
     }
     # The next tick went to rq (the app's job port), on the queue the worker listens to.
     scheduled = Queue(keys.queue(RETENTION_QUEUE), connection=citizen.redis)

@@ -44,6 +44,8 @@ def test_export_returns_every_record_of_the_number(citizen: Citizen, stores: Sto
     assert BIRTH_DATE not in json.dumps(document)
     assert "CD-1234567" not in json.dumps(document)  # the register's ID number, masked too
     assert len(records["requests"]) >= 10  # the demo citizen's seeded requests too
+    [booking] = records["appointments"]
+    assert (booking["service_code"], booking["status"]) == ("health", "booked")
     assert records["citizen"][0]["name"] == "Amani Kahindo"
     assert records["citizen"][0]["id_number"] == "••••••••67"
     assert {p["assessment_id"] for p in records["payments"]} >= {"road-100001-2026"}
@@ -103,6 +105,9 @@ def test_erasure_leaves_no_trace_outside_what_must_be_kept(
     assert set(kept_intents) == {ref}
     assert receipts == 2
     assert owners_list == [ref]
+    with engine.connect() as conn:
+        [booking] = conn.execute(sa.text("SELECT phone, status, seat FROM civic_appointments"))
+    assert tuple(booking) == (ref, "cancelled", None)  # its place goes back to the others
     [row] = audit_rows(stores)
     assert (row.act, row.reason, row.phone_ref) == (
         "erase",
