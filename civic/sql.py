@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from civic.appointments import AppointmentService, Attendance, Booking
-from civic.cipher import FieldCipher
 from civic.ports import (
     Assessment,
     Citizen,
@@ -54,6 +53,7 @@ from civic.sql_tables import (
     tax_types,
 )
 from civic.sql_taxes import SqlTaxes
+from runtime.sealing import Sealer
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -89,11 +89,11 @@ class SqlBackend:
         *,
         reference_factory: Callable[[], str] = new_reference,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        cipher: FieldCipher | None = None,
+        cipher: Sealer | None = None,
     ) -> None:
         self._engine = engine
         # ID numbers and dates of birth are sealed at rest (civic/cipher.py).
-        self._cipher = cipher or FieldCipher.from_setting("")
+        self._cipher = cipher or Sealer.from_setting("")
         self.catalogue = SqlCatalogue(engine)
         self.taxes = SqlTaxes(engine)
         self.requests = SqlRequests(
@@ -113,14 +113,14 @@ class SqlBackend:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         connect_timeout: float | None = None,
-        cipher: FieldCipher | None = None,
+        cipher: Sealer | None = None,
     ) -> SqlBackend:
         """Return a backend on `database_url` (does not connect yet)."""
         engine = make_engine(database_url, timeout=timeout, connect_timeout=connect_timeout)
         return cls(engine, cipher=cipher)
 
     @property
-    def cipher(self) -> FieldCipher:
+    def cipher(self) -> Sealer:
         """Return the cipher of sealed values (rotation, exports)."""
         return self._cipher
 

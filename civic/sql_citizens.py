@@ -8,17 +8,17 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import Engine
 
-from civic.cipher import FieldCipher
 from civic.ports import BackendUnavailableError, Citizen
 from civic.sql_engine import guarded
 from civic.sql_rows import CITIZENS
 from civic.sql_tables import citizens
+from runtime.sealing import Sealer
 
 
 class SqlCitizens:
     """The civic_citizens table."""
 
-    def __init__(self, engine: Engine, cipher: FieldCipher) -> None:
+    def __init__(self, engine: Engine, cipher: Sealer) -> None:
         self._engine = engine
         self._cipher = cipher  # the ID number is sealed at rest (civic/cipher.py)
 

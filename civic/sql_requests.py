@@ -16,7 +16,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
 from civic import workflow
-from civic.cipher import FieldCipher, sealed_fields
+from civic.cipher import open_dossier, seal_dossier, sealed_fields
 from civic.ports import (
     BackendUnavailableError,
     Decision,
@@ -35,6 +35,7 @@ from civic.sql_catalogue import SqlCatalogue
 from civic.sql_engine import guarded
 from civic.sql_rows import REQUESTS, history_values, load_requests
 from civic.sql_tables import request_history, requests
+from runtime.sealing import Sealer
 
 _NEW_REFERENCE_TRIES: Final = 8
 _DECIDE_TRIES: Final = 3
@@ -60,7 +61,7 @@ class SqlRequests:
         *,
         reference_factory: Callable[[], str],
         clock: Callable[[], datetime],
-        cipher: FieldCipher,
+        cipher: Sealer,
     ) -> None:
         self._engine = engine
         self._catalogue = catalogue
@@ -136,14 +137,14 @@ class SqlRequests:
         return dataclasses.replace(
             request,
             id_number=self._cipher.seal(request.id_number),
-            dossier=self._cipher.seal_dossier(request.dossier, sealed_fields(document)),
+            dossier=seal_dossier(self._cipher, request.dossier, sealed_fields(document)),
         )
 
     def _opened(self, request: DocumentRequest) -> DocumentRequest:
         return dataclasses.replace(
             request,
             id_number=self._cipher.open(request.id_number),
-            dossier=self._cipher.open_dossier(request.dossier),
+            dossier=open_dossier(self._cipher, request.dossier),
         )
 
     def _request_by_key(self, key: str) -> DocumentRequest | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import redis
 
 import runtime
-from civic.cipher import FieldCipher
 from civic.http import HttpBackend
 from civic.ports import Backend
 from civic.sql import SqlBackend, make_engine
@@ -34,8 +33,9 @@ from runtime.guesses import GuessLimiter
 from runtime.jobs import QueueConnection, jobs_for
 from runtime.masking import phone_ref
 from runtime.ratelimit import Rate
+from runtime.sealing import Sealer
 from sessions.store import SessionStore
-from sms.sealing import PhoneSeal
+from sms.derived_keys import message_sealer, preference_ref
 from sms.wiring import SmsOptions
 from sms.wiring import wire as wire_sms
 
@@ -84,10 +84,11 @@ def personal_data_stores(settings: Settings, client: redis.Redis) -> Stores:
     return Stores(
         engine=make_engine(settings.database_url, timeout=settings.civic_read_timeout),
         redis=client,
-        cipher=FieldCipher.from_setting(settings.personal_data_keys),
+        # The SMS log's cipher: it also opens numbers queued before PERSONAL_DATA_KEYS sealed them.
+        cipher=message_sealer(settings.personal_data_keys, settings.otp_key),
         phone_ref=lambda phone: phone_ref(phone, key),
         civic_sql=settings.civic_backend == "sql",
-        preference_ref=PhoneSeal(settings.otp_key.encode()).ref,
+        preference_ref=preference_ref(settings.otp_key),
     )
 
 
@@ -156,6 +157,7 @@ def _wire_sms(container: runtime.Container, settings: Settings) -> None:
         at_api_base_url=settings.at_api_base_url,
         at_timeout_seconds=settings.at_timeout_seconds,
         otp_key=settings.otp_key,
+        personal_data_keys=settings.personal_data_keys,
         inbound_rate=settings.rate_sms_inbound,
         otp_rate=settings.rate_otp_sends,
         sending_lease_seconds=settings.sms_sending_lease_seconds,
@@ -197,7 +199,7 @@ def _wire_civic(container: runtime.Container, settings: Settings) -> None:
             settings.database_url,
             timeout=settings.civic_read_timeout,
             connect_timeout=settings.civic_connect_timeout,
-            cipher=FieldCipher.from_setting(settings.personal_data_keys),
+            cipher=Sealer.from_setting(settings.personal_data_keys),
         )
     container.register(Backend, backend)  # type: ignore[type-abstract]
     # The privacy rule's guess budget (civic/privacy.py), shared by USSD and SMS lookups.

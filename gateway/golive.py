@@ -19,7 +19,6 @@ import redis
 from sqlalchemy import exc
 from sqlalchemy.engine import make_url
 
-from civic.cipher import DEVELOPMENT_KEY, CipherKeyError, FieldCipher
 from civic.seed import demo_data
 from civic.sql import make_engine
 from gateway.config import ConfigError, Settings, refusal
@@ -30,6 +29,7 @@ from payments.providers.base import Provider, refused_currencies
 from payments.queues import PaymentJobs
 from payments.wiring import build_providers
 from runtime.jobs import InlineJobs
+from runtime.sealing import DEVELOPMENT_KEY, CipherKeyError, Sealer
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def personal_data_problems(settings: Settings) -> list[str]:
     if not keys:
         return ["PERSONAL_DATA_KEYS is missing (ID numbers and dates of birth are sealed with it)"]
     try:
-        FieldCipher(keys)
+        Sealer(keys)
     except CipherKeyError as error:
         return [f"PERSONAL_DATA_KEYS: {error}"]
     if DEVELOPMENT_KEY in keys:

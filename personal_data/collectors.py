@@ -23,9 +23,10 @@ from sqlalchemy.engine import Engine
 from civic import sql as civic
 from civic import sql_tables as civic_tables
 from civic.appointments import BookingStatus
-from civic.cipher import FieldCipher, is_sealed, mask_value
+from civic.cipher import mask_value
 from payments import tables as pay
 from runtime import keys
+from runtime.sealing import Sealer, is_sealed
 from sms import tables as sms_tables
 from sms.providers.console import outbox_key
 from sms.store import MessageStore, text
@@ -51,10 +52,10 @@ class Stores:
 
     engine: Engine
     redis: redis.Redis
-    cipher: FieldCipher
+    cipher: Sealer
     phone_ref: Callable[[str], str]
     civic_sql: bool = True  # False when the city's portal holds requests (CIVIC_BACKEND=http)
-    # sms.sealing.PhoneSeal.ref: the key of a phone's row in sms_preferences (another key).
+    # sms.derived_keys.preference_ref: the key of a phone's row in sms_preferences (another key).
     preference_ref: Callable[[str], str] = lambda phone: phone
 
 
@@ -102,7 +103,7 @@ def _row(row: Any) -> Record:  # any sa.Row
     return {k: jsonable(v) for k, v in row._mapping.items()}
 
 
-def _masked(cipher: FieldCipher, value: str | None) -> str | None:
+def _masked(cipher: Sealer, value: str | None) -> str | None:
     # A sealed value leaves masked; a plain legacy one too if it was sealed by nature.
     return mask_value(cipher.open(value)) if value else value
 

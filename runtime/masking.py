@@ -21,9 +21,12 @@ def mask_phone(phone: str) -> str:
     return f"+{head} {rest[:2]}{_MASK * (len(rest) - 4)}{rest[-2:]}"
 
 
-def phone_ref(phone: str, key: bytes) -> str:
-    """Return a keyed, non-reversible id of `phone` to correlate log lines about one person."""
-    return hmac.new(key, phone.encode(), hashlib.sha256).hexdigest()[:12]
+def phone_ref(phone: str, key: bytes, *, chars: int = 12) -> str:
+    """Return a keyed, non-reversible id of `phone`: HMAC-SHA256, its first `chars` hex digits.
+
+    The one keyed hash of a number: log correlation (12 digits, LOG_REF_KEY) and the key of
+    the SMS preferences (32 digits, a key derived from OTP_KEY: sms.derived_keys)."""
+    return hmac.new(key, phone.encode(), hashlib.sha256).hexdigest()[:chars]
 
 
 def mask_secret(_secret: str) -> str:

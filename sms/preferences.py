@@ -10,14 +10,15 @@ Both limits are token buckets of runtime.ratelimit (keys `<prefix>:rl:sms-budget
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 import redis
 
 from runtime import keys
 from runtime.ratelimit import Decision, Rate, RateLimiter
+from sms.derived_keys import preference_ref
 from sms.preference_store import PreferenceStore, Stored
-from sms.sealing import PhoneSeal
 from sms.store import text
 
 CACHE_TTL_SECONDS: Final = 24 * 3600
@@ -39,11 +40,12 @@ class Preferences:
         self,
         client: redis.Redis,
         store: PreferenceStore | None = None,
-        seal: PhoneSeal | None = None,
+        ref: Callable[[str], str] | None = None,
     ) -> None:
         self._redis = client
         self._store = store
-        self._seal = seal or PhoneSeal(b"")
+        # The key of a phone in sms_preferences and its Redis cache (sms.derived_keys).
+        self._ref = ref or preference_ref("")
         self._limiters: dict[tuple[str, Rate], RateLimiter] = {}
 
     def opted_out(self, phone: str) -> bool:
@@ -60,7 +62,7 @@ class Preferences:
             else:
                 self._redis.srem(opted_out_key(), phone)
             return
-        self._store.set_opted_out(self._seal.ref(phone), opted_out)
+        self._store.set_opted_out(self._ref(phone), opted_out)
         self._cache(phone)  # overwrite, not delete: a reader's older value cannot stay
 
     def language(self, phone: str) -> str | None:
@@ -73,12 +75,12 @@ class Preferences:
     def set_language(self, phone: str, lang: str) -> None:
         """Remember the phone's language for both channels (SQL, then Redis)."""
         if self._store is not None:
-            self._store.set_language(self._seal.ref(phone), lang)
+            self._store.set_language(self._ref(phone), lang)
             self._cache(phone)
         self._redis.set(keys.phone_language(phone), lang, ex=LANGUAGE_TTL_SECONDS)
 
     def _cache_key(self, phone: str) -> str:
-        return keys.key("sms", "pref", self._seal.ref(phone))  # hash: stop (0/1), lang ("" = none)
+        return keys.key("sms", "pref", self._ref(phone))  # hash: stop (0/1), lang ("" = none)
 
     def _stored(self, phone: str) -> Stored:
         assert self._store is not None
@@ -92,7 +94,7 @@ class Preferences:
     def _cache(self, phone: str) -> Stored:
         assert self._store is not None
         key = self._cache_key(phone)
-        stored = self._store.get(self._seal.ref(phone))
+        stored = self._store.get(self._ref(phone))
         pipe = self._redis.pipeline()
         pipe.hset(key, mapping={"stop": int(stored.opted_out), "lang": stored.lang or ""})
         pipe.expire(key, CACHE_TTL_SECONDS)

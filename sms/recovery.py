@@ -26,9 +26,9 @@ from typing import Final
 
 import redis
 
+from runtime.sealing import Sealer
 from sms.message_log import LoggedMessage, MessageLog
 from sms.queues import DeliveryQueue
-from sms.sealing import PhoneSeal
 from sms.store import MessageStore, Status
 from sms.tables import utcnow
 from sms.templates import TemplateBook, TemplateError
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 CHUNK: Final = 500
 OTP_LOST: Final = "expired: secret lost with Redis, ask again"
 INTERRUPTED: Final = "interrupted: Redis lost it while sending; not resent (at most once)"
-UNSEALABLE: Final = "lost: number cannot be unsealed (OTP_KEY changed?)"
+UNSEALABLE: Final = "lost: number cannot be unsealed (PERSONAL_DATA_KEYS changed?)"
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Recovery:
         store: MessageStore,
         book: TemplateBook,
         queue: DeliveryQueue,
-        seal: PhoneSeal,
+        seal: Sealer,
         client: redis.Redis,
         grace_seconds: float,
     ) -> None:

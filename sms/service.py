@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 from runtime.logs import current_phone_ref
 from runtime.masking import mask_phone
+from runtime.sealing import Sealer
+from sms.derived_keys import message_sealer
 from sms.message_log import MessageLog
 from sms.phones import PhonePolicy
 from sms.preferences import Preferences
 from sms.queues import DeliveryQueue
-from sms.sealing import PhoneSeal
 from sms.store import MessageStore, Status, idem_digest
 from sms.templates import TemplateBook
 from text.encoding import cost
@@ -56,11 +57,11 @@ class SmsService:
         queue: DeliveryQueue,
         daily_budget: int,
         log: MessageLog | None = None,
-        seal: PhoneSeal | None = None,
+        seal: Sealer | None = None,
     ) -> None:
         self.book = book
         self._log = log
-        self._seal = seal or PhoneSeal(b"")
+        self._seal = seal or message_sealer("", "")
         self._store = store
         self._prefs = preferences
         self._phones = phones

@@ -15,6 +15,7 @@ from runtime.jobs import jobs_for
 from runtime.ratelimit import Rate
 from sms.callbacks import CallbackInbox
 from sms.delivery import DeliveryPolicy, Dispatcher
+from sms.derived_keys import message_sealer, preference_ref
 from sms.inbound import InboundRouter
 from sms.jobs import deliver, deliver_ready, handle_delivery_report, handle_inbound
 from sms.message_log import MessageLog
@@ -27,7 +28,6 @@ from sms.providers.base import SmsProvider
 from sms.providers.console import ConsoleProvider
 from sms.queues import DeliveryQueue, InlineDeliveryQueue, RqDeliveryQueue
 from sms.recovery import Recovery
-from sms.sealing import PhoneSeal
 from sms.service import SmsService
 from sms.store import MessageStore
 from sms.sweeper import Sweeper
@@ -55,6 +55,7 @@ class SmsOptions:
     at_api_base_url: str = "https://api.africastalking.com"
     at_timeout_seconds: float = 10.0
     otp_key: str = ""
+    personal_data_keys: str = ""  # seal the numbers of queued messages (runtime.sealing)
     inbound_rate: str = "30/3600"  # inbound SMS kept per phone (runtime.ratelimit syntax)
     otp_rate: str = "6/3600"  # OTP codes per phone, every purpose
     sending_lease_seconds: float = 60.0
@@ -111,9 +112,10 @@ def wire(container: runtime.Container, options: SmsOptions) -> None:
     # Nothing connects here: the tables are created at the first write (MessageLog.migrate).
     engine = log_engine(options.database_url)
     message_log = MessageLog(engine)
-    # OTP_KEY (required in production) keys the sealed numbers and the preferences' refs.
-    seal = PhoneSeal(options.otp_key.encode())
-    preferences = Preferences(client, PreferenceStore(engine), seal)
+    # PERSONAL_DATA_KEYS seal the queued numbers (old ones also open with the OTP_KEY derived
+    # key); OTP_KEY keys the preferences' refs (sms.derived_keys).
+    seal = message_sealer(options.personal_data_keys, options.otp_key)
+    preferences = Preferences(client, PreferenceStore(engine), preference_ref(options.otp_key))
     regions = [r for r in options.allowed_countries.split(",") if r.strip()] or [options.country]
     sms = SmsService(
         book=book,

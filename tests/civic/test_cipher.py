@@ -7,8 +7,9 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from civic import sql
-from civic.cipher import PREFIX, CipherKeyError, FieldCipher, mask_value
+from civic.cipher import mask_value
 from civic.ports import Citizen
+from runtime.sealing import PREFIX, CipherKeyError, Sealer
 
 OWNER = "+243810000077"
 DOSSIER = {"birth_date": "14/02/1990", "birth_place": "Goma", "purpose": "job"}
@@ -34,9 +35,7 @@ def new_request(backend: sql.SqlBackend, key: str = "k1") -> str:
 
 
 def test_id_numbers_and_dates_of_birth_are_sealed_in_sql_and_read_whole(sqlite_url: str) -> None:
-    backend = sql.SqlBackend.from_url(
-        sqlite_url, cipher=FieldCipher([Fernet.generate_key().decode()])
-    )
+    backend = sql.SqlBackend.from_url(sqlite_url, cipher=Sealer([Fernet.generate_key().decode()]))
     try:
         reference = new_request(backend)
         row = raw_request(backend, reference)
@@ -62,17 +61,17 @@ def test_id_numbers_and_dates_of_birth_are_sealed_in_sql_and_read_whole(sqlite_u
 
 def test_a_new_key_first_still_opens_what_the_old_key_sealed() -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    sealed = FieldCipher([old]).seal("CD-1")
-    rotated = FieldCipher([new, old])
+    sealed = Sealer([old]).seal("CD-1")
+    rotated = Sealer([new, old])
     assert rotated.open(sealed) == "CD-1"
     resealed = rotated.reseal(sealed)
-    assert FieldCipher([new]).open(resealed) == "CD-1"
-    assert FieldCipher([old]).open(resealed) != "CD-1"  # only the new key opens it now
+    assert Sealer([new]).open(resealed) == "CD-1"
+    assert Sealer([old]).open(resealed) != "CD-1"  # only the new key opens it now
     assert rotated.open("plain legacy") == "plain legacy"
 
 
 def test_a_bad_key_is_refused_and_masks_keep_two_characters() -> None:
     with pytest.raises(CipherKeyError, match="key 2 is not a Fernet key"):
-        FieldCipher([Fernet.generate_key().decode(), "short"])
+        Sealer([Fernet.generate_key().decode(), "short"])
     assert mask_value("CD-7654321") == "••••••••21"
     assert mask_value("14/02/1990") == "••••••••90"

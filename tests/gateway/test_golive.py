@@ -15,7 +15,6 @@ from sqlalchemy import delete
 
 import runtime
 from civic import sql
-from civic.cipher import DEVELOPMENT_KEY
 from civic.seed import demo_data, seed_demo
 from gateway import golive
 from gateway.app import create_app
@@ -24,6 +23,7 @@ from gateway.cli import main
 from gateway.cli.check import BEGIN, END, render_checklist, replace_checklist
 from gateway.config import ConfigError, Settings
 from gateway.schema import seed_demo as seed_demo_command
+from runtime.sealing import DEVELOPMENT_KEY
 from tests.hardening.test_production_settings import COMPLETE
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from pathlib import Path
 
 import redis
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
 from flask import Flask
 from sqlalchemy.engine import make_url
 
 import runtime
 from runtime.logs import current_phone_ref
+from runtime.sealing import PREFIX, Sealer
+from sms import tables
+from sms.derived_keys import message_sealer
 from sms.message_log import MessageLog
 from sms.otp import OtpService
 from sms.preferences import Preferences
 from sms.providers.console import read_outbox
 from sms.queues import DeliveryQueue
 from sms.recovery import INTERRUPTED, OTP_LOST, Recovery
-from sms.sealing import PhoneSeal
 from sms.service import SmsService
 from sms.store import MessageStore, Status
 from sms.templates import TemplateBook
+from sms.wiring import log_engine
 from tests.sms.conftest import OTHER, PHONE, Jobs, message
 
 PARAMS = {"ref": "12345674", "document": "Acte de naissance", "short_code": "*384*12#"}
@@ -38,7 +46,9 @@ def _recovery(app: Flask) -> Recovery:
         store=services.get(MessageStore),
         book=services.get(TemplateBook),
         queue=services.get(DeliveryQueue),  # type: ignore[type-abstract]
-        seal=PhoneSeal(app.config["SETTINGS"].otp_key.encode()),
+        seal=message_sealer(
+            app.config["SETTINGS"].personal_data_keys, app.config["SETTINGS"].otp_key
+        ),
         client=services.get(redis.Redis),
         grace_seconds=0,
     )
@@ -165,3 +175,62 @@ def test_stop_and_language_survive_an_empty_redis(redis_client: redis.Redis, job
     prefs.set_opted_out(PHONE, False)  # START
     redis_client.flushdb()
     assert not prefs.opted_out(PHONE)
+
+
+def _otp_secret(app: Flask) -> bytes:
+    """OTP_KEY as the message log and preferences derived their keys from it (dev fallback)."""
+    return app.config["SETTINGS"].otp_key.encode() or b"guichet-development"
+
+
+def test_numbers_are_sealed_with_personal_data_keys(app: Flask) -> None:
+    result = (
+        runtime.current()
+        .get(SmsService)
+        .send(PHONE, "request_created", PARAMS, idempotency_key="req:5")
+    )
+    logged = _log().get(result.message_id)
+    assert logged is not None and logged.sealed_phone is not None
+    assert logged.sealed_phone.startswith(PREFIX)
+    only_personal_data_keys = Sealer.from_setting(app.config["SETTINGS"].personal_data_keys)
+    assert only_personal_data_keys.unseal(logged.sealed_phone) == PHONE
+
+
+def test_a_number_sealed_before_the_one_cipher_is_still_sent(
+    app: Flask, jobs: Jobs, redis_client: redis.Redis, store: MessageStore
+) -> None:
+    result = (
+        runtime.current()
+        .get(SmsService)
+        .send(PHONE, "request_created", PARAMS, idempotency_key="req:6")
+    )
+    text = message(store, result.message_id).text
+    # What the message log wrote before it used PERSONAL_DATA_KEYS: a bare Fernet token
+    # under a key derived from OTP_KEY (the former sms.sealing.PhoneSeal).
+    old_key = hmac.new(_otp_secret(app), b"sms-message-log-seal", hashlib.sha256).digest()
+    old_token = Fernet(base64.urlsafe_b64encode(old_key)).encrypt(PHONE.encode()).decode()
+    engine = log_engine(app.config["SETTINGS"].database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            tables.messages.update()
+            .where(tables.messages.c.id == result.message_id)
+            .values(sealed_phone=old_token)
+        )
+    engine.dispose()
+    redis_client.flushdb()
+    report = _recovery(app).run()
+    assert (report.requeued, report.failed) == (1, 0)
+    jobs.run()
+    assert [e.text for e in read_outbox(redis_client, phone=PHONE)] == [text]
+
+
+def test_preferences_stay_under_the_key_they_were_stored_with(app: Flask) -> None:
+    runtime.current().get(Preferences).set_opted_out(PHONE, True)
+    # The ref sms_preferences rows were written under before the one cipher: unchanged, or
+    # every STOP would be lost at the upgrade.
+    ref_key = hmac.new(_otp_secret(app), b"sms-preferences-ref", hashlib.sha256).digest()
+    old_ref = hmac.new(ref_key, PHONE.encode(), hashlib.sha256).hexdigest()[:32]
+    engine = log_engine(app.config["SETTINGS"].database_url)
+    with engine.connect() as conn:
+        refs = conn.execute(sa.select(tables.preferences.c.phone_ref)).scalars().all()
+    engine.dispose()
+    assert refs == [old_ref]
