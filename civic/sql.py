@@ -92,7 +92,7 @@ class SqlBackend:
         cipher: Sealer | None = None,
     ) -> None:
         self._engine = engine
-        # ID numbers and dates of birth are sealed at rest (civic/cipher.py).
+        # ID numbers and dates of birth are sealed at rest (runtime/sealing.py).
         self._cipher = cipher or Sealer.from_setting("")
         self.catalogue = SqlCatalogue(engine)
         self.taxes = SqlTaxes(engine)

@@ -20,7 +20,7 @@ class SqlCitizens:
 
     def __init__(self, engine: Engine, cipher: Sealer) -> None:
         self._engine = engine
-        self._cipher = cipher  # the ID number is sealed at rest (civic/cipher.py)
+        self._cipher = cipher  # the ID number is sealed at rest (runtime/sealing.py)
 
     @guarded
     def get_citizen(self, phone: str) -> Citizen | None:

@@ -11,9 +11,9 @@ from typing import Final
 import sqlalchemy as sa
 
 # 2: reasons, offices, reason codes, office ids, dossiers, fees, events; 3: appointments;
-# 4: sealed ID numbers and dates (civic/cipher.py)
+# 4: sealed ID numbers and dates (runtime/sealing.py)
 SCHEMA_VERSION: Final = 4
-# Sealed values (civic/cipher.py) are longer than the clear ones: Fernet token of 40 chars.
+# Sealed values (runtime/sealing.py) are longer than the clear ones: Fernet token of 40 chars.
 SEALED_LENGTH: Final = 200
 
 

@@ -273,7 +273,10 @@ class Settings:
         "SMS_TEMPLATES_PATH", "sms_templates.yaml", "the SMS templates (fr, en, sw)"
     )
     otp_key: str = _setting(
-        "OTP_KEY", "", "HMAC key for stored OTPs (required in production; dev derives one)"
+        "OTP_KEY",
+        "",
+        "HMAC key for stored OTPs and SMS preference refs "
+        "(required in production; dev derives one)",
     )
     sms_callback_token: str = _setting(
         "SMS_CALLBACK_TOKEN",
@@ -430,12 +433,12 @@ class Settings:
         True,
         "serve the phone simulator at /simulator (production refuses it: set 0)",
     )
-    # --- personal data (personal_data/, civic/cipher.py; README "Personal data") ---
+    # --- personal data (personal_data/, runtime/sealing.py; README "Personal data") ---
     personal_data_keys: str = _setting(
         "PERSONAL_DATA_KEYS",
         "",
-        "comma-separated Fernet keys sealing ID numbers and dates of birth in SQL, newest "
-        "first (required in production; dev uses a fixed key)",
+        "comma-separated Fernet keys sealing ID numbers, dates of birth and queued SMS numbers "
+        "in SQL, newest first (required in production; dev uses a fixed key)",
     )
     retention_requests_days: int = _setting(
         "RETENTION_REQUESTS_DAYS",

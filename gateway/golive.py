@@ -60,8 +60,8 @@ CHECKLIST: Final = (
     "hosts are refused.",
     "Set PUBLIC_BASE_URL to the address providers call back.",
     "Turn the phone simulator off: SIMULATOR_ENABLED=0.",
-    "Set PERSONAL_DATA_KEYS to a Fernet key of your own (it seals ID numbers and dates of "
-    "birth); the development key is refused.",
+    "Set PERSONAL_DATA_KEYS to a Fernet key of your own (it seals ID numbers, dates of "
+    "birth and the numbers of queued SMS); the development key is refused.",
     "Use a real Redis (no GUICHET_EMULATE_REDIS) and a database without the demo city "
     "(never run `seed-demo` on it).",
     "On a Redis Cluster (REDIS_URL=redis+cluster://...) set QUEUE_REDIS_URL to a plain or "
@@ -104,7 +104,10 @@ def personal_data_problems(settings: Settings) -> list[str]:
     """Return a line unless PERSONAL_DATA_KEYS holds real Fernet keys of this city."""
     keys = [k.strip() for k in settings.personal_data_keys.split(",") if k.strip()]
     if not keys:
-        return ["PERSONAL_DATA_KEYS is missing (ID numbers and dates of birth are sealed with it)"]
+        return [
+            "PERSONAL_DATA_KEYS is missing (ID numbers, dates of birth and queued SMS numbers are "
+            "sealed with it)"
+        ]
     try:
         Sealer(keys)
     except CipherKeyError as error:

@@ -8,7 +8,8 @@ per drain job, so the worker's send rate barely moves (bench/README.md, SMS pipe
 
 Redis stays the hot state: scripts move a record, the log follows. The log is what brings
 messages back after Redis came back empty (sms.recovery). Neither the rendered text nor an
-OTP is ever written here; the number only sealed (sms.sealing), while the message is queued.
+OTP is ever written here; the number only sealed (runtime.sealing, PERSONAL_DATA_KEYS), while
+the message is queued.
 """
 
 from __future__ import annotations

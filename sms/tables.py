@@ -3,7 +3,8 @@
 Redis keeps the hot state (records moved by scripts, queues, idempotency keys); these tables
 keep what must survive Redis coming back empty: every message a caller was told was accepted,
 and every STOP. Phones appear only masked and as a keyed ref; the full number of a message
-still to send is sealed (sms.sealing) and erased once the message leaves the queue.
+still to send is sealed (runtime.sealing, PERSONAL_DATA_KEYS) and erased once the message
+leaves the queue.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""ID numbers and dates of birth are sealed at rest (civic/cipher.py) and read back whole."""
+"""ID numbers and dates of birth are sealed at rest (runtime/sealing.py) and read back whole."""
 
 from __future__ import annotations
 
