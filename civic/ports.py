@@ -27,6 +27,9 @@ class RequestStatus(StrEnum):
     REJECTED = "rejected"
     AWAITING_PAYMENT = "awaiting_payment"  # filed, its fee not paid yet (not reviewed before)
     EXPIRED = "expired"  # its fee was never paid within REQUEST_PAYMENT_TTL
+    # The citizen must book a slot at a counter (a reason code says why); the appointments
+    # module proposes or books it (docs/contracts.md, "appointment_needed seam").
+    APPOINTMENT_NEEDED = "appointment_needed"
 
 
 class FeeStatus(StrEnum):
@@ -55,6 +58,7 @@ class Decision(StrEnum):
     READY = "ready"
     DELIVERED = "delivered"
     WAIVE_FEE = "waive_fee"  # with a reason; a request awaiting payment then goes to submitted
+    APPOINTMENT_NEEDED = "appointment_needed"  # with a reason code; the citizen books a slot
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +99,7 @@ class Reason:
     """A refusal or visit reason an agent picks by code; the citizen reads it in their language."""
 
     code: str
-    decisions: tuple[Decision, ...]  # reject and/or needs_visit
+    decisions: tuple[Decision, ...]  # reject, needs_visit and/or appointment_needed
     texts: Localized
 
 
@@ -135,7 +139,13 @@ class DocumentField:
 
 @dataclass(frozen=True, slots=True)
 class DocumentType:
-    """A document citizens can request, with its procedure guide."""
+    """What citizens can request, with its procedure guide.
+
+    `kind` says what the request is (a document delivery, an electoral registration, a
+    dossier, a declaration, a correction...): the catalogue's `workflows:` gives each kind its
+    statuses and legal transitions (civic.workflows), carried here as `transitions`; empty
+    means the document delivery's (civic.workflow.TRANSITIONS).
+    """
 
     code: str
     names: Localized
@@ -150,6 +160,10 @@ class DocumentType:
     fields: tuple[DocumentField, ...] = ()  # the dossier asked on the phone, in order
     # What cannot be typed on a phone (a photo, an ID card): "bring it to the counter".
     at_counter: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    kind: str = "document"
+    transitions: Mapping[RequestStatus, Mapping[Decision, RequestStatus]] = field(
+        default_factory=dict
+    )
 
     def reason(self, code: str, decision: Decision) -> Reason | None:
         """Return the reason `code` when it may explain `decision`."""

@@ -16,7 +16,7 @@ from typing import Any, Final, Generic, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from civic import codec
+from civic import codec, workflows
 from civic.ports import (
     Assessment,
     Citizen,
@@ -126,7 +126,10 @@ DOCUMENT_TYPES: Final = RecordTable(
         "fields": lambda v: codec.fields_from_json(v or []),
         "at_counter": _items,
         "reasons": lambda v: reasons_from_rows(v or []),
+        "kind": lambda v: v or workflows.DOCUMENT_KIND,  # NULL in rows older than kinds (v3)
+        "transitions": workflows.from_json,
     },
+    encode={"transitions": workflows.to_json},
     table_only=frozenset({"position"}),
 )
 OFFICES: Final = RecordTable(

@@ -10,7 +10,8 @@ from typing import Final
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION: Final = 2  # 2: reasons, offices, reason codes, office ids, dossiers, fees, events
+SCHEMA_VERSION: Final = 3  # 2: reasons, offices, reason codes, office ids, dossiers, fees, events
+# 3: kinds of request (registration, dossier, declaration, correction) and their workflows
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
@@ -97,6 +98,9 @@ document_types = sa.Table(
     sa.Column("reasons", sa.JSON, nullable=True),  # [{code, decisions, texts}]
     sa.Column("fields", sa.JSON, nullable=True),
     sa.Column("at_counter", sa.JSON, nullable=True),
+    # Added in version 3: the kind (NULL: document) and its workflow (NULL: a document's).
+    sa.Column("kind", sa.String(20), nullable=True),
+    sa.Column("transitions", sa.JSON, nullable=True),
 )
 
 offices = sa.Table(

@@ -27,6 +27,13 @@ from sms.service import SmsService
 from sms.wiring import SmsOptions
 
 log = logging.getLogger(__name__)
+# Statuses whose SMS says why, from the entry's reason code (+ the agent's words).
+# appointment_needed is the seam for the appointments module: its SMS asks the citizen to book
+# (by USSD); once booking is wired, a `slot` param proposing one is added here and in the
+# template (docs/contracts.md, "appointment_needed").
+REASONED = frozenset(
+    {RequestStatus.REJECTED, RequestStatus.NEEDS_VISIT, RequestStatus.APPOINTMENT_NEEDED}
+)
 
 
 def template_for(status: RequestStatus, document: DocumentType | None = None) -> str:
@@ -78,7 +85,7 @@ def alert(services: runtime.Container, request: DocumentRequest, seq: int | None
     at_entry = dataclasses.replace(
         request, status=change.status, reason=change.reason, reason_code=change.reason_code
     )
-    if change.status in (RequestStatus.REJECTED, RequestStatus.NEEDS_VISIT):
+    if change.status in REASONED:
         params["reason"] = reason_text(at_entry, document, resolved) or "-"
     if change.status is RequestStatus.READY_FOR_PICKUP:
         office = backend.get_office(change.office_id) if change.office_id else None

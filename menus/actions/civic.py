@@ -23,6 +23,7 @@ from civic.ports import (
     UnknownDocumentTypeError,
 )
 from civic.privacy import visible_request
+from civic.workflows import DOCUMENT_KIND
 from civic.wording import document_name, local, pickup_text, reason_text
 from menus.model import MenuSpec
 from menus.registry import ActionContext, ActionResult, Effect, FormField, Option, actions
@@ -45,6 +46,7 @@ STATUS_OUTCOMES: Final = {
     RequestStatus.REJECTED: "rejected",
     RequestStatus.AWAITING_PAYMENT: "awaiting_payment",
     RequestStatus.EXPIRED: "expired",
+    RequestStatus.APPOINTMENT_NEEDED: "appointment_needed",
 }
 FIELD_LABEL_MAX: Final = 40  # the catalogue's field labels (a test checks the demo city's)
 SUMMARY_MAX: Final = 100  # menus.yaml placeholder dossier_summary
@@ -132,9 +134,24 @@ def tax_lookup(ctx: ActionContext) -> ActionResult:
 
 @actions.register("civic.documents", option_label_max=NAME_LABEL_MAX)
 def documents(ctx: ActionContext) -> ActionResult:
-    """Offer the documents citizens can request."""
+    """Offer the documents citizens can request (catalogue entries of kind document)."""
     docs = _backend(ctx).list_document_types()
-    return ActionResult(options=[Option(d.code, _local(d.names, ctx.lang)) for d in docs])
+    return ActionResult(
+        options=[
+            Option(d.code, _local(d.names, ctx.lang)) for d in docs if d.kind == DOCUMENT_KIND
+        ]
+    )
+
+
+@actions.register("civic.registrations", option_label_max=NAME_LABEL_MAX)
+def registrations(ctx: ActionContext) -> ActionResult:
+    """Offer the registrations and dossiers (every other kind: registration, correction...)."""
+    docs = _backend(ctx).list_document_types()
+    return ActionResult(
+        options=[
+            Option(d.code, _local(d.names, ctx.lang)) for d in docs if d.kind != DOCUMENT_KIND
+        ]
+    )
 
 
 @actions.register("civic.document_info", outcomes={"ok", "error"})

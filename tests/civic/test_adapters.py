@@ -169,7 +169,7 @@ def test_migrate_adds_the_columns_a_version_1_database_lacks(sqlite_url: str) ->
     assert {"dossier", "fee", "fee_status", "fee_receipt"} <= columns
     old = backend.get_request("10000012")  # filed before fees: no dossier, nothing due
     assert old is not None and dict(old.dossier) == {} and old.fee_status.value == "none"
-    assert seed_demo(sqlite_url).document_types == 6  # the catalogue gets its fields back
+    assert seed_demo(sqlite_url).document_types == 10  # the catalogue gets its fields back
     birth = backend.get_document_type("birth")
     assert birth is not None and len(birth.fields) == 5
     backend.dispose()
