@@ -73,9 +73,7 @@ def seed_demo(database_url: str, *, path: Path = DEMO_CITY) -> SeedSummary:
         with backend.engine.begin() as conn:
             _mark_demo(conn, str(city["city"]["name"]))
             _upsert_tax_types(conn, city["taxes"])
-            _upsert_document_types(
-                conn, city["documents"], currency, _workflows(city, path)
-            )
+            _upsert_document_types(conn, city["documents"], currency, _workflows(city, path))
             _upsert_offices(conn, city.get("offices", []))
             rows = itertools.chain(
                 _assessment_rows(city["taxes"], city["assessments"], currency),
@@ -152,7 +150,9 @@ def _upsert_tax_types(conn: Connection, taxes: list[Mapping[str, Any]]) -> None:
 
 def _workflows(city: Mapping[str, Any], path: Path) -> dict[str, workflows.Transitions]:
     """Return each kind's transitions; refuse a catalogue `menus lint` would report."""
-    kinds = {f"documents.{d.get('code')}": str(d.get("kind") or "document") for d in city["documents"]}
+    kinds = {
+        f"documents.{d.get('code')}": str(d.get("kind") or "document") for d in city["documents"]
+    }
     found = list(workflows.problems(city.get("workflows"), kinds))
     if found:
         raise SeedError(f"{path}: " + "; ".join(f"{p}: {m}" for p, m in found))

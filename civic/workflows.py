@@ -111,9 +111,7 @@ def parse(workflows: Any) -> dict[str, Transitions]:
     for kind, spec in (workflows or {}).items():
         table: Transitions = {RequestStatus(s): {} for s in spec["statuses"]}
         for source, moves in spec["transitions"].items():
-            table[RequestStatus(source)] = {
-                Decision(d): RequestStatus(t) for d, t in moves.items()
-            }
+            table[RequestStatus(source)] = {Decision(d): RequestStatus(t) for d, t in moves.items()}
         for status, moves in FEE_FLOW.items():
             table.setdefault(status, dict(moves))
         parsed[str(kind)] = table
@@ -130,7 +128,9 @@ def statuses_of(transitions: Mapping[RequestStatus, Any]) -> list[RequestStatus]
     return list(seen)
 
 
-def to_json(transitions: Mapping[RequestStatus, Mapping[Decision, RequestStatus]]) -> dict[str, Any]:
+def to_json(
+    transitions: Mapping[RequestStatus, Mapping[Decision, RequestStatus]],
+) -> dict[str, Any]:
     """Return the JSON form of a workflow (stored with the document type, sent by the portal)."""
     return {s.value: {d.value: t.value for d, t in m.items()} for s, m in transitions.items()}
 

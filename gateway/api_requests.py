@@ -29,7 +29,6 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 import runtime
 from civic import codec, references, workflow
-from civic.workflows import DOCUMENT_KIND
 from civic.ports import (
     Backend,
     BackendUnavailableError,
@@ -43,6 +42,7 @@ from civic.ports import (
     RequestStatus,
     UnknownRequestError,
 )
+from civic.workflows import DOCUMENT_KIND
 from gateway.auth import require_api_key
 from sms import request_alerts
 

@@ -1,4 +1,5 @@
-"""`python -m menus lint [menus.yaml]`: check a menus file (exit 1 with one line per problem)."""
+"""`python -m menus lint [menus.yaml] [--catalogue city.yaml]`: check a menus file and the city
+catalogue's kinds and workflows with it (exit 1 with one line per problem)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from civic.seed import DEMO_CITY
 from menus import graph
 from menus.lint import lint
 
@@ -16,13 +18,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("lint", help="check a menus file")
     check.add_argument("path", nargs="?", default="menus.yaml")
+    check.add_argument(
+        "--catalogue",
+        default=str(DEMO_CITY),
+        help="the city catalogue whose kinds and workflows are checked with the menus "
+        "(default: the demo city; 'none' to skip)",
+    )
     # `map` owns its options (menus.graph.main): hand it the rest of the line untouched.
     commands.add_parser("map", help="draw the menu graph (mermaid or svg)", add_help=False)
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["map"]:
         return graph.main(argv[1:])
     args = parser.parse_args(argv)
-    report = lint(args.path)
+    report = lint(args.path, catalogue=None if args.catalogue == "none" else args.catalogue)
     out = sys.stdout if report.ok else sys.stderr
     for line in report.lines():
         print(line, file=out)

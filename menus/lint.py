@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from menus.actions import default_registry
+from menus.lint_catalogue import catalogue_problems
 from menus.loader import (
     MenuError,
     Problem,
@@ -63,8 +64,10 @@ class Report:
         return [problem.line(self.source) for problem in self.problems]
 
 
-def lint(path: str | Path, registry: Registry | None = None) -> Report:
-    """Check a menus file and return every problem found."""
+def lint(
+    path: str | Path, registry: Registry | None = None, catalogue: str | Path | None = None
+) -> Report:
+    """Check a menus file (and the city catalogue read with it) and return every problem."""
     source = str(path)
     try:
         document = read_document(path)
@@ -81,6 +84,7 @@ def lint(path: str | Path, registry: Registry | None = None) -> Report:
         *_unhandled_outcomes(spec, registry),
         *_too_long(spec, registry),
         *_glued(document, spec),
+        *(catalogue_problems(catalogue, document) if catalogue is not None else ()),
     ]
     return Report(source, problems, len(spec.screens), len(spec.languages))
 

@@ -23,8 +23,8 @@ from civic.ports import (
     UnknownDocumentTypeError,
 )
 from civic.privacy import visible_request
-from civic.workflows import DOCUMENT_KIND
 from civic.wording import document_name, local, pickup_text, reason_text
+from civic.workflows import DOCUMENT_KIND
 from menus.model import MenuSpec
 from menus.registry import ActionContext, ActionResult, Effect, FormField, Option, actions
 from runtime.guesses import GuessLimiter
@@ -137,9 +137,7 @@ def documents(ctx: ActionContext) -> ActionResult:
     """Offer the documents citizens can request (catalogue entries of kind document)."""
     docs = _backend(ctx).list_document_types()
     return ActionResult(
-        options=[
-            Option(d.code, _local(d.names, ctx.lang)) for d in docs if d.kind == DOCUMENT_KIND
-        ]
+        options=[Option(d.code, _local(d.names, ctx.lang)) for d in docs if d.kind == DOCUMENT_KIND]
     )
 
 
@@ -148,9 +146,7 @@ def registrations(ctx: ActionContext) -> ActionResult:
     """Offer the registrations and dossiers (every other kind: registration, correction...)."""
     docs = _backend(ctx).list_document_types()
     return ActionResult(
-        options=[
-            Option(d.code, _local(d.names, ctx.lang)) for d in docs if d.kind != DOCUMENT_KIND
-        ]
+        options=[Option(d.code, _local(d.names, ctx.lang)) for d in docs if d.kind != DOCUMENT_KIND]
     )
 
 

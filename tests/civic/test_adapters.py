@@ -106,9 +106,9 @@ def test_migrate_and_seed_are_idempotent(request: pytest.FixtureRequest, flavour
     assert backend.record_payment(paid) is RecordOutcome.RECORDED
     again = seed_demo(url)
     assert again.assessments_added == 0
-    assert len(again.requests) == 10
+    assert len(again.requests) == 12
     with backend.engine.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(sql.requests)).scalar() == 10
+        assert conn.execute(sa.select(sa.func.count()).select_from(sql.requests)).scalar() == 12
         assert conn.execute(sa.select(sa.func.count()).select_from(sql.assessments)).scalar() == 805
         versions = conn.execute(sa.select(sql.schema_version.c.version)).scalars().all()
     assert versions == [sql.SCHEMA_VERSION]

@@ -135,6 +135,10 @@ def test_document_types_carry_their_procedure_guide(backend: Backend) -> None:
         "residence",
         "criminal",
         "nationality",
+        "electoral",
+        "wedding",
+        "association",
+        "act_correction",
     ]
     nationality = backend.get_document_type("nationality")
     assert nationality is not None
@@ -194,9 +198,9 @@ def test_demo_owner_has_a_request_in_every_status(backend: Backend) -> None:
 
 def test_list_requests_pages_newest_first_without_overlap(backend: Backend) -> None:
     everything = backend.list_requests(owner_phone=OWNER, limit=50)
-    pages = [backend.list_requests(owner_phone=OWNER, limit=4, offset=o) for o in (0, 4, 8)]
+    pages = [backend.list_requests(owner_phone=OWNER, limit=5, offset=o) for o in (0, 5, 10)]
     assert [r.reference for page in pages for r in page] == [r.reference for r in everything]
-    assert [len(p) for p in pages] == [4, 4, 2]
+    assert [len(p) for p in pages] == [5, 5, 2]
     stamps = [r.created_at for r in everything]
     assert stamps == sorted(stamps, reverse=True)
     newest = backend.create_request(
