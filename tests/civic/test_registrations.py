@@ -242,6 +242,30 @@ def test_an_association_declaration_with_its_file_fee_unpaid_is_not_ready(
     assert (shown["kind"], shown["allowed_decisions"]) == ("declaration", ["reject", "waive_fee"])
 
 
+def test_the_demo_citizen_declares_an_association_and_its_file_fee_is_collected(
+    city: Backend, ussd: UssdPhone, client: FlaskClient
+) -> None:
+    # The README walkthrough's keys: the demo citizen's identity is known, so not asked.
+    ussd.dial()
+    ussd.type("7", "3", "1")
+    seat = ussd.type("1", "Jeunes de Himbi")
+    assert "Siège" in seat.body
+    confirm = ussd.type("Himbi", "1")
+    assert "Déclaration d'association, frais 15 000 CDF?" in confirm.body
+    operators = ussd.type("1")  # the file fee is paid by mobile money first
+    assert "Payer les frais, 15 000 CDF, avec:" in operators.body
+    done = ussd.type("1")
+    found = re.search(r"(\d{8})", done.body)
+    assert found is not None and done.end, done.body
+    shown = client.get(f"/api/v1/requests/{found.group(1)}", headers=AGENT).get_json()
+    assert (shown["kind"], shown["status"], shown["fee"]["status"]) == (
+        "declaration",
+        "awaiting_payment",
+        "due",
+    )
+    assert shown["dossier"] == {"association_name": "Jeunes de Himbi", "seat": "Himbi"}
+
+
 @pytest.mark.parametrize(
     ("raw", "saved"),
     [
