@@ -42,6 +42,10 @@ FEE_FLOW: Final[Transitions] = {
 CODE_DECISIONS: Final = frozenset({Decision.WAIVE_FEE})
 
 
+STATUS_NAMES: Final = frozenset(s.value for s in RequestStatus)
+DECISION_NAMES: Final = frozenset(d.value for d in Decision)
+
+
 class WorkflowError(ValueError):
     """The catalogue's workflows or kinds are unusable; the message lists every problem."""
 
@@ -76,7 +80,7 @@ def _kind_problems(path: str, spec: Any) -> Iterator[tuple[str, str]]:
         return
     statuses: set[str] = set()
     for name in raw_statuses:
-        if str(name) not in RequestStatus._value2member_map_:
+        if str(name) not in STATUS_NAMES:
             yield f"{path}.statuses", f"unknown status {name!r}"
         statuses.add(str(name))
     for required in sorted(REQUIRED_STATUSES):
@@ -94,7 +98,7 @@ def _kind_problems(path: str, spec: Any) -> Iterator[tuple[str, str]]:
             yield where, "must map a decision to the next status"
             continue
         for decision, target in moves.items():
-            if str(decision) not in Decision._value2member_map_:
+            if str(decision) not in DECISION_NAMES:
                 yield f"{where}.{decision}", f"unknown decision {decision!r}"
             elif Decision(str(decision)) in CODE_DECISIONS:
                 yield f"{where}.{decision}", f"{decision} is the fee flow's, not a workflow's"

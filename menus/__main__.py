@@ -6,10 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from civic.seed import DEMO_CITY
 from menus import graph
 from menus.lint import lint
+from menus.lint_catalogue import serves_civic
+from menus.loader import MenuError, read_document
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -20,9 +23,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("path", nargs="?", default="menus.yaml")
     check.add_argument(
         "--catalogue",
-        default=str(DEMO_CITY),
+        default="auto",
         help="the city catalogue whose kinds and workflows are checked with the menus "
-        "(default: the demo city; 'none' to skip)",
+        "('auto', the default: the demo city when the menus serve the civic journeys; "
+        "'none' to skip)",
     )
     # `map` owns its options (menus.graph.main): hand it the rest of the line untouched.
     commands.add_parser("map", help="draw the menu graph (mermaid or svg)", add_help=False)
@@ -30,11 +34,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["map"]:
         return graph.main(argv[1:])
     args = parser.parse_args(argv)
-    report = lint(args.path, catalogue=None if args.catalogue == "none" else args.catalogue)
+    report = lint(args.path, catalogue=_catalogue(args.path, args.catalogue))
     out = sys.stdout if report.ok else sys.stderr
     for line in report.lines():
         print(line, file=out)
     return 0 if report.ok else 1
+
+
+def _catalogue(path: str, chosen: str) -> str | Path | None:
+    """Return the catalogue to check with the menus at `path` (None: none)."""
+    if chosen == "none":
+        return None
+    if chosen != "auto":
+        return chosen
+    try:
+        document = read_document(path)
+    except MenuError:
+        return None  # lint reports why the menus cannot be read
+    return DEMO_CITY if serves_civic(document) else None
 
 
 if __name__ == "__main__":

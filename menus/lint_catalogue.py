@@ -19,6 +19,19 @@ from civic import workflow, workflows
 from civic.ports import RequestStatus
 from menus.loader import Problem
 
+CIVIC_PREFIX = "civic."
+
+
+def serves_civic(menus: Mapping[str, Any]) -> bool:
+    """Return True when a menus document calls the civic journeys' actions (shows requests)."""
+    for screen in (menus.get("screens") or {}).values():
+        if not isinstance(screen, Mapping):
+            continue
+        for key in ("action", "options_from", "fields_from"):
+            if str(screen.get(key) or "").startswith(CIVIC_PREFIX):
+                return True
+    return False
+
 
 def catalogue_problems(path: str | Path, menus: Mapping[str, Any]) -> Iterator[Problem]:
     """Yield every problem of the catalogue at `path` read with the menus document `menus`."""

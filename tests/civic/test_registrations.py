@@ -26,6 +26,7 @@ import runtime
 from civic.ports import Backend, RequestStatus
 from civic.seed import DEMO_CITY, SeedError, seed_demo
 from gateway.schema import MIGRATIONS, run_steps
+from menus.__main__ import main as menus_main
 from menus.lint import lint
 from menus.registry import FormField
 from menus.validators import field_check
@@ -331,6 +332,16 @@ def test_lint_and_seed_refuse_a_bad_workflow(
     assert any(where in line and message in line for line in lines), lines
     with pytest.raises(SeedError, match=message):
         seed_demo(f"sqlite:///{tmp_path / 'city.db'}", path=path)
+
+
+def test_the_lint_command_checks_the_catalogue_of_civic_menus_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = _bad_catalogue(tmp_path, _unknown_kind)
+    assert menus_main(["lint", str(MENUS), "--catalogue", str(bad)]) == 1
+    assert "unknown kind 'adoption'" in capsys.readouterr().err
+    assert menus_main(["lint", str(MENUS)]) == 0  # auto: the demo city, clean
+    assert menus_main(["lint", str(MENUS), "--catalogue", "none"]) == 0
 
 
 def test_lint_catches_a_status_without_text_in_a_language(tmp_path: Path) -> None:
