@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from menus.actions import default_registry
-from menus.lint_catalogue import catalogue_problems
+from menus.catalogue_lint import catalogue_problems, default_catalogue
 from menus.loader import (
     MenuError,
     Problem,
@@ -27,6 +27,7 @@ from menus.loader import (
 from menus.model import SKIP_FIELD, MenuSpec, Screen
 from menus.registry import Registry
 from menus.render import Nav, Renderer
+from menus.workflow_lint import workflow_problems
 from text.encoding import cost
 from text.grammar import glued_articles
 
@@ -67,7 +68,7 @@ class Report:
 def lint(
     path: str | Path, registry: Registry | None = None, catalogue: str | Path | None = None
 ) -> Report:
-    """Check a menus file (and the city catalogue read with it) and return every problem."""
+    """Check a menus file (and the catalogue beside it: menus.catalogue_lint); return problems."""
     source = str(path)
     try:
         document = read_document(path)
@@ -84,8 +85,11 @@ def lint(
         *_unhandled_outcomes(spec, registry),
         *_too_long(spec, registry),
         *_glued(document, spec),
-        *(catalogue_problems(catalogue, document) if catalogue is not None else ()),
     ]
+    found = Path(catalogue) if catalogue is not None else default_catalogue(path)
+    if found is not None:
+        problems.extend(catalogue_problems(spec, found))
+        problems.extend(workflow_problems(found, document))
     return Report(source, problems, len(spec.screens), len(spec.languages))
 
 

@@ -51,6 +51,8 @@ STATUS_OUTCOMES: Final = {
 FIELD_LABEL_MAX: Final = 40  # the catalogue's field labels (a test checks the demo city's)
 SUMMARY_MAX: Final = 100  # menus.yaml placeholder dossier_summary
 SKIPPED: Final = "-"  # an optional field left blank, in the summary
+# The value of the documents' list's last line; no catalogue code starts with "*".
+MORE_KINDS: Final = "*kinds"
 
 
 def _backend(ctx: ActionContext) -> Backend:
@@ -139,6 +141,23 @@ def documents(ctx: ActionContext) -> ActionResult:
     return ActionResult(
         options=[Option(d.code, _local(d.names, ctx.lang)) for d in docs if d.kind == DOCUMENT_KIND]
     )
+
+
+@actions.register("civic.document_menu", option_label_max=NAME_LABEL_MAX)
+def document_menu(ctx: ActionContext) -> ActionResult:
+    """Offer the documents, then "Register / file a dossier" when the city has other kinds."""
+    docs = _backend(ctx).list_document_types()
+    options = [Option(d.code, _local(d.names, ctx.lang)) for d in docs if d.kind == DOCUMENT_KIND]
+    if any(d.kind != DOCUMENT_KIND for d in docs):
+        label = ctx.services.get(MenuSpec).message("doc_more_kinds", ctx.lang)
+        options.append(Option(MORE_KINDS, label))
+    return ActionResult(options=options)
+
+
+@actions.register("civic.document_route", outcomes={"document", "kinds", "error"})
+def document_route(ctx: ActionContext) -> ActionResult:
+    """Go on with the chosen document, or to the list of registrations and dossiers."""
+    return ActionResult(outcome="kinds" if ctx.data.get("doc_code") == MORE_KINDS else "document")
 
 
 @actions.register("civic.registrations", option_label_max=NAME_LABEL_MAX)

@@ -1,4 +1,6 @@
-"""The catalogue half of `menus lint`: kinds of request, their workflows and their texts.
+"""What `menus lint` checks of the catalogue's kinds of request, their workflows and texts.
+
+(menus.catalogue_lint checks its appointments; both read the same catalogue file.)
 
 A catalogue (civic/demo_city.yaml) gives each entry a `kind` and each kind a workflow
 (civic.workflows). What the citizen reads about a status lives in menus.yaml (`status_<x>`,
@@ -19,29 +21,16 @@ from civic import workflow, workflows
 from civic.ports import RequestStatus
 from menus.loader import Problem
 
-CIVIC_PREFIX = "civic."
 
-
-def serves_civic(menus: Mapping[str, Any]) -> bool:
-    """Return True when a menus document calls the civic journeys' actions (shows requests)."""
-    for screen in (menus.get("screens") or {}).values():
-        if not isinstance(screen, Mapping):
-            continue
-        for key in ("action", "options_from", "fields_from"):
-            if str(screen.get(key) or "").startswith(CIVIC_PREFIX):
-                return True
-    return False
-
-
-def catalogue_problems(path: str | Path, menus: Mapping[str, Any]) -> Iterator[Problem]:
+def workflow_problems(path: str | Path, menus: Mapping[str, Any]) -> Iterator[Problem]:
     """Yield every problem of the catalogue at `path` read with the menus document `menus`."""
     try:
         city = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
-        yield Problem(str(path), f"cannot read the catalogue: {error}")
+        yield Problem(Path(path).name, f"cannot read the catalogue: {error}")
         return
     if not isinstance(city, Mapping):
-        yield Problem(str(path), "the catalogue is not a mapping")
+        yield Problem(Path(path).name, "the catalogue is not a mapping")
         return
     kinds = {
         f"documents.{d.get('code')}": str(d.get("kind") or workflows.DOCUMENT_KIND)
@@ -49,7 +38,7 @@ def catalogue_problems(path: str | Path, menus: Mapping[str, Any]) -> Iterator[P
         if isinstance(d, Mapping)
     }
     found = [
-        Problem(f"{path}:{where}", message)
+        Problem(f"{Path(path).name}:{where}", message)
         for where, message in workflows.problems(city.get("workflows"), kinds)
     ]
     yield from found
@@ -78,7 +67,7 @@ def _status_texts(
             ]
             if missing:
                 yield Problem(
-                    f"{path}:workflows.{kind}",
+                    f"{Path(path).name}:workflows.{kind}",
                     f"status {status.value} has no text in {', '.join(missing)} "
                     f"(menus messages.{key})",
                 )
