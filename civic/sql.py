@@ -171,6 +171,7 @@ class SqlBackend:
         id_number: str | None = None,
         dossier: Mapping[str, str] | None = None,
         collect_fee: bool = False,
+        announce: bool = False,
     ) -> DocumentRequest:
         """Create a request (awaiting_payment or submitted); the same key returns it again."""
         return self.requests.create_request(
@@ -181,6 +182,7 @@ class SqlBackend:
             id_number=id_number,
             dossier=dossier,
             collect_fee=collect_fee,
+            announce=announce,
         )
 
     def get_request(self, reference: str) -> DocumentRequest | None:
@@ -215,6 +217,7 @@ class SqlBackend:
         pickup: str | None = None,
         reason_code: str | None = None,
         office_id: str | None = None,
+        announce: bool = False,
     ) -> DocumentRequest:
         """Apply an agent's decision; raise IllegalTransitionError, FeeUnpaidError, ..."""
         return self.requests.decide(
@@ -225,7 +228,16 @@ class SqlBackend:
             pickup=pickup,
             reason_code=reason_code,
             office_id=office_id,
+            announce=announce,
         )
+
+    def owed_alerts(self, before: datetime, limit: int) -> list[tuple[str, int]]:
+        """Return (reference, entry number from 1) of SMS alerts owed since before `before`."""
+        return self.requests.owed_alerts(before, limit)
+
+    def alert_sent(self, reference: str, seq: int) -> None:
+        """Clear the owed mark of entry `seq` (from 1) of `reference`."""
+        self.requests.alert_sent(reference, seq)
 
     def record_fee_payment(self, payment: FeePayment) -> RecordOutcome:
         """Settle a request's fee (awaiting_payment/expired -> submitted); idempotent by id."""

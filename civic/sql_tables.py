@@ -10,7 +10,8 @@ from typing import Final
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION: Final = 2  # 2: reasons, offices, reason codes, office ids, dossiers, fees, events
+SCHEMA_VERSION: Final = 3  # 2: reasons, offices, reason codes, office ids, dossiers, fees,
+# events; 3: the history's `announce` (SMS alerts owed)
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
@@ -148,6 +149,11 @@ request_history = sa.Table(
     sa.Column("reason_code", sa.String(32), nullable=True),
     sa.Column("office_id", sa.String(32), nullable=True),
     sa.Column("event", sa.String(16), nullable=True),  # version 2
+    # True: Guichet owes this entry its SMS alert (written with the entry by the USSD filing
+    # and the agents' decisions, cleared once SmsService accepted the alert). NULL: nothing
+    # to announce (demo seed, rows a city portal wrote, entries older than the column).
+    sa.Column("announce", sa.Boolean, nullable=True),
+    sa.Index("ix_civic_history_announce", "announce"),
 )
 
 citizens = sa.Table(

@@ -208,6 +208,7 @@ def decide(ref: str) -> Response:
             pickup=texts["pickup"],
             reason_code=texts["reason_code"],
             office_id=texts["office"],
+            announce=True,  # the alert below is owed until SmsService accepts it
         )
     except UnknownRequestError:
         return _error(404, "not_found", f"no request {ref}")

@@ -43,6 +43,7 @@ from payments.service import PaymentService
 from runtime import keys
 from runtime.jobs import Jobs
 from sms.jobs import schedule_sweep
+from sms.request_alerts import schedule_owed_alerts
 
 
 def parse_queues(spec: str) -> list[str]:
@@ -71,7 +72,7 @@ JOB_MODULES = ("sms.jobs", "sms.request_alerts", "payments.jobs")
 
 
 def schedule_periodic_jobs(services: runtime.Container) -> None:
-    """Enqueue the next tick of each periodic job (the SMS sweep, reconciliation) if missing.
+    """Enqueue the next tick of each periodic job (SMS sweep, owed alerts, reconciliation).
 
     Each tick schedules the next, so the chain lives in Redis: a Redis that came back empty
     has lost it. Every worker calls this at start and at each maintenance (15 s); the job id
@@ -80,6 +81,7 @@ def schedule_periodic_jobs(services: runtime.Container) -> None:
     settings = services.get(Settings)
     jobs = services.get(Jobs)  # type: ignore[type-abstract]
     schedule_sweep(jobs, settings.sms_sweep_seconds)
+    schedule_owed_alerts(jobs, settings.sms_sweep_seconds)
     if services.find(PaymentService) is not None:
         schedule_reconcile(jobs, settings.payment_reconcile_interval_seconds)
 
