@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from menus.actions import default_registry
+from menus.catalogue_lint import catalogue_problems, default_catalogue
 from menus.loader import (
     MenuError,
     Problem,
@@ -63,8 +64,10 @@ class Report:
         return [problem.line(self.source) for problem in self.problems]
 
 
-def lint(path: str | Path, registry: Registry | None = None) -> Report:
-    """Check a menus file and return every problem found."""
+def lint(
+    path: str | Path, registry: Registry | None = None, catalogue: str | Path | None = None
+) -> Report:
+    """Check a menus file (and the catalogue beside it: menus.catalogue_lint); return problems."""
     source = str(path)
     try:
         document = read_document(path)
@@ -82,6 +85,9 @@ def lint(path: str | Path, registry: Registry | None = None) -> Report:
         *_too_long(spec, registry),
         *_glued(document, spec),
     ]
+    found = Path(catalogue) if catalogue is not None else default_catalogue(path)
+    if found is not None:
+        problems.extend(catalogue_problems(spec, found))
     return Report(source, problems, len(spec.screens), len(spec.languages))
 
 

@@ -1,0 +1,60 @@
+"""What `menus lint` checks in the catalogue beside a menus file: its `appointments:` section.
+
+The catalogue (civic/demo_city.yaml, or `--catalogue PATH`) describes appointment services as
+data; this module reports what would break a screen or an SMS: a slot length that does not
+divide the opening hours, a text missing in one of the menus' languages, a name that would force
+UCS-2 (menus.yaml declares `appt_service_name` GSM-7), and a screen naming an unknown service
+in its `args: {service: ...}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from civic.appointments import check_catalogue
+from menus.loader import Problem
+from menus.model import MenuSpec
+from text.encoding import cost
+
+DEFAULT_CATALOGUE: Final = Path("civic") / "demo_city.yaml"
+
+
+def default_catalogue(menus_path: str | Path) -> Path | None:
+    """Return the catalogue beside a menus file (its directory's civic/demo_city.yaml), if any."""
+    found = Path(menus_path).parent / DEFAULT_CATALOGUE
+    return found if found.is_file() else None
+
+
+def catalogue_problems(spec: MenuSpec, catalogue: Path) -> Iterator[Problem]:
+    """Yield every problem of the catalogue's appointments and of the screens naming them."""
+    try:
+        document: Any = yaml.safe_load(catalogue.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        yield Problem("catalogue", f"{catalogue}: cannot read: {error}")
+        return
+    section = document.get("appointments") if isinstance(document, dict) else None
+    services, problems = check_catalogue(section, spec.languages)
+    name = catalogue.name  # lines read `menus.yaml:demo_city.yaml:appointments.x: ...`
+    for problem in problems:
+        where, _, message = problem.partition(": ")
+        yield Problem(f"{name}:{where}", message)
+    for service in services:
+        for lang, name in service.names.items():
+            if not cost(name).is_gsm7:
+                yield Problem(
+                    f"{name}:appointments.{service.code}.names.{lang}",
+                    "forces UCS-2 (appt_service_name is GSM-7): use GSM-7 letters",
+                )
+    known = {service.code for service in services}
+    for screen_id, screen in spec.screens.items():
+        named = screen.args.get("service") if screen.action else None
+        if (
+            named is not None
+            and str(screen.action).startswith("appointments.")
+            and named not in known
+        ):
+            yield Problem(f"screens.{screen_id}.args.service", f"unknown service {named!r}")
