@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from civic.appointments import AppointmentService, Attendance, Booking
+from civic.cipher import FieldCipher
 from civic.ports import (
     Assessment,
     Citizen,
@@ -88,14 +89,21 @@ class SqlBackend:
         *,
         reference_factory: Callable[[], str] = new_reference,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        cipher: FieldCipher | None = None,
     ) -> None:
         self._engine = engine
+        # ID numbers and dates of birth are sealed at rest (civic/cipher.py).
+        self._cipher = cipher or FieldCipher.from_setting("")
         self.catalogue = SqlCatalogue(engine)
         self.taxes = SqlTaxes(engine)
         self.requests = SqlRequests(
-            engine, self.catalogue, reference_factory=reference_factory, clock=clock
+            engine,
+            self.catalogue,
+            reference_factory=reference_factory,
+            clock=clock,
+            cipher=self._cipher,
         )
-        self.citizens = SqlCitizens(engine)
+        self.citizens = SqlCitizens(engine, self._cipher)
         self.appointments = SqlAppointments(engine, code_factory=reference_factory, clock=clock)
 
     @classmethod
@@ -105,9 +113,16 @@ class SqlBackend:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         connect_timeout: float | None = None,
+        cipher: FieldCipher | None = None,
     ) -> SqlBackend:
         """Return a backend on `database_url` (does not connect yet)."""
-        return cls(make_engine(database_url, timeout=timeout, connect_timeout=connect_timeout))
+        engine = make_engine(database_url, timeout=timeout, connect_timeout=connect_timeout)
+        return cls(engine, cipher=cipher)
+
+    @property
+    def cipher(self) -> FieldCipher:
+        """Return the cipher of sealed values (rotation, exports)."""
+        return self._cipher
 
     @property
     def engine(self) -> Engine:

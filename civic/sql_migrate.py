@@ -10,7 +10,14 @@ from sqlalchemy.engine import Engine
 
 from civic.ports import BackendUnavailableError
 from civic.sql_engine import DEFAULT_TIMEOUT, make_engine
-from civic.sql_tables import SCHEMA_VERSION, metadata, schema_version
+from civic.sql_tables import (
+    SCHEMA_VERSION,
+    SEALED_LENGTH,
+    citizens,
+    metadata,
+    requests,
+    schema_version,
+)
 
 
 def migrate(database_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> int:
@@ -29,6 +36,7 @@ def migrate_engine(engine: Engine) -> None:
     """Create the civic tables on `engine` and record the schema version."""
     metadata.create_all(engine, checkfirst=True)
     add_missing_columns(engine, metadata)
+    widen_sealed_columns(engine)
     add_missing_indexes(engine, metadata)
     with engine.begin() as conn:
         now = datetime.now(UTC)
@@ -46,6 +54,19 @@ def migrate_engine(engine: Engine) -> None:
                 schema_version.update()
                 .where(schema_version.c.component == "civic")
                 .values(version=SCHEMA_VERSION, migrated_at=now)
+            )
+
+
+def widen_sealed_columns(engine: Engine) -> None:
+    """Give the ID-number columns of a version-2 table room for a sealed value (PostgreSQL)."""
+    if engine.dialect.name != "postgresql":
+        return  # SQLite does not enforce VARCHAR lengths
+    with engine.begin() as conn:
+        for table in (requests, citizens):
+            conn.execute(
+                sa.text(
+                    f"ALTER TABLE {table.name} ALTER COLUMN id_number TYPE VARCHAR({SEALED_LENGTH})"
+                )
             )
 
 

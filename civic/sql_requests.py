@@ -6,6 +6,7 @@ agents deciding at once never both win.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -15,10 +16,12 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
 from civic import workflow
+from civic.cipher import FieldCipher, sealed_fields
 from civic.ports import (
     BackendUnavailableError,
     Decision,
     DocumentRequest,
+    DocumentType,
     FeePayment,
     FeeStatus,
     IdentityRequiredError,
@@ -57,11 +60,14 @@ class SqlRequests:
         *,
         reference_factory: Callable[[], str],
         clock: Callable[[], datetime],
+        cipher: FieldCipher,
     ) -> None:
         self._engine = engine
         self._catalogue = catalogue
         self._new_reference = reference_factory
         self._clock = clock
+        # ID numbers and dates of birth are sealed on write and opened on read (civic/cipher).
+        self._cipher = cipher
 
     @guarded
     def create_request(
@@ -106,7 +112,9 @@ class SqlRequests:
             )
             try:
                 with self._engine.begin() as conn:
-                    self._insert_request(conn, request, idempotency_key, announce=announce)
+                    self._insert_request(
+                        conn, self._sealed(request, document), idempotency_key, announce=announce
+                    )
                 return request
             except exc.IntegrityError:
                 # Either the key raced with a twin call, or the random reference is taken.
@@ -135,17 +143,31 @@ class SqlRequests:
             ],
         )
 
+    def _sealed(self, request: DocumentRequest, document: DocumentType) -> DocumentRequest:
+        return dataclasses.replace(
+            request,
+            id_number=self._cipher.seal(request.id_number),
+            dossier=self._cipher.seal_dossier(request.dossier, sealed_fields(document)),
+        )
+
+    def _opened(self, request: DocumentRequest) -> DocumentRequest:
+        return dataclasses.replace(
+            request,
+            id_number=self._cipher.open(request.id_number),
+            dossier=self._cipher.open_dossier(request.dossier),
+        )
+
     def _request_by_key(self, key: str) -> DocumentRequest | None:
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(requests).where(requests.c.idempotency_key == key)).first()
-            return None if row is None else load_requests(conn, [row])[0]
+            return None if row is None else self._opened(load_requests(conn, [row])[0])
 
     @guarded
     def get_request(self, reference: str) -> DocumentRequest | None:
         """Return a request by reference."""
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(requests).where(requests.c.reference == reference)).first()
-            return None if row is None else load_requests(conn, [row])[0]
+            return None if row is None else self._opened(load_requests(conn, [row])[0])
 
     @guarded
     def list_requests(
@@ -168,7 +190,7 @@ class SqlRequests:
         query = query.order_by(requests.c.created_at.desc(), requests.c.reference.desc())
         query = query.limit(max(0, limit)).offset(max(0, offset))
         with self._engine.connect() as conn:
-            return load_requests(conn, conn.execute(query).all())
+            return [self._opened(r) for r in load_requests(conn, conn.execute(query).all())]
 
     @guarded
     def decide(

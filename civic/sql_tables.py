@@ -11,8 +11,10 @@ from typing import Final
 import sqlalchemy as sa
 
 # 2: reasons, offices, reason codes, office ids, dossiers, fees, events; 3: appointments;
-# 4: the history's `announce` (SMS alerts owed)
-SCHEMA_VERSION: Final = 4
+# 4: sealed ID numbers and dates (civic/cipher.py); 5: the history's `announce` (SMS alerts owed)
+SCHEMA_VERSION: Final = 5
+# Sealed values (civic/cipher.py) are longer than the clear ones: Fernet token of 40 chars.
+SEALED_LENGTH: Final = 200
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
@@ -120,7 +122,7 @@ requests = sa.Table(
     sa.Column("status", sa.String(20), nullable=False, index=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("applicant_name", sa.String(120), nullable=True),
-    sa.Column("id_number", sa.String(40), nullable=True),
+    sa.Column("id_number", sa.String(SEALED_LENGTH), nullable=True),  # sealed
     sa.Column("reason", sa.String(200), nullable=True),
     sa.Column("pickup", sa.String(200), nullable=True),
     sa.Column("reason_code", sa.String(32), nullable=True),
@@ -162,7 +164,7 @@ citizens = sa.Table(
     metadata,
     sa.Column("phone", sa.String(20), primary_key=True),
     sa.Column("name", sa.String(120), nullable=True),
-    sa.Column("id_number", sa.String(40), nullable=True),
+    sa.Column("id_number", sa.String(SEALED_LENGTH), nullable=True),  # sealed
     sa.Column("language", sa.String(8), nullable=True),
 )
 
