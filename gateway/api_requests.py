@@ -29,6 +29,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 import runtime
 from civic import codec, references, workflow
+from civic.cipher import mask_value, sealed_fields
 from civic.ports import (
     Backend,
     BackendUnavailableError,
@@ -79,8 +80,18 @@ def _documents() -> dict[str, DocumentType]:
     return {d.code: d for d in _backend().list_document_types()}
 
 
-def _render(item: DocumentRequest, documents: dict[str, DocumentType]) -> dict[str, Any]:
+def _render(
+    item: DocumentRequest, documents: dict[str, DocumentType], *, whole: bool = True
+) -> dict[str, Any]:
     body = codec.request_to_json(item)
+    if not whole:
+        # A list is read over shoulders and copied around: ID numbers and dates of birth are
+        # masked there, whole only in the one request's view (the agent opened that dossier).
+        sealed = sealed_fields(documents.get(item.document_code))
+        body["id_number"] = mask_value(item.id_number)
+        body["dossier"] = {
+            k: (mask_value(v) or "") if k in sealed else v for k, v in item.dossier.items()
+        }
     document = documents.get(item.document_code)
     # The kind's workflow (the catalogue's `workflows:`) says what may come next.
     body["kind"] = document.kind if document is not None else DOCUMENT_KIND
@@ -92,7 +103,7 @@ def _render(item: DocumentRequest, documents: dict[str, DocumentType]) -> dict[s
     ]
     # A correction names the act it corrects (a dossier field checked by its validator).
     linked = item.dossier.get(LINKED_ACT_FIELD)
-    if linked:
+    if linked and whole:
         body["linked_act"] = linked
     # What the agent may pick for this request's next reject or needs_visit.
     body["reason_codes"] = [
@@ -142,7 +153,7 @@ def list_requests() -> Response:
     )
     documents = _documents()
     return jsonify(
-        items=[_render(r, documents) for r in found[:per_page]],
+        items=[_render(r, documents, whole=False) for r in found[:per_page]],
         page=page,
         per_page=per_page,
         has_more=len(found) > per_page,
@@ -222,6 +233,7 @@ def decide(ref: str) -> Response:
             pickup=texts["pickup"],
             reason_code=texts["reason_code"],
             office_id=texts["office"],
+            announce=True,  # the alert below is owed until SmsService accepts it
         )
     except UnknownRequestError:
         return _error(404, "not_found", f"no request {ref}")
