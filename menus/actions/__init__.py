@@ -3,6 +3,6 @@
 Keep this list explicit: a module appears here when its author adds its line.
 """
 
-from menus.actions import civic, core, payments, receipts
+from menus.actions import civic, core, payables, payments, receipts
 
-__all__ = ["civic", "core", "payments", "receipts"]
+__all__ = ["civic", "core", "payables", "payments", "receipts"]
