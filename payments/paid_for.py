@@ -32,6 +32,11 @@ def describe(backend: Backend, paid_for: PaidFor, lang: str) -> str:
     return names.get(lang) or names.get("fr") or next(iter(names.values()), paid_for.code)
 
 
+def described(backend: Backend, paid_for: PaidFor) -> dict[str, str]:
+    """Return the name of what was paid in every language the catalogue has (the API's)."""
+    return dict(_names(backend, paid_for))
+
+
 def _names(backend: Backend, paid_for: PaidFor) -> Mapping[str, str]:
     if paid_for.kind is PaymentKind.REQUEST_FEE:
         document = backend.get_document_type(paid_for.code)
