@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from civic.seed import DEMO_CITY
+from menus.catalogue_lint import payable_kind_problems
 from menus.loader import (
     MenuError,
     Problem,
@@ -62,8 +64,10 @@ class Report:
         return [problem.line(self.source) for problem in self.problems]
 
 
-def lint(path: str | Path, registry: Registry | None = None) -> Report:
-    """Check a menus file and return every problem found."""
+def lint(
+    path: str | Path, registry: Registry | None = None, catalogue: Path | None = DEMO_CITY
+) -> Report:
+    """Check a menus file (and the catalogue's payable kinds) and return every problem found."""
     source = str(path)
     try:
         document = read_document(path)
@@ -80,6 +84,7 @@ def lint(path: str | Path, registry: Registry | None = None) -> Report:
         *_unhandled_outcomes(spec, registry),
         *_too_long(spec, registry),
         *_glued(document, spec),
+        *(payable_kind_problems(catalogue, spec.languages) if catalogue is not None else ()),
     ]
     return Report(source, problems, len(spec.screens), len(spec.languages))
 
