@@ -34,7 +34,7 @@ lint: $(STAMP) ## ruff, mypy and the menus linter on the shipped menus.yaml
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) -m menus lint menus.yaml
-	$(PY) -m sms templates check sms_templates.yaml >/dev/null
+	$(PY) -m gateway sms templates check sms_templates.yaml >/dev/null
 
 bench: $(STAMP) ## run the USSD benchmark against the peers; results in bench/README.md
 	@scripts/ensure_redis.sh
@@ -44,9 +44,9 @@ bench-sms: $(STAMP) ## SMS messages/s of one worker per worker class (Redis DB 1
 	@scripts/ensure_redis.sh
 	$(PY) bench/sms_throughput.py
 
-chaos: $(STAMP) ## outage drills (Redis stop/start, worker kill); figures for the README
+chaos: $(STAMP) ## outage drills (Redis stop/start, worker kill, Sentinel failover, Cluster); figures for the README
 	@scripts/ensure_redis.sh
-	$(PY) -m pytest -q -m slow tests/chaos
+	$(PY) -m pytest -q -m slow tests/chaos tests/topology
 
 lock: ## re-resolve requirements.lock from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --extra dev -o requirements.lock --python-version 3.11 -q

@@ -37,6 +37,8 @@ def main() -> int:
     from profile_hop import call  # noqa: PLC0415
 
     from bench.app import create_app  # noqa: PLC0415
+    from runtime import keys  # noqa: PLC0415 - after sys.path names the checkout
+    from sessions.store import lock_key, resume_key, session_key  # noqa: PLC0415
 
     app = create_app()
     sid, phone = f"mem-{os.getpid()}", "+243810000077"
@@ -47,11 +49,11 @@ def main() -> int:
         ).encode()
         reply = call(app, body)
     client = redis.Redis.from_url(os.environ["REDIS_URL"])
-    keys = [f"ussd:s:{sid}", f"ussd:lock:{sid}", f"ussd:lang:{phone}", f"ussd:resume:{phone}"]
-    keys += [key.decode() for key in client.scan_iter(match=f"*{phone}*")]
+    names = [session_key(sid), lock_key(sid), keys.phone_language(phone), resume_key(phone)]
+    names += [key.decode() for key in client.scan_iter(match=f"*{phone}*")]
     total = 0
     print(f"after hop 4 ({reply.splitlines()[0].decode()!r}):")
-    for key in dict.fromkeys(keys):
+    for key in dict.fromkeys(names):
         size = client.memory_usage(key, samples=0)
         if size is not None:
             total += int(size)

@@ -152,8 +152,10 @@ def _enqueue(n: int) -> float:
 
 
 def _records(client: Any) -> list[dict[str, str]]:
+    from sms.store import MessageStore  # noqa: PLC0415 - after sys.path names the checkout
+
     pipe = client.pipeline()
-    keys = list(client.scan_iter(match="sms:msg:*", count=1000))
+    keys = list(client.scan_iter(match=MessageStore.key("*"), count=1000))
     for key in keys:
         pipe.hgetall(key)
     return [{k.decode(): v.decode() for k, v in raw.items()} for raw in pipe.execute()]

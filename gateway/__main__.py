@@ -1,4 +1,4 @@
-"""`python -m gateway <command>`: worker, run, dial, migrate, seed-demo, hash-key."""
+"""`python -m gateway <command>`: worker, run, dial, migrate, sms, payments... (`--help`)."""
 
 from gateway.cli import main
 

@@ -39,8 +39,8 @@ from civic.ports import (
     RequestStatus,
     UnknownRequestError,
 )
-from gateway import request_alerts
 from gateway.auth import require_api_key
+from sms import request_alerts
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,8 @@ from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any, Final, Literal, get_args
 from urllib.parse import urlsplit
 
+from gateway.redis_url import parse_redis_url
+from runtime.keys import DEFAULT_PREFIX, PrefixError, check_prefix
 from runtime.ratelimit import Rate, RateError
 
 Environment = Literal["development", "production"]
@@ -32,7 +34,7 @@ DEMO_API_KEYS: Final = {
 # compares every secret with every other, so a new provider's settings are covered by name.
 _SECRET_SUFFIXES: Final = ("_TOKEN", "_KEY", "_KEYS", "_SECRET", "_PASSKEY", "_PASSWORD")
 # URL settings of our own infrastructure: loopback is normal there (a local Redis).
-_INFRASTRUCTURE_URLS: Final = frozenset({"REDIS_URL", "DATABASE_URL"})
+_INFRASTRUCTURE_URLS: Final = frozenset({"REDIS_URL", "QUEUE_REDIS_URL", "DATABASE_URL"})
 # Host labels and path segments of providers' test systems: Daraja's sandbox.safaricom.co.ke,
 # api.sandbox.africastalking.com, Airtel's openapiuat.*, M-Pesa OpenAPI's /sandbox/ipg/…,
 # Orange Web Payment's /orange-money-webpay/dev/ (../shared/PROVIDERS.md).
@@ -44,6 +46,7 @@ _OWN_PREFIXES: Final = frozenset(
     {
         "guichet",
         "redis",
+        "queue",
         "database",
         "menus",
         "ussd",
@@ -120,12 +123,27 @@ class Settings:
         "development",
         "development or production (production refuses unsafe defaults)",
     )
-    redis_url: str = _setting("REDIS_URL", "redis://127.0.0.1:6379/0", "sessions, queues, limits")
+    redis_url: str = _setting(
+        "REDIS_URL",
+        "redis://127.0.0.1:6379/0",
+        "sessions, limits, queues: redis://, rediss://, redis+sentinel://, redis+cluster://",
+    )
+    queue_redis_url: str = _setting(
+        "QUEUE_REDIS_URL",
+        "",
+        "rq's queues when not on REDIS_URL: a plain or Sentinel Redis (required with a cluster)",
+    )
+    redis_prefix: str = _setting(
+        "REDIS_PREFIX", DEFAULT_PREFIX, "namespace of every Redis key and rq queue of this install"
+    )
     redis_socket_timeout: float = _setting(
         "REDIS_SOCKET_TIMEOUT", 0.5, "seconds before a Redis call is abandoned"
     )
     emulate_redis: bool = _setting(
-        "GUICHET_EMULATE_REDIS", False, "in-process Redis emulation, jobs run inline (dev only)"
+        "GUICHET_EMULATE_REDIS",
+        False,
+        "in-process Redis emulation, jobs run inline (dev only, one process: `python -m gateway"
+        " run --emulate-redis`)",
     )
     database_url: str = _setting(
         "DATABASE_URL", "sqlite:///var/guichet.db", "civic back office (SQLite or PostgreSQL)"
@@ -278,7 +296,8 @@ class Settings:
     payment_reconcile_interval_seconds: float = _setting(
         "PAYMENT_RECONCILE_INTERVAL_SECONDS",
         60.0,
-        "period of the reconciliation job (0: off, run `python -m payments reconcile` from cron)",
+        "period of the reconciliation job (0: off, run `python -m gateway payments reconcile`"
+        " from cron)",
     )
     payment_callback_token: str = _setting(
         "PAYMENT_CALLBACK_TOKEN",
@@ -475,6 +494,9 @@ class Settings:
                 raise ConfigError(f"{name.upper()}: {error}") from None
         if self.max_request_bytes < 1024:
             raise ConfigError("MAX_REQUEST_BYTES must be at least 1024")
+        redis_problems = self.redis_problems()
+        if redis_problems:
+            raise ConfigError("; ".join(redis_problems))
         if self.env == "production":
             problems = self.production_problems()
             if problems:
@@ -489,6 +511,33 @@ class Settings:
         problems += self._africastalking_mismatch()
         if self.emulate_redis:
             problems.append("GUICHET_EMULATE_REDIS is for development only")
+        problems += self.redis_problems()
+        return problems
+
+    def redis_problems(self) -> list[str]:
+        """Return what makes the Redis settings unusable (any environment)."""
+        problems: list[str] = []
+        try:
+            check_prefix(self.redis_prefix)
+        except PrefixError as error:
+            problems.append(f"REDIS_PREFIX: {error}")
+        targets = {}
+        for env, url in (("REDIS_URL", self.redis_url), ("QUEUE_REDIS_URL", self.queue_redis_url)):
+            if not url:
+                continue
+            try:
+                targets[env] = parse_redis_url(url).topology
+            except ValueError as error:
+                problems.append(f"{env}: {error}")
+        if targets.get("QUEUE_REDIS_URL") == "cluster":
+            problems.append(
+                "QUEUE_REDIS_URL: rq cannot run on a cluster (use a plain or Sentinel Redis)"
+            )
+        elif targets.get("REDIS_URL") == "cluster" and not self.queue_redis_url:
+            problems.append(
+                "QUEUE_REDIS_URL is missing: REDIS_URL is a cluster and rq cannot run on one "
+                "(set a plain or Sentinel Redis for the queues)"
+            )
         return problems
 
     def play_money(self) -> list[str]:

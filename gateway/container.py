@@ -7,7 +7,7 @@ import redis
 import runtime
 from civic.http import HttpBackend
 from civic.ports import Backend
-from civic.sql import SqlBackend
+from civic.sql import SqlBackend, make_engine
 from gateway import golive
 from gateway.auth import ApiKeyring
 from gateway.callback_auth import CallbackGate
@@ -15,25 +15,35 @@ from gateway.config import Settings
 from gateway.jobs import EffectEnqueuer
 from gateway.limits import ApiLimits
 from gateway.metrics import Metrics
-from gateway.redis_client import build_redis
+from gateway.redis_client import build_queue_redis, build_redis
+from gateway.ussd_events import SessionEvents
 from menus.hop import HopHandler
 from menus.loader import load_menus
 from menus.model import MenuSpec
 from menus.registry import Enqueuer
 from payments.numbering import NumberingPlan
 from payments.service import PaymentService
+from payments.store import SQL_TIMEOUT_SECONDS
+from payments.wiring import wire as wire_payments
+from runtime import keys
 from runtime.guesses import GuessLimiter
-from runtime.jobs import jobs_for
+from runtime.jobs import QueueConnection, jobs_for
 from runtime.ratelimit import Rate
 from sessions.store import SessionStore
+from sms.wiring import SmsOptions
+from sms.wiring import wire as wire_sms
 
 
 def build(settings: Settings, *, redis_client: redis.Redis | None = None) -> runtime.Container:
     """Build the service container for a web or worker process and install it."""
     container = runtime.Container()
     container.register(Settings, settings)
+    keys.use_prefix(settings.redis_prefix)  # before any store names a key
     client = redis_client if redis_client is not None else build_redis(settings)
     container.register(redis.Redis, client)
+    # rq's queues: their own Redis when REDIS_URL is a cluster (or the operator says so).
+    queue_client = client if redis_client is not None else build_queue_redis(settings, client)
+    container.register(QueueConnection, QueueConnection(queue_client))
     container.register(Metrics, Metrics(client, flush_seconds=settings.metrics_flush_seconds))
     container.register(ApiKeyring, ApiKeyring.from_settings(settings))
     container.register(CallbackGate, CallbackGate.from_settings(settings))
@@ -79,8 +89,6 @@ def _wire_menus(container: runtime.Container, settings: Settings) -> None:
     container.register(SessionStore, store)
     enqueuer = container.get(Enqueuer)  # type: ignore[type-abstract]
     container.register(HopHandler, HopHandler(spec, store, enqueuer, container))
-    from gateway.ussd_events import SessionEvents  # noqa: PLC0415 - a blueprint module
-
     events = SessionEvents(
         container.get(redis.Redis), region=spec.city.country, maxlen=settings.ussd_events_max
     )
@@ -89,8 +97,6 @@ def _wire_menus(container: runtime.Container, settings: Settings) -> None:
 
 def _wire_sms(container: runtime.Container, settings: Settings) -> None:
     # After the menus: the city's country and USSD code come from menus.yaml.
-    from sms.wiring import SmsOptions, wire  # noqa: PLC0415
-
     spec = container.get(MenuSpec)
     options = SmsOptions(
         provider=settings.sms_provider,
@@ -115,17 +121,16 @@ def _wire_sms(container: runtime.Container, settings: Settings) -> None:
         inline_jobs=settings.emulate_redis,
         production=settings.env == "production",
     )
-    wire(container, options)
+    wire_sms(container, options)
 
 
 def _wire_payments(container: runtime.Container, settings: Settings) -> None:
     # After civic and sms (it settles with the Backend and sends receipts through SmsService).
-    from payments.wiring import wire  # noqa: PLC0415
-
     spec = container.get(MenuSpec)
-    wire(
+    wire_payments(
         container,
         settings,
+        engine=make_engine(settings.database_url, timeout=SQL_TIMEOUT_SECONDS),
         timezone=spec.city.timezone,
         short_code=spec.service_code,
         currency=spec.city.currency,

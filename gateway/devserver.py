@@ -25,8 +25,11 @@ from werkzeug.serving import make_server
 from gateway import container as composition
 from gateway import golive, simulator
 from gateway.config import Settings
+from gateway.emulation import create_emulated_app
 from gateway.queues import QueueNames
 from gateway.schema import migrate_all, seed_demo
+from gateway.services import services_of
+from menus.model import MenuSpec
 
 STARTUP_TIMEOUT: Final = 30.0  # seconds for the web server to answer /healthz
 STOP_TIMEOUT: Final = 10.0  # seconds for a graceful stop before SIGKILL
@@ -73,8 +76,6 @@ def _python() -> str:
 
 def _service_code(settings: Settings) -> str:
     # Build the container once here too: a bad config or menus.yaml fails before any child.
-    from menus.model import MenuSpec  # noqa: PLC0415 - only to read the dial code
-
     spec = composition.build(settings).find(MenuSpec)
     return spec.service_code if spec is not None else DEFAULT_SERVICE_CODE
 
@@ -92,10 +93,8 @@ def _announce(port: int, service_code: str, settings: Settings, out: TextIO) -> 
 
 
 def _serve_emulated(settings: Settings, port: int, out: TextIO) -> int:
-    from gateway.app import create_app  # noqa: PLC0415 - the app only when we serve it here
-
     print(EMULATION_BANNER, file=sys.stderr, flush=True)
-    app = create_app({"emulate_redis": True})
+    app = create_emulated_app()
     server = make_server("127.0.0.1", port, app, threaded=False)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
@@ -104,9 +103,7 @@ def _serve_emulated(settings: Settings, port: int, out: TextIO) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    from menus.model import MenuSpec  # noqa: PLC0415
-
-    spec = app.extensions["guichet"].find(MenuSpec)
+    spec = services_of(app).find(MenuSpec)
     code = spec.service_code if spec is not None else DEFAULT_SERVICE_CODE
     _announce(port, code, app.config["SETTINGS"], out)
     server.serve_forever()

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from gateway.ussd_events import SessionEvent
 
@@ -88,41 +87,3 @@ def table(funnel: Funnel) -> str:
                 f"  {screen:<28} {journey.reached[screen]:>8} {journey.abandoned[screen]:>15}"
             )
     return "\n".join(lines) + "\n"
-
-
-def chart(funnel: Funnel, path: str, *, max_journeys: int = 8) -> None:
-    """Write the funnel as a PNG: one horizontal bar chart per journey."""
-    import matplotlib  # noqa: PLC0415 - only the report needs it (heavy import)
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot  # noqa: PLC0415
-    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
-
-    journeys = funnel.journeys[:max_journeys] or [Journey("(no sessions)")]
-    heights = [max(len(j.screens()), 1) * 0.45 + 1.0 for j in journeys]
-    figure, axes = pyplot.subplots(
-        len(journeys), 1, figsize=(9, sum(heights)), gridspec_kw={"height_ratios": heights}
-    )
-    for axis, journey in zip(_flat(axes), journeys, strict=True):
-        screens = journey.screens()
-        reached = [journey.reached[s] for s in screens]
-        abandoned = [journey.abandoned[s] for s in screens]
-        rows = range(len(screens))
-        axis.barh(rows, reached, color="#4c78a8", label="reached")
-        axis.barh(rows, abandoned, color="#e45756", label="abandoned here")
-        axis.set_yticks(list(rows), screens)
-        axis.invert_yaxis()
-        axis.set_title(
-            f"{journey.name}: {journey.sessions} sessions, {journey.completed} completed",
-            fontsize=10,
-        )
-        axis.legend(loc="lower right", fontsize=8)
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    figure.tight_layout()
-    figure.savefig(path, format="png", dpi=100)
-    pyplot.close(figure)
-
-
-def _flat(axes: Any) -> list[Any]:
-    # pyplot.subplots returns one Axes for one row, an array for several.
-    return list(getattr(axes, "flat", [axes]))

@@ -60,6 +60,8 @@ CHECKLIST: Final = (
     "Turn the phone simulator off: SIMULATOR_ENABLED=0.",
     "Use a real Redis (no GUICHET_EMULATE_REDIS) and a database without the demo city "
     "(never run `seed-demo` on it).",
+    "On a Redis Cluster (REDIS_URL=redis+cluster://...) set QUEUE_REDIS_URL to a plain or "
+    "Sentinel Redis: rq cannot run on a cluster.",
 )
 
 
@@ -71,7 +73,8 @@ def problems(settings: Settings) -> list[str]:
     try:
         currency = load_menus(settings.menus_path).city.currency
         operators = parse_operators(settings.payment_operators)
-        client = redis.Redis.from_url(settings.redis_url)  # never connected: no provider pushes
+        # Never connected (no provider pushes here); a cluster client would connect at once.
+        client = redis.Redis()
         providers = build_providers(
             settings, set(operators.values()), client, PaymentJobs(InlineJobs(tick_seconds=None))
         )

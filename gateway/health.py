@@ -13,29 +13,30 @@ from rq import Queue
 from sqlalchemy.exc import SQLAlchemyError
 
 from civic.ports import Backend
-from gateway.app import services_of
 from gateway.config import Settings
 from gateway.metrics import (
-    HOPS_KEY,
-    LATENCY_KEY,
-    REJECTIONS_KEY,
     Exposition,
     Metrics,
     add_latency,
     hop_rows,
+    hops_key,
+    latency_key,
+    rejections_key,
 )
 from gateway.queues import QueueNames
 from gateway.rq_liveness import queues_without_scheduler, queues_without_worker
+from gateway.services import services_of
 from payments.store import PaymentStore
-from sms.delivery import HOLDS_METRIC
-from sms.store import REFUSED_COUNTS_KEY, STATUS_COUNTS_KEY
+from runtime import keys
+from runtime.jobs import QueueConnection
+from sms.delivery import holds_metric_key
+from sms.store import refused_counts_key, status_counts_key
 
 blueprint = Blueprint("health", __name__)
 
 # Each readiness check gets this long; a hung one answers "timeout" instead of hanging us.
 READY_TIMEOUT_SECONDS: Final = 2.0
 # /readyz writes this key (it expires by itself) to learn whether Redis takes writes.
-READY_PROBE_KEY: Final = "health:readyz"
 READY_PROBE_TTL_MS: Final = 10_000
 _TEXT: Final = {"Content-Type": "text/plain; charset=utf-8"}
 PROMETHEUS_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
@@ -58,9 +59,11 @@ def readyz() -> tuple[Response, int]:
         "back_office": services.get(Backend).ping,  # type: ignore[type-abstract]
     }
     if not services.get(Settings).emulate_redis:  # the emulation runs jobs inline
-        checks["workers"] = lambda: _every_queue(queues_without_worker(client, QueueNames.all()))
+        queues = services.get(QueueConnection).client
+        names = {keys.queue(name): name for name in QueueNames.all()}
+        checks["workers"] = lambda: _every_queue(names, queues_without_worker(queues, [*names]))
         checks["scheduler"] = lambda: _every_queue(
-            queues_without_scheduler(client, QueueNames.all())
+            names, queues_without_scheduler(queues, [*names])
         )
     results = _run_checks(checks)
     ready = all(result == "ok" for result in results.values())
@@ -75,12 +78,13 @@ class NotReadyError(Exception):
 def _redis_takes_writes(client: redis.Redis) -> None:
     # PING answers on a replica, a full (maxmemory, noeviction) or a write-refusing master
     # (min-replicas-to-write, MISCONF); a write with a short expiry tells the truth.
-    client.set(READY_PROBE_KEY, "1", px=READY_PROBE_TTL_MS)
+    client.set(keys.key("health", "readyz"), "1", px=READY_PROBE_TTL_MS)
 
 
-def _every_queue(missing: list[str]) -> None:
+def _every_queue(names: dict[str, str], missing: list[str]) -> None:
+    # rq's queue names carry the installation's prefix; the answer names ours.
     if missing:
-        raise NotReadyError(f"none alive for {', '.join(missing)}")
+        raise NotReadyError(f"none alive for {', '.join(names[queue] for queue in missing)}")
 
 
 def _run_checks(checks: dict[str, Callable[[], object]]) -> dict[str, str]:
@@ -130,12 +134,20 @@ def _redis_families(page: Exposition, counters: Metrics, client: redis.Redis) ->
     try:
         counters.flush()
         pipe = client.pipeline(transaction=False)
-        for key in (HOPS_KEY, LATENCY_KEY, REJECTIONS_KEY, STATUS_COUNTS_KEY, REFUSED_COUNTS_KEY):
+        for key in (
+            hops_key(),
+            latency_key(),
+            rejections_key(),
+            status_counts_key(),
+            refused_counts_key(),
+        ):
             pipe.hgetall(key)
-        pipe.get(HOLDS_METRIC)
+        pipe.get(holds_metric_key())
         hops, latency, rejections, sms, refused, holds = pipe.execute()
+        queues = services_of(current_app).get(QueueConnection).client
         depths = [
-            (name, _queue_depths(Queue(name, connection=client))) for name in QueueNames.all()
+            (name, _queue_depths(Queue(keys.queue(name), connection=queues)))
+            for name in QueueNames.all()
         ]
     except redis.RedisError:
         return False

@@ -23,11 +23,26 @@ from typing import Final
 
 import redis
 
+from runtime import keys
+
 log = logging.getLogger(__name__)
 
-HOPS_KEY: Final = "metrics:ussd:hops"  # field "<screen>|<outcome>"
-LATENCY_KEY: Final = "metrics:ussd:latency"  # field = bucket upper bound, plus "sum"
-REJECTIONS_KEY: Final = "metrics:rejections"  # field = limit name
+
+def hops_key() -> str:
+    """Return the hash of hop counts, field "<screen>|<outcome>"."""
+    return keys.key("metrics", "ussd", "hops")
+
+
+def latency_key() -> str:
+    """Return the hash of hop latencies, field = bucket upper bound, plus "sum"."""
+    return keys.key("metrics", "ussd", "latency")
+
+
+def rejections_key() -> str:
+    """Return the hash of rate-limit rejections, field = limit name."""
+    return keys.key("metrics", "rejections")
+
+
 # Seconds. A hop's target is well under 50 ms; aggregators give 10-15 s.
 LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _BUCKET_NAMES: Final = (*(f"{b:g}" for b in LATENCY_BUCKETS), "+Inf")
@@ -49,9 +64,9 @@ class Metrics:
         bucket = _BUCKET_NAMES[bisect.bisect_left(LATENCY_BUCKETS, seconds)]
         with self._lock:
             counts = self._counts
-            key = (HOPS_KEY, f"{screen}|{outcome}")
+            key = (hops_key(), f"{screen}|{outcome}")
             counts[key] = counts.get(key, 0) + 1
-            key = (LATENCY_KEY, bucket)
+            key = (latency_key(), bucket)
             counts[key] = counts.get(key, 0) + 1
             self._latency_sum += seconds
         if self._flusher_pid != os.getpid():
@@ -60,7 +75,7 @@ class Metrics:
     def rejected(self, limit: str, count: int = 1) -> None:
         """Count a request refused by a rate limit (hook for every limiter)."""
         with self._lock:
-            key = (REJECTIONS_KEY, limit)
+            key = (rejections_key(), limit)
             self._counts[key] = self._counts.get(key, 0) + count
         if self._flusher_pid != os.getpid():
             self._start_flusher()
@@ -76,7 +91,7 @@ class Metrics:
         for (key, name), value in counts.items():
             pipe.hincrby(key, name, value)
         if latency:
-            pipe.hincrbyfloat(LATENCY_KEY, "sum", latency)
+            pipe.hincrbyfloat(latency_key(), "sum", latency)
         try:
             pipe.execute()
         except redis.RedisError:

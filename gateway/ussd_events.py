@@ -28,19 +28,18 @@ import phonenumbers
 import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from gateway.app import services_of
 from gateway.callback_auth import callback_route
+from gateway.services import services_of
+from runtime import keys
 from runtime.logs import current_phone_ref, outage
 from runtime.masking import mask_phone
 from sessions.session import Session
+from sessions.store import session_key
 
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("ussd_events", __name__)
 
-STREAM_KEY: Final = "ussd:events"
-_SEEN_KEY: Final = "ussd:events:seen:{session_id}"
-_SESSION_KEY: Final = "ussd:s:{session_id}"  # sessions/store.py's key layout
 DEDUPE_SECONDS: Final = 3 * 24 * 3600  # AT retries unacknowledged callbacks for hours
 STATUSES: Final = frozenset({"Success", "Incomplete", "Failed"})
 _SESSION_ID: Final = re.compile(r"^[\w\-.:]{1,128}$")
@@ -51,6 +50,16 @@ if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
 return 1
 """
+
+
+def stream_key() -> str:
+    """Return the stream of end-of-session events (one Cluster slot with its seen markers)."""
+    return keys.key("ussd", keys.tag("events"))
+
+
+def _seen_key(session_id: str) -> str:
+    # The stream's tag: the record script touches both.
+    return keys.key("ussd", keys.tag("events"), "seen", session_id)
 
 
 class EventError(ValueError):
@@ -105,13 +114,13 @@ class SessionEvents:
         }
         flat = [item for pair in fields.items() for item in pair]
         new = self._record(
-            keys=[_SEEN_KEY.format(session_id=session_id), STREAM_KEY],
+            keys=[_seen_key(session_id), stream_key()],
             args=[DEDUPE_SECONDS, self._maxlen, *flat],
         )
         return bool(new)
 
     def _path(self, session_id: str) -> list[str]:
-        blob = cast("bytes | None", self._redis.get(_SESSION_KEY.format(session_id=session_id)))
+        blob = cast("bytes | None", self._redis.get(session_key(session_id)))
         if not blob:
             return []  # expired or never saved: the report counts it as "unknown"
         try:
@@ -126,7 +135,7 @@ class SessionEvents:
         while True:
             entries = cast(
                 "list[tuple[bytes, dict[bytes, bytes]]]",
-                self._redis.xrange(STREAM_KEY, min=start, max="+", count=batch),
+                self._redis.xrange(stream_key(), min=start, max="+", count=batch),
             )
             for entry_id, raw in entries:
                 yield _event(entry_id, raw)

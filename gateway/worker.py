@@ -28,12 +28,14 @@ from gateway import container as composition
 from gateway.config import ConfigError, Settings
 from gateway.logsetup import configure_logging
 from gateway.queues import QueueNames
+from gateway.redis_client import connect, queue_url
 from gateway.rq_liveness import (
     MAINTENANCE_SECONDS,
     WORKER_TTL_SECONDS,
     clear_dead_scheduler_locks,
     clear_dead_scheduler_locks_at_start,
 )
+from runtime import keys
 from runtime.jobs import Jobs
 from sms.jobs import schedule_sweep
 
@@ -52,15 +54,15 @@ def parse_queues(spec: str) -> list[str]:
 
 
 def worker_connection(settings: Settings) -> redis.Redis:
-    """Return a Redis connection for rq's blocking dequeue.
+    """Return a Redis connection for rq's blocking dequeue (QUEUE_REDIS_URL, else REDIS_URL).
 
     The web client's short socket timeout would abort rq's BLPOP; rq sets its own.
     """
-    return redis.Redis.from_url(settings.redis_url)
+    return connect(queue_url(settings), socket_timeout=None)
 
 
 # Modules whose functions are enqueued as jobs (a test checks every *_JOB name is covered).
-JOB_MODULES = ("sms.jobs", "payments.jobs", "gateway.request_alerts")
+JOB_MODULES = ("sms.jobs", "sms.request_alerts", "payments.jobs")
 
 
 class RevivesScheduler(BaseWorker):
@@ -116,7 +118,7 @@ def build_worker(
     except redis.RedisError:
         logging.getLogger(__name__).warning("could not schedule the SMS sweep (Redis down)")
     connection = worker_connection(settings)
-    queues = [Queue(name, connection=connection) for name in queue_names]
+    queues = [Queue(keys.queue(name), connection=connection) for name in queue_names]
     return WORKER_CLASSES[worker_class](
         queues,
         connection=connection,

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import redis
 
 import runtime
+from menus.actions import default_registry
 from menus.machine import EMPTY, FILL, PICK, RESOLVE, SELECT, SUBMIT, HopModel, MenuMachine
 from menus.model import (
     BACK,
@@ -37,7 +38,6 @@ from menus.registry import (
     Option,
     RegisteredAction,
     Registry,
-    default_registry,
 )
 from menus.render import Nav, Renderer, fits, option_keys
 from menus.validators import field_check

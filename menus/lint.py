@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from civic.seed import DEMO_CITY
+from menus.actions import default_registry
 from menus.catalogue_lint import payable_kind_problems
 from menus.loader import (
     MenuError,
@@ -25,10 +26,10 @@ from menus.loader import (
     structural_problems,
 )
 from menus.model import SKIP_FIELD, MenuSpec, Screen
-from menus.registry import Registry, default_registry
+from menus.registry import Registry
 from menus.render import Nav, Renderer
-from sms.encoding import cost
-from sms.grammar import glued_articles
+from text.encoding import cost
+from text.grammar import glued_articles
 
 # Label length assumed for options_from actions registered without option_label_max.
 DEFAULT_OPTION_LABEL_MAX: Final = 30

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from menus.actions import default_registry
 from menus.model import (
     BUILTIN_PLACEHOLDERS,
     FORM_MESSAGES,
@@ -26,7 +27,7 @@ from menus.model import (
     Text,
     TypedAnswer,
 )
-from menus.registry import Registry, default_registry
+from menus.registry import Registry
 from menus.schema import schema_errors
 from menus.validators import compile_validator
 

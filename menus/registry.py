@@ -139,12 +139,6 @@ class Registry:
         return sorted(self._actions)
 
 
-# The process's registry: menus/actions/<module>.py decorate their functions with it.
+# The process's registry: menus/actions/<module>.py decorate their functions with it;
+# menus.actions.default_registry() returns it with every built-in action imported.
 actions = Registry()
-
-
-def default_registry() -> Registry:
-    """Return the registry with every built-in action module imported."""
-    import menus.actions  # noqa: F401, PLC0415 - importing the package registers its actions
-
-    return actions

@@ -1,7 +1,7 @@
 """Render screens in the caller's language and cut them into pages that fit a USSD screen.
 
 A USSD screen holds 182 GSM-7 characters, or only 80 when one character forces UCS-2
-(sms.encoding.cost decides). Navigation lines (`98` more, `99` previous, `0` back, `00`
+(text.encoding.cost decides). Navigation lines (`98` more, `99` previous, `0` back, `00`
 home) are part of every page's budget.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from menus.model import BACK, HOME, NEXT_PAGE, PREVIOUS_PAGE, RESERVED_KEYS, MenuSpec, Screen
-from sms.encoding import cost
+from text.encoding import cost
 
 
 def fits(lines: Sequence[str]) -> bool:

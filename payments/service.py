@@ -47,12 +47,11 @@ from payments.receipt_book import city_date
 from payments.receipts import ReceiptCodec
 from payments.store import PaymentStore
 from payments.tables import utcnow
+from runtime.jobs import JobFunc
 from runtime.masking import mask_phone
 
 log = logging.getLogger(__name__)
 
-PUSH_JOB: Final = "payments.jobs.push_intent"
-CALLBACK_JOB: Final = "payments.jobs.process_callback"
 SETTLED_OK: Final = frozenset({RecordOutcome.RECORDED, RecordOutcome.ALREADY_RECORDED})
 # The receipt SMS of each kind (sms_templates.yaml); failures share payment_failed_<reason>.
 RECEIPT_TEMPLATES: Final = {
@@ -130,7 +129,10 @@ class PaymentService:
         jobs: JobScheduler,
         codec: ReceiptCodec,
         config: PaymentsConfig,
+        push_job: JobFunc,
+        callback_job: JobFunc,
     ) -> None:
+        # The job functions come from payments.wiring: payments.jobs imports this module.
         missing = sorted(set(config.operators.values()) - set(providers))
         if missing:
             raise ValueError(f"no provider adapter named {', '.join(missing)}")
@@ -145,6 +147,8 @@ class PaymentService:
         self._backend = backend
         self._sms = sms
         self._jobs = jobs
+        self._push_job = push_job
+        self._callback_job = callback_job
         self._codec = codec
         self._zone = ZoneInfo(config.timezone)
 
@@ -276,7 +280,7 @@ class PaymentService:
     def schedule_push(self, intent_id: str, *, delay_seconds: float | None = None) -> None:
         """Enqueue the push job (outside USSD; the USSD action returns an Effect instead)."""
         self._jobs.enqueue(
-            PUSH_JOB,
+            self._push_job,
             intent_id,
             delay_seconds=self.config.push_delay_seconds
             if delay_seconds is None
@@ -346,7 +350,9 @@ class PaymentService:
         # A repeat is enqueued again while unprocessed: the first answer may have been a 503
         # because Redis was down after the row was written (the job id keeps it to one job).
         if new or self._unprocessed(callback_id):
-            self._jobs.enqueue(CALLBACK_JOB, callback_id, job_id=f"payment-callback-{callback_id}")
+            self._jobs.enqueue(
+                self._callback_job, callback_id, job_id=f"payment-callback-{callback_id}"
+            )
         return callback_id
 
     def _unprocessed(self, callback_id: int) -> bool:
@@ -723,7 +729,7 @@ class PaymentService:
 
     def _push_again(self, intent_id: str) -> None:
         self._jobs.enqueue(
-            PUSH_JOB, intent_id, timeout_seconds=self.config.push_job_timeout_seconds
+            self._push_job, intent_id, timeout_seconds=self.config.push_job_timeout_seconds
         )
 
     def _expire(self, intent_id: str) -> str:

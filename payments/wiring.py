@@ -9,13 +9,13 @@ from typing import Final
 from urllib.parse import quote, urlencode
 
 import redis
+from sqlalchemy import Engine
 
 import runtime
 from civic.ports import Backend
-from civic.sql import SqlBackend
 from payments.config import PaymentConfigError, PaymentsConfig, PaymentSettings, parse_operators
 from payments.intent_store import IntentStore
-from payments.jobs import schedule_reconcile
+from payments.jobs import process_callback, push_intent, sandbox_callback, schedule_reconcile
 from payments.providers.airtel import AirtelConfig, AirtelProvider
 from payments.providers.base import Provider
 from payments.providers.daraja import DarajaConfig, DarajaProvider
@@ -33,9 +33,10 @@ from payments.queues import JobScheduler, PaymentJobs
 from payments.receipt_book import ReceiptBook
 from payments.receipts import ReceiptCodec, ReceiptVerifier
 from payments.service import PaymentService, SmsSender
-from payments.store import PaymentStore, build_engine
+from payments.store import PaymentStore
 from runtime.jobs import jobs_for
 from sms.receipt_desk import ReceiptDesk
+from sms.service import SmsService
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +191,11 @@ def build_providers(
     for name in sorted(wanted):
         if name == "sandbox":
             providers[name] = SandboxProvider(
-                connection, jobs, callback_url, settings.sandbox_callback_delay_seconds
+                connection,
+                jobs,
+                callback_url,
+                settings.sandbox_callback_delay_seconds,
+                callback_job=sandbox_callback,
             )
         elif name == "daraja":
             missing = [
@@ -320,10 +325,7 @@ def _stored_reference(store: IntentStore) -> Callable[[str], str | None]:
 
 
 def _sms_service(container: runtime.Container) -> SmsSender | None:
-    try:
-        from sms.service import SmsService  # noqa: PLC0415 - sms may not be wired in this tree
-    except ImportError:
-        return None
+    # A process wired without SMS (tests of payments alone) settles without receipts by SMS.
     found: SmsSender | None = container.find(SmsService)
     return found
 
@@ -332,11 +334,16 @@ def wire(
     container: runtime.Container,
     settings: PaymentSettings,
     *,
+    engine: Engine,
     timezone: str = "UTC",
     short_code: str = "",
     currency: str | None = None,
 ) -> PaymentService:
-    """Build and register PaymentStore, PaymentService, ReceiptVerifier and friends."""
+    """Build and register PaymentStore, PaymentService, ReceiptVerifier and friends.
+
+    `engine` is the payments database (built by the composition root); the civic Backend must
+    be registered already.
+    """
     operators = parse_operators(settings.payment_operators)
     check_operators(operators)
     if currency is not None:
@@ -345,16 +352,14 @@ def wire(
     port = jobs_for(container, inline=settings.emulate_redis)
     jobs: JobScheduler = PaymentJobs(port)
     container.register(JobScheduler, jobs)  # type: ignore[type-abstract]
-    store = PaymentStore(build_engine(settings.database_url))
+    store = PaymentStore(engine)
     intent_store = store.intents
     container.register(PaymentStore, store)
     codec = receipt_codec(settings)
     container.register(ReceiptCodec, codec)
     verifier = ReceiptVerifier(codec, store.receipts.receipt_fields)
     container.register(ReceiptVerifier, verifier)
-    backend: Backend | None = container.find(Backend)  # type: ignore[type-abstract]
-    if backend is None:  # civic not wired in this process: the embedded back office
-        backend = SqlBackend.from_url(settings.database_url)
+    backend = container.get(Backend)  # type: ignore[type-abstract]
     book = ReceiptBook(store.receipts, verifier, backend)
     container.register(ReceiptBook, book)
     # SMS `RECU` asks for the sms port (sms cannot import payments).
@@ -377,6 +382,8 @@ def wire(
         sms=_sms_service(container),
         jobs=jobs,
         codec=codec,
+        push_job=push_intent,
+        callback_job=process_callback,
         config=PaymentsConfig(
             operators=operators,
             push_delay_seconds=settings.payment_push_delay_seconds,

@@ -31,6 +31,7 @@ import redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 
+from runtime import keys
 from runtime.container import Container
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,20 @@ class Jobs(Protocol):
         """Run `func(*args)` on `queue` after `delay_seconds`; False when `job_id` is taken."""
 
 
+@dataclass(frozen=True, slots=True)
+class QueueConnection:
+    """The Redis rq's queues live on: QUEUE_REDIS_URL, else REDIS_URL (never a cluster)."""
+
+    client: redis.Redis
+
+
 class RqJobs:
-    """Enqueue on rq queues of the shared Redis."""
+    """Enqueue on rq queues of the shared Redis, named in this installation (runtime.keys).
+
+    Queue names and job ids are the callers' plain ones (`sms`, `sms-sweep-42`); rq sees them
+    under the installation's prefix, so two installations on one Redis never take each
+    other's jobs nor refuse each other's job ids.
+    """
 
     def __init__(self, connection: redis.Redis) -> None:
         self._connection = connection
@@ -104,7 +117,7 @@ class RqJobs:
         """Enqueue `func(*args)` on rq; False when its unique job id is already there."""
         options: dict[str, Any] = {"args": args}
         if job_id is not None:
-            options.update(job_id=job_id, unique=True)
+            options.update(job_id=keys.job_id(job_id), unique=True)
         if timeout_seconds is not None:
             options["job_timeout"] = timeout_seconds
         if retry_intervals:
@@ -119,7 +132,7 @@ class RqJobs:
 
     def _queue(self, name: str) -> Queue:
         if name not in self._queues:
-            self._queues[name] = Queue(name, connection=self._connection)
+            self._queues[name] = Queue(keys.queue(name), connection=self._connection)
         return self._queues[name]
 
 
@@ -302,7 +315,11 @@ def jobs_for(container: Container, *, inline: bool) -> Jobs:
     """Return the process's job port, building and registering it on first use."""
     jobs: Jobs | None = container.find(Jobs)  # type: ignore[type-abstract]
     if jobs is None:
-        jobs = InlineJobs() if inline else RqJobs(container.get(redis.Redis))
+        if inline:
+            jobs = InlineJobs()
+        else:
+            queues = container.find(QueueConnection)
+            jobs = RqJobs(queues.client if queues else container.get(redis.Redis))
         # Jobs is a Protocol: mypy refuses abstract types as keys, the container does not.
         container.register(Jobs, jobs)  # type: ignore[type-abstract]
     return jobs

@@ -25,6 +25,8 @@ from typing import Final
 
 import redis
 
+from runtime import keys
+
 log = logging.getLogger(__name__)
 
 # take_token(key, capacity, period_ms, cost, now_ms) -> {allowed 0|1, retry_after seconds}
@@ -98,18 +100,16 @@ ALLOW: Final = Decision(True)
 class RateLimiter:
     """A named token bucket per subject (a phone, an IP, a key id)."""
 
-    def __init__(
-        self, client: redis.Redis, name: str, rate: Rate, *, fail_open: bool, prefix: str = "rl"
-    ) -> None:
+    def __init__(self, client: redis.Redis, name: str, rate: Rate, *, fail_open: bool) -> None:
         self.name = name
         self.rate = rate
         self.fail_open = fail_open
-        self._prefix = f"{prefix}:{name}:"
         self._take = client.register_script(_TAKE)
 
     def key(self, subject: str) -> str:
         """Return the Redis key of `subject`'s bucket."""
-        return self._prefix + subject
+        # Tagged by subject: a script may take a phone's token beside that phone's other keys.
+        return keys.key("rl", self.name, keys.tag(subject))
 
     def take(self, subject: str, *, now: float | None = None) -> Decision:
         """Take one token from `subject`'s bucket; apply the fail policy when Redis is down."""

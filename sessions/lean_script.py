@@ -16,6 +16,8 @@ exception of an error reply); both private reads sit in the boundary at the end 
 checked against one redis-py version and tested (tests/sessions/test_lean_script.py). The gain
 that pays for them, measured in bench/README.md: ~10 µs of the ~50 µs of Python per hop, about
 4 % of hop throughput. Should redis-py change them, `LeanScript` takes redis-py's public path.
+So does any client but one plain server: on Sentinel and Cluster the public path is the one
+that follows the master or the slot (see `LeanScript.__init__`).
 """
 
 from __future__ import annotations
@@ -44,12 +46,14 @@ class LeanScript:
 
     def __init__(self, client: redis.Redis, source: str) -> None:
         self._script: Script = client.register_script(source)
-        pool = client.connection_pool
-        # Anything but a plain socket client (fakeredis, a cluster) takes redis-py's path.
+        # Anything but a plain socket client to one server takes redis-py's path: fakeredis,
+        # a cluster (MOVED; it has no single pool), a Sentinel pool (its connections find the
+        # master and turn the old master's READONLY after a failover into a reconnect; our
+        # lanes would keep theirs).
+        plain = type(client) is redis.Redis and type(client.connection_pool) is redis.ConnectionPool
+        pool = client.connection_pool if plain else redis.ConnectionPool()
         self._lean = (
-            type(client) is redis.Redis
-            and issubclass(pool.connection_class, redis.Connection)
-            and internals_fit()
+            plain and issubclass(pool.connection_class, redis.Connection) and internals_fit()
         )
         self._factory = pool.connection_class
         self._kwargs = pool.connection_kwargs

@@ -1,8 +1,15 @@
 """Redis session store: one round trip to lock and load, one to save and unlock.
 
-Keys: `ussd:s:<session>` (the session, TTL), `ussd:lock:<session>` (a token, PX),
-`ussd:lang:<phone>` (preferred language, long TTL), `ussd:resume:<phone>` (snapshot of a
-journey left mid-way, TTL = the resume window) and `ussd:rl:<phone>` (the hop rate bucket).
+Keys (runtime.keys, under the installation's prefix): `ussd:s:{<session>}` (the session, TTL),
+`ussd:lock:{<session>}` (a token, PX), `ussd:lang:{<phone>}` (preferred language, long TTL),
+`ussd:resume:{<phone>}` (snapshot of a journey left mid-way, TTL = the resume window) and
+`ussd:rl:{<phone>}` (the hop rate bucket).
+
+On a Redis Cluster the session's keys and the phone's keys sit in two slots, and one script
+cannot touch both: the store then makes two calls where one does elsewhere (session script,
+then phone script), in the order that keeps the rules: a hop waiting for the lock takes no
+token, a refused hop leaves the lock free, the phone's keys are written only by the lock's
+holder.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ from typing import Any, Final, Literal
 
 import orjson
 import redis
+from redis.cluster import RedisCluster
 
+from runtime import keys
 from runtime.ratelimit import BUCKET_LUA, Rate
 from sessions.lean_script import LeanScript
 from sessions.session import Session
@@ -54,12 +63,62 @@ end
 redis.call('DEL', KEYS[1])
 return 1
 """
+# Cluster: the same steps, one slot per script. KEYS: lock, session. ARGV: token, lock ms.
+_LOCK_SESSION: Final = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, redis.call('GET', KEYS[2])}
+end
+return {0}
+"""
+# KEYS: lang, resume[, hop bucket]. ARGV: capacity, period ms, now ms (with a bucket).
+_LOAD_PHONE: Final = (
+    BUCKET_LUA
+    + """
+if KEYS[3] then
+  local bucket = take_token(KEYS[3], ARGV[1], ARGV[2], 1, ARGV[3])
+  if bucket[1] == 0 then return {2, bucket[2], redis.call('GET', KEYS[1])} end
+end
+return {1, redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}
+"""
+)
+# KEYS: lock, session. ARGV: token, session, session ms.
+_SAVE_SESSION: Final = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+redis.call('DEL', KEYS[1])
+return 1
+"""
+# KEYS: lang, resume. ARGV: lang ('' = keep), lang ms, resume mode, resume snapshot, resume ms.
+_SAVE_PHONE: Final = """
+if ARGV[1] ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+if ARGV[3] == 'set' then
+  redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5])
+elseif ARGV[3] == 'clear' then
+  redis.call('DEL', KEYS[2])
+end
+return 1
+"""
 _RELEASE: Final = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
 
 ResumeMode = Literal["keep", "set", "clear"]
+
+
+def session_key(session_id: str) -> str:
+    """Return the key of a USSD session (the end-of-session events read it)."""
+    return keys.key("ussd", "s", keys.tag(session_id))
+
+
+def lock_key(session_id: str) -> str:
+    """Return the key of a USSD session's lock."""
+    return keys.key("ussd", "lock", keys.tag(session_id))
+
+
+def resume_key(msisdn: str) -> str:
+    """Return the key of a phone's journey left mid-way."""
+    return keys.key("ussd", "resume", keys.tag(msisdn))
 
 
 class HopRateLimitedError(Exception):
@@ -95,7 +154,6 @@ class SessionStore:
         lock_ms: int = 5_000,
         lock_wait_seconds: float = 2.0,
         language_ttl_seconds: int = 365 * 24 * 3600,
-        prefix: str = "ussd",
         hop_rate: Rate | None = None,
     ) -> None:
         self._client = client
@@ -104,12 +162,18 @@ class SessionStore:
         self._lock_ms = lock_ms
         self._lock_wait = lock_wait_seconds
         self._lang_ms = language_ttl_seconds * 1000
-        self._prefix = prefix
         self._hop_rate = hop_rate if hop_rate is not None and hop_rate.enabled else None
+        # A cluster cannot run one script over the session's and the phone's slots.
+        self._split = isinstance(client, RedisCluster)
         # Two script calls per hop: LeanScript skips redis-py's per-command layers.
         self._acquire = LeanScript(client, _ACQUIRE)
         self._save = LeanScript(client, _SAVE)
         self._release = LeanScript(client, _RELEASE)
+        if self._split:
+            self._lock_session = LeanScript(client, _LOCK_SESSION)
+            self._load_phone = LeanScript(client, _LOAD_PHONE)
+            self._save_session = LeanScript(client, _SAVE_SESSION)
+            self._save_phone = LeanScript(client, _SAVE_PHONE)
         self._token_pid = 0
         self._token_base = ""
         self._tokens = itertools.count()
@@ -122,12 +186,11 @@ class SessionStore:
         return f"{self._token_base}{next(self._tokens):x}"
 
     def _keys(self, session_id: str, msisdn: str) -> list[str]:
-        p = self._prefix
         return [
-            f"{p}:lock:{session_id}",
-            f"{p}:s:{session_id}",
-            f"{p}:lang:{msisdn}",
-            f"{p}:resume:{msisdn}",
+            lock_key(session_id),
+            session_key(session_id),
+            keys.phone_language(msisdn),
+            resume_key(msisdn),
         ]
 
     def acquire(self, session_id: str, msisdn: str) -> Loaded | None:
@@ -135,16 +198,17 @@ class SessionStore:
 
         Raise HopRateLimitedError when the phone is over its hop rate.
         """
-        keys = self._keys(session_id, msisdn)
+        hop_keys = self._keys(session_id, msisdn)
         token = self._token()
         args: list[str | int] = [token, self._lock_ms]
         rate = self._hop_rate
         if rate is not None:
-            keys.append(f"{self._prefix}:rl:{msisdn}")
+            hop_keys.append(keys.key("ussd", "rl", keys.tag(msisdn)))
             args += [rate.count, rate.period_ms, round(time.time() * 1000)]
+        acquire = self._acquire_split if self._split else self._acquire
         deadline = time.monotonic() + self._lock_wait
         while True:
-            answer = self._acquire(keys=keys, args=args)
+            answer = acquire(keys=hop_keys, args=args)
             if answer[0] == 1:
                 break
             if answer[0] == 2:
@@ -163,6 +227,21 @@ class SessionStore:
             resume=orjson.loads(resume) if resume else None,
         )
 
+    def _acquire_split(self, keys: list[str], args: list[str | int]) -> Any:
+        # _ACQUIRE's answers, from one call per slot (Cluster).
+        locked = self._lock_session(keys=keys[:2], args=args[:2])
+        if locked[0] != 1:
+            return locked
+        try:
+            phone = self._load_phone(keys=keys[2:], args=args[2:])
+        except BaseException:
+            self._release(keys=keys[:1], args=args[:1])
+            raise
+        if phone[0] == 2:
+            self._release(keys=keys[:1], args=args[:1])
+            return phone
+        return [1, locked[1], phone[1], phone[2]]
+
     def save(
         self,
         loaded: Loaded,
@@ -175,21 +254,24 @@ class SessionStore:
         if resume == "set" and not self._resume_ms:
             resume = "clear"  # a 0 s resume window keeps no snapshot (PX 0 is an error)
         snapshot = orjson.dumps(session.snapshot()) if resume == "set" else b""
-        written = self._save(
-            keys=self._keys(loaded.session_id, loaded.msisdn),
-            args=[
-                loaded.token,
-                session.encode(),
-                self._ttl_ms,
-                language or "",
-                self._lang_ms,
-                resume,
-                snapshot,
-                self._resume_ms,
-            ],
-        )
-        return bool(written)
+        hop_keys = self._keys(loaded.session_id, loaded.msisdn)
+        session_args: list[str | int | bytes] = [loaded.token, session.encode(), self._ttl_ms]
+        phone_args: list[str | int | bytes] = [
+            language or "",
+            self._lang_ms,
+            resume,
+            snapshot,
+            self._resume_ms,
+        ]
+        if not self._split:
+            return bool(self._save(keys=hop_keys, args=[*session_args, *phone_args]))
+        # Cluster: the session (and the lock check) first; the phone's keys only by the holder.
+        if not self._save_session(keys=hop_keys[:2], args=session_args):
+            return False
+        if language or resume != "keep":
+            self._save_phone(keys=hop_keys[2:], args=phone_args)
+        return True
 
     def release(self, loaded: Loaded) -> None:
         """Unlock the session without writing anything."""
-        self._release(keys=self._keys(loaded.session_id, loaded.msisdn)[:1], args=[loaded.token])
+        self._release(keys=[lock_key(loaded.session_id)], args=[loaded.token])

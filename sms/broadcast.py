@@ -19,6 +19,7 @@ from typing import Final, TextIO
 import phonenumbers
 import redis
 
+from runtime import keys
 from sms.service import SmsService
 from sms.store import text
 
@@ -82,7 +83,7 @@ class Broadcaster:
         on_progress: Callable[[BroadcastProgress], None] | None = None,
     ) -> BroadcastProgress:
         """Send from the checkpoint on; stop after `limit` rows (a planned interruption)."""
-        key = f"sms:broadcast:{broadcast}"
+        key = keys.key("sms", "broadcast", broadcast)
         raw_done = self._redis.hget(key, "done")
         start = int(text(raw_done)) if raw_done is not None else 0
         progress = BroadcastProgress(broadcast, len(rows), done=start, skipped=start)

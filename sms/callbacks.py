@@ -18,6 +18,8 @@ from typing import Final, Literal
 import phonenumbers
 import redis
 
+from runtime import keys
+from runtime.jobs import JobFunc
 from runtime.ratelimit import BUCKET_LUA, Rate, RateLimiter
 from sms.queues import DeliveryQueue
 
@@ -25,10 +27,6 @@ Kind = Literal["inbound", "delivery"]
 DEDUPE_SECONDS: Final = 7 * 24 * 3600
 _ID: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _MAX_TEXT: Final = 1600  # ten concatenated segments; longer is not an SMS
-JOBS: Final[Mapping[Kind, str]] = {
-    "inbound": "sms.jobs.handle_inbound",
-    "delivery": "sms.jobs.handle_delivery_report",
-}
 INBOUND_FIELDS: Final = ("from", "to", "text", "date", "id", "linkId", "networkCode")
 DELIVERY_FIELDS: Final = (
     "id",
@@ -75,10 +73,12 @@ class CallbackInbox:
         queue: DeliveryQueue,
         default_region: str,
         *,
+        jobs: Mapping[Kind, JobFunc],
         inbound_rate: Rate | None = None,
     ) -> None:
         self._redis = client
         self._queue = queue
+        self._jobs = jobs  # the job per kind, from sms.wiring (sms.jobs imports this module)
         self._region = default_region
         # Inbound SMS cost us replies: the limit fails closed (see accept).
         self._inbound_rate = inbound_rate or Rate(0, 1)
@@ -93,7 +93,10 @@ class CallbackInbox:
             # Every report about one message carries that message's id (Buffered, then
             # Success...): a retried callback repeats status and retryCount too.
             callback_id = f"{callback_id}:{payload['status']}:{payload['retryCount'] or '0'}"
-        seen_key = f"sms:cb:{kind}:{callback_id}"
+        seen_key = keys.key("sms", "cb", kind, callback_id)
+        if kind == "inbound":
+            # Tagged by the sender: the admit script takes the sender's token beside it (Cluster).
+            seen_key = keys.key("sms", "cb", kind, keys.tag(payload["from"]), callback_id)
         if kind == "inbound" and self._inbound_rate.enabled:
             # One atomic step: an AT retry is a duplicate and takes no token; a new message
             # over its phone's rate is marked seen, answered 200 and never stored or answered.
@@ -110,13 +113,15 @@ class CallbackInbox:
         elif not self._redis.set(seen_key, "1", nx=True, ex=DEDUPE_SECONDS):
             return Accepted(callback_id, new=False)
         # The payload is written before the job exists: a worker never finds it missing.
-        self._redis.set(f"sms:cbdata:{kind}:{callback_id}", json.dumps(payload), ex=DEDUPE_SECONDS)
-        self._queue.enqueue(JOBS[kind], callback_id)
+        self._redis.set(
+            keys.key("sms", "cbdata", kind, callback_id), json.dumps(payload), ex=DEDUPE_SECONDS
+        )
+        self._queue.enqueue(self._jobs[kind], callback_id)
         return Accepted(callback_id, new=True)
 
     def load(self, kind: Kind, callback_id: str) -> dict[str, str] | None:
         """Return a stored payload."""
-        raw = self._redis.get(f"sms:cbdata:{kind}:{callback_id}")
+        raw = self._redis.get(keys.key("sms", "cbdata", kind, callback_id))
         if raw is None:
             return None
         data: dict[str, str] = json.loads(raw)

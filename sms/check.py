@@ -1,12 +1,12 @@
-"""`python -m sms templates check`: what every template costs, per language, at worst."""
+"""`python -m gateway sms templates check`: what every template costs, per language, at worst."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sms.encoding import cost
-from sms.grammar import glued_articles
 from sms.templates import TemplateBook, TemplateError
+from text.encoding import cost
+from text.grammar import glued_articles
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,20 +37,32 @@ import redis
 
 from runtime.logs import person
 from sms.providers.base import Outcome, ProviderError, RecipientResult, SmsProvider
-from sms.queues import DELIVER_JOB, DeliveryQueue
-from sms.store import FINAL, Message, MessageStore, Status, text
+from sms.queues import DeliveryQueue
+from sms.store import FINAL, Message, MessageStore, Status, sms_key, text
 
 log = logging.getLogger(__name__)
 
-HOLD_KEY: Final = "sms:hold"  # set while the provider account cannot send; value = why
-HOLDS_METRIC: Final = "sms:metrics:holds"
-_PENDING_REPORTS: Final = "sms:dlr:pending:{provider_id}"
 _PENDING_TTL: Final = 24 * 3600
 
 # Africa's Talking delivery report statuses.
 DELIVERED_STATUSES: Final = frozenset({"Success"})
 UNDELIVERED_STATUSES: Final = frozenset({"Rejected", "Failed", "AbsentSubscriber", "Expired"})
 INTERMEDIATE_STATUSES: Final = frozenset({"Sent", "Submitted", "Buffered"})
+
+
+def hold_key() -> str:
+    """Return the key set while the provider account cannot send (value: why)."""
+    return sms_key("hold")
+
+
+def holds_metric_key() -> str:
+    """Return the counter of holds."""
+    return sms_key("metrics", "holds")
+
+
+def _pending_reports_key(provider_id: str) -> str:
+    # Reports that came before our send returned; MessageStore.accept takes them (one slot).
+    return sms_key("dlr", "pending", provider_id)
 
 
 class DeliverOutcome(StrEnum):
@@ -188,7 +200,7 @@ class Dispatcher:
         if message.status == Status.SENDING:
             return self._found_sending(message)
         if hold > 0:
-            self._queue.enqueue(DELIVER_JOB, message_id, delay_seconds=hold)
+            self._queue.redeliver(message_id, delay_seconds=hold)
             return DeliverOutcome.HELD
         now = time.time()
         claimed = self._store.transition(
@@ -233,7 +245,7 @@ class Dispatcher:
 
     def _accepted(self, message: Message, answer: RecipientResult) -> DeliverOutcome:
         # One round trip: sent, the provider id linked, the reports that beat us taken.
-        reports_key = _PENDING_REPORTS.format(provider_id=answer.message_id)
+        reports_key = _pending_reports_key(answer.message_id)
         _, reports = self._store.accept(message.id, answer.message_id, answer.status, reports_key)
         log.info(
             "sms %s: sent via %s to %s", message.id, self._provider.name, person(message.phone)
@@ -257,7 +269,7 @@ class Dispatcher:
                 attempts=attempt - 1,
                 reason=detail,
             )
-            self._queue.enqueue(DELIVER_JOB, message.id, delay_seconds=self._policy.hold_seconds)
+            self._queue.redeliver(message.id, delay_seconds=self._policy.hold_seconds)
             return DeliverOutcome.HELD
         delays = self._policy.retry_delays
         if outcome == Outcome.TRANSIENT and attempt <= len(delays):
@@ -269,7 +281,7 @@ class Dispatcher:
                 due_at=time.time() + delay,
                 reason=detail,
             )
-            self._queue.enqueue(DELIVER_JOB, message.id, delay_seconds=delay)
+            self._queue.redeliver(message.id, delay_seconds=delay)
             log.info("sms %s: attempt %d failed (%s), retrying", message.id, attempt, detail)
             return DeliverOutcome.RETRY
         self._store.transition(message.id, [Status.SENDING], Status.FAILED, reason=detail)
@@ -278,8 +290,8 @@ class Dispatcher:
 
     def _hold(self, reason: str) -> None:
         pipe = self._redis.pipeline()
-        pipe.set(HOLD_KEY, reason, ex=self._policy.hold_seconds)
-        pipe.incr(HOLDS_METRIC)
+        pipe.set(hold_key(), reason, ex=self._policy.hold_seconds)
+        pipe.incr(holds_metric_key())
         pipe.execute()
         log.error(
             "sms: provider account on hold (%s); sending paused for %d s, messages stay queued",
@@ -289,14 +301,14 @@ class Dispatcher:
 
     def hold_remaining(self) -> int:
         """Return the seconds left on an account hold (0 when sending is allowed)."""
-        ttl = int(self._redis.ttl(HOLD_KEY))
+        ttl = int(self._redis.ttl(hold_key()))
         return max(ttl, 0)
 
     def apply_report(self, provider_id: str, status: str, failure_reason: str = "") -> str:
         """Apply a delivery report; unknown ids wait (the report may beat our own write)."""
         message_id = self._store.by_provider_id(provider_id)
         if message_id is None:
-            key = _PENDING_REPORTS.format(provider_id=provider_id)
+            key = _pending_reports_key(provider_id)
             pipe = self._redis.pipeline()
             pipe.rpush(key, f"{status}|{failure_reason}")
             pipe.expire(key, _PENDING_TTL)
@@ -310,7 +322,7 @@ class Dispatcher:
         return self._apply(message_id, status, failure_reason)
 
     def _apply_pending(self, provider_id: str) -> None:
-        key = _PENDING_REPORTS.format(provider_id=provider_id)
+        key = _pending_reports_key(provider_id)
         pipe = self._redis.pipeline()
         pipe.lrange(key, 0, -1)
         pipe.delete(key)

@@ -18,11 +18,11 @@ from civic.privacy import visible_request
 from civic.wording import document_name, pickup_text, reason_text
 from runtime.guesses import GuessLimiter
 from runtime.masking import mask_phone
-from sms.encoding import cost
 from sms.keywords import Command, Keyword, parse
 from sms.preferences import Preferences
 from sms.receipt_desk import ReceiptDesk
 from sms.service import SendResult, SmsService
+from text.encoding import cost
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from runtime.jobs import Jobs, schedule_periodic
 from sms.callbacks import CallbackInbox
 from sms.delivery import Dispatcher
 from sms.inbound import InboundRouter
-from sms.queues import READY_KEY, SMS_QUEUE, DeliveryQueue
+from sms.queues import SMS_QUEUE, DeliveryQueue, ready_key
 from sms.store import text
 from sms.sweeper import Sweeper
 
@@ -37,7 +37,7 @@ def deliver_ready(limit: int) -> str:
     """Pop up to `limit` new messages from the ready list and deliver each (at most once)."""
     services = runtime.current()
     client = services.get(redis.Redis)
-    raw = cast("list[bytes] | None", client.lpop(READY_KEY, limit))
+    raw = cast("list[bytes] | None", client.lpop(ready_key(), limit))
     ids = [text(item) for item in raw or []]
     if not ids:
         return "empty"
@@ -46,7 +46,7 @@ def deliver_ready(limit: int) -> str:
     )
     if left:
         # Out of time: the rest goes back to the head of the list, with a job to take it.
-        client.lpush(READY_KEY, *reversed(left))
+        client.lpush(ready_key(), *reversed(left))
         services.get(DeliveryQueue).kick()  # type: ignore[type-abstract]
     summary = ", ".join(f"{outcome.value} {count}" for outcome, count in outcomes.items())
     log.info("sms: %d message(s) from the ready list: %s", len(ids) - len(left), summary)

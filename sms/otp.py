@@ -19,6 +19,7 @@ from typing import Final
 
 import redis
 
+from runtime import keys
 from runtime.masking import phone_ref
 from runtime.ratelimit import Rate, RateLimiter
 from sms.service import SmsService
@@ -33,7 +34,6 @@ MAX_TRIES: Final = 5
 RESEND_DELAYS: Final = (30, 60, 120, 300, 600)
 RESEND_WINDOW_SECONDS: Final = 3600
 PURPOSE: Final = re.compile(r"^[a-z0-9_.-]{1,32}$")
-DEV_KEY: Final = "otp:dev-key"
 
 # Count the try and hand back the stored MAC in one step; past MAX_TRIES nothing comes back.
 _TRY: Final = """
@@ -79,8 +79,9 @@ def resolve_key(configured: str, client: redis.Redis) -> bytes:
     if configured:
         return configured.encode()
     log.warning("OTP_KEY is not set: using a generated development key kept in Redis")
-    client.set(DEV_KEY, secrets.token_hex(32), nx=True)
-    raw = client.get(DEV_KEY)
+    dev_key = keys.key("otp", "dev-key")
+    client.set(dev_key, secrets.token_hex(32), nx=True)
+    raw = client.get(dev_key)
     return text(raw).encode() if raw is not None else secrets.token_bytes(32)
 
 
@@ -117,13 +118,13 @@ class OtpService:
         if not decision.allowed:
             return OtpIssue(False, decision.retry_after)
         allowed, wait = self._resend(
-            keys=[f"otp:resend:{slot}"],
+            keys=[keys.key("otp", "resend", slot)],
             args=[time.time(), _json(self._resend_delays), RESEND_WINDOW_SECONDS],
         )
         if not allowed:
             return OtpIssue(False, int(wait))
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-        key = f"otp:code:{slot}"
+        key = keys.key("otp", "code", slot)
         pipe = self._redis.pipeline()
         pipe.delete(key)
         pipe.hset(key, mapping={"mac": self._mac(phone, purpose, code), "tries": 0})
@@ -143,7 +144,7 @@ class OtpService:
     def verify(self, phone: str, purpose: str, code: str) -> bool:
         """Return True once for the right code within its validity and its 5 tries."""
         slot = self._slot(phone, purpose)
-        key = f"otp:code:{slot}"
+        key = keys.key("otp", "code", slot)
         candidate = self._mac(phone, purpose, code.strip())
         stored = self._try(keys=[key], args=[MAX_TRIES])
         # Compare even when nothing is stored, so every "no" takes the same path.

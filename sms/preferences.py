@@ -1,7 +1,7 @@
 """Per-phone state in Redis: STOP, language, the daily budget and the reply rate limit.
 
-Both limits are token buckets of runtime.ratelimit (keys `rl:sms-budget:<phone>` and
-`rl:sms-replies:<phone>`): N a day, N an hour, refilled continuously.
+Both limits are token buckets of runtime.ratelimit (keys `<prefix>:rl:sms-budget:{<phone>}` and
+`<prefix>:rl:sms-replies:{<phone>}`): N a day, N an hour, refilled continuously.
 """
 
 from __future__ import annotations
@@ -10,15 +10,19 @@ from typing import Final
 
 import redis
 
+from runtime import keys
 from runtime.ratelimit import Decision, Rate, RateLimiter
 from sms.store import text
 
-OPTED_OUT_KEY: Final = "sms:optout"
-# The phone's language: the USSD session store's key (sessions/store.py, prefix `ussd`), so a
+# The phone's language: the USSD session store's key (runtime.keys.phone_language), so a
 # language chosen in the USSD menu or by `LANGUE sw` applies to both channels.
-LANGUAGE_KEY: Final = "ussd:lang:{phone}"
 LANGUAGE_TTL_SECONDS: Final = 365 * 24 * 3600  # as the session store keeps it
 DAY_SECONDS: Final = 24 * 3600
+
+
+def opted_out_key() -> str:
+    """Return the set of phones that sent STOP."""
+    return keys.key("sms", "optout")
 
 
 class Preferences:
@@ -30,23 +34,23 @@ class Preferences:
 
     def opted_out(self, phone: str) -> bool:
         """Return True when the phone sent STOP (non-essential notices are not sent)."""
-        return bool(self._redis.sismember(OPTED_OUT_KEY, phone))
+        return bool(self._redis.sismember(opted_out_key(), phone))
 
     def set_opted_out(self, phone: str, opted_out: bool) -> None:
         """Record STOP (True) or START (False)."""
         if opted_out:
-            self._redis.sadd(OPTED_OUT_KEY, phone)
+            self._redis.sadd(opted_out_key(), phone)
         else:
-            self._redis.srem(OPTED_OUT_KEY, phone)
+            self._redis.srem(opted_out_key(), phone)
 
     def language(self, phone: str) -> str | None:
         """Return the phone's chosen language, if any."""
-        raw = self._redis.get(LANGUAGE_KEY.format(phone=phone))
+        raw = self._redis.get(keys.phone_language(phone))
         return None if raw is None else text(raw)
 
     def set_language(self, phone: str, lang: str) -> None:
         """Remember the phone's language for both channels."""
-        self._redis.set(LANGUAGE_KEY.format(phone=phone), lang, ex=LANGUAGE_TTL_SECONDS)
+        self._redis.set(keys.phone_language(phone), lang, ex=LANGUAGE_TTL_SECONDS)
 
     def spend(self, phone: str, budget: int) -> bool:
         """Take one message from the phone's daily budget; return False when it is exhausted.
@@ -72,7 +76,10 @@ class Preferences:
                 return 0
         # One "too many messages" notice per refusal spell, then silence until tokens return.
         first = self._redis.set(
-            f"sms:replies:notified:{phone}", "1", nx=True, ex=max(1, decision.retry_after)
+            keys.key("sms", "replies", "notified", phone),
+            "1",
+            nx=True,
+            ex=max(1, decision.retry_after),
         )
         return 1 if first else 2
 

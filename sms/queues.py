@@ -17,15 +17,18 @@ from typing import Any, Final, Protocol
 
 import redis
 
+from runtime import keys
 from runtime.jobs import JobFunc, Jobs
 
 SMS_QUEUE: Final = "sms"
-DELIVER_JOB: Final = "sms.jobs.deliver"
-DRAIN_JOB: Final = "sms.jobs.deliver_ready"
-READY_KEY: Final = "sms:ready"  # ids of new messages, oldest first
 DRAIN_BATCH: Final = 50  # ids one drain job pops at most
 
 log = logging.getLogger(__name__)
+
+
+def ready_key() -> str:
+    """Return the list of new message ids, oldest first."""
+    return keys.key("sms", "ready")
 
 
 class DeliveryQueue(Protocol):
@@ -39,15 +42,26 @@ class DeliveryQueue(Protocol):
     def deliver(self, message_id: str) -> None:
         """Hand a new message to a worker as soon as one is free."""
 
+    def redeliver(
+        self, message_id: str, *, delay_seconds: float = 0, job_id: str | None = None
+    ) -> None:
+        """Run the deliver job of one message after `delay_seconds` (retry, hold, sweep)."""
+
     def kick(self) -> None:
         """Make sure ids waiting for a worker have a job that will take them."""
 
 
 class _SmsJobs:
-    """Enqueue SMS jobs through the job port (rq, or inline in the emulation)."""
+    """Enqueue SMS jobs through the job port (rq, or inline in the emulation).
 
-    def __init__(self, jobs: Jobs) -> None:
+    The job functions come from sms.wiring (sms.jobs imports this module): `deliver` takes a
+    message id, `drain` a batch size.
+    """
+
+    def __init__(self, jobs: Jobs, *, deliver: JobFunc, drain: JobFunc) -> None:
         self.jobs = jobs
+        self._deliver_job = deliver
+        self._drain_job = drain
 
     def enqueue(
         self, func: JobFunc | str, *args: Any, delay_seconds: float = 0, job_id: str | None = None
@@ -61,29 +75,43 @@ class _SmsJobs:
         if not self.jobs.enqueue(SMS_QUEUE, func, *args, delay_seconds=delay_seconds, **options):
             log.info("sms job %s already queued", job_id)
 
+    def redeliver(
+        self, message_id: str, *, delay_seconds: float = 0, job_id: str | None = None
+    ) -> None:
+        """Run the deliver job of one message after `delay_seconds`, once per `job_id`."""
+        self.enqueue(self._deliver_job, message_id, delay_seconds=delay_seconds, job_id=job_id)
+
 
 class RqDeliveryQueue(_SmsJobs):
     """Batch new messages on the ready list, drained by jobs (needs a worker)."""
 
-    def __init__(self, jobs: Jobs, connection: redis.Redis, *, batch: int = DRAIN_BATCH) -> None:
-        super().__init__(jobs)
+    def __init__(
+        self,
+        jobs: Jobs,
+        connection: redis.Redis,
+        *,
+        deliver: JobFunc,
+        drain: JobFunc,
+        batch: int = DRAIN_BATCH,
+    ) -> None:
+        super().__init__(jobs, deliver=deliver, drain=drain)
         self._redis = connection
         self._batch = batch
 
     def deliver(self, message_id: str) -> None:
         """Push the id on the ready list; enqueue a drain job for every `batch` ids pushed."""
-        length = int(self._redis.rpush(READY_KEY, message_id))
+        length = int(self._redis.rpush(ready_key(), message_id))
         if (length - 1) % self._batch == 0:
             self._drain()
 
     def kick(self) -> None:
         """Enqueue a drain job when ids wait on the ready list (a lost push-then-enqueue)."""
-        if int(self._redis.llen(READY_KEY)):
+        if int(self._redis.llen(ready_key())):
             self._drain()
 
     def _drain(self) -> None:
         # No result kept: nobody reads it, and storing it is one more write per job.
-        self.jobs.enqueue(SMS_QUEUE, DRAIN_JOB, self._batch, result_ttl=0)
+        self.jobs.enqueue(SMS_QUEUE, self._drain_job, self._batch, result_ttl=0)
 
 
 class InlineDeliveryQueue(_SmsJobs):
@@ -91,7 +119,7 @@ class InlineDeliveryQueue(_SmsJobs):
 
     def deliver(self, message_id: str) -> None:
         """Run the deliver job now."""
-        self.enqueue(DELIVER_JOB, message_id)
+        self.redeliver(message_id)
 
     def kick(self) -> None:
         """Nothing waits: every message was delivered inline."""

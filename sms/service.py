@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 from runtime.logs import current_phone_ref
 from runtime.masking import mask_phone
-from sms.encoding import cost
 from sms.phones import PhonePolicy
 from sms.preferences import Preferences
 from sms.queues import DeliveryQueue
 from sms.store import MessageStore, Status
 from sms.templates import TemplateBook
+from text.encoding import cost
 
 log = logging.getLogger(__name__)
 

@@ -23,19 +23,42 @@ from typing import Final, cast
 
 import redis
 
+from runtime import keys
 from runtime.logs import current_phone_ref
 from runtime.masking import mask_phone
 
 MESSAGE_TTL_SECONDS: Final = 30 * 24 * 3600
 # Counter per status reached (what /metrics exports), and the ids of messages a job still
 # has to move (`queued` or `sending`), scored by when they are overdue (sms.sweeper).
-STATUS_COUNTS_KEY: Final = "sms:metrics:status"
-PENDING_KEY: Final = "sms:pending"
 # Refused messages are never silent: a counter per template and reason (/metrics) and an index
-# of the latest ids (`python -m sms outbox --refused`), both written by the create script.
-REFUSED_COUNTS_KEY: Final = "sms:metrics:refused"  # field "<template>|<reason>"
-REFUSED_INDEX_KEY: Final = "sms:refused"  # id scored by time
+# of the latest ids (`python -m gateway sms outbox --refused`), both written by the create script.
 REFUSED_INDEX_SIZE: Final = 10000
+
+
+def sms_key(*parts: str) -> str:
+    """Return a key of the SMS log. One Cluster slot (`{sms}`): its scripts touch several."""
+    return keys.key(keys.tag("sms"), *parts)
+
+
+def status_counts_key() -> str:
+    """Return the hash of how many messages reached each status."""
+    return sms_key("metrics", "status")
+
+
+def pending_key() -> str:
+    """Return the sorted set of `queued` or `sending` ids, scored by when they are overdue."""
+    return sms_key("pending")
+
+
+def refused_counts_key() -> str:
+    """Return the hash of refused messages, field "<template>|<reason>"."""
+    return sms_key("metrics", "refused")
+
+
+def refused_index_key() -> str:
+    """Return the sorted set of the latest refused ids, scored by time."""
+    return sms_key("refused")
+
 
 # Create the record and claim the idempotency key in one step: two concurrent sends with
 # the same key can never both create a message. The status counter and the pending index
@@ -214,7 +237,7 @@ class MessageStore:
     @staticmethod
     def key(message_id: str) -> str:
         """Return the Redis key of a message record."""
-        return f"sms:msg:{message_id}"
+        return sms_key("msg", message_id)
 
     def existing(self, idempotency_key: str) -> str | None:
         """Return the id of the message already created under `idempotency_key`."""
@@ -224,7 +247,7 @@ class MessageStore:
     @staticmethod
     def _idem_key(idempotency_key: str) -> str:
         # Hashed: callers' keys may name a phone (broadcast:<id>:<phone>); key names must not.
-        return "sms:idem:" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+        return sms_key("idem", hashlib.sha256(idempotency_key.encode()).hexdigest()[:32])
 
     def create(
         self, idempotency_key: str, fields: Mapping[str, str | int | float]
@@ -244,10 +267,10 @@ class MessageStore:
             keys=[
                 self._idem_key(idempotency_key),
                 self.key(message_id),
-                STATUS_COUNTS_KEY,
-                PENDING_KEY,
-                REFUSED_COUNTS_KEY,
-                REFUSED_INDEX_KEY,
+                status_counts_key(),
+                pending_key(),
+                refused_counts_key(),
+                refused_index_key(),
             ],
             args=[
                 message_id,
@@ -294,7 +317,7 @@ class MessageStore:
             for item in (pair[0], str(pair[1]))
         ]
         moved, found = self._transition(
-            keys=[self.key(message_id), STATUS_COUNTS_KEY, PENDING_KEY],
+            keys=[self.key(message_id), status_counts_key(), pending_key()],
             args=[
                 message_id,
                 to.value,
@@ -318,9 +341,9 @@ class MessageStore:
         moved, found, reports = self._accept(
             keys=[
                 self.key(message_id),
-                STATUS_COUNTS_KEY,
-                PENDING_KEY,
-                f"sms:provider:{provider_id}",
+                status_counts_key(),
+                pending_key(),
+                sms_key("provider", provider_id),
                 reports_key,
             ],
             args=[message_id, provider_id, provider_status, time.time(), self._ttl],
@@ -333,7 +356,7 @@ class MessageStore:
 
     def overdue(self, now: float, limit: int = 500) -> list[str]:
         """Return ids of queued or sending messages overdue at `now`, oldest first."""
-        raw = self._redis.zrangebyscore(PENDING_KEY, "-inf", now, start=0, num=limit)
+        raw = self._redis.zrangebyscore(pending_key(), "-inf", now, start=0, num=limit)
         return [text(item) for item in cast("list[bytes]", raw)]
 
     def postpone(self, message_ids: list[str], until: float) -> None:
@@ -345,19 +368,19 @@ class MessageStore:
         pipe = self._redis.pipeline()
         for message_id, exists in zip(message_ids, alive, strict=True):
             if exists:
-                pipe.zadd(PENDING_KEY, {message_id: until}, xx=True)
+                pipe.zadd(pending_key(), {message_id: until}, xx=True)
             else:
-                pipe.zrem(PENDING_KEY, message_id)
+                pipe.zrem(pending_key(), message_id)
         pipe.execute()
 
     def scrub(self) -> int:
         """Forget number and text of every message that left the queue; return how many.
 
         Records written before the log kept them only while pending still hold both for
-        their 30 days: `python -m sms scrub-log` cleans them once, after an upgrade.
+        their 30 days: `python -m gateway sms scrub-log` cleans them once, after an upgrade.
         """
         scrubbed = 0
-        for raw_key in self._redis.scan_iter(match="sms:msg:*", count=1000):
+        for raw_key in self._redis.scan_iter(match=sms_key("msg", "*"), count=1000):
             phone = self._redis.hget(raw_key, "phone")
             number = text(phone) if phone is not None else ""
             masked = [mask_phone(number), current_phone_ref(number)] if number else ["", ""]
@@ -366,13 +389,13 @@ class MessageStore:
 
     def refused(self, limit: int = 50) -> list[Message]:
         """Return the latest refused messages still in the log, newest first."""
-        raw = self._redis.zrevrange(REFUSED_INDEX_KEY, 0, max(limit, 1) * 2 - 1)
+        raw = self._redis.zrevrange(refused_index_key(), 0, max(limit, 1) * 2 - 1)
         ids = [text(item) for item in cast("list[bytes]", raw)]
         return [m for m in self.get_many(ids) if m is not None][:limit]
 
     def refused_counts(self) -> dict[tuple[str, str], int]:
         """Return how many messages were refused, by (template, reason)."""
-        raw = self._redis.hgetall(REFUSED_COUNTS_KEY)
+        raw = self._redis.hgetall(refused_counts_key())
         counts = {}
         for name, value in raw.items():
             template, _, reason = text(name).partition("|")
@@ -381,14 +404,14 @@ class MessageStore:
 
     def status_counts(self) -> dict[str, int]:
         """Return how many messages ever reached each status (monotonic counters)."""
-        raw = self._redis.hgetall(STATUS_COUNTS_KEY)
+        raw = self._redis.hgetall(status_counts_key())
         return {text(k): int(v) for k, v in raw.items()}
 
     def link_provider_id(self, provider_id: str, message_id: str) -> None:
         """Remember which message a provider's id belongs to (delivery reports carry it)."""
-        self._redis.set(f"sms:provider:{provider_id}", message_id, ex=self._ttl)
+        self._redis.set(sms_key("provider", provider_id), message_id, ex=self._ttl)
 
     def by_provider_id(self, provider_id: str) -> str | None:
         """Return our message id for a provider's message id."""
-        raw = self._redis.get(f"sms:provider:{provider_id}")
+        raw = self._redis.get(sms_key("provider", provider_id))
         return None if raw is None else text(raw)

@@ -15,7 +15,7 @@ import logging
 import time
 from typing import Final
 
-from sms.queues import DELIVER_JOB, DeliveryQueue
+from sms.queues import DeliveryQueue
 from sms.store import MessageStore
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,6 @@ class Sweeper:
         # Look again only after another grace period, whatever the job finds.
         self._store.postpone(overdue, now + self._grace)
         for message_id in overdue:
-            self._queue.enqueue(DELIVER_JOB, message_id, job_id=f"sms-deliver-{message_id}")
+            self._queue.redeliver(message_id, job_id=f"sms-deliver-{message_id}")
         log.info("sms sweeper: %d overdue message(s) re-enqueued", len(overdue))
         return len(overdue)

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import yaml
 
-from sms.encoding import cost
+from text.encoding import cost
 
 # Keys other packages send (docs/contracts.md) and keys the inbound router replies with.
 CONTRACT_KEYS: Final = frozenset(
@@ -80,7 +80,7 @@ class Param:
     name: str
     max_length: int
     ucs2: bool = False
-    noun: bool = False  # a name: no article may be glued to it (sms.grammar)
+    noun: bool = False  # a name: no article may be glued to it (text.grammar)
     secret: bool = False  # never kept in the message log (an OTP code)
 
     def worst_case(self) -> str:

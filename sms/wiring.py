@@ -13,6 +13,7 @@ from runtime.ratelimit import Rate
 from sms.callbacks import CallbackInbox
 from sms.delivery import DeliveryPolicy, Dispatcher
 from sms.inbound import InboundRouter
+from sms.jobs import deliver, deliver_ready, handle_delivery_report, handle_inbound
 from sms.otp import OtpService, resolve_key
 from sms.phones import PhonePolicy
 from sms.preferences import Preferences
@@ -70,10 +71,13 @@ def build_provider(options: SmsOptions, client: redis.Redis) -> SmsProvider:
 def wire(container: runtime.Container, options: SmsOptions) -> None:
     """Register the templates, SmsService, Dispatcher, InboundRouter, OtpService and more."""
     client = container.get(redis.Redis)
+    container.register(SmsOptions, options)  # the short code quoted in alerts (request_alerts)
     book = load_strict(options.templates_path)  # a broken template file stops the start-up
     jobs = jobs_for(container, inline=options.inline_jobs)
     queue: DeliveryQueue = (
-        InlineDeliveryQueue(jobs) if options.inline_jobs else RqDeliveryQueue(jobs, client)
+        InlineDeliveryQueue(jobs, deliver=deliver, drain=deliver_ready)
+        if options.inline_jobs
+        else RqDeliveryQueue(jobs, client, deliver=deliver, drain=deliver_ready)
     )
     store = MessageStore(client)
     preferences = Preferences(client)
@@ -111,7 +115,11 @@ def wire(container: runtime.Container, options: SmsOptions) -> None:
     container.register(
         CallbackInbox,
         CallbackInbox(
-            client, queue, options.country, inbound_rate=Rate.parse(options.inbound_rate)
+            client,
+            queue,
+            options.country,
+            jobs={"inbound": handle_inbound, "delivery": handle_delivery_report},
+            inbound_rate=Rate.parse(options.inbound_rate),
         ),
     )
     container.register(

@@ -1,6 +1,6 @@
 import pytest
 
-from sms.encoding import cost, is_gsm7
+from text.encoding import cost, is_gsm7
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ from flask.testing import FlaskClient
 from rq import Queue, SimpleWorker
 
 from civic.seed import seed_demo
-from payments.store import migrate as payments_migrate
-from runtime import logs
+from gateway.schema import migrate_payments as payments_migrate
+from runtime import keys, logs
 from sms.providers.console import read_outbox
 from sms.queues import SMS_QUEUE
 from tests.conftest import UssdPhone
@@ -73,9 +73,9 @@ def captured(app: Flask) -> Iterator[tuple[_Raw, io.StringIO]]:
 
 
 def _work(redis_client: redis.Redis) -> None:
-    SimpleWorker([Queue(SMS_QUEUE, connection=redis_client)], connection=redis_client).work(
-        burst=True
-    )
+    SimpleWorker(
+        [Queue(keys.queue(SMS_QUEUE), connection=redis_client)], connection=redis_client
+    ).work(burst=True)
 
 
 def test_real_traffic_leaks_no_number_code_or_token(

@@ -20,7 +20,7 @@ from civic import sql
 from tests.gateway.test_golive import live_env
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT = ("gateway", "menus", "sessions", "sms", "civic", "payments", "runtime")
+PRODUCT = ("gateway", "menus", "sessions", "sms", "civic", "payments", "runtime", "text")
 APART = ("fakes", "tests", "bench")
 
 
@@ -113,7 +113,7 @@ def _registered(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_production_registry_has_no_bench_action() -> None:
     code = (
-        "import json; from menus.registry import default_registry; "
+        "import json; from menus.actions import default_registry; "
         "print(json.dumps(default_registry().names()))"
     )
     done = _registered(code)

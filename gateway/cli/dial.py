@@ -17,7 +17,7 @@ from typing import Final, TextIO
 
 import requests
 
-from sms.encoding import cost
+from text.encoding import cost
 
 SCREEN_WIDTH: Final = 32  # columns of a large feature-phone screen
 HTTP_TIMEOUT: Final = 15.0  # the aggregator's own patience per hop

@@ -9,7 +9,8 @@ import time
 from datetime import UTC, datetime
 
 from gateway.config import ConfigError, Settings
-from gateway.funnel import build, chart, table
+from gateway.funnel import build, table
+from gateway.funnel_chart import chart
 from gateway.redis_client import build_redis
 from gateway.ussd_events import SessionEvents
 from menus.loader import load_menus

@@ -8,8 +8,8 @@ from typing import Any, Final
 import redis
 
 import runtime
-from sms.encoding import cost
 from sms.providers.console import read_outbox
+from text.encoding import cost
 
 OUTBOX_LIMIT: Final = 20
 

@@ -20,7 +20,7 @@ from gateway.ussd_wsgi import HOP_PATH
 from menus.graph import graph_from_spec, to_mermaid, to_svg
 from menus.hop import HopHandler
 from menus.model import MenuSpec
-from sms.encoding import cost
+from text.encoding import cost
 
 blueprint = Blueprint(
     "simulator",

@@ -4,5 +4,11 @@ Keep this list explicit: a module appears here when its author adds its line.
 """
 
 from menus.actions import civic, core, payables, payments, receipts
+from menus.registry import Registry, actions
 
-__all__ = ["civic", "core", "payables", "payments", "receipts"]
+__all__ = ["civic", "core", "default_registry", "payables", "payments", "receipts"]
+
+
+def default_registry() -> Registry:
+    """Return the process's registry, every built-in action module above imported."""
+    return actions

@@ -27,9 +27,9 @@ from civic.wording import document_name, local, pickup_text, reason_text
 from menus.model import MenuSpec
 from menus.registry import ActionContext, ActionResult, Effect, FormField, Option, actions
 from runtime.guesses import GuessLimiter
+from sms.queues import SMS_QUEUE
+from sms.request_alerts import send_request_alert
 
-ALERT_JOB: Final = "gateway.request_alerts.send_request_alert"  # rq job taking (ref, seq)
-SMS_QUEUE: Final = "sms"
 MY_REQUESTS_LIMIT: Final = 30  # the engine pages the list; older ones are for the counter
 NAME_LABEL_MAX: Final = 30
 STATUS_LABEL_MAX: Final = 12  # menus.yaml messages status_<status> (lint checks the screen)
@@ -245,7 +245,7 @@ def document_create(ctx: ActionContext) -> ActionResult:
     seq = len(created.history)
     alert = Effect(
         queue=SMS_QUEUE,
-        func=ALERT_JOB,
+        func=send_request_alert,
         args=(created.reference, seq),
         job_id=f"request-alert-{created.reference}-{seq}",
     )

@@ -12,11 +12,11 @@ from typing import Final
 from civic.ports import Backend
 from menus.model import MenuSpec
 from menus.registry import ActionContext, ActionResult, Effect, Option, actions
+from payments.jobs import push_intent
 from payments.numbering import NumberingPlan
 from payments.queues import PAYMENTS_QUEUE
 from payments.receipt_book import ReceiptBook
 from payments.service import (
-    PUSH_JOB,
     PaymentService,
     StartOutcome,
     StartResult,
@@ -132,7 +132,7 @@ def started(
     if result.outcome is StartOutcome.STARTED and intent is not None:
         push = Effect(
             queue=PAYMENTS_QUEUE,
-            func=PUSH_JOB,
+            func=push_intent,
             args=(intent.id,),
             job_id=service.push_job_id(intent.id),
             delay_seconds=service.config.push_delay_seconds,

@@ -30,6 +30,8 @@ from payments.providers.base import (
     integral_amount,
 )
 from payments.queues import JobScheduler
+from runtime import keys
+from runtime.jobs import JobFunc
 
 NAME: Final = "sandbox"
 NO_CALLBACK: Final = 3
@@ -63,9 +65,12 @@ class SandboxProvider:
         callback_url: Callable[[str, str], str],
         callback_delay_seconds: float,
         timeout_seconds: float = 5.0,
+        *,
+        callback_job: JobFunc,
     ) -> None:
         self._redis = connection
         self._jobs = jobs
+        self._callback_job = callback_job  # payments.jobs.sandbox_callback, from the wiring
         self._callback_url = callback_url
         self._delay = callback_delay_seconds
         self._timeout = timeout_seconds
@@ -76,13 +81,13 @@ class SandboxProvider:
         return f"SBX-{intent.id[:16]}"
 
     def _key(self, intent_id: str) -> str:
-        return f"payments:sandbox:pushes:{intent_id}"
+        return keys.key("payments", "sandbox", "pushes", intent_id)
 
     def _resolved_key(self, intent_id: str) -> str:
-        return f"payments:sandbox:resolved:{intent_id}"
+        return keys.key("payments", "sandbox", "resolved", intent_id)
 
     def _answered_key(self, intent_id: str) -> str:
-        return f"payments:sandbox:answered:{intent_id}"
+        return keys.key("payments", "sandbox", "answered", intent_id)
 
     def answer(self, intent_id: str) -> None:
         """Record that the customer answered the prompt (the status query now tells)."""
@@ -112,7 +117,7 @@ class SandboxProvider:
             self.answer(intent.id)
         else:
             self._jobs.enqueue(
-                "payments.jobs.sandbox_callback",
+                self._callback_job,
                 intent.id,
                 delay_seconds=self._delay,
                 job_id=f"payment-sandbox-callback-{intent.id}",

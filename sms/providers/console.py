@@ -12,11 +12,16 @@ from typing import Final, TextIO
 
 import redis
 
+from runtime import keys
 from runtime.masking import mask_phone, mask_secret
 from sms.providers.base import ProviderResult, RecipientResult
 
-OUTBOX_KEY: Final = "sms:outbox"
 OUTBOX_SIZE: Final = 1000
+
+
+def outbox_key() -> str:
+    """Return the list of the latest console messages (newest first)."""
+    return keys.key("sms", "outbox")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +58,8 @@ class ConsoleProvider:
                 f"console-{uuid.uuid4().hex}", number, kept, sender_id or "", time.time()
             )
             pipe = self._redis.pipeline()
-            pipe.lpush(OUTBOX_KEY, json.dumps(as_dict(entry)))
-            pipe.ltrim(OUTBOX_KEY, 0, OUTBOX_SIZE - 1)
+            pipe.lpush(outbox_key(), json.dumps(as_dict(entry)))
+            pipe.ltrim(outbox_key(), 0, OUTBOX_SIZE - 1)
             pipe.execute()
             stream = self._stream or sys.stdout
             shown = text if self._echo_text else mask_secret(text)
@@ -81,7 +86,7 @@ def read_outbox(
 ) -> list[OutboxEntry]:
     """Return what the console provider sent, newest first, optionally for one phone."""
     entries = []
-    for raw in client.lrange(OUTBOX_KEY, 0, OUTBOX_SIZE - 1):
+    for raw in client.lrange(outbox_key(), 0, OUTBOX_SIZE - 1):
         data = json.loads(raw)
         if phone is not None and data["to"] != phone:
             continue

@@ -22,6 +22,7 @@ from rq import SimpleWorker
 
 from gateway.queues import QueueNames
 from menus.model import MenuSpec
+from runtime import keys
 from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -88,7 +89,9 @@ def run_worker(redis_url: str) -> None:
     """Run every queued job once, as the production worker would."""
     connection = redis.Redis.from_url(redis_url)
     try:
-        SimpleWorker(QueueNames.all(), connection=connection).work(burst=True, with_scheduler=True)
+        SimpleWorker([keys.queue(n) for n in QueueNames.all()], connection=connection).work(
+            burst=True, with_scheduler=True
+        )
     finally:
         connection.close()
 

@@ -20,7 +20,7 @@ import runtime
 from civic.seed import seed_demo
 from gateway.app import create_app
 from gateway.logsetup import OUTAGE_CAUSES
-from payments.store import migrate as payments_migrate
+from gateway.schema import migrate_payments as payments_migrate
 from runtime import logs
 from tests.chaos.conftest import PrivateRedis
 from tests.conftest import UssdPhone

@@ -17,8 +17,9 @@ from rq import Queue
 import runtime
 from civic.seed import seed_demo
 from gateway.app import create_app
+from gateway.schema import migrate_payments as payments_migrate
 from payments.queues import PAYMENTS_QUEUE
-from payments.store import migrate as payments_migrate
+from runtime import keys
 from tests.chaos.conftest import PrivateRedis
 from tests.conftest import UssdPhone
 
@@ -162,8 +163,8 @@ def _drill(
     recovery = drill.recover()
     lost = drill.retry_refused()
     # The payment callback refused earlier is now queued for processing: nothing was lost.
-    jobs = Queue(PAYMENTS_QUEUE, connection=runtime.current().get(redis.Redis)).job_ids
-    assert any(job_id.startswith("payment-callback-") for job_id in jobs)
+    jobs = Queue(keys.queue(PAYMENTS_QUEUE), connection=runtime.current().get(redis.Redis)).job_ids
+    assert any(job_id.startswith(keys.job_id("payment-callback-")) for job_id in jobs)
     drill.report(figures, recovery, lost)
     assert drill.errors == []
     assert len(drill.callbacks_refused) == 4

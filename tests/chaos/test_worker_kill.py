@@ -34,10 +34,12 @@ from civic.seed import seed_demo
 from fakes.africastalking import Behaviour, FakeAfricasTalking
 from fakes.daraja import FakeDaraja
 from gateway.app import create_app
+from gateway.config import Settings
 from gateway.queues import QueueNames
+from gateway.schema import migrate_payments as payments_migrate
 from payments.model import IntentStatus
 from payments.queues import PAYMENTS_QUEUE
-from payments.store import migrate as payments_migrate
+from runtime import keys
 from sms.service import SmsService
 from sms.store import Message, MessageStore, Status
 from tests.chaos.conftest import PrivateRedis, worker_env
@@ -195,8 +197,6 @@ def app(config: dict[str, Any], live: LiveServer) -> Iterator[Flask]:
 
 
 def _env(config: dict[str, Any]) -> dict[str, str]:
-    from gateway.config import Settings  # noqa: PLC0415
-
     names = {f.name: f.metadata["env"] for f in Settings.__dataclass_fields__.values()}
     return worker_env(**{names[k]: str(v) for k, v in config.items()})
 
@@ -288,8 +288,10 @@ def test_worker_killed_mid_payment_push(
         _wait(
             "the retried push job to run",
             lambda: (
-                not Queue(PAYMENTS_QUEUE, connection=client).scheduled_job_registry.count
-                and not Queue(PAYMENTS_QUEUE, connection=client).count
+                not Queue(
+                    keys.queue(PAYMENTS_QUEUE), connection=client
+                ).scheduled_job_registry.count
+                and not Queue(keys.queue(PAYMENTS_QUEUE), connection=client).count
             ),
         )
         time.sleep(0.5)  # let a (wrong) second push show up at the fake if it were coming
@@ -327,7 +329,7 @@ def test_worker_killed_and_restarted_5s_later_runs_scheduled_jobs_within_seconds
     app: Flask, config: dict[str, Any], figures: dict[str, Any]
 ) -> None:
     client = runtime.current().get(redis.Redis)
-    lock = RQScheduler.get_locking_key(QueueNames.DEFAULT)
+    lock = RQScheduler.get_locking_key(keys.queue(QueueNames.DEFAULT))
     workers = Workers(_env(config), QueueNames.DEFAULT)
     try:
         first = workers.start()
@@ -342,7 +344,7 @@ def test_worker_killed_and_restarted_5s_later_runs_scheduled_jobs_within_seconds
         # A process manager restarts the worker 5 s later; meanwhile a delayed job comes due.
         time.sleep(5)
         assert client.get(lock) == dead_holder  # rq would keep it for another ~56 s
-        job = Queue(QueueNames.DEFAULT, connection=client).enqueue_in(
+        job = Queue(keys.queue(QueueNames.DEFAULT), connection=client).enqueue_in(
             timedelta(seconds=1), "tests.gateway.sample_jobs.remember", "after-kill", "ran"
         )
         restarted = time.monotonic()
@@ -365,4 +367,7 @@ def test_worker_killed_and_restarted_5s_later_runs_scheduled_jobs_within_seconds
         }
     )
     assert new_holder is not None and new_holder != dead_holder
-    assert job.id not in Queue(QueueNames.DEFAULT, connection=client).scheduled_job_registry
+    assert (
+        job.id
+        not in Queue(keys.queue(QueueNames.DEFAULT), connection=client).scheduled_job_registry
+    )

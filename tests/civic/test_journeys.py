@@ -16,6 +16,7 @@ from civic import references
 from civic.ports import Backend, RequestStatus
 from civic.seed import seed_demo
 from gateway.schema import MIGRATIONS, run_steps
+from runtime import keys
 from sms.store import MessageStore
 from tests.conftest import UssdPhone
 
@@ -54,9 +55,9 @@ def _whole(ussd: UssdPhone, first: Any) -> str:
 
 
 def _run_jobs(redis_client: redis.Redis, *queues: str) -> None:
-    SimpleWorker([Queue(q, connection=redis_client) for q in queues], connection=redis_client).work(
-        burst=True
-    )
+    SimpleWorker(
+        [Queue(keys.queue(q), connection=redis_client) for q in queues], connection=redis_client
+    ).work(burst=True)
 
 
 def test_main_menu_lists_the_civic_journeys(city: Backend, ussd: UssdPhone) -> None:

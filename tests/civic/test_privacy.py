@@ -22,6 +22,7 @@ from civic.ports import Backend
 from civic.seed import seed_demo
 from gateway.config import Settings
 from gateway.schema import MIGRATIONS, run_steps
+from runtime import keys
 from sms.providers.console import read_outbox
 from tests.conftest import UssdPhone
 
@@ -121,7 +122,9 @@ def _sms(
     )
     assert response.status_code == 200
     assert response.get_json() == {"status": "accepted"}  # else no reply job was queued
-    SimpleWorker([Queue("sms", connection=redis_client)], connection=redis_client).work(burst=True)
+    SimpleWorker([Queue(keys.queue("sms"), connection=redis_client)], connection=redis_client).work(
+        burst=True
+    )
 
 
 def test_sms_status_from_a_stranger_is_the_unknown_reply(

@@ -11,12 +11,14 @@ from rq.scheduler import RQScheduler
 
 from gateway.queues import QueueNames
 from gateway.rq_liveness import WORKER_TTL_SECONDS
+from runtime import keys
 
 
 @contextmanager
 def rq_alive(url: str, queues: list[str] | None = None) -> Iterator[RQScheduler]:
     """Register a worker and its scheduler (locks and hash) on `queues`, as rq does at start."""
-    names = queues if queues is not None else QueueNames.all()
+    plain = queues if queues is not None else QueueNames.all()
+    names = [keys.queue(name) for name in plain]  # rq's names: the installation's prefix
     # Its own connection: rq raises the socket timeout of the connection a worker is given.
     connection = redis.Redis.from_url(url)
     worker = SimpleWorker(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -97,17 +98,24 @@ def test_the_worker_refuses_the_emulation() -> None:
     assert "inline" in result.stderr
 
 
-def test_a_step_whose_package_has_not_landed_is_skipped_and_said(tmp_path: Path) -> None:
+def test_steps_run_in_order_on_the_url_and_say_so() -> None:
+    ran: list[str] = []
+    steps = [Step("first", lambda url: ran.append(f"1 {url}")), Step("second", ran.append)]
     out = io.StringIO()
-    steps = [Step("future tables", "civic.not_built_yet", "migrate")]
-    assert run_steps(steps, f"sqlite:///{tmp_path / 'x.db'}", out) == 0
-    assert "skipped future tables" in out.getvalue()
+    assert run_steps(steps, "sqlite://", out) == 0
+    assert ran == ["1 sqlite://", "sqlite://"]
+    assert out.getvalue() == "first: ok\nsecond: ok\n"
 
 
-def test_a_step_that_breaks_on_import_stops_the_command(tmp_path: Path) -> None:
-    # The module exists but its attribute does not: a real bug, never silently skipped.
-    with pytest.raises(AttributeError):
-        run_steps([Step("bad", "gateway.schema", "nope")], "sqlite://", io.StringIO())
+def test_a_failing_step_stops_the_command() -> None:
+    ran: list[str] = []
+
+    def broken(_url: str) -> None:
+        raise RuntimeError("no table for you")
+
+    with pytest.raises(RuntimeError, match="no table"):
+        run_steps([Step("bad", broken), Step("after", ran.append)], "sqlite://", io.StringIO())
+    assert ran == []  # nothing runs after a broken step
 
 
 def test_migrate_and_seed_create_the_sqlite_directory(tmp_path: Path) -> None:
@@ -128,3 +136,28 @@ def test_migrate_and_seed_create_the_sqlite_directory(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         assert "skipped" not in result.stdout  # every package it names has landed
     assert (tmp_path / "db" / "g.db").exists()
+
+
+_LOADED_BY = """
+import json, sys
+from gateway.cli import build_parser
+build_parser({argv!r})
+print(json.dumps(sorted(name.split(".")[0] for name in sys.modules)))
+"""
+
+
+def _top_modules_loaded_by(argv: list[str]) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED_BY.format(argv=argv)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout))
+
+
+def test_a_command_loads_only_its_own_heavy_dependencies() -> None:
+    # The worker (production) never carries matplotlib or the Redis emulation...
+    assert {"matplotlib", "fakeredis"} & _top_modules_loaded_by(["worker", "--burst"]) == set()
+    # ...the funnel report brings matplotlib, the development runner fakeredis.
+    assert "matplotlib" in _top_modules_loaded_by(["report", "funnel", "--png", "x.png"])
+    assert "fakeredis" in _top_modules_loaded_by(["run", "--emulate-redis"])

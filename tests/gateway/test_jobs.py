@@ -11,12 +11,14 @@ from rq import Queue, SimpleWorker
 from rq.registry import ScheduledJobRegistry
 
 import runtime
+from gateway.emulation import create_emulated_app
 from gateway.jobs import DEFAULT_RETRY, EffectEnqueuer, UnknownQueueError, rq_job_id
 from gateway.queues import QueueNames
-from gateway.request_alerts import send_request_alert
-from menus.actions.civic import ALERT_JOB
+from gateway.worker import JOB_MODULES
 from menus.registry import Effect, Enqueuer
+from runtime import keys
 from runtime.jobs import InlineJobs, Jobs, RqJobs, job_path, resolve_job
+from sms.request_alerts import send_request_alert
 from tests.gateway import sample_jobs
 
 REMEMBER = "tests.gateway.sample_jobs.remember"
@@ -32,7 +34,7 @@ def worker_connection(redis_url: str, app: Flask) -> Iterator[redis.Redis]:
 
 def work(connection: redis.Redis, *names: str) -> None:
     """Run a real rq worker on `names` until the queues are empty."""
-    queues = [Queue(name, connection=connection) for name in names or QueueNames.all()]
+    queues = [Queue(keys.queue(name), connection=connection) for name in names or QueueNames.all()]
     SimpleWorker(queues, connection=connection).work(burst=True)
 
 
@@ -63,7 +65,7 @@ def test_the_app_wires_the_rq_enqueuer(app: Flask) -> None:
 def test_an_effect_runs_in_a_real_worker(worker_connection: redis.Redis) -> None:
     enqueuer = rq_enqueuer()
     enqueuer.enqueue(Effect(queue=QueueNames.SMS, func=REMEMBER, args=("ran", "sms-1")))
-    assert Queue(QueueNames.SMS, connection=worker_connection).count == 1
+    assert Queue(keys.queue(QueueNames.SMS), connection=worker_connection).count == 1
     work(worker_connection)
     assert ran(worker_connection, "ran") == ["sms-1"]
 
@@ -73,8 +75,8 @@ def test_a_job_id_is_enqueued_once(worker_connection: redis.Redis) -> None:
     effect = Effect(queue="payments", func=REMEMBER, args=("ran", "push"), job_id="push:ab:12")
     enqueuer.enqueue(effect)
     enqueuer.enqueue(effect)  # a retried hop asks again
-    queue = Queue("payments", connection=worker_connection)
-    assert queue.job_ids == [rq_job_id("push:ab:12")]
+    queue = Queue(keys.queue("payments"), connection=worker_connection)
+    assert queue.job_ids == [keys.job_id(rq_job_id("push:ab:12"))]
     work(worker_connection)
     assert ran(worker_connection, "ran") == ["push"]
 
@@ -92,9 +94,9 @@ def test_a_delayed_effect_waits_in_the_scheduled_registry(worker_connection: red
             queue="payments", func=REMEMBER, args=("ran", "later"), job_id="l1", delay_seconds=30
         )
     )
-    queue = Queue("payments", connection=worker_connection)
-    assert "l1" not in queue.job_ids
-    assert "l1" in ScheduledJobRegistry(queue=queue).get_job_ids()
+    queue = Queue(keys.queue("payments"), connection=worker_connection)
+    assert keys.job_id("l1") not in queue.job_ids
+    assert keys.job_id("l1") in ScheduledJobRegistry(queue=queue).get_job_ids()
     work(worker_connection)
     assert ran(worker_connection, "ran") == []
 
@@ -108,7 +110,7 @@ def test_a_transient_failure_is_retried(worker_connection: redis.Redis) -> None:
 
 def test_jobs_carry_the_default_retry_policy(worker_connection: redis.Redis) -> None:
     rq_enqueuer().enqueue(Effect(queue="default", func=REMEMBER, args=("ran", "x")))
-    job = Queue("default", connection=worker_connection).jobs[0]
+    job = Queue(keys.queue("default"), connection=worker_connection).jobs[0]
     assert job.retries_left == 3
     assert job.retry_intervals == [10, 60, 300]
 
@@ -157,9 +159,7 @@ def test_a_slow_inline_effect_never_holds_the_hop(app: Flask, redis_client: redi
 
 
 def test_the_emulation_wires_the_inline_enqueuer() -> None:
-    from gateway.app import create_app  # noqa: PLC0415
-
-    create_app({"emulate_redis": True})
+    create_emulated_app()
     try:
         assert isinstance(runtime.current().get(Jobs), InlineJobs)  # type: ignore[type-abstract]
     finally:
@@ -179,6 +179,8 @@ def test_jobs_are_named_by_reference() -> None:
         job_path(lambda: None)
 
 
-def test_the_request_alert_job_named_by_menus_is_the_gateways() -> None:
-    # menus sits below gateway, so it names the job by path: this pins the path to the function.
-    assert job_path(send_request_alert) == ALERT_JOB
+def test_the_request_alert_job_menus_names_by_reference_is_preloaded_by_the_worker() -> None:
+    # menus.actions.civic passes the function itself (sms sits below menus): its module must
+    # be one the preload worker imports, and its path must lead back to it.
+    assert send_request_alert.__module__ in JOB_MODULES
+    assert resolve_job(job_path(send_request_alert)) is send_request_alert

@@ -15,8 +15,8 @@ from flask.testing import FlaskClient
 import runtime
 from civic.seed import seed_demo
 from gateway.app import create_app
-from gateway.metrics import HOPS_KEY, Metrics
-from payments.store import migrate as payments_migrate
+from gateway.metrics import Metrics, hops_key
+from gateway.schema import migrate_payments as payments_migrate
 from sms.service import SmsService
 from tests.conftest import UssdPhone
 from tests.gateway.rq_alive import rq_alive
@@ -125,7 +125,7 @@ def test_counts_of_every_process_add_up(app: Flask, redis_client: redis.Redis) -
     other = Metrics(redis_client, flush_seconds=0.05)
     other.hop("main", "con", 0.003)
     deadline = time.monotonic() + 10
-    while not redis_client.hexists(HOPS_KEY, "main|con") and time.monotonic() < deadline:
+    while not redis_client.hexists(hops_key(), "main|con") and time.monotonic() < deadline:
         time.sleep(0.02)  # the other process's flusher thread
     runtime.current().get(Metrics).hop("main", "con", 0.004)
     samples = _samples(app.test_client().get("/metrics").get_data(as_text=True))
@@ -139,4 +139,4 @@ def test_counts_survive_a_redis_outage_of_the_flush(redis_client: redis.Redis) -
     down.flush()  # fails: the deltas are kept
     down._redis = redis_client  # Redis is back (same process, same counters)
     down.flush()
-    assert redis_client.hget(HOPS_KEY, "main|con") == b"1"
+    assert redis_client.hget(hops_key(), "main|con") == b"1"

@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 
 from gateway.cli import build_parser
+from gateway.devserver import _web_argv
 from gateway.queues import QueueNames
 from gateway.worker import parse_queues
 
@@ -95,8 +96,6 @@ def test_the_web_process_serves_the_app_factory_with_granian() -> None:
 
 
 def test_make_run_serves_with_the_procfile_s_web_command() -> None:
-    from gateway.devserver import _web_argv  # noqa: PLC0415 - the one private helper tested
-
     web = procfile()["web"]
     local = _web_argv(8123)
     assert local[1:3] == ["-m", "granian"]

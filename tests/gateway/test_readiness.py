@@ -19,9 +19,11 @@ from rq.scripts import acquire_or_refresh_lock
 import runtime
 from civic.seed import seed_demo
 from gateway.app import create_app
+from gateway.emulation import create_emulated_app
 from gateway.queues import QueueNames
 from gateway.rq_liveness import LOCK_TTL_SECONDS, STALE_SECONDS
-from payments.store import migrate as payments_migrate
+from gateway.schema import migrate_payments as payments_migrate
+from runtime import keys
 from tests.chaos.conftest import PrivateRedis, free_port
 from tests.gateway.rq_alive import rq_alive
 
@@ -148,7 +150,7 @@ def test_a_scheduler_that_stopped_refreshing_its_lock_is_not_alive(
         connection = redis.Redis.from_url(redis_url)
         # rq's own lock call, with the TTL left to a lock last refreshed STALE_SECONDS ago.
         stale_ttl = int(LOCK_TTL_SECONDS - STALE_SECONDS)
-        key = RQScheduler.get_locking_key(QueueNames.PAYMENTS)
+        key = RQScheduler.get_locking_key(keys.queue(QueueNames.PAYMENTS))
         connection.delete(key)
         assert acquire_or_refresh_lock(connection, key, scheduler.name, stale_ttl) == "acquired"
         status, checks = _checks(app)
@@ -159,7 +161,7 @@ def test_a_scheduler_that_stopped_refreshing_its_lock_is_not_alive(
 
 
 def test_the_redis_emulation_needs_no_worker(app_config: dict[str, Any]) -> None:
-    app = create_app({**app_config, "emulate_redis": True})
+    app = create_emulated_app(app_config)
     try:
         status, checks = _checks(app)
     finally:

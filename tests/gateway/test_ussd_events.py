@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from civic.seed import seed_demo
 from gateway.cli import main
-from gateway.ussd_events import STREAM_KEY, SessionEvents
+from gateway.ussd_events import SessionEvents, stream_key
 from runtime import logs
 from tests.conftest import UssdPhone
 
@@ -64,7 +64,7 @@ def test_an_event_is_stored_once_with_the_screens_reached(
     assert event.path == ("main", "tax_choose", "tax_ref")
     assert (event.status, event.hops, event.duration_ms) == ("Incomplete", 4, 41000)
     assert event.phone_ref == logs.current_phone_ref(PHONE)
-    [(_, raw)] = redis_client.xrange(STREAM_KEY)
+    [(_, raw)] = redis_client.xrange(stream_key())
     stored = b" ".join(raw.values())
     # Masked and hashed only; what the citizen typed and saw is not kept.
     assert PHONE.encode() not in stored
@@ -90,7 +90,7 @@ def test_unusable_events_are_answered_200_and_not_stored(
     response = client.post(URL, data=form)
     assert response.status_code == 200
     assert response.get_json()["status"] == "ignored"
-    assert redis_client.xlen(STREAM_KEY) == 0
+    assert redis_client.xlen(stream_key()) == 0
 
 
 def test_an_event_after_the_session_expired_has_no_path(

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from gateway.callback_auth import CHANNELS, CallbackGate, same_secret
 from gateway.client_ip import ClientAddress
 from gateway.config import Settings, networks
-from runtime.masking import mask_url_secrets
+from runtime.masking import install_url_secret_filter, mask_url_secrets
 from tests.hardening.conftest import (
     CHANNEL_TOKENS,
     TOKENS,
@@ -112,8 +112,6 @@ def test_tokens_never_reach_the_logs(
 
 
 def test_access_log_lines_are_masked(caplog: pytest.LogCaptureFixture) -> None:
-    from runtime.masking import install_url_secret_filter  # noqa: PLC0415
-
     install_url_secret_filter()
     caplog.set_level(logging.INFO)
     secret = TOKENS["sms_callback_token"]

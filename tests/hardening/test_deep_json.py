@@ -21,6 +21,7 @@ import runtime
 from gateway.json_bodies import MAX_JSON_DEPTH, nesting_depth
 from payments.queues import PAYMENTS_QUEUE
 from payments.store import PaymentStore
+from runtime import keys
 from tests.hardening.conftest import CHANNEL_TOKENS, TOKENS, build_path
 
 LEVELS = 5_000
@@ -95,7 +96,7 @@ def test_a_deep_payment_callback_is_answered_400_and_held_for_review(make_app: A
     app = make_app(**TOKENS)
     client = app.test_client()
     store = runtime.current().get(PaymentStore)
-    queue = Queue(PAYMENTS_QUEUE, connection=runtime.current().get(redis.Redis))
+    queue = Queue(keys.queue(PAYMENTS_QUEUE), connection=runtime.current().get(redis.Redis))
     # Without the token: a 403 like any other callback, nothing stored.
     stranger = client.post(
         "/payments/sandbox/callback?intent=x1", data=DEEP_OBJECTS, content_type="application/json"

@@ -6,6 +6,8 @@ from typing import Any
 
 import redis
 
+from runtime import keys
+from sessions.store import lock_key
 from tests.conftest import UssdPhone
 from tests.hardening.conftest import dead_redis_url
 
@@ -23,14 +25,14 @@ def test_ussd_hops_over_the_rate_end_politely(make_app: Any, redis_client: redis
     assert limited.status == 200 and limited.end
     assert limited.body.startswith("Trop de demandes depuis ce numéro")
     # The refused hop neither holds the session lock nor changes the session.
-    assert not redis_client.exists(f"ussd:lock:{phone.session_id}")
+    assert not redis_client.exists(lock_key(phone.session_id))
     assert not UssdPhone(phone.client, phone=OTHER).dial().end
 
 
 def test_the_rate_limited_end_speaks_the_phones_language(
     make_app: Any, redis_client: redis.Redis
 ) -> None:
-    redis_client.set(f"ussd:lang:{PHONE}", "sw")
+    redis_client.set(keys.phone_language(PHONE), "sw")
     phone = UssdPhone(make_app(rate_ussd_hops="1/3600").test_client())
     phone.dial()
     assert phone.dial().body.startswith("Maombi mengi mno")
@@ -79,7 +81,7 @@ def test_inbound_sms_over_the_phone_rate_are_dropped(
     assert send("m1")["status"] == "duplicate"  # an AT retry
     assert send("m2")["status"] == "accepted"
     assert send("m3") == {"status": "ignored", "reason": "rate limited"}
-    assert not redis_client.exists("sms:cbdata:inbound:m3")
+    assert not redis_client.exists(keys.key("sms", "cbdata", "inbound", "m3"))
     assert send("m4", OTHER)["status"] == "accepted"
 
 

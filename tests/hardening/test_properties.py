@@ -19,8 +19,8 @@ from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
 from gateway.ussd_wsgi import HOP_ENDPOINT
-from sms.encoding import cost
 from tests.hardening.conftest import build_path, routes
+from text.encoding import cost
 
 USSD_HOP = HOP_ENDPOINT
 FIELDS = [

@@ -18,7 +18,7 @@ from menus.loader import load_menus
 from menus.model import MenuSpec
 from menus.registry import ActionContext, ActionResult, Effect, Option, Registry
 from sessions.session import Session
-from sessions.store import SessionStore
+from sessions.store import SessionStore, lock_key, session_key
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TEST_MENUS = FIXTURES / "test_menus.yaml"
@@ -102,8 +102,8 @@ class RecordingEnqueuer:
     def enqueue(self, effect: Effect) -> None:
         """Record `effect` and the saved session of the hop that produced it."""
         session_id = str(effect.job_id).split("-")[1]
-        blob = self.client.get(f"ussd:s:{session_id}")
-        locked = bool(self.client.exists(f"ussd:lock:{session_id}"))
+        blob = self.client.get(session_key(session_id))
+        locked = bool(self.client.exists(lock_key(session_id)))
         self.recorded.append(Recorded(effect, Session.decode(blob) if blob else None, locked))
 
 
@@ -197,5 +197,5 @@ def phone(handler: HopHandler) -> Phone:
 
 def stored(client: redis.Redis, session_id: str) -> Session | None:
     """Return the session as Redis holds it."""
-    blob = client.get(f"ussd:s:{session_id}")
+    blob = client.get(session_key(session_id))
     return Session.decode(blob) if blob else None

@@ -12,7 +12,7 @@ from civic.seed import load_city
 from menus.actions.civic import FIELD_LABEL_MAX
 from menus.registry import FormField, Option
 from menus.validators import FIELD_VALIDATORS, field_check
-from sms.encoding import cost
+from text.encoding import cost
 
 TODAY = date(2026, 11, 30)
 

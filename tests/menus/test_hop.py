@@ -9,10 +9,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+import runtime
 from menus.hop import HopHandler, UssdReply, UssdRequest, latest_input
 from menus.model import MenuSpec
-from sessions.store import SessionStore
-from sms.encoding import cost
+from sessions.store import SessionStore, lock_key, resume_key, session_key
 from tests.menus.conftest import (
     HandlerFactory,
     Phone,
@@ -21,6 +21,7 @@ from tests.menus.conftest import (
     build_registry,
     stored,
 )
+from text.encoding import cost
 
 
 def lines(reply: UssdReply) -> list[str]:
@@ -252,18 +253,18 @@ def test_retried_hop_replays_and_changes_nothing(
 ) -> None:
     phone.dial()
     first = phone.type("2", "123")
-    before = redis_client.get("ussd:s:s1")
+    before = redis_client.get(session_key("s1"))
     assert phone.resend() == first
-    assert redis_client.get("ussd:s:s1") == before
+    assert redis_client.get(session_key("s1")) == before
     assert len(enqueuer.recorded) == 1  # the effect was not enqueued twice
     assert phone.resend() == first
 
 
 def test_retried_first_hop_replays(phone: Phone, redis_client: redis.Redis) -> None:
     first = phone.dial()
-    before = redis_client.get("ussd:s:s1")
+    before = redis_client.get(session_key("s1"))
     assert phone.resend() == first
-    assert redis_client.get("ussd:s:s1") == before
+    assert redis_client.get(session_key("s1")) == before
 
 
 def test_effects_are_enqueued_after_the_session_is_saved(
@@ -297,9 +298,9 @@ def test_empty_dynamic_menu_goes_to_its_empty_screen(phone: Phone) -> None:
 def test_expired_session_is_a_polite_new_dial(phone: Phone, redis_client: redis.Redis) -> None:
     phone.dial()
     phone.type("9")
-    ttl = redis_client.pttl("ussd:s:s1")
+    ttl = redis_client.pttl(session_key("s1"))
     assert 0 < ttl <= 120_000
-    redis_client.delete("ussd:s:s1", "ussd:resume:" + phone.msisdn)  # what expiry does
+    redis_client.delete(session_key("s1"), resume_key(phone.msisdn))  # what expiry does
     reply = phone.type("hello")
     assert lines(reply)[0] == "Test Testville"
     assert not reply.end
@@ -335,7 +336,7 @@ def test_concurrent_hops_of_one_session_are_serialised(
     second.join(10)
     assert gate.calls == 1  # the retry waited for the lock, then replayed
     assert replies == [UssdReply(True, "Fini"), UssdReply(True, "Fini")]
-    assert not redis_client.exists("ussd:lock:s1")
+    assert not redis_client.exists(lock_key("s1"))
 
 
 def test_a_hop_that_cannot_get_the_lock_gets_a_polite_end(
@@ -362,8 +363,6 @@ def test_bad_request_and_unavailable_in_the_default_language(handler: HopHandler
 
 
 def test_redis_down_gives_the_unavailable_end(spec: MenuSpec, enqueuer: RecordingEnqueuer) -> None:
-    import runtime  # noqa: PLC0415
-
     no_retry = Retry(NoBackoff(), 0)
     dead = redis.Redis(port=1, socket_connect_timeout=0.2, socket_timeout=0.2, retry=no_retry)
     store = SessionStore(dead, ttl_seconds=60, resume_window_seconds=60)

@@ -14,7 +14,7 @@ from menus.loader import load_menus, read_document
 from menus.machine import PICK, RESOLVE, SELECT, SUBMIT, HopModel, MenuMachine
 from menus.model import MenuSpec
 from sessions.session import Session
-from sessions.store import SessionStore
+from sessions.store import SessionStore, session_key
 from tests.menus.conftest import Phone, RecordingEnqueuer
 
 SHIPPED = Path(__file__).resolve().parents[2] / "menus.yaml"
@@ -108,7 +108,7 @@ def test_shipped_journeys(
         reply = phone.type(*inputs)
     assert reply.body.split("\n")[0].startswith(first_line)
     assert reply.end == end
-    session_blob = redis_client.get("ussd:s:s1")
+    session_blob = redis_client.get(session_key("s1"))
     assert session_blob is not None
     assert Session.decode(session_blob).lang == lang
 

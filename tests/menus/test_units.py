@@ -10,8 +10,8 @@ import pytest
 from menus.model import Template, TemplateError
 from menus.render import Nav, Renderer, option_keys
 from menus.validators import Length, OneOf, Phone, Range, Regex
-from sms.encoding import cost
 from tests.menus.conftest import MenuSpec
+from text.encoding import cost
 
 
 def test_validators() -> None:

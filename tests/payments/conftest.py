@@ -19,13 +19,14 @@ from civic.ports import Assessment
 from civic.seed import seed_demo
 from civic.sql import SqlBackend
 from fakes.daraja import FakeDaraja
-from payments import store as payment_store
+from gateway.schema import migrate_payments
 from payments.model import Intent
 from payments.providers.sandbox import SandboxProvider
 from payments.queues import PAYMENTS_QUEUE
 from payments.service import PaymentService, StartResult
 from payments.store import PaymentStore
 from payments.tables import utcnow
+from runtime import keys
 from sms.store import Message, MessageStore
 from tests.live_server import LiveServer
 
@@ -41,7 +42,7 @@ def app_config(
 ) -> dict[str, Any]:
     """Return settings with payments on: mpesa through Daraja, airtel through the sandbox."""
     seed_demo(app_config["database_url"])
-    payment_store.migrate(app_config["database_url"])
+    migrate_payments(app_config["database_url"])
     state = fake_daraja.state
     return {
         **app_config,
@@ -132,7 +133,7 @@ class Payments:
 
     def work(self) -> None:
         """Run the payments queue until it is empty (a real rq worker, burst mode)."""
-        queue = Queue(PAYMENTS_QUEUE, connection=self.redis)
+        queue = Queue(keys.queue(PAYMENTS_QUEUE), connection=self.redis)
         SimpleWorker([queue], connection=self.redis).work(burst=True)
 
     def intent(self, intent_id: str) -> Intent:

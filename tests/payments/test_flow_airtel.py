@@ -16,6 +16,7 @@ from payments.model import IntentStatus
 from payments.providers.airtel import AirtelConfig, AirtelProvider
 from payments.providers.base import PaymentState, PushOutcome
 from payments.wiring import airtel_provider
+from runtime import keys
 from tests.live_server import LiveServer
 from tests.payments.conftest import CALLBACK_TOKEN, Payments
 
@@ -90,7 +91,7 @@ def test_the_token_is_renewed_before_expires_in_which_arrives_as_a_string(
     adapter = AirtelProvider(provider(payments)._config, clock=lambda: clock[0])
     result = payments.start(25000, operator="airtel", phone=PHONE)
     assert result.intent is not None
-    payments.redis.delete("rq:queue:payments")
+    payments.redis.delete(f"rq:queue:{keys.queue('payments')}")
     intent = payments.intent(result.intent.id)
     assert adapter.query(intent).state is PaymentState.NOT_FOUND
     clock[0] = 149.0  # expires_in "180", renewed 30 s early

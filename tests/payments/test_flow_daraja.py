@@ -11,6 +11,7 @@ from fakes.daraja import stk_callback
 from payments.model import FailureReason, IntentStatus
 from payments.providers.daraja import DarajaProvider
 from payments.service import StartOutcome
+from runtime import keys
 from tests.payments.conftest import CALLBACK_TOKEN, MPESA_PHONE, Payments
 
 DIGITS = MPESA_PHONE.lstrip("+")
@@ -159,7 +160,7 @@ def test_token_is_fetched_again_after_expiry(payments: Payments) -> None:
     fresh = DarajaProvider(provider._config, provider._callback_url, clock=lambda: clock[0])
     result = payments.start(25000, operator="mpesa")
     assert result.intent is not None
-    payments.redis.delete("rq:queue:payments")
+    payments.redis.delete(f"rq:queue:{keys.queue('payments')}")
     intent = payments.intent(result.intent.id)
     fresh.push(intent)
     fresh.push(intent)

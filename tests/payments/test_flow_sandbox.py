@@ -8,6 +8,7 @@ import pytest
 from payments.model import FailureReason, IntentStatus
 from payments.receipts import ReceiptVerifier, VerificationStatus
 from payments.service import StartOutcome
+from runtime import keys
 from tests.payments.conftest import SANDBOX_PHONE, Payments
 
 
@@ -77,7 +78,7 @@ def test_a_successful_payment_whose_callback_was_lost_is_recorded(payments: Paym
     result = payments.start(30000)
     assert result.intent is not None
     payments.service.push(result.intent.id)  # pushed, but its callback job never runs
-    payments.redis.delete("rq:queue:payments")
+    payments.redis.delete(f"rq:queue:{keys.queue('payments')}")
     assert payments.service.reconcile(now=payments.later(120)).counts == {"waiting": 1}
     payments.sandbox.answer(result.intent.id)  # the customer paid; the callback was lost
     assert payments.intent(result.intent.id).status is IntentStatus.PUSHED
@@ -91,7 +92,7 @@ def test_a_successful_payment_whose_callback_was_lost_is_recorded(payments: Paym
 def test_an_intent_never_pushed_expires_at_its_deadline(payments: Payments) -> None:
     result = payments.start(25000)
     assert result.intent is not None
-    payments.redis.delete("rq:queue:payments")  # its push job is lost
+    payments.redis.delete(f"rq:queue:{keys.queue('payments')}")  # its push job is lost
     ttl = payments.service.config.intent_ttl_seconds
     assert payments.service.reconcile(now=payments.later(ttl + 1)).counts == {"expired": 1}
     intent = payments.intent(result.intent.id)
@@ -104,7 +105,7 @@ def test_an_intent_never_pushed_expires_at_its_deadline(payments: Payments) -> N
 def test_a_lost_push_job_is_requeued_before_the_deadline(payments: Payments) -> None:
     result = payments.start(25000)
     assert result.intent is not None
-    payments.redis.delete("rq:queue:payments")
+    payments.redis.delete(f"rq:queue:{keys.queue('payments')}")
     assert payments.service.reconcile(now=payments.later(120)).counts == {"push_requeued": 1}
     payments.work()
     assert payments.intent(result.intent.id).status is IntentStatus.SUCCEEDED
@@ -136,7 +137,7 @@ def test_a_push_job_that_crashed_after_its_claim_never_pushes_twice(payments: Pa
     result = payments.start(25000)
     assert result.intent is not None
     intent_id = result.intent.id
-    payments.redis.delete("rq:queue:payments")
+    payments.redis.delete(f"rq:queue:{keys.queue('payments')}")
     # A worker claimed it and died before the call.
     assert payments.store.intents.claim_push(intent_id)
     payments.service.push(intent_id)  # rq's retry, right away: someone may still be pushing

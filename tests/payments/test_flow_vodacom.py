@@ -18,6 +18,7 @@ from payments.providers.base import PushOutcome
 from payments.providers.vodacom import VodacomProvider, conversation_id
 from payments.queues import PAYMENTS_QUEUE
 from payments.service import PaymentService, StartOutcome
+from runtime import keys
 from tests.conftest import UssdPhone
 from tests.live_server import LiveServer
 from tests.payments.conftest import CALLBACK_TOKEN, SANDBOX_PHONE, Payments
@@ -155,7 +156,7 @@ def test_a_status_query_on_a_young_session_does_not_block(
     fake_vodacom.state.session_activation_seconds = 30.0
     config = replace(vodacom(payments).config, session_activation_seconds=30.0)
     impatient = VodacomProvider(config, clock=clock, sleep=clock.sleep)
-    payments.redis.delete(f"rq:queue:{PAYMENTS_QUEUE}")
+    payments.redis.delete(f"rq:queue:{keys.queue(PAYMENTS_QUEUE)}")
     intent = payments.intent(start(payments))
     status = impatient.query(intent)
     assert status.state.value == "unknown" and clock.slept == []
@@ -167,7 +168,7 @@ def test_an_old_session_is_renewed(payments: Payments, fake_vodacom: FakeVodacom
     fake_vodacom.state.session_lifetime_seconds = 100.0
     config = vodacom(payments).config
     provider = VodacomProvider(config, clock=clock, sleep=clock.sleep)
-    payments.redis.delete(f"rq:queue:{PAYMENTS_QUEUE}")
+    payments.redis.delete(f"rq:queue:{keys.queue(PAYMENTS_QUEUE)}")
     first = payments.intent(start(payments))
     assert provider.push(first).outcome is PushOutcome.ACCEPTED
     clock.now += 150.0  # the fake expired it; our adapter still thinks it lives (3600 s)
@@ -181,7 +182,7 @@ def test_a_duplicate_conversation_id_never_charges_twice(
     payments: Payments, fake_vodacom: FakeVodacom
 ) -> None:
     intent_id = start(payments)
-    payments.redis.delete(f"rq:queue:{PAYMENTS_QUEUE}")
+    payments.redis.delete(f"rq:queue:{keys.queue(PAYMENTS_QUEUE)}")
     # An earlier attempt (a job that died after sending) already reached Vodacom.
     assert vodacom(payments).push(payments.intent(intent_id)).outcome is PushOutcome.ACCEPTED
     payments.service.push(intent_id)
@@ -266,7 +267,7 @@ def test_the_push_job_gets_the_long_timeout_and_never_runs_in_the_hop(
     screen = ussd.type("1")  # M-Pesa
     assert screen.end, screen.body
     assert fake_vodacom.c2b_count() == 0 and fake_vodacom.state.session_requests == 0
-    [job] = Queue(PAYMENTS_QUEUE, connection=payments.redis).get_jobs()
+    [job] = Queue(keys.queue(PAYMENTS_QUEUE), connection=payments.redis).get_jobs()
     service: PaymentService = payments.service
     assert job.func_name == "payments.jobs.push_intent"
     assert job.timeout == service.config.push_job_timeout_seconds

@@ -11,19 +11,27 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy import Engine
 
 from civic.http import HttpBackend
 from civic.ports import Backend
 from civic.seed import seed_demo
-from civic.sql import SqlBackend
+from civic.sql import SqlBackend, make_engine
+from gateway.schema import migrate_payments as migrate
 from payments.intent_store import NewIntent
 from payments.paid_for import PaidFor, PaymentKind, describe
 from payments.receipt_book import ReceiptBook
 from payments.receipts import ReceiptCodec, ReceiptVerifier, normalize
-from payments.store import PaymentStore, build_engine, migrate
+from payments.store import SQL_TIMEOUT_SECONDS, PaymentStore
 from payments.tables import utcnow
 from tests.civic.conftest import PG_DSN, PORTAL_TOKEN
 from tests.civic.fake_portal import FakePortal
+
+
+def build_engine(url: str) -> Engine:
+    """Return the engine the composition root gives PaymentStore (gateway.container)."""
+    return make_engine(url, timeout=SQL_TIMEOUT_SECONDS)
+
 
 A, B = "+243810000001", "+243990000002"
 KEY = b"test-receipt-key-0123456789abcdef"

@@ -13,12 +13,13 @@ from rq import Queue, SimpleWorker
 
 import runtime
 from payments.receipts import normalize
-from sms.encoding import cost
+from runtime import keys
 from sms.preferences import Preferences
 from sms.providers.console import read_outbox
 from sms.queues import SMS_QUEUE
 from tests.conftest import UssdPhone
 from tests.payments.conftest import SANDBOX_PHONE, Payments
+from text.encoding import cost
 
 AGENT = {"Authorization": "Bearer demo-agent-key"}
 _CODE = re.compile(r"\b\d{4}-\d{4}-\d{2,4}(?:-\d{1,4})*\b")
@@ -32,7 +33,7 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
 
 def run_sms(payments: Payments) -> None:
     """Work the sms queue (inbound replies, deliveries) with a real rq worker."""
-    queue = Queue(SMS_QUEUE, connection=payments.redis)
+    queue = Queue(keys.queue(SMS_QUEUE), connection=payments.redis)
     SimpleWorker([queue], connection=payments.redis).work(burst=True)
 
 

@@ -7,13 +7,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import Engine, insert, text
 from sqlalchemy.exc import IntegrityError
 
+from civic.sql import make_engine
+from gateway.schema import migrate_payments as migrate
 from payments.intent_store import CREATE_ATTEMPTS, IntentConflictError, NewIntent
 from payments.model import FailureReason, Intent, IntentStatus, PaymentKind
-from payments.store import PaymentStore, build_engine, migrate
+from payments.store import SQL_TIMEOUT_SECONDS, PaymentStore
 from payments.tables import intents, utcnow
+
+
+def build_engine(url: str) -> Engine:
+    """Return the engine the composition root gives PaymentStore (gateway.container)."""
+    return make_engine(url, timeout=SQL_TIMEOUT_SECONDS)
 
 
 @pytest.fixture

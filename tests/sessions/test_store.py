@@ -6,8 +6,9 @@ import orjson
 import pytest
 import redis
 
+from runtime import keys
 from sessions.session import Session
-from sessions.store import SessionStore
+from sessions.store import SessionStore, lock_key, resume_key, session_key
 
 PHONE = "+243810000001"
 
@@ -37,21 +38,21 @@ def test_unknown_session_loads_as_none_and_locks(
     loaded = store.acquire("s1", PHONE)
     assert loaded is not None
     assert loaded.session is None and loaded.phone_lang is None and loaded.resume is None
-    assert redis_client.get("ussd:lock:s1") == loaded.token.encode()
+    assert redis_client.get(lock_key("s1")) == loaded.token.encode()
     assert store.acquire("s1", PHONE) is None  # locked: no wait configured
     store.release(loaded)
-    assert not redis_client.exists("ussd:lock:s1")
+    assert not redis_client.exists(lock_key("s1"))
 
 
 def test_save_writes_with_ttl_and_unlocks(store: SessionStore, redis_client: redis.Redis) -> None:
     loaded = store.acquire("s1", PHONE)
     assert loaded is not None
     assert store.save(loaded, session(), language="en", resume="set")
-    assert not redis_client.exists("ussd:lock:s1")
-    assert 0 < redis_client.pttl("ussd:s:s1") <= 60_000
-    assert redis_client.get(f"ussd:lang:{PHONE}") == b"en"
-    assert redis_client.pttl(f"ussd:lang:{PHONE}") > 300 * 24 * 3600 * 1000
-    assert 0 < redis_client.pttl(f"ussd:resume:{PHONE}") <= 300_000
+    assert not redis_client.exists(lock_key("s1"))
+    assert 0 < redis_client.pttl(session_key("s1")) <= 60_000
+    assert redis_client.get(keys.phone_language(PHONE)) == b"en"
+    assert redis_client.pttl(keys.phone_language(PHONE)) > 300 * 24 * 3600 * 1000
+    assert 0 < redis_client.pttl(resume_key(PHONE)) <= 300_000
     again = store.acquire("s1", PHONE)
     assert again is not None
     assert again.session == session()
@@ -66,25 +67,25 @@ def test_clear_removes_the_resume_snapshot(store: SessionStore, redis_client: re
     loaded = store.acquire("s1", PHONE)
     assert loaded is not None
     store.save(loaded, session(ended=True), resume="clear")
-    assert not redis_client.exists(f"ussd:resume:{PHONE}")
+    assert not redis_client.exists(resume_key(PHONE))
 
 
 def test_keep_leaves_language_and_snapshot_alone(
     store: SessionStore, redis_client: redis.Redis
 ) -> None:
-    redis_client.set(f"ussd:resume:{PHONE}", orjson.dumps({"s": "x"}))
+    redis_client.set(resume_key(PHONE), orjson.dumps({"s": "x"}))
     loaded = store.acquire("s1", PHONE)
     assert loaded is not None
     store.save(loaded, session(), resume="keep")
-    assert redis_client.get(f"ussd:resume:{PHONE}") == b'{"s":"x"}'
-    assert not redis_client.exists(f"ussd:lang:{PHONE}")
+    assert redis_client.get(resume_key(PHONE)) == b'{"s":"x"}'
+    assert not redis_client.exists(keys.phone_language(PHONE))
 
 
 def test_a_lost_lock_writes_nothing(store: SessionStore, redis_client: redis.Redis) -> None:
     loaded = store.acquire("s1", PHONE)
     assert loaded is not None
-    redis_client.set("ussd:lock:s1", "someone-else")
+    redis_client.set(lock_key("s1"), "someone-else")
     assert not store.save(loaded, session())
-    assert not redis_client.exists("ussd:s:s1")
+    assert not redis_client.exists(session_key("s1"))
     store.release(loaded)
-    assert redis_client.get("ussd:lock:s1") == b"someone-else"  # not ours to delete
+    assert redis_client.get(lock_key("s1")) == b"someone-else"  # not ours to delete

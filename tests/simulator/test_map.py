@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from menus.__main__ import main as menus_main
 from menus.graph import build_graph, load_document, main, to_mermaid, to_svg
 
 FIXTURE = Path(__file__).with_name("menus_small.yaml")
@@ -106,7 +107,5 @@ def test_command_reports_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_menus_command_line_dispatches_map(capsys: pytest.CaptureFixture[str]) -> None:
-    from menus.__main__ import main as menus_main  # noqa: PLC0415 - the CLI under test
-
     assert menus_main(["map", str(FIXTURE), "--format", "mermaid", "--lang", "en"]) == 0
     assert 's_main -->|"2. Track"| s_track_ref' in capsys.readouterr().out

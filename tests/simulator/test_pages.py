@@ -15,8 +15,8 @@ from gateway.app import create_app
 from gateway.config import ConfigError, Settings
 from gateway.simulator import enabled
 from menus.model import MenuSpec
-from sms.encoding import cost
 from sms.providers.console import ConsoleProvider
+from text.encoding import cost
 
 
 def test_page_has_the_keypad_and_the_service_code(app: Flask, client: FlaskClient) -> None:

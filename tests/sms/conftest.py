@@ -12,6 +12,7 @@ from rq.registry import ScheduledJobRegistry
 
 import runtime
 from fakes.africastalking import FakeAfricasTalking
+from runtime import keys
 from sms.queues import SMS_QUEUE
 from sms.store import Message, MessageStore
 from tests.conftest import FAKE_AT_KEY
@@ -31,7 +32,7 @@ class Jobs:
 
     def __init__(self, connection: redis.Redis) -> None:
         self.connection = connection
-        self.queue = Queue(SMS_QUEUE, connection=connection)
+        self.queue = Queue(keys.queue(SMS_QUEUE), connection=connection)
 
     def run(self) -> None:
         """Work the sms queue until it is empty."""

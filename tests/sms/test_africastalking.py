@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 import runtime
 from fakes.africastalking import Behaviour, FakeAfricasTalking
 from gateway.app import create_app
-from sms.delivery import HOLD_KEY, HOLDS_METRIC, Dispatcher
+from sms.delivery import Dispatcher, hold_key, holds_metric_key
 from sms.service import SendResult, SmsService
 from sms.store import MessageStore, Status
 from tests.sms.conftest import OTHER, PHONE, Jobs, message
@@ -174,8 +174,8 @@ def test_an_account_hold_pauses_sending_and_resumes(world: World, code: int) -> 
     world.jobs.run()
     held = message(world.store, first.message_id)
     assert (held.status, held.attempts) == (Status.QUEUED, 0)
-    assert world.redis.get(HOLD_KEY) is not None
-    assert int(world.redis.get(HOLDS_METRIC) or 0) == 1
+    assert world.redis.get(hold_key()) is not None
+    assert int(world.redis.get(holds_metric_key()) or 0) == 1
     # While on hold, a new message is not even tried: no request reaches AT.
     second = _send("b", OTHER)
     world.jobs.run()
@@ -183,7 +183,7 @@ def test_an_account_hold_pauses_sending_and_resumes(world: World, code: int) -> 
     assert message(world.store, second.message_id).status == Status.QUEUED
     assert len(world.jobs.scheduled()) == 2
     # The hold expires (its TTL); the scheduled jobs run and both messages go.
-    world.redis.delete(HOLD_KEY)
+    world.redis.delete(hold_key())
     world.jobs.release_scheduled()
     world.jobs.run()
     assert message(world.store, first.message_id).status == Status.SENT
@@ -199,7 +199,7 @@ def test_a_wrong_api_key_pauses_like_a_hold(
     result = _send()
     jobs.run()
     assert message(runtime.current().get(MessageStore), result.message_id).status == Status.QUEUED
-    assert redis_client.get(HOLD_KEY) is not None
+    assert redis_client.get(hold_key()) is not None
     runtime.uninstall()
 
 

@@ -11,16 +11,18 @@ import redis
 from flask import Flask
 
 import runtime
-from fakes.africastalking import FakeAfricasTalking
+from fakes.africastalking import Behaviour, FakeAfricasTalking
+from runtime.jobs import job_path
 from sms.delivery import DeliverOutcome, Dispatcher
 from sms.jobs import deliver_ready
 from sms.providers.console import read_outbox
-from sms.queues import DRAIN_BATCH, DRAIN_JOB, READY_KEY
+from sms.queues import DRAIN_BATCH, ready_key
 from sms.service import SmsService
 from sms.store import MessageStore, Status
 from sms.sweeper import Sweeper
 from tests.sms.conftest import Jobs, message
 
+DRAIN_JOB = job_path(deliver_ready)  # the dotted path rq stores
 PARAMS = {"ref": "12345674", "document": "Acte de naissance", "short_code": "*384*12#"}
 
 
@@ -41,7 +43,7 @@ def test_one_drain_job_per_batch_of_new_messages(
     jobs.run()
     assert {message(store, i).status for i in ids} == {Status.SENT}
     assert len(read_outbox(redis_client, limit=1000)) == len(ids)
-    assert redis_client.llen(READY_KEY) == 0
+    assert redis_client.llen(ready_key()) == 0
     assert jobs.failed() == 0
 
 
@@ -77,7 +79,7 @@ def test_a_drain_job_out_of_time_hands_the_rest_to_a_new_job(
     deliver_ready(DRAIN_BATCH)
     sent = [i for i in ids if message(store, i).status == Status.SENT]
     assert 1 <= len(sent) < len(ids)
-    left = [r.decode() for r in redis_client.lrange(READY_KEY, 0, -1)]
+    left = [r.decode() for r in redis_client.lrange(ready_key(), 0, -1)]
     assert left == [i for i in ids if i not in sent]  # back at the head, in order
     assert {message(store, i).status for i in left} == {Status.QUEUED}
     assert [job.func_name for job in jobs.queue.jobs] == [DRAIN_JOB]
@@ -130,8 +132,6 @@ class TestThroughTheFakeApi:
     def test_a_failing_api_mid_batch_retries_each_message_alone(
         self, app: Flask, jobs: Jobs, store: MessageStore, fake_at: FakeAfricasTalking
     ) -> None:
-        from fakes.africastalking import Behaviour  # noqa: PLC0415
-
         fake_at.script(Behaviour(http_status=503), Behaviour(http_status=503))
         ids = _send(4)
         jobs.run()  # two answered 503: each retried alone by a deliver job (no delay in tests)

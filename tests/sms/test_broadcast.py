@@ -10,12 +10,19 @@ import redis
 from flask import Flask
 
 import runtime
-from sms.__main__ import main
+from gateway.cli import main as gateway_main
+from runtime import keys
 from sms.broadcast import Broadcaster, BroadcastProgress, read_rows
 from sms.preferences import Preferences
 from sms.providers.console import read_outbox
 from sms.service import SmsService
 from tests.sms.conftest import Jobs
+
+
+def main(argv: list[str]) -> int:
+    """Run `python -m gateway sms <argv>` in this process."""
+    return gateway_main(["sms", *argv])
+
 
 PHONES = ["+243810000011", "0810000012", "+243810000013", "not-a-phone", "+243810000015"]
 PARAMS = {"tax": "Taxe voirie", "date": "31/03", "short_code": "*384*12#"}
@@ -68,7 +75,7 @@ def test_a_lost_checkpoint_still_sends_nothing_twice(
     broadcaster = _broadcaster(redis_client)
     broadcaster.run("b2", "notice_tax_deadline", rows, PARAMS, limit=3)
     # A crash between a send and its checkpoint write: the checkpoint lags behind.
-    redis_client.hset("sms:broadcast:b2", "done", 0)
+    redis_client.hset(keys.key("sms", "broadcast", "b2"), "done", 0)
     broadcaster.run("b2", "notice_tax_deadline", rows, PARAMS)
     assert _sent(jobs, redis_client) == EXPECTED
 

@@ -13,7 +13,9 @@ from flask.testing import FlaskClient
 import runtime
 from civic.ports import Backend, Decision
 from civic.seed import seed_demo
-from payments import store as payment_store
+from gateway.app import create_app
+from gateway.schema import migrate_payments
+from runtime import keys
 from sms.preferences import Preferences
 from sms.providers.console import read_outbox
 from sms.store import MessageStore
@@ -102,7 +104,7 @@ def test_language_is_saved_on_the_ussd_key_and_used(
     phone: Phone, redis_client: redis.Redis
 ) -> None:
     phone.text("LUGHA kiswahili")
-    assert redis_client.get(f"ussd:lang:{PHONE}") == b"sw"
+    assert redis_client.get(keys.phone_language(PHONE)) == b"sw"
     assert phone.last() == "Guichet: ujumbe wetu utakufikia kwa Kiswahili."
     phone.text("blah")
     assert phone.last().startswith("Guichet: ujumbe haueleweki")
@@ -171,7 +173,7 @@ def test_status_with_a_mistyped_or_missing_reference(phone: Phone) -> None:
 def test_receipt_check(app: Flask, phone: Phone) -> None:
     phone.text("RECU")  # the payments tables are not there: a polite "try later"
     assert phone.last().startswith("Guichet: service momentanément indisponible")
-    payment_store.migrate(app.config["SETTINGS"].database_url)
+    migrate_payments(app.config["SETTINGS"].database_url)
     phone.text("RECU 12")
     assert "semble mal tapé" in phone.last()
     phone.text("RECU")  # no code: this phone's latest receipts, here none
@@ -181,8 +183,6 @@ def test_receipt_check(app: Flask, phone: Phone) -> None:
 def test_replies_are_rate_limited_per_phone(
     app_config: dict[str, Any], client: FlaskClient, jobs: Jobs, redis_client: redis.Redis
 ) -> None:
-    from gateway.app import create_app  # noqa: PLC0415 - a second app with a lower limit
-
     limited = create_app({**app_config, "sms_replies_per_hour": 2})
     phone = Phone(limited.test_client(), jobs, redis_client)
     for _ in range(4):
@@ -206,8 +206,6 @@ def test_a_rerun_inbound_job_replies_once(phone: Phone, store: MessageStore) -> 
 
 
 def test_callback_token_when_configured(app_config: dict[str, Any]) -> None:
-    from gateway.app import create_app  # noqa: PLC0415
-
     guarded = create_app({**app_config, "sms_callback_token": "s3cret"}).test_client()
     form = {"from": PHONE, "text": "AIDE", "id": "t1"}
     assert guarded.post("/sms/africastalking/inbound", data=form).status_code == 403

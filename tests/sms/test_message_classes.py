@@ -1,5 +1,5 @@
 """Essential messages and notices: STOP and the daily budget stop notices only, and every
-refused message is visible (a /metrics counter, `python -m sms outbox --refused`)."""
+refused message is visible (a /metrics counter, `python -m gateway sms outbox --refused`)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,19 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import runtime
-from sms.__main__ import main
+from gateway.cli import main as gateway_main
 from sms.preferences import Preferences
 from sms.providers.console import read_outbox
 from sms.service import SmsService
 from sms.store import Status
 from sms.templates import TemplateBook
 from tests.sms.conftest import PHONE, Jobs
+
+
+def main(argv: list[str]) -> int:
+    """Run `python -m gateway sms <argv>` in this process."""
+    return gateway_main(["sms", *argv])
+
 
 PORTAL = {"Authorization": "Bearer demo-portal-key"}
 NOTICE = "notice_tax_deadline"

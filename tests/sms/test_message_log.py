@@ -13,10 +13,16 @@ from flask import Flask
 
 import runtime
 from fakes.africastalking import FakeAfricasTalking
-from sms.__main__ import main
+from gateway.cli import main as gateway_main
 from sms.service import SmsService
 from sms.store import MessageStore, Status
 from tests.sms.conftest import PHONE, Jobs
+
+
+def main(argv: list[str]) -> int:
+    """Run `python -m gateway sms <argv>` in this process."""
+    return gateway_main(["sms", *argv])
+
 
 PORTAL = {"Authorization": "Bearer demo-portal-key"}
 
@@ -75,13 +81,15 @@ def test_no_redis_key_and_no_log_line_holds_the_otp(
     assert verified.get_json() == {"valid": True}
 
     values = every_value(redis_client)
-    assert any(key.startswith("sms:msg:") for key in values)  # the log was read too
+    assert any(key.startswith(MessageStore.key("")) for key in values)  # the log was read too
     assert [key for key, value in values.items() if code.encode() in value] == []
     assert [key for key, value in values.items() if PHONE.encode() in value] == []
     assert code not in caplog.text and PHONE not in caplog.text
 
     [record] = [
-        runtime.current().get(MessageStore).get(k[8:]) for k in values if k.startswith("sms:msg:")
+        runtime.current().get(MessageStore).get(k.removeprefix(MessageStore.key("")))
+        for k in values
+        if k.startswith(MessageStore.key(""))
     ]
     assert record is not None and record.status is Status.SENT
     assert (record.template, record.phone_masked, record.phone, record.text) == (

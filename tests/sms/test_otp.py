@@ -10,6 +10,7 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
+from runtime import keys
 from sms.preferences import Preferences
 from sms.providers.console import read_outbox
 from tests.sms.conftest import PHONE, Jobs
@@ -56,7 +57,7 @@ def test_only_the_hmac_is_stored(
 ) -> None:
     _issue(client)
     code = _code(jobs, redis_client)
-    for key in redis_client.scan_iter("otp:*"):
+    for key in redis_client.scan_iter(keys.key("otp", "*")):
         assert PHONE.encode() not in key
         if redis_client.type(key) == b"hash":
             assert code.encode() not in b"".join(redis_client.hvals(key))
@@ -85,7 +86,7 @@ def test_the_fifth_try_may_still_be_right(
 def test_an_expired_code_fails(client: FlaskClient, jobs: Jobs, redis_client: redis.Redis) -> None:
     _issue(client)
     code = _code(jobs, redis_client)
-    for key in redis_client.scan_iter("otp:code:*"):
+    for key in redis_client.scan_iter(keys.key("otp", "code", "*")):
         redis_client.expire(key, 0)  # the 5 minutes are over
     assert _verify(client, code).get_json() == {"valid": False}
 
@@ -116,7 +117,7 @@ def test_resends_are_throttled_with_growing_delays(
     answer = throttled.get_json()
     assert (answer["error"], answer["retry_after"]) == ("too_many_requests", 30)
     assert answer["message"]  # every error says why (docs/openapi/otp.yaml)
-    [key] = redis_client.scan_iter("otp:resend:*")
+    [key] = redis_client.scan_iter(keys.key("otp", "resend", "*"))
     redis_client.hset(key, "next", 0)  # the wait is over
     assert _issue(client).get_json()["resend_after"] == 60
     redis_client.hset(key, "next", 0)
@@ -128,7 +129,7 @@ def test_a_new_code_voids_the_previous_one(
 ) -> None:
     _issue(client)
     first = _code(jobs, redis_client)
-    [key] = redis_client.scan_iter("otp:resend:*")
+    [key] = redis_client.scan_iter(keys.key("otp", "resend", "*"))
     redis_client.hset(key, "next", 0)
     _issue(client)
     second = _code(jobs, redis_client)
@@ -142,7 +143,7 @@ def test_otp_sms_ignore_stop_and_the_budget(
 ) -> None:
     client.post("/sms/africastalking/inbound", data={"from": PHONE, "text": "STOP", "id": "stop-1"})
     jobs.run()
-    budget = f"rl:sms-budget:{PHONE}"
+    budget = keys.key("rl", "sms-budget", keys.tag(PHONE))
     assert not redis_client.exists(budget)  # the STOP reply is essential: not counted
     # The day's budget is spent, through the same limiter the SMS service uses.
     preferences = Preferences(redis_client)

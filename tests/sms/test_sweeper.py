@@ -6,7 +6,7 @@ import time
 
 import runtime
 from sms.service import SmsService
-from sms.store import PENDING_KEY, MessageStore, Status
+from sms.store import MessageStore, Status, pending_key
 from sms.sweeper import Sweeper
 from tests.sms.conftest import PHONE, Jobs, message
 
@@ -44,7 +44,7 @@ def test_a_queued_message_whose_job_was_lost_is_sent_once(
     jobs.run()
     assert message(store, message_id).status == Status.SENT
     assert sweeper.sweep(now=later + 7200) == 0  # sent: out of the pending index
-    assert jobs.connection.zscore(PENDING_KEY, message_id) is None
+    assert jobs.connection.zscore(pending_key(), message_id) is None
 
 
 def test_two_sweeps_make_one_job(app: object, jobs: Jobs, store: MessageStore) -> None:
@@ -52,7 +52,7 @@ def test_two_sweeps_make_one_job(app: object, jobs: Jobs, store: MessageStore) -
     sweeper = runtime.current().get(Sweeper)
     later = time.time() + 3600
     sweeper.sweep(now=later)
-    jobs.connection.zadd(PENDING_KEY, {message_id: 0})  # another process sweeps the same id
+    jobs.connection.zadd(pending_key(), {message_id: 0})  # another process sweeps the same id
     sweeper.sweep(now=later)
     assert jobs.queue.count == 1
 

@@ -4,10 +4,16 @@ from pathlib import Path
 
 import pytest
 
-from sms.__main__ import main
+from gateway.cli import main as gateway_main
 from sms.check import check
-from sms.encoding import cost
 from sms.templates import TemplateBook, TemplateError, load, load_strict
+from text.encoding import cost
+
+
+def main(argv: list[str]) -> int:
+    """Run `python -m gateway sms <argv>` in this process."""
+    return gateway_main(["sms", *argv])
+
 
 SHIPPED = Path(__file__).resolve().parents[2] / "sms_templates.yaml"
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from payments.model import FailureReason, Intent
+from runtime import keys
 from tests.payments.conftest import SANDBOX_PHONE, Payments
 from tests.payments.contract.harness import AMBIGUOUS, SUCCESS, Harness
 
@@ -47,7 +48,7 @@ class SandboxHarness(Harness):
         return AMOUNTS[outcome]
 
     def answer(self, payments: Payments, *, deliver: bool = True) -> None:
-        for key in payments.redis.scan_iter("payments:sandbox:pushes:*"):
+        for key in payments.redis.scan_iter(keys.key("payments", "sandbox", "pushes", "*")):
             intent = payments.intent(key.decode().rpartition(":")[2])
             if payments.sandbox.answered(intent.id):
                 continue  # answered before, or an outcome without a callback

@@ -1,7 +1,9 @@
 """The citizen's SMS about their document request: one per history entry, never twice.
 
 Used inline by the agents' API after a decision and as an rq job (`send_request_alert`) by the
-USSD "request a document" journey, which must not send anything inside the hop.
+USSD "request a document" journey, which must not send anything inside the hop. In sms (it reads
+the civic domain below and sends through SmsService) so that both callers, above it, can name
+the job by reference.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from civic.ports import (
     StatusChange,
 )
 from civic.wording import document_name, pickup_text, reason_text
-from menus.model import MenuSpec
 from runtime.masking import mask_phone
 from sms.preferences import Preferences
 from sms.service import SmsService
+from sms.wiring import SmsOptions
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ def alert(services: runtime.Container, request: DocumentRequest, seq: int | None
     params: dict[str, str | int] = {
         "ref": request.reference,
         "document": document_name(document, request.document_code, resolved),
-        "short_code": services.get(MenuSpec).service_code,
+        "short_code": services.get(SmsOptions).short_code,
     }
     # The entry's own words (a later decision may have moved the request on), in the
     # citizen's language: coded texts from the catalogue, the agent's free text appended.

@@ -1,4 +1,8 @@
-"""`python -m sms ...`: templates check, outbox, scrub-log, broadcast."""
+"""`python -m gateway sms ...`: templates check, outbox, scrub-log, broadcast.
+
+Under the edge because the commands read the process's settings and build its container
+(broadcast); the sms package below never names the gateway.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +10,34 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import redis
+
+from gateway import container as composition
+from gateway.config import Settings
+from gateway.redis_client import build_redis
+from menus.model import MenuSpec
+from sms.broadcast import Broadcaster, broadcast_id, progress_bar, read_rows
 from sms.check import check, format_report
+from sms.providers.console import as_dict, read_outbox
+from sms.service import SmsService
+from sms.store import MessageStore
 from sms.templates import TemplateError, load
 
-if TYPE_CHECKING:
-    from gateway.config import Settings
 
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `sms` command and its subcommands."""
+    parser = commands.add_parser("sms", help="templates check, outbox, scrub-log, broadcast")
+    sms_commands = parser.add_subparsers(dest="sms_command", required=True, metavar="COMMAND")
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; return the process exit status."""
-    parser = argparse.ArgumentParser(prog="python -m sms", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    templates = commands.add_parser("templates", help="template tools")
+    templates = sms_commands.add_parser("templates", help="template tools")
     templates_commands = templates.add_subparsers(dest="action", required=True)
     checker = templates_commands.add_parser("check", help="encoding and segments per template")
     checker.add_argument("file", nargs="?", default=None, help="default: SMS_TEMPLATES_PATH")
+    checker.set_defaults(handler=lambda args: _templates_check(args.file))
 
-    outbox = commands.add_parser("outbox", help="what the console provider sent, newest first")
+    outbox = sms_commands.add_parser("outbox", help="what the console provider sent, newest first")
     outbox.add_argument("--phone", help="E.164 number to filter on")
     outbox.add_argument("--limit", type=int, default=20)
     outbox.add_argument("--json", action="store_true", help="one JSON document")
@@ -36,39 +46,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="messages refused (budget, STOP, country), any provider",
     )
+    outbox.set_defaults(handler=_outbox_command)
 
-    commands.add_parser(
+    scrub = sms_commands.add_parser(
         "scrub-log", help="forget numbers and texts of sent messages (once, after an upgrade)"
     )
+    scrub.set_defaults(handler=lambda _args: _scrub_log())
 
-    broadcast = commands.add_parser("broadcast", help="send a notice to every phone of a CSV")
+    broadcast = sms_commands.add_parser("broadcast", help="send a notice to every phone of a CSV")
     broadcast.add_argument("--template", required=True)
     broadcast.add_argument("--to", required=True, type=Path, help="CSV with a phone column")
     broadcast.add_argument("--param", action="append", default=[], help="k=v for every row")
     broadcast.add_argument("--id", help="broadcast id (default: derived from the inputs)")
     broadcast.add_argument("--limit", type=int, help="stop after this many rows (resumable)")
-
-    args = parser.parse_args(argv)
-    if args.command == "templates":
-        return _templates_check(args.file)
-    if args.command == "outbox":
-        if args.refused:
-            return _refused(args.limit, as_json=args.json)
-        return _outbox(args.phone, args.limit, as_json=args.json)
-    if args.command == "scrub-log":
-        return _scrub_log()
-    return _broadcast(args)
-
-
-def _settings() -> Settings:
-    # The CLI is an entry point like the web app: it reads the same settings.
-    from gateway.config import Settings  # noqa: PLC0415
-
-    return Settings.from_env()
+    broadcast.set_defaults(handler=_broadcast)
 
 
 def _templates_check(path: str | None) -> int:
-    file = path or _settings().sms_templates_path
+    file = path or Settings.from_env().sms_templates_path
     try:
         book = load(file)
     except TemplateError as exc:
@@ -79,13 +74,19 @@ def _templates_check(path: str | None) -> int:
     return 0 if report.ok else 1
 
 
+def _outbox_command(args: argparse.Namespace) -> int:
+    if args.refused:
+        return _refused(args.limit, as_json=args.json)
+    return _outbox(args.phone, args.limit, as_json=args.json)
+
+
+def _redis() -> redis.Redis:
+    # The installation's Redis as the web app opens it (topology, key prefix).
+    return build_redis(Settings.from_env())
+
+
 def _outbox(phone: str | None, limit: int, *, as_json: bool) -> int:
-    import redis  # noqa: PLC0415
-
-    from sms.providers.console import as_dict, read_outbox  # noqa: PLC0415
-
-    client = redis.Redis.from_url(_settings().redis_url)
-    entries = read_outbox(client, phone=phone, limit=limit)
+    entries = read_outbox(_redis(), phone=phone, limit=limit)
     if as_json:
         print(json.dumps([as_dict(e) for e in entries], ensure_ascii=False, indent=2))
         return 0
@@ -98,11 +99,7 @@ def _outbox(phone: str | None, limit: int, *, as_json: bool) -> int:
 
 
 def _refused(limit: int, *, as_json: bool) -> int:
-    import redis  # noqa: PLC0415
-
-    from sms.store import MessageStore  # noqa: PLC0415
-
-    refused = MessageStore(redis.Redis.from_url(_settings().redis_url)).refused(limit)
+    refused = MessageStore(_redis()).refused(limit)
     rows = [
         {
             "message_id": m.id,
@@ -126,26 +123,15 @@ def _refused(limit: int, *, as_json: bool) -> int:
 
 
 def _scrub_log() -> int:
-    import redis  # noqa: PLC0415
-
-    from sms.store import MessageStore  # noqa: PLC0415
-
-    count = MessageStore(redis.Redis.from_url(_settings().redis_url)).scrub()
+    count = MessageStore(_redis()).scrub()
     print(f"{count} message record(s) scrubbed", file=sys.stderr)
     return 0
 
 
 def _broadcast(args: argparse.Namespace) -> int:
-    import redis  # noqa: PLC0415
-
-    from gateway.container import build  # noqa: PLC0415
-    from menus.model import MenuSpec  # noqa: PLC0415
-    from sms.broadcast import Broadcaster, broadcast_id, progress_bar, read_rows  # noqa: PLC0415
-    from sms.service import SmsService  # noqa: PLC0415
-
     params = dict(item.split("=", 1) for item in args.param if "=" in item)
     rows = read_rows(args.to)
-    services = build(_settings())
+    services = composition.build(Settings.from_env())
     ident = args.id or broadcast_id(args.template, args.to, params)
     region = services.get(MenuSpec).city.country
     broadcaster = Broadcaster(services.get(SmsService), services.get(redis.Redis), region)
@@ -160,7 +146,3 @@ def _broadcast(args: argparse.Namespace) -> int:
     state = "done" if progress.finished else "interrupted: run the same command to resume"
     print(f"\nbroadcast {ident}: {state}", file=sys.stderr)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
