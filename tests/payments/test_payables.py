@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import jsonschema
 import sqlalchemy as sa
 
 from civic.sql import payable_payments
@@ -15,6 +16,7 @@ from payments.service import PAYABLE_SUBJECT
 from sms.providers.console import read_outbox
 from tests.conftest import UssdPhone
 from tests.payments.conftest import SANDBOX_PHONE, Payments
+from tests.payments.test_api_receipts import _schema
 from tests.payments.test_receipts_found_again import fresh, run_sms, text_in
 
 AGENT = {"Authorization": "Bearer demo-agent-key"}
@@ -93,6 +95,7 @@ def test_a_pupils_fees_are_shown_paid_receipted_and_every_check_says_what_was_pa
     assert opened.body.startswith(WHAT) and code in opened.body
     # The agents' API says it in every language.
     body = payments.app.test_client().get(f"/api/v1/receipts/{code}", headers=AGENT).get_json()
+    jsonschema.validate(body, _schema("ValidReceipt"))  # docs/openapi/receipts.yaml
     assert (body["kind"], body["tax"], body["reference"]) == ("payable", PUPIL_ID, PUPIL)
     assert body["what"] == {
         "fr": WHAT,
