@@ -170,7 +170,9 @@ def run_once(provider: str, worker_class: str, n: int, redis_db: int, log_dir: P
     client.flushdb()
     fake = FakeAt() if provider == "africastalking" else None
     try:
-        env = _env(redis_url, provider, fake.url if fake else "", f"sqlite:///{log_dir}/b.db")
+        # A database per run: the message log remembers every idempotency key it was given.
+        database = f"sqlite:///{log_dir}/{provider}-{worker_class}-{time.time_ns()}.db"
+        env = _env(redis_url, provider, fake.url if fake else "", database)
         os.environ.update(env)
         enqueue_rate = _enqueue(n)
         out = log_dir / f"{provider}-{worker_class}.out"

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
 import requests
 
 from civic import codec, codec_payables
+from civic.appointments import (
+    AppointmentService,
+    Attendance,
+    Booking,
+    NotSupportedError,
+)
 from civic.ports import (
     Assessment,
     BackendUnavailableError,
@@ -364,6 +370,66 @@ class HttpBackend:
             "PUT", f"/citizens/{_seg(citizen.phone)}", body=codec.citizen_to_json(citizen)
         )
         self._expect(status, 200, 201, 204)
+
+    # --- appointments ---------------------------------------------------------------------
+    # docs/openapi/city-portal.yaml has no appointments yet: every call says so, and the
+    # screens render the engine's "unavailable" (NotSupportedError is a BackendUnavailableError).
+
+    def list_appointment_services(self) -> list[AppointmentService]:
+        """Raise NotSupportedError: the portal contract has no appointments."""
+        raise _no_appointments()
+
+    def get_appointment_service(self, code: str) -> AppointmentService | None:
+        """Raise NotSupportedError: the portal contract has no appointments."""
+        raise _no_appointments()
+
+    def taken_places(
+        self, service_code: str, first: date, last: date
+    ) -> dict[date, dict[int, int]]:
+        """Raise NotSupportedError: the portal contract has no appointments."""
+        raise _no_appointments()
+
+    def book_appointment(
+        self, *, service_code: str, day: date, minute: int, phone: str, idempotency_key: str
+    ) -> Booking:
+        """Raise NotSupportedError: the portal contract has no appointments."""
+        raise _no_appointments()
+
+    def move_booking(self, code: str, *, day: date, minute: int) -> Booking:
+        """Raise NotSupportedError: the portal contract has no appointments."""
+        raise _no_appointments()
+
+    def cancel_booking(self, code: str) -> Booking:
+        """Raise NotSupportedError: the portal contract has no appointments."""
+        raise _no_appointments()
+
+    def mark_booking(self, code: str, attendance: Attendance, *, agent_id: str) -> Booking:
+        """Raise NotSupportedError: the portal contract has no appointments."""
+        raise _no_appointments()
+
+    def get_booking(self, code: str) -> Booking | None:
+        """Raise NotSupportedError: the portal contract has no appointments."""
+        raise _no_appointments()
+
+    def list_bookings(self, *, phone: str, limit: int = 10) -> list[Booking]:
+        """Raise NotSupportedError: the portal contract has no appointments."""
+        raise _no_appointments()
+
+    def agenda(self, service_code: str, day: date, counter_id: str | None = None) -> list[Booking]:
+        """Raise NotSupportedError: the portal contract has no appointments."""
+        raise _no_appointments()
+
+    def due_reminders(self, now: datetime, limit: int = 500) -> list[Booking]:
+        """Return nothing: no booking lives here, so the reminder sweep has nothing to do."""
+        return []
+
+    def mark_reminded(self, code: str, at: datetime) -> bool:
+        """Raise NotSupportedError: the portal contract has no appointments."""
+        raise _no_appointments()
+
+
+def _no_appointments() -> NotSupportedError:
+    return NotSupportedError("the city portal contract (city-portal.yaml) has no appointments")
 
 
 def _seg(value: str) -> str:

@@ -10,7 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # civic.appointments imports this module's errors at run time
+    from civic.appointments import AppointmentService, Attendance, Booking
 
 Localized = Mapping[str, str]  # language code -> text
 
@@ -479,3 +482,45 @@ class Backend(Protocol):
 
     def save_citizen(self, citizen: Citizen) -> None:
         """Create or update a citizen."""
+
+    # --- appointments (civic.appointments; an adapter without them raises NotSupportedError)
+
+    def list_appointment_services(self) -> list[AppointmentService]:
+        """Return the services one may book, in display order."""
+
+    def get_appointment_service(self, code: str) -> AppointmentService | None:
+        """Return one appointment service."""
+
+    def taken_places(
+        self, service_code: str, first: date, last: date
+    ) -> dict[date, dict[int, int]]:
+        """Return the places held per local day and start minute between two days."""
+
+    def book_appointment(
+        self, *, service_code: str, day: date, minute: int, phone: str, idempotency_key: str
+    ) -> Booking:
+        """Book one place atomically; raise SlotFullError, SlotNotOfferedError, ..."""
+
+    def move_booking(self, code: str, *, day: date, minute: int) -> Booking:
+        """Move an active booking to another slot of its service, keeping its code."""
+
+    def cancel_booking(self, code: str) -> Booking:
+        """Cancel an active booking and free its place; raise BookingClosedError otherwise."""
+
+    def mark_booking(self, code: str, attendance: Attendance, *, agent_id: str) -> Booking:
+        """Record attended / no-show once."""
+
+    def get_booking(self, code: str) -> Booking | None:
+        """Return a booking by code."""
+
+    def list_bookings(self, *, phone: str, limit: int = 10) -> list[Booking]:
+        """Return a phone's active bookings, soonest first."""
+
+    def agenda(self, service_code: str, day: date, counter_id: str | None = None) -> list[Booking]:
+        """Return the day's bookings holding a place, by time and counter."""
+
+    def due_reminders(self, now: datetime, limit: int = 500) -> list[Booking]:
+        """Return active bookings whose reminder window holds `now` and that had none."""
+
+    def mark_reminded(self, code: str, at: datetime) -> bool:
+        """Claim a booking's reminder; False when it was already claimed or cancelled."""

@@ -14,6 +14,7 @@ import yaml
 from sqlalchemy.engine import Connection, Engine
 
 from civic import codec, sql
+from civic.appointments import CatalogueError, parse_catalogue
 from civic.ports import (
     Citizen,
     Decision,
@@ -82,6 +83,11 @@ def seed_demo(database_url: str, *, path: Path = DEMO_CITY) -> SeedSummary:
             )
             added = _add_assessments(conn, rows)
             seed_payables(conn, city, currency)
+        try:
+            services = parse_catalogue(city.get("appointments"))
+        except CatalogueError as error:
+            raise SeedError(f"{path}: {error}") from error
+        backend.appointments.save_appointment_services(services)
         for person in city["citizens"]:
             backend.save_citizen(
                 Citizen(

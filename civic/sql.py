@@ -10,11 +10,12 @@ error into BackendUnavailableError. The names callers used before the split are 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from civic.appointments import AppointmentService, Attendance, Booking
 from civic.ports import (
     Assessment,
     Citizen,
@@ -32,6 +33,7 @@ from civic.ports import (
     TaxType,
 )
 from civic.references import new_reference
+from civic.sql_appointments import SqlAppointments
 from civic.sql_catalogue import SqlCatalogue
 from civic.sql_citizens import SqlCitizens
 from civic.sql_engine import DEFAULT_TIMEOUT, guarded, make_engine
@@ -105,6 +107,7 @@ class SqlBackend:
         )
         self.citizens = SqlCitizens(engine)
         self.payables = SqlPayables(engine)
+        self.appointments = SqlAppointments(engine, code_factory=reference_factory, clock=clock)
 
     @classmethod
     def from_url(
@@ -273,3 +276,63 @@ class SqlBackend:
     def save_citizen(self, citizen: Citizen) -> None:
         """Create or update a citizen."""
         self.citizens.save_citizen(citizen)
+
+    # --- appointments (civic.sql_appointments) --------------------------------------------
+
+    def list_appointment_services(self) -> list[AppointmentService]:
+        """Return the services one may book, in display order."""
+        return self.appointments.list_appointment_services()
+
+    def get_appointment_service(self, code: str) -> AppointmentService | None:
+        """Return one appointment service."""
+        return self.appointments.get_appointment_service(code)
+
+    def taken_places(
+        self, service_code: str, first: date, last: date
+    ) -> dict[date, dict[int, int]]:
+        """Return the places held per local day and start minute between two days."""
+        return self.appointments.taken_places(service_code, first, last)
+
+    def book_appointment(
+        self, *, service_code: str, day: date, minute: int, phone: str, idempotency_key: str
+    ) -> Booking:
+        """Book one place atomically; raise SlotFullError, SlotNotOfferedError, ..."""
+        return self.appointments.book_appointment(
+            service_code=service_code,
+            day=day,
+            minute=minute,
+            phone=phone,
+            idempotency_key=idempotency_key,
+        )
+
+    def move_booking(self, code: str, *, day: date, minute: int) -> Booking:
+        """Move an active booking to another slot of its service, keeping its code."""
+        return self.appointments.move_booking(code, day=day, minute=minute)
+
+    def cancel_booking(self, code: str) -> Booking:
+        """Cancel an active booking and free its place."""
+        return self.appointments.cancel_booking(code)
+
+    def mark_booking(self, code: str, attendance: Attendance, *, agent_id: str) -> Booking:
+        """Record attended / no-show once."""
+        return self.appointments.mark_booking(code, attendance, agent_id=agent_id)
+
+    def get_booking(self, code: str) -> Booking | None:
+        """Return a booking by code."""
+        return self.appointments.get_booking(code)
+
+    def list_bookings(self, *, phone: str, limit: int = 10) -> list[Booking]:
+        """Return a phone's active bookings, soonest first."""
+        return self.appointments.list_bookings(phone=phone, limit=limit)
+
+    def agenda(self, service_code: str, day: date, counter_id: str | None = None) -> list[Booking]:
+        """Return the day's bookings holding a place, by time and counter."""
+        return self.appointments.agenda(service_code, day, counter_id)
+
+    def due_reminders(self, now: datetime, limit: int = 500) -> list[Booking]:
+        """Return active bookings whose reminder window holds `now` and that had none."""
+        return self.appointments.due_reminders(now, limit)
+
+    def mark_reminded(self, code: str, at: datetime) -> bool:
+        """Claim a booking's reminder."""
+        return self.appointments.mark_reminded(code, at)

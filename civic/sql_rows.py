@@ -11,12 +11,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Final, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from civic import codec
+from civic.appointments import AppointmentService, Booking, BookingStatus, Counter
 from civic.ports import (
     Assessment,
     Citizen,
@@ -36,6 +38,8 @@ from civic.ports import (
     TaxType,
 )
 from civic.sql_tables import (
+    appointment_services,
+    appointments,
     assessments,
     citizens,
     document_types,
@@ -174,6 +178,44 @@ PAYABLE_KINDS: Final = RecordTable(
 PAYABLES: Final = RecordTable(Payable, payables, decode={"amount": int, "paid": bool})
 PAYABLE_PAYMENTS: Final = RecordTable(PayablePayment, payable_payments, decode={"amount": int})
 
+
+def _counters(raw: Sequence[Mapping[str, Any]]) -> tuple[Counter, ...]:
+    return tuple(Counter(str(c["id"]), dict(c["names"])) for c in raw)
+
+
+def _hours(raw: Mapping[str, Sequence[Sequence[int]]]) -> dict[int, tuple[tuple[int, int], ...]]:
+    return {int(day): tuple((int(a), int(b)) for a, b in spans) for day, spans in raw.items()}
+
+
+SERVICES: Final = RecordTable(
+    AppointmentService,
+    appointment_services,
+    decode={
+        "names": dict,
+        "place": dict,
+        "counters": _counters,
+        "hours": _hours,
+        "closed_days": lambda v: frozenset(date.fromisoformat(d) for d in v),
+    },
+    encode={
+        "names": dict,
+        "place": dict,
+        "counters": lambda v: [{"id": c.id, "names": dict(c.names)} for c in v],
+        "hours": lambda v: {str(d): [list(span) for span in spans] for d, spans in v.items()},
+        "closed_days": lambda v: sorted(d.isoformat() for d in v),
+    },
+    table_only=frozenset({"position"}),
+)
+BOOKINGS: Final = RecordTable(
+    Booking,
+    appointments,
+    decode={"status": BookingStatus},
+    encode={"status": _optional_value},
+    # seat: the place held (NULL once cancelled); remind_*: the reminder window (UTC);
+    # idempotency_key: the booking call's.
+    table_only=frozenset({"seat", "remind_from", "remind_until", "idempotency_key"}),
+)
+
 RECORD_TABLES: Final[tuple[RecordTable[Any], ...]] = (
     TAX_TYPES,
     ASSESSMENTS,
@@ -186,6 +228,8 @@ RECORD_TABLES: Final[tuple[RecordTable[Any], ...]] = (
     PAYABLE_KINDS,
     PAYABLES,
     PAYABLE_PAYMENTS,
+    SERVICES,
+    BOOKINGS,
 )
 
 

@@ -10,7 +10,8 @@ from typing import Final
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION: Final = 2  # 2: reasons, offices, reason codes, office ids, dossiers, fees, events
+# 2: reasons, offices, reason codes, office ids, dossiers, fees, events; 3: appointments
+SCHEMA_VERSION: Final = 3
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
@@ -212,4 +213,50 @@ seed_marks = sa.Table(
     sa.Column("mark", sa.String(32), primary_key=True),
     sa.Column("city", sa.String(64), nullable=False),
     sa.Column("seeded_at", UtcDateTime, nullable=False),
+)
+
+# Appointments (civic.sql_appointments): the services as the catalogue describes them, a
+# column per field of civic.appointments.AppointmentService (civic.sql_rows.SERVICES).
+appointment_services = sa.Table(
+    "civic_appointment_services",
+    metadata,
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("names", sa.JSON, nullable=False),
+    sa.Column("place", sa.JSON, nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("counters", sa.JSON, nullable=False),  # [{id, names}]
+    sa.Column("hours", sa.JSON, nullable=False),  # {"0": [[from, to], ...]} minutes, 0 = Monday
+    sa.Column("slot_minutes", sa.Integer, nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("closed_days", sa.JSON, nullable=False),  # ["YYYY-MM-DD", ...]
+    sa.Column("horizon_days", sa.Integer, nullable=False),
+    sa.Column("reminder_from", sa.Integer, nullable=False),
+    sa.Column("reminder_until", sa.Integer, nullable=False),
+)
+
+# One row per booking. A booked place holds `seat` (0..capacity-1) on its slot and counter; the
+# unique constraint is what makes the last place go to one booking only, on every dialect.
+# Cancelling sets seat to NULL, which frees the place (NULLs never collide in a unique key).
+appointments = sa.Table(
+    "civic_appointments",
+    metadata,
+    sa.Column("code", sa.String(16), primary_key=True),
+    sa.Column("service_code", sa.String(32), nullable=False),
+    sa.Column("counter_id", sa.String(32), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("minute", sa.Integer, nullable=False),
+    sa.Column("seat", sa.Integer, nullable=True),
+    sa.Column("phone", sa.String(20), nullable=False, index=True),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=True),
+    sa.Column("remind_from", UtcDateTime, nullable=True, index=True),  # NULL: no reminder
+    sa.Column("remind_until", UtcDateTime, nullable=True),
+    sa.Column("reminded_at", UtcDateTime, nullable=True),
+    sa.Column("agent_id", sa.String(64), nullable=True),
+    sa.Column("idempotency_key", sa.String(128), nullable=False, unique=True),
+    sa.UniqueConstraint(
+        "service_code", "counter_id", "day", "minute", "seat", name="uq_civic_appointment_place"
+    ),
 )

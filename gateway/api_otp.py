@@ -12,6 +12,7 @@ from typing import Any, Final
 import phonenumbers
 import redis
 from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.auth import require_api_key
 from sms.otp import OtpError, OtpService
@@ -39,7 +40,8 @@ def issue() -> tuple[Response, int]:
         result = _service().issue(phone, purpose)
     except (_BadInput, OtpError) as error:
         return jsonify(error="invalid_request", message=str(error)), 400
-    except redis.RedisError:
+    except (redis.RedisError, SQLAlchemyError):
+        # The database too: a 202 means the message log has the row (sms.message_log).
         return jsonify(error="unavailable", message="try again later"), 503
     if result.refused:
         return jsonify(error="invalid_request", message="phone: cannot receive SMS codes"), 400

@@ -9,6 +9,7 @@ import redis
 from flask import Flask
 
 from gateway import (
+    api_appointments,
     api_otp,
     api_receipts,
     api_requests,
@@ -67,6 +68,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(ussd_events.blueprint)
     app.register_blueprint(api_requests.blueprint)
     app.register_blueprint(api_requests.offices_blueprint)
+    app.register_blueprint(api_appointments.blueprint)
     app.register_blueprint(sms_callbacks.blueprint)
     app.register_blueprint(api_otp.blueprint)
     app.register_blueprint(payments_callbacks.blueprint)

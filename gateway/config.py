@@ -259,6 +259,11 @@ class Settings:
         60.0,
         "period of the sweep re-enqueuing messages overdue by this long (0: off)",
     )
+    appointment_reminder_sweep_seconds: float = _setting(
+        "APPOINTMENT_REMINDER_SWEEP_SECONDS",
+        300.0,
+        "period of the sweep sending appointment reminders in their evening window (0: off)",
+    )
     sms_hold_seconds: int = _setting(
         "SMS_HOLD_SECONDS", 900, "pause after an account-level hold (RiskHold, low balance)"
     )

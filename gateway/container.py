@@ -63,7 +63,12 @@ def _refuse_play_money(container: runtime.Container, settings: Settings) -> None
     # warns once per process that it is play money.
     service = container.find(PaymentService)
     providers = service.providers if service is not None else {}
-    golive.refuse_or_warn(settings, providers, container.get(MenuSpec).city.currency)
+    golive.refuse_or_warn(
+        settings,
+        providers,
+        container.get(MenuSpec).city.currency,
+        redis_client=container.get(redis.Redis),
+    )
 
 
 def _wire_jobs(container: runtime.Container, settings: Settings) -> None:
@@ -120,6 +125,7 @@ def _wire_sms(container: runtime.Container, settings: Settings) -> None:
         sweep_seconds=settings.sms_sweep_seconds,
         inline_jobs=settings.emulate_redis,
         production=settings.env == "production",
+        database_url=settings.database_url,
     )
     wire_sms(container, options)
 

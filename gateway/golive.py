@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from civic.seed import demo_data
 from civic.sql import make_engine
 from gateway.config import ConfigError, Settings, refusal
+from gateway.redis_persistence import persistence_warning
 from menus.loader import load_menus
 from payments.config import PaymentConfigError, parse_operators
 from payments.providers.base import Provider, refused_currencies
@@ -63,6 +64,16 @@ CHECKLIST: Final = (
     "On a Redis Cluster (REDIS_URL=redis+cluster://...) set QUEUE_REDIS_URL to a plain or "
     "Sentinel Redis: rq cannot run on a cluster.",
 )
+
+
+def warnings(settings: Settings) -> list[str]:
+    """Return what production would warn about without refusing (Redis persistence)."""
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        warning = persistence_warning(client)
+    finally:
+        client.close()
+    return [warning] if warning else []
 
 
 def problems(settings: Settings) -> list[str]:
@@ -114,8 +125,13 @@ def refuse_or_warn(
     settings: Settings,
     providers: Mapping[str, Provider],
     currency: str,
+    redis_client: redis.Redis | None = None,
 ) -> None:
-    """At start-up: raise ConfigError naming every problem in production, warn in development."""
+    """At start-up: raise ConfigError naming every problem in production, warn in development.
+
+    Production also warns (never refuses: a managed Redis may persist in ways we cannot see)
+    when Redis says it keeps nothing across a restart.
+    """
     operators = parse_operators(settings.payment_operators)
     mismatched = refused_currencies(providers, operators, currency)
     if settings.env == "production":
@@ -124,6 +140,9 @@ def refuse_or_warn(
         found += mismatched
         if found:
             raise ConfigError(refusal(found))
+        warning = persistence_warning(redis_client) if redis_client is not None else None
+        if warning:
+            log.warning("%s", warning)
         return
     # Development keeps its embedded defaults; one warning says what they are.
     play = settings.play_money() + mismatched

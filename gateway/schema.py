@@ -16,6 +16,7 @@ from civic.sql import add_missing_columns, make_engine
 from gateway.config import ConfigError, Settings
 from payments.store import SQL_TIMEOUT_SECONDS
 from payments.tables import metadata as payment_tables
+from sms import tables as sms_tables
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ def migrate_payments(database_url: str) -> None:
 MIGRATIONS: Final = (
     Step("civic tables", civic_sql.migrate),
     Step("payment tables", migrate_payments),
+    Step("sms tables (message log, preferences)", sms_tables.migrate),
 )
 SEEDS: Final = (Step("demo city", seed.seed_demo),)
 

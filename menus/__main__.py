@@ -16,13 +16,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("lint", help="check a menus file")
     check.add_argument("path", nargs="?", default="menus.yaml")
+    check.add_argument(
+        "--catalogue",
+        default=None,
+        help="the catalogue with an `appointments:` section (default: civic/demo_city.yaml beside)",
+    )
     # `map` owns its options (menus.graph.main): hand it the rest of the line untouched.
     commands.add_parser("map", help="draw the menu graph (mermaid or svg)", add_help=False)
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["map"]:
         return graph.main(argv[1:])
     args = parser.parse_args(argv)
-    report = lint(args.path)
+    report = lint(args.path, catalogue=args.catalogue)
     out = sys.stdout if report.ok else sys.stderr
     for line in report.lines():
         print(line, file=out)

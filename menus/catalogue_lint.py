@@ -1,66 +1,60 @@
-"""`menus lint` on the catalogue's payable kinds (civic/demo_city.yaml `payable_kinds`).
+"""What `menus lint` checks in the catalogue beside a menus file: its `appointments:` section.
 
-A kind is data a city adds without Python, so the linter checks what the screens and SMS
-rest on: its name, reference label and receipt text in every menus language, within the
-placeholders' budgets (kind_name, ref_label, what / tax), a pattern that compiles, and
-payables that name a declared kind.
+The catalogue (civic/demo_city.yaml, or `--catalogue PATH`) describes appointment services as
+data; this module reports what would break a screen or an SMS: a slot length that does not
+divide the opening hours, a text missing in one of the menus' languages, a name that would force
+UCS-2 (menus.yaml declares `appt_service_name` GSM-7), and a screen naming an unknown service
+in its `args: {service: ...}`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
 import yaml
 
-from civic.payables import WHAT_MAX
+from civic.appointments import check_catalogue
 from menus.loader import Problem
+from menus.model import MenuSpec
+from text.encoding import cost
 
-# Each text of a kind and its longest value (menus.yaml placeholders kind_name, ref_label).
-LIMITS: Final = {"names": 30, "reference_label": 20, "receipt": WHAT_MAX}
+DEFAULT_CATALOGUE: Final = Path("civic") / "demo_city.yaml"
 
 
-def payable_kind_problems(catalogue: Path, languages: Sequence[str]) -> Iterator[Problem]:
-    """Yield what is wrong with the payable kinds of `catalogue` for `languages`."""
-    if not catalogue.exists():
+def default_catalogue(menus_path: str | Path) -> Path | None:
+    """Return the catalogue beside a menus file (its directory's civic/demo_city.yaml), if any."""
+    found = Path(menus_path).parent / DEFAULT_CATALOGUE
+    return found if found.is_file() else None
+
+
+def catalogue_problems(spec: MenuSpec, catalogue: Path) -> Iterator[Problem]:
+    """Yield every problem of the catalogue's appointments and of the screens naming them."""
+    try:
+        document: Any = yaml.safe_load(catalogue.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        yield Problem("catalogue", f"{catalogue}: cannot read: {error}")
         return
-    data = yaml.safe_load(catalogue.read_text(encoding="utf-8")) or {}
-    kinds: list[Mapping[str, Any]] = data.get("payable_kinds") or []
-    blocks: list[Mapping[str, Any]] = data.get("payables") or []
-    periods: dict[str, list[str]] = {}
-    for block in blocks:
-        periods.setdefault(str(block.get("kind")), []).append(str(block.get("period", "")))
-    declared = set()
-    for index, kind in enumerate(kinds):
-        code = str(kind.get("code", index))
-        declared.add(code)
-        where = f"{catalogue.name}:payable_kinds.{code}"
-        yield from _texts(kind, where, languages, periods.get(code, []))
-        try:
-            re.compile(str(kind.get("pattern", "")))
-        except re.error as error:
-            yield Problem(f"{where}.pattern", f"not a regular expression: {error}")
-    for block in blocks:
-        if str(block.get("kind")) not in declared:
-            yield Problem(f"{catalogue.name}:payables", f"unknown kind {block.get('kind')!r}")
-
-
-def _texts(
-    kind: Mapping[str, Any], where: str, languages: Sequence[str], periods: list[str]
-) -> Iterator[Problem]:
-    for key, limit in LIMITS.items():
-        texts = kind.get(key)
-        if not isinstance(texts, Mapping):
-            yield Problem(f"{where}.{key}", "missing (a text per language)")
-            continue
-        missing = [lang for lang in languages if not texts.get(lang)]
-        if missing:
-            yield Problem(f"{where}.{key}", f"missing translation: {', '.join(missing)}")
-        for lang, text in texts.items():
-            # The receipt is measured filled with the longest period of its payables.
-            filled = [str(text).replace("{period}", p) for p in periods or [""]]
-            longest = max(len(f) for f in filled)
-            if longest > limit:
-                yield Problem(f"{where}.{key}.{lang}", f"{longest} characters, over {limit}")
+    section = document.get("appointments") if isinstance(document, dict) else None
+    services, problems = check_catalogue(section, spec.languages)
+    name = catalogue.name  # lines read `menus.yaml:demo_city.yaml:appointments.x: ...`
+    for problem in problems:
+        where, _, message = problem.partition(": ")
+        yield Problem(f"{name}:{where}", message)
+    for service in services:
+        for lang, name in service.names.items():
+            if not cost(name).is_gsm7:
+                yield Problem(
+                    f"{name}:appointments.{service.code}.names.{lang}",
+                    "forces UCS-2 (appt_service_name is GSM-7): use GSM-7 letters",
+                )
+    known = {service.code for service in services}
+    for screen_id, screen in spec.screens.items():
+        named = screen.args.get("service") if screen.action else None
+        if (
+            named is not None
+            and str(screen.action).startswith("appointments.")
+            and named not in known
+        ):
+            yield Problem(f"screens.{screen_id}.args.service", f"unknown service {named!r}")

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from civic.seed import DEMO_CITY
 from menus.actions import default_registry
-from menus.catalogue_lint import payable_kind_problems
+from menus.catalogue_lint import catalogue_problems, default_catalogue
 from menus.loader import (
     MenuError,
     Problem,
@@ -26,6 +25,7 @@ from menus.loader import (
     structural_problems,
 )
 from menus.model import SKIP_FIELD, MenuSpec, Screen
+from menus.payable_lint import payable_kind_problems
 from menus.registry import Registry
 from menus.render import Nav, Renderer
 from text.encoding import cost
@@ -66,9 +66,9 @@ class Report:
 
 
 def lint(
-    path: str | Path, registry: Registry | None = None, catalogue: Path | None = DEMO_CITY
+    path: str | Path, registry: Registry | None = None, catalogue: str | Path | None = None
 ) -> Report:
-    """Check a menus file (and the catalogue's payable kinds) and return every problem found."""
+    """Check a menus file (and the catalogue beside it: menus.catalogue_lint); return problems."""
     source = str(path)
     try:
         document = read_document(path)
@@ -85,8 +85,11 @@ def lint(
         *_unhandled_outcomes(spec, registry),
         *_too_long(spec, registry),
         *_glued(document, spec),
-        *(payable_kind_problems(catalogue, spec.languages) if catalogue is not None else ()),
     ]
+    found = Path(catalogue) if catalogue is not None else default_catalogue(path)
+    if found is not None:
+        problems.extend(catalogue_problems(spec, found))
+        problems.extend(payable_kind_problems(found, spec.languages))
     return Report(source, problems, len(spec.screens), len(spec.languages))
 
 

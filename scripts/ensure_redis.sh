@@ -28,10 +28,13 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 if command -v redis-server >/dev/null 2>&1; then
-  echo "no Redis on $host:$port: starting a local redis-server (no persistence)" >&2
-  mkdir -p "${TMPDIR:-/tmp}/guichet-redis"
-  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
-    --dir "${TMPDIR:-/tmp}/guichet-redis" --logfile "${TMPDIR:-/tmp}/guichet-redis/redis.log" >&2
+  # Append-only file under var/redis: a restart keeps sessions, codes and queued jobs, as
+  # production should (gateway/redis_persistence.py warns when it does not).
+  dir="$(cd "$(dirname "$0")/.." && pwd)/var/redis"
+  echo "no Redis on $host:$port: starting a local redis-server (appendonly, in $dir)" >&2
+  mkdir -p "$dir"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly yes \
+    --appendfsync everysec --dir "$dir" --logfile "$dir/redis.log" >&2
   for _ in $(seq 1 50); do ping && exit 0; sleep 0.1; done
 fi
 echo "Redis is not reachable on $host:$port and could not be started" >&2

@@ -28,7 +28,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
@@ -36,6 +36,7 @@ from typing import Final
 import redis
 
 from runtime.logs import person
+from sms.message_log import MessageLog
 from sms.providers.base import Outcome, ProviderError, RecipientResult, SmsProvider
 from sms.queues import DeliveryQueue
 from sms.store import FINAL, Message, MessageStore, Status, sms_key, text
@@ -107,6 +108,7 @@ class _Batch:
     hold: int
     ends: float
     outcomes: Counter[DeliverOutcome] = field(default_factory=Counter)
+    results: dict[str, DeliverOutcome] = field(default_factory=dict)
     stopped: bool = False
     error: BaseException | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -124,7 +126,13 @@ class Dispatcher:
         client: redis.Redis,
         sender_id: str | None = None,
         policy: DeliveryPolicy | None = None,
+        log: MessageLog | None = None,
     ) -> None:
+        self._log = log
+        # Ids whose provider call started, until their batch wrote the log: if Redis is
+        # gone by then, these stay `sending` in the log (at most once), the rest go back.
+        self._handed: set[str] = set()
+        self._handed_lock = threading.Lock()
         self._store = store
         self._provider = provider
         self._queue = queue
@@ -134,7 +142,51 @@ class Dispatcher:
 
     def deliver(self, message_id: str) -> DeliverOutcome:
         """Send a queued message once; decide retry, pause or final failure."""
-        return self._deliver(message_id, self._store.get(message_id), self.hold_remaining())
+        self._claim_in_log([message_id])
+        results: dict[str, DeliverOutcome] = {}
+        try:
+            outcome = self._deliver(message_id, self._store.get(message_id), self.hold_remaining())
+            results[message_id] = outcome
+            return outcome
+        finally:
+            self._mirror([message_id], results)
+
+    def _claim_in_log(self, message_ids: Sequence[str]) -> None:
+        # Before any provider call: if Redis then comes back empty, the log knows these may
+        # have been sent and recovery fails them rather than sending them twice.
+        if self._log is not None:
+            self._log.claim(message_ids)
+
+    def _mirror(
+        self, message_ids: Sequence[str], results: Mapping[str, DeliverOutcome] | None = None
+    ) -> None:
+        """Write the Redis state of `message_ids` to the message log (one statement).
+
+        For the ones Redis cannot give (it went away, or came back empty, mid-batch), write
+        what this process knows: sent ones `sent`, ones never handed to the provider back to
+        `queued` (recovery sends them), ones handed without a known outcome stay `sending`
+        (recovery fails them: at most once).
+        """
+        if self._log is None or not message_ids:
+            return
+        with self._handed_lock:
+            handed = self._handed & set(message_ids)
+            self._handed -= handed
+        try:
+            found = self._store.get_many(list(message_ids))
+        except redis.RedisError:
+            found = [None] * len(message_ids)
+        records = [m for m in found if m is not None]
+        missing = [i for i, m in zip(message_ids, found, strict=True) if m is None]
+        known = results or {}
+        try:
+            self._log.mirror(records)
+            self._log.mark_sent([i for i in missing if known.get(i) == DeliverOutcome.SENT])
+            self._log.release([i for i in missing if i not in handed])
+        except Exception:
+            # The log catches up at the next move of these messages; recovery never resends
+            # one the log saw `sending`. The job's own outcome stands.
+            log.exception("sms: could not mirror %d message(s) to the log", len(message_ids))
 
     def deliver_many(
         self, message_ids: Sequence[str], *, budget_seconds: float = 30.0, threads: int = 1
@@ -146,11 +198,21 @@ class Dispatcher:
         claimed before and settled after its own call. After `budget_seconds` the rest is
         returned untouched, so a slow provider never holds one job past its rq timeout.
         """
+        self._claim_in_log(message_ids)
         batch = _Batch(
             deque(zip(message_ids, self._store.get_many(list(message_ids)), strict=True)),
             hold=self.hold_remaining(),
             ends=time.monotonic() + budget_seconds,
         )
+        try:
+            self._run_batch(batch, threads)
+        finally:
+            self._mirror(message_ids, batch.results)
+        if batch.error is not None:
+            raise batch.error
+        return batch.outcomes, [message_id for message_id, _ in batch.pending]
+
+    def _run_batch(self, batch: _Batch, threads: int) -> None:
         if threads <= 1:
             self._work(batch)
         else:
@@ -167,9 +229,6 @@ class Dispatcher:
                 # rq's job timeout lands here (SIGALRM, main thread): take no new message;
                 # the calls in flight end within the provider's own timeout.
                 batch.stopped = True
-        if batch.error is not None:
-            raise batch.error
-        return batch.outcomes, [message_id for message_id, _ in batch.pending]
 
     def _work(self, batch: _Batch) -> None:
         while True:
@@ -188,6 +247,7 @@ class Dispatcher:
                 return
             with batch.lock:
                 batch.outcomes[outcome] += 1
+                batch.results[message_id] = outcome
                 if outcome == DeliverOutcome.HELD and not batch.hold:
                     batch.hold = self.hold_remaining()  # on hold: the rest waits too
 
@@ -226,6 +286,8 @@ class Dispatcher:
         return DeliverOutcome.INTERRUPTED
 
     def _send(self, message: Message, *, attempt: int) -> DeliverOutcome:
+        with self._handed_lock:
+            self._handed.add(message.id)
         try:
             result = self._provider.send([message.phone], message.text, self._sender_id)
         except ProviderError as exc:
@@ -246,7 +308,9 @@ class Dispatcher:
     def _accepted(self, message: Message, answer: RecipientResult) -> DeliverOutcome:
         # One round trip: sent, the provider id linked, the reports that beat us taken.
         reports_key = _pending_reports_key(answer.message_id)
-        _, reports = self._store.accept(message.id, answer.message_id, answer.status, reports_key)
+        _, reports = self._store.accept(
+            message.id, answer.message_id, answer.status, reports_key, answer.cost
+        )
         log.info(
             "sms %s: sent via %s to %s", message.id, self._provider.name, person(message.phone)
         )
@@ -318,8 +382,11 @@ class Dispatcher:
             if self._store.by_provider_id(provider_id) is None:
                 return "pending"
             self._apply_pending(provider_id)
+            self._mirror([self._store.by_provider_id(provider_id) or ""])
             return "applied"
-        return self._apply(message_id, status, failure_reason)
+        applied = self._apply(message_id, status, failure_reason)
+        self._mirror([message_id])
+        return applied
 
     def _apply_pending(self, provider_id: str) -> None:
         key = _pending_reports_key(provider_id)

@@ -13,8 +13,9 @@ from typing import Final
 
 import runtime
 from civic import references
+from civic.appointments import BookingClosedError, clock_text
 from civic.ports import Backend, BackendUnavailableError, DocumentRequest, RequestStatus
-from civic.privacy import visible_request
+from civic.privacy import visible_booking, visible_request
 from civic.wording import document_name, pickup_text, reason_text
 from runtime.guesses import GuessLimiter
 from runtime.masking import mask_phone
@@ -107,6 +108,8 @@ class InboundRouter:
                 return self._status(phone, command.argument, lang)
             case Keyword.RECEIPT:
                 return self._receipt(phone, command.argument, lang)
+            case Keyword.CANCEL:
+                return self._cancel(phone, command.argument, lang)
         return Reply("reply_unknown", code)
 
     def _status(self, phone: str, ref: str, lang: str) -> Reply:
@@ -136,6 +139,39 @@ class InboundRouter:
         except BackendUnavailableError:
             return Reply("reply_unavailable")
         return Reply(template, params)
+
+    def _cancel(self, phone: str, code: str, lang: str) -> Reply:
+        """Cancel a booking made from this phone; any other phone's code is an unknown one."""
+        short = {"short_code": self._short_code}
+        if not code:
+            return Reply("reply_appointment_missing", short)
+        backend: Backend | None = self._services.find(Backend)  # type: ignore[type-abstract]
+        if backend is None:
+            return Reply("reply_unavailable")
+        if not references.validate(code):
+            # A typo is refused before any lookup: it reveals nothing, so it costs no guess.
+            return Reply("reply_appointment_unknown", {"booking": code[:8], **short})
+        try:
+            booking = visible_booking(backend, code, phone)
+            if booking is None:
+                limiter = self._services.find(GuessLimiter)
+                if limiter is not None and not limiter.guess(phone).allowed:
+                    return Reply("reply_status_limited", short)
+                return Reply("reply_appointment_unknown", {"booking": code[:8], **short})
+            try:
+                cancelled = backend.cancel_booking(booking.code)
+            except BookingClosedError:
+                return Reply("reply_appointment_closed", {"booking": booking.code})
+        except BackendUnavailableError:
+            return Reply("reply_unavailable")
+        return Reply(
+            "appointment_cancelled",
+            {
+                "booking": cancelled.code,
+                "date": cancelled.day.strftime("%d/%m/%Y"),
+                "time": clock_text(cancelled.minute),
+            },
+        )
 
     def _request_params(
         self, backend: Backend, request: DocumentRequest, lang: str

@@ -1,7 +1,8 @@
 """Read an inbound SMS as a command: tolerant of case, accents, spacing and the language used.
 
-Pure: no I/O. `STATUT 1234567`, ` statut:1234567 `, `Hali 123 4567`, `reçu 1234-5678` and
-`LANGUE english` all parse; anything else is UNKNOWN (answered with a short help).
+Pure: no I/O. `STATUT 1234567`, ` statut:1234567 `, `Hali 123 4567`, `reçu 1234-5678`,
+`annuler 1234 5678` and `LANGUE english` all parse; anything else is UNKNOWN (answered with a
+short help).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class Keyword(StrEnum):
     STOP = "stop"
     START = "start"
     LANGUAGE = "language"
+    CANCEL = "cancel"  # an appointment, by its booking code
     UNKNOWN = "unknown"
 
 
@@ -46,6 +48,9 @@ SYNONYMS: Final[dict[str, tuple[Keyword, str | None]]] = {
     "LANGUE": (Keyword.LANGUAGE, "fr"),
     "LANGUAGE": (Keyword.LANGUAGE, "en"),
     "LUGHA": (Keyword.LANGUAGE, "sw"),
+    "ANNULER": (Keyword.CANCEL, "fr"),
+    "CANCEL": (Keyword.CANCEL, "en"),
+    "GHAIRI": (Keyword.CANCEL, "sw"),
 }
 LANGUAGE_NAMES: Final = {
     "FR": "fr",
@@ -94,7 +99,7 @@ def parse(text: str) -> Command:
     if keyword == Keyword.STATUS:
         # References are digits; people type them in groups ("123 4567", "123-4567").
         return Command(keyword, _SEPARATORS.sub("", rest), hint)
-    if keyword == Keyword.RECEIPT:
+    if keyword in (Keyword.RECEIPT, Keyword.CANCEL):
         return Command(keyword, _SEPARATORS.sub("", rest), hint)
     if keyword == Keyword.LANGUAGE:
         first = rest.split(" ", 1)[0] if rest else ""

@@ -1,4 +1,8 @@
-"""Per-phone state in Redis: STOP, language, the daily budget and the reply rate limit.
+"""Per-phone state: STOP and language (SQL, cached in Redis), the daily budget and replies.
+
+STOP and the language are written to SQL first (sms.preference_store) and cached in Redis
+(`<prefix>:sms:pref:<ref>`, a day): a cache miss reads SQL again, so a Redis that came back empty
+never forgets a STOP. The language is also kept under the USSD session store's key.
 
 Both limits are token buckets of runtime.ratelimit (keys `<prefix>:rl:sms-budget:{<phone>}` and
 `<prefix>:rl:sms-replies:{<phone>}`): N a day, N an hour, refilled continuously.
@@ -12,8 +16,11 @@ import redis
 
 from runtime import keys
 from runtime.ratelimit import Decision, Rate, RateLimiter
+from sms.preference_store import PreferenceStore, Stored
+from sms.sealing import PhoneSeal
 from sms.store import text
 
+CACHE_TTL_SECONDS: Final = 24 * 3600
 # The phone's language: the USSD session store's key (runtime.keys.phone_language), so a
 # language chosen in the USSD menu or by `LANGUE sw` applies to both channels.
 LANGUAGE_TTL_SECONDS: Final = 365 * 24 * 3600  # as the session store keeps it
@@ -28,29 +35,69 @@ def opted_out_key() -> str:
 class Preferences:
     """What a phone asked for (STOP, language) and what it has used (budget, replies)."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        store: PreferenceStore | None = None,
+        seal: PhoneSeal | None = None,
+    ) -> None:
         self._redis = client
+        self._store = store
+        self._seal = seal or PhoneSeal(b"")
         self._limiters: dict[tuple[str, Rate], RateLimiter] = {}
 
     def opted_out(self, phone: str) -> bool:
         """Return True when the phone sent STOP (non-essential notices are not sent)."""
-        return bool(self._redis.sismember(opted_out_key(), phone))
+        if self._store is None:
+            return bool(self._redis.sismember(opted_out_key(), phone))
+        return self._stored(phone).opted_out
 
     def set_opted_out(self, phone: str, opted_out: bool) -> None:
-        """Record STOP (True) or START (False)."""
-        if opted_out:
-            self._redis.sadd(opted_out_key(), phone)
-        else:
-            self._redis.srem(opted_out_key(), phone)
+        """Record STOP (True) or START (False): in SQL first, then the cache."""
+        if self._store is None:
+            if opted_out:
+                self._redis.sadd(opted_out_key(), phone)
+            else:
+                self._redis.srem(opted_out_key(), phone)
+            return
+        self._store.set_opted_out(self._seal.ref(phone), opted_out)
+        self._cache(phone)  # overwrite, not delete: a reader's older value cannot stay
 
     def language(self, phone: str) -> str | None:
         """Return the phone's chosen language, if any."""
         raw = self._redis.get(keys.phone_language(phone))
-        return None if raw is None else text(raw)
+        if raw is not None or self._store is None:
+            return None if raw is None else text(raw)
+        return self._stored(phone).lang
 
     def set_language(self, phone: str, lang: str) -> None:
-        """Remember the phone's language for both channels."""
+        """Remember the phone's language for both channels (SQL, then Redis)."""
+        if self._store is not None:
+            self._store.set_language(self._seal.ref(phone), lang)
+            self._cache(phone)
         self._redis.set(keys.phone_language(phone), lang, ex=LANGUAGE_TTL_SECONDS)
+
+    def _cache_key(self, phone: str) -> str:
+        return keys.key("sms", "pref", self._seal.ref(phone))  # hash: stop (0/1), lang ("" = none)
+
+    def _stored(self, phone: str) -> Stored:
+        assert self._store is not None
+        key = self._cache_key(phone)
+        cached = self._redis.hgetall(key)
+        if cached:
+            fields = {text(k): text(v) for k, v in cached.items()}
+            return Stored(fields.get("stop") == "1", fields.get("lang") or None)
+        return self._cache(phone)
+
+    def _cache(self, phone: str) -> Stored:
+        assert self._store is not None
+        key = self._cache_key(phone)
+        stored = self._store.get(self._seal.ref(phone))
+        pipe = self._redis.pipeline()
+        pipe.hset(key, mapping={"stop": int(stored.opted_out), "lang": stored.lang or ""})
+        pipe.expire(key, CACHE_TTL_SECONDS)
+        pipe.execute()
+        return stored
 
     def spend(self, phone: str, budget: int) -> bool:
         """Take one message from the phone's daily budget; return False when it is exhausted.

@@ -1,18 +1,27 @@
-"""The one way the rest of the code sends an SMS: persist a record, enqueue its id."""
+"""The one way the rest of the code sends an SMS: log it in SQL, persist a record, enqueue its id.
+
+Order matters: the SQL row (sms.message_log) is written first and its unique idempotency
+digest is the durable "once" (Redis' key is the fast one, and is gone after Redis came back
+empty); then the Redis record the deliver job moves; then the job. A caller is answered only
+once the row exists, so whatever it was told was accepted survives Redis (sms.recovery).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from runtime.logs import current_phone_ref
 from runtime.masking import mask_phone
+from sms.message_log import MessageLog
 from sms.phones import PhonePolicy
 from sms.preferences import Preferences
 from sms.queues import DeliveryQueue
-from sms.store import MessageStore, Status
+from sms.sealing import PhoneSeal
+from sms.store import MessageStore, Status, idem_digest
 from sms.templates import TemplateBook
 from text.encoding import cost
 
@@ -46,8 +55,12 @@ class SmsService:
         phones: PhonePolicy,
         queue: DeliveryQueue,
         daily_budget: int,
+        log: MessageLog | None = None,
+        seal: PhoneSeal | None = None,
     ) -> None:
         self.book = book
+        self._log = log
+        self._seal = seal or PhoneSeal(b"")
         self._store = store
         self._prefs = preferences
         self._phones = phones
@@ -71,6 +84,9 @@ class SmsService:
         existing = self._store.existing(idempotency_key)
         if existing is not None:
             return self._result(existing, created=False)
+        # A key Redis forgot (it came back empty) is found by the log's insert below: one
+        # statement per new message rather than a look-up first.
+        digest = idem_digest(idempotency_key)
         language = self.book.language(lang or self._prefs.language(phone))
         spec = self.book.template(template)
         text = self.book.message(template, language, params)  # raises on a bad key or params
@@ -89,12 +105,25 @@ class SmsService:
             "encoding": measured.encoding,
             "attempts": 0,
         }
+        message_id = uuid.uuid4().hex
+        if self._log is not None:
+            sealed = None if reason else self._seal.seal(phone)
+            logged = self._log.record(message_id, digest, record, sealed)
+            if logged is not None:  # an earlier or concurrent call with the same key
+                return SendResult(logged.id, logged.status, False, logged.reason)
         if not reason:
             # Only the deliver job needs these; the store deletes them once it is done.
             record.update(phone=phone, text=text)
-        message_id, created = self._store.create(idempotency_key, record)
-        if not created:  # a concurrent call with the same key won the race
-            return self._result(message_id, created=False)
+        try:
+            found, created = self._store.create(idempotency_key, record, message_id=message_id)
+        except Exception:
+            if self._log is not None:  # not queued, so not accepted: the caller may retry
+                self._log.forget(message_id)
+            raise
+        if not created:  # a message older than the log holds the key in Redis
+            if self._log is not None:
+                self._log.forget(message_id)
+            return self._result(found, created=False)
         if reason:
             log.info(
                 "sms %s: %s to %s refused: %s", message_id, template, mask_phone(phone), reason

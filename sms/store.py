@@ -107,14 +107,14 @@ return {0, current}
 # provider's id to ours and take the delivery reports parked under it: linking and taking
 # happen whatever the status (a report for a message we failed must still find it).
 # KEYS: record, status counts, pending, provider link, parked reports.
-# ARGV: id, provider id ('' = none), provider status, now, ttl.
+# ARGV: id, provider id ('' = none), provider status, now, ttl, cost.
 _ACCEPT: Final = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return {0, '', {}} end
 local moved = 0
 if current == 'sending' then
   redis.call('HSET', KEYS[1], 'status', 'sent', 'provider_id', ARGV[2],
-    'provider_status', ARGV[3], 'reason', '', 'updated_at', ARGV[4])
+    'provider_status', ARGV[3], 'reason', '', 'updated_at', ARGV[4], 'cost', ARGV[6])
   redis.call('HDEL', KEYS[1], 'phone', 'text')
   redis.call('HINCRBY', KEYS[2], 'sent', 1)
   redis.call('ZREM', KEYS[3], ARGV[1])
@@ -142,6 +142,11 @@ redis.call('HSETNX', KEYS[1], 'phone_ref', ARGV[2])
 redis.call('HDEL', KEYS[1], 'phone', 'text')
 return 1
 """
+
+
+def idem_digest(idempotency_key: str) -> str:
+    """Return the stored form of a caller's idempotency key (it may name a phone)."""
+    return hashlib.sha256(idempotency_key.encode()).hexdigest()
 
 
 def text(raw: bytes | str) -> str:
@@ -187,6 +192,7 @@ class Message:
     provider_id: str = ""
     provider_status: str = ""
     sending_since: float = 0.0
+    cost: str = ""  # the provider's price of the message, as it says it ("KES 0.8000")
 
     @classmethod
     def from_hash(cls, raw: Mapping[bytes | str, bytes | str]) -> Message:
@@ -212,6 +218,7 @@ class Message:
             provider_id=fields.get("provider_id", ""),
             provider_status=fields.get("provider_status", ""),
             sending_since=float(fields.get("sending_since", "0") or 0),
+            cost=fields.get("cost", ""),
         )
 
 
@@ -247,13 +254,28 @@ class MessageStore:
     @staticmethod
     def _idem_key(idempotency_key: str) -> str:
         # Hashed: callers' keys may name a phone (broadcast:<id>:<phone>); key names must not.
-        return sms_key("idem", hashlib.sha256(idempotency_key.encode()).hexdigest()[:32])
+        return MessageStore.idem_key_of(idem_digest(idempotency_key))
+
+    @staticmethod
+    def idem_key_of(digest: str) -> str:
+        """Return the Redis key of an idempotency digest (the message log keeps digests)."""
+        return sms_key("idem", digest[:32])
 
     def create(
-        self, idempotency_key: str, fields: Mapping[str, str | int | float]
+        self,
+        idempotency_key: str,
+        fields: Mapping[str, str | int | float],
+        *,
+        message_id: str | None = None,
+        digest: str | None = None,
     ) -> tuple[str, bool]:
-        """Create a message unless the key exists; return (id, created)."""
-        message_id = uuid.uuid4().hex
+        """Create a message unless the key exists; return (id, created).
+
+        `message_id` is the id the message log already gave it; `digest` stands for the
+        key when the log re-creates a message (it keeps only the digest).
+        """
+        message_id = message_id or uuid.uuid4().hex
+        idem_key = self.idem_key_of(digest) if digest else self._idem_key(idempotency_key)
         now = time.time()
         record: dict[str, str | int | float] = {
             **fields,
@@ -265,7 +287,7 @@ class MessageStore:
         refusal = f"{fields.get('template', '')}|{fields.get('reason', '')}"
         created, found = self._create(
             keys=[
-                self._idem_key(idempotency_key),
+                idem_key,
                 self.key(message_id),
                 status_counts_key(),
                 pending_key(),
@@ -331,7 +353,12 @@ class MessageStore:
         return Transition(bool(moved), Status(status) if status else None)
 
     def accept(
-        self, message_id: str, provider_id: str, provider_status: str, reports_key: str
+        self,
+        message_id: str,
+        provider_id: str,
+        provider_status: str,
+        reports_key: str,
+        cost: str = "",
     ) -> tuple[Transition, list[str]]:
         """Move `sending` to `sent`, link the provider's id, take the reports parked under it.
 
@@ -346,7 +373,7 @@ class MessageStore:
                 sms_key("provider", provider_id),
                 reports_key,
             ],
-            args=[message_id, provider_id, provider_status, time.time(), self._ttl],
+            args=[message_id, provider_id, provider_status, time.time(), self._ttl, cost],
         )
         status = text(found)
         return (

@@ -7,6 +7,9 @@ overdue (now, the retry time, the end of the sending lease). A periodic job re-e
 overdue ones with job id = message id: idempotent, since a waiting job with that id refuses a
 second one and the deliver job itself decides from the message's state (a `sending` message
 past its lease ends `interrupted`, never sent twice).
+
+A third way: Redis came back empty and the records are gone. Each sweep first runs the
+recovery (sms.recovery), which brings them back from the SQL message log.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 from typing import Final
 
 from sms.queues import DeliveryQueue
+from sms.recovery import Recovery
 from sms.store import MessageStore
 
 log = logging.getLogger(__name__)
@@ -26,7 +30,15 @@ BATCH: Final = 500
 class Sweeper:
     """Re-enqueue overdue messages."""
 
-    def __init__(self, store: MessageStore, queue: DeliveryQueue, *, grace_seconds: float) -> None:
+    def __init__(
+        self,
+        store: MessageStore,
+        queue: DeliveryQueue,
+        *,
+        grace_seconds: float,
+        recovery: Recovery | None = None,
+    ) -> None:
+        self._recovery = recovery
         self._store = store
         self._queue = queue
         self._grace = grace_seconds
@@ -34,6 +46,12 @@ class Sweeper:
     def sweep(self, now: float | None = None) -> int:
         """Enqueue the deliver job of every message overdue by the grace; return how many."""
         now = time.time() if now is None else now
+        if self._recovery is not None:
+            try:
+                self._recovery.run()
+            except Exception:
+                # The database down must not stop the Redis half of the sweep.
+                log.exception("sms sweeper: recovery from the message log failed")
         self._queue.kick()  # new messages whose drain job was never enqueued
         overdue = self._store.overdue(now - self._grace, BATCH)
         if not overdue:

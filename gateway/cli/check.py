@@ -58,6 +58,8 @@ def report(environ: dict[str, str]) -> int:
     found = golive.problems(settings)
     if environ.get("GUICHET_ENV", "development") != "production":
         found.insert(0, "GUICHET_ENV is not production (development serves play money)")
+    for warning in golive.warnings(settings):
+        print(f"warning (not refused): {warning}", file=sys.stderr)
     if not found:
         print(golive.READY)
         return 0

@@ -20,6 +20,7 @@ from payments.receipt_book import ReceiptBook
 from payments.service import PAYABLE_SUBJECT, PaymentService, UnknownOperatorError
 
 KIND_LABEL_MAX: Final = 30
+KIND_VALUE: Final = "payable:"  # a payable kind's value in the tax list (taxes are bare codes)
 
 
 def _backend(ctx: ActionContext) -> Backend:
@@ -45,15 +46,38 @@ def kinds(ctx: ActionContext) -> ActionResult:
     )
 
 
-@actions.register("payables.kind", outcomes={"ok", "error"})
-def kind(ctx: ActionContext) -> ActionResult:
-    """Load the chosen kind's name and reference label for the screens."""
-    chosen = _kind(ctx)
+@actions.register("payables.taxes_and_kinds", option_label_max=KIND_LABEL_MAX)
+def taxes_and_kinds(ctx: ActionContext) -> ActionResult:
+    """Offer the city's taxes, then the payable kinds (the home menu has no key left)."""
+    backend = _backend(ctx)
     return ActionResult(
+        options=[
+            *(Option(t.code, local(t.names, ctx.lang)) for t in backend.list_tax_types()),
+            *(
+                Option(KIND_VALUE + k.code, local(k.names, ctx.lang))
+                for k in backend.list_payable_kinds()
+            ),
+        ]
+    )
+
+
+@actions.register("payables.route", outcomes={"tax", "payable", "error"})
+def route(ctx: ActionContext) -> ActionResult:
+    """Send a tax to its reference screen, a payable kind to its journey (with its words)."""
+    chosen = str(ctx.data.get("tax_code", ""))
+    if not chosen.startswith(KIND_VALUE):
+        return ActionResult(outcome="tax")
+    ctx_kind = chosen.removeprefix(KIND_VALUE)
+    found = kind_of(_backend(ctx), ctx_kind)
+    if found is None:
+        raise BackendUnavailableError(f"payable kind {ctx_kind!r} vanished")
+    return ActionResult(
+        outcome="payable",
         data={
-            "kind_name": local(chosen.names, ctx.lang),
-            "ref_label": local(chosen.reference_label, ctx.lang),
-        }
+            "payable_kind": found.code,
+            "kind_name": local(found.names, ctx.lang),
+            "ref_label": local(found.reference_label, ctx.lang),
+        },
     )
 
 

@@ -49,7 +49,12 @@ def test_database_unreachable(private_redis: PrivateRedis, figures: dict[str, An
         callback = client.post(
             f"/payments/sandbox/callback?token={PAY_TOKEN}&intent=x", json={"intent": "x"}
         )
-        tried += 2
+        otp = client.post(
+            "/api/v1/otp",
+            json={"phone": "+243810007799", "purpose": "login"},
+            headers={"Authorization": "Bearer demo-portal-key"},
+        )
+        tried += 3
         figures.update(
             {
                 "requests tried": tried,
@@ -57,6 +62,7 @@ def test_database_unreachable(private_redis: PrivateRedis, figures: dict[str, An
                 "time to the polite END, max s": round(max(seconds), 3),
                 "/readyz": f"{ready.status_code} {ready.get_json()['checks']}",
                 "payment callback while the database is down": callback.status_code,
+                "OTP request while the database is down (no row, no 202)": otp.status_code,
             }
         )
         assert errors == []
@@ -64,6 +70,7 @@ def test_database_unreachable(private_redis: PrivateRedis, figures: dict[str, An
         assert ready.get_json()["checks"]["database"].startswith("error")
         assert ready.get_json()["checks"]["redis"] == "ok"
         assert callback.status_code == 503  # not stored: the provider retries
+        assert otp.status_code == 503  # the message log could not take it: not accepted
         assert max(seconds) < 5  # sanity bound; the figure goes to the README
     finally:
         runtime.uninstall()

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,22 +30,17 @@ from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
 
 import runtime
-from civic.seed import seed_demo
 from fakes.africastalking import Behaviour, FakeAfricasTalking
 from fakes.daraja import FakeDaraja
-from gateway.app import create_app
 from gateway.config import Settings
 from gateway.queues import QueueNames
-from gateway.schema import migrate_payments as payments_migrate
 from payments.model import IntentStatus
 from payments.queues import PAYMENTS_QUEUE
 from runtime import keys
 from sms.service import SmsService
 from sms.store import Message, MessageStore, Status
-from tests.chaos.conftest import PrivateRedis, worker_env
-from tests.conftest import FAKE_AT_KEY
-from tests.live_server import LiveServer
-from tests.payments.conftest import MPESA_PHONE, RECEIPT_KEY, Payments
+from tests.chaos.conftest import worker_env
+from tests.payments.conftest import MPESA_PHONE, Payments
 
 pytestmark = pytest.mark.slow  # starts and stops real processes
 
@@ -145,57 +140,6 @@ def _fast_forward_rq(client: redis.Redis, queue: str) -> None:
     StartedJobRegistry(queue, connection=client).cleanup(timestamp=time.time() + 10_000)
 
 
-@pytest.fixture
-def config(
-    private_redis: PrivateRedis,
-    tmp_path: Path,
-    fake_at: FakeAfricasTalking,
-    fake_daraja: FakeDaraja,
-    live: LiveServer,
-) -> dict[str, Any]:
-    database_url = f"sqlite:///{tmp_path / 'guichet.db'}"
-    seed_demo(database_url)
-    payments_migrate(database_url)
-    state = fake_daraja.state
-    return {
-        "redis_url": private_redis.url,
-        "database_url": database_url,
-        "menus_path": str(ROOT / "menus.yaml"),
-        "sms_templates_path": str(ROOT / "sms_templates.yaml"),
-        "otp_key": "chaos-otp-key-0123456789abcdef",
-        "sms_provider": "africastalking",
-        "at_username": "guichet",
-        "at_api_key": FAKE_AT_KEY,
-        "at_api_base_url": fake_at.url,
-        "at_timeout_seconds": 1.0,
-        "sms_sending_lease_seconds": 1.0,
-        "sms_sweep_seconds": 1.0,
-        "sms_retry_delays": "1,2",
-        "sms_allowed_countries": "CD,KE",  # the receipt goes to the Daraja test number
-        "payment_operators": "mpesa:daraja",
-        "payment_push_delay_seconds": 0.0,
-        "payment_reconcile_interval_seconds": 0.0,
-        "payment_callback_token": PAY_TOKEN,
-        "receipt_key": RECEIPT_KEY,
-        "public_base_url": live.url,
-        "daraja_base_url": fake_daraja.url,
-        "daraja_consumer_key": state.consumer_key,
-        "daraja_consumer_secret": state.consumer_secret,
-        "daraja_shortcode": state.shortcode,
-        "daraja_passkey": state.passkey,
-        "daraja_timeout_seconds": 1.0,
-        "metrics_flush_seconds": 0,
-    }
-
-
-@pytest.fixture
-def app(config: dict[str, Any], live: LiveServer) -> Iterator[Flask]:
-    application = create_app(config)
-    live.app = application
-    yield application
-    runtime.uninstall()
-
-
 def _env(config: dict[str, Any]) -> dict[str, str]:
     names = {f.name: f.metadata["env"] for f in Settings.__dataclass_fields__.values()}
     return worker_env(**{names[k]: str(v) for k, v in config.items()})
@@ -228,7 +172,7 @@ def test_worker_killed_mid_sms(
         # Two drain threads race, so the held request may be any of the three messages.
         hung = phones.index(fake_at.received[0].form["to"])
         assert store.get(ids[hung]).status == Status.SENDING  # type: ignore[union-attr]
-        _fast_forward_rq(client, "sms")
+        _fast_forward_rq(client, keys.queue("sms"))
         workers.start()
         settled = _wait(
             "every message to settle",

@@ -37,7 +37,7 @@ def test_agents_spec_lists_exactly_the_apps_request_routes(app: Flask) -> None:
     served = {
         (method, re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule))
         for rule in app.url_map.iter_rules()
-        if rule.rule.startswith(("/api/v1/requests", "/api/v1/offices"))
+        if rule.rule.startswith(("/api/v1/requests", "/api/v1/offices", "/api/v1/appointments"))
         for method in rule.methods or ()
         if method.lower() in METHODS
     }

@@ -63,6 +63,10 @@ NOT_CHECKED: Final[dict[str, tuple[list[Any], str]]] = {
         [positive_data_acceptance],
         "schema-valid data is a 400 when reason_code or office is not this request's own",
     ),
+    "GET /api/v1/appointments/agenda": (
+        [positive_data_acceptance],
+        "schema-valid data is a 400 when the service or counter is not in the catalogue",
+    ),
     "GET /readyz": ([not_a_server_error], "503 is its answer when a check fails (no worker here)"),
 }
 # Callbacks answer an unusable payload 200 (`ignored`, or held for review) on purpose, or the
@@ -197,7 +201,7 @@ def test_a_wrong_check_digit_matches_the_pattern_and_is_refused_before_any_looku
 
 def test_every_documented_operation_is_fuzzed() -> None:
     labels = {(name, label) for name, label, _ in CASES}
-    assert len(labels) == 20, sorted(labels)
+    assert len(labels) == 23, sorted(labels)
     assert ("receipts.yaml", "GET /api/v1/receipts/{code}", GenerationMode.NEGATIVE) in CASES
 
 

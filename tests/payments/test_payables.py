@@ -28,9 +28,9 @@ WHAT = "Frais scolaires T1 2026-27"
 def _confirm(ussd: UssdPhone, pupil: str = PUPIL) -> Any:
     """Dial, choose school fees, type the student number, pay with Airtel (the sandbox)."""
     fresh(ussd)
-    kinds = ussd.type("7")
-    assert not kinds.end and "1. Frais scolaires" in kinds.body, kinds.body
-    asked = ussd.type("1")
+    kinds = ussd.type("1")
+    assert not kinds.end and "5. Frais scolaires" in kinds.body, kinds.body
+    asked = ussd.type("5")
     assert not asked.end and "numéro d'élève" in asked.body, asked.body
     shown = ussd.type(pupil)
     assert not shown.end, shown.body
@@ -52,7 +52,7 @@ def test_a_pupils_fees_are_shown_paid_receipted_and_every_check_says_what_was_pa
     payments: Payments, ussd: UssdPhone
 ) -> None:
     fresh(ussd)
-    ussd.type("7", "1")
+    ussd.type("1", "5")
     shown = ussd.type(PUPIL)
     assert WHAT in shown.body and "Institut Umoja, 5e A" in shown.body
     assert "47 500 CDF" in shown.body and "20/12/2026" in shown.body
@@ -104,7 +104,7 @@ def test_a_pupils_fees_are_shown_paid_receipted_and_every_check_says_what_was_pa
     }
     # Paid now: looking the pupil up again shows the receipt code, and moves no money.
     fresh(ussd)
-    ussd.type("7", "1")
+    ussd.type("1", "5")
     again = ussd.type(PUPIL)
     assert again.end and "déjà payé" in again.body and code in again.body, again.body
     assert payments.sandbox.pushes(intent.id) == 1
@@ -115,7 +115,7 @@ def test_an_unknown_or_mistyped_student_number_is_not_found_and_may_be_typed_aga
 ) -> None:
     for typed in ("299999", "20001", "2000011"):  # no such pupil; the kind's pattern is 6 digits
         fresh(ussd)
-        ussd.type("7", "1")
+        ussd.type("1", "5")
         screen = ussd.type(typed)
         assert not screen.end and f"numéro d'élève {typed} introuvable" in screen.body
         retry = ussd.type("1")
@@ -127,7 +127,7 @@ def test_fees_paid_at_the_school_say_paid_without_a_code(
     payments: Payments, ussd: UssdPhone
 ) -> None:
     fresh(ussd)
-    ussd.type("7", "1")
+    ussd.type("1", "5")
     screen = ussd.type("200010")  # seeded as paid (paid_every: 10)
     assert screen.end and "déjà payé. Merci!" in screen.body and "Quittance" not in screen.body
 
@@ -146,7 +146,7 @@ def test_a_twin_confirm_and_a_second_settle_move_money_once(
     payments.service.settle(settled.id)  # a retried settlement records nothing twice
     assert len(_civic_payments(payments, payable_id)) == 1
     fresh(ussd)  # looked up again once paid: the code, no payment screen
-    ussd.type("7", "1")
+    ussd.type("1", "5")
     after = ussd.type(pupil)
     assert after.end and settled.receipt_code and settled.receipt_code in after.body
 
@@ -155,8 +155,8 @@ def test_the_licence_renewal_is_another_kind_of_the_same_journey(
     payments: Payments, ussd: UssdPhone
 ) -> None:
     fresh(ussd)
-    kinds = ussd.type("7")
-    licence = next(ln.split(".")[0] for ln in kinds.body.splitlines() if "Licence" in ln)
+    kinds = ussd.type("1")
+    licence = next(ln.split(".")[0] for ln in kinds.body.splitlines() if "Licence de" in ln)
     asked = ussd.type(licence)
     assert "numéro de licence" in asked.body
     shown = ussd.type("300001")

@@ -7,8 +7,8 @@ from pathlib import Path
 import yaml
 
 from civic.seed import DEMO_CITY
-from menus.catalogue_lint import payable_kind_problems
 from menus.lint import lint
+from menus.payable_lint import payable_kind_problems
 
 LANGS = ["fr", "en", "sw"]
 
