@@ -239,6 +239,7 @@ class HttpBackend:
         id_number: str | None = None,
         dossier: Mapping[str, str] | None = None,
         collect_fee: bool = False,
+        announce: bool = False,  # the portal keeps no owed alerts (ports)
     ) -> DocumentRequest:
         """Create a request (awaiting_payment or submitted); the same key returns it again."""
         body = {
@@ -323,6 +324,7 @@ class HttpBackend:
         pickup: str | None = None,
         reason_code: str | None = None,
         office_id: str | None = None,
+        announce: bool = False,  # the portal keeps no owed alerts (ports)
     ) -> DocumentRequest:
         """Apply an agent's decision; raise IllegalTransitionError, FeeUnpaidError, ..."""
         body = {
@@ -355,6 +357,13 @@ class HttpBackend:
                 raise self._read(raw, lambda r: TextTooLongError(str(r["field"]), int(r["limit"])))
         self._expect(status, 200)
         return self._read(raw, codec.request_from_json)
+
+    def owed_alerts(self, before: datetime, limit: int) -> list[tuple[str, int]]:
+        """Return no owed alert: the portal's protocol has none (docs/contracts.md)."""
+        return []
+
+    def alert_sent(self, reference: str, seq: int) -> None:
+        """Nothing to clear: the portal records no owed alert."""
 
     def get_citizen(self, phone: str) -> Citizen | None:
         """Return the citizen with this phone, if known."""

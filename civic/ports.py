@@ -436,12 +436,15 @@ class Backend(Protocol):
         id_number: str | None = None,
         dossier: Mapping[str, str] | None = None,
         collect_fee: bool = False,
+        announce: bool = False,
     ) -> DocumentRequest:
         """Create a request; the same key returns the same request.
 
         With `collect_fee` and a fee, the request waits in awaiting_payment until
         record_fee_payment; otherwise it is submitted (a fee is then due at the counter).
         Raise DossierError when `dossier` misses a required field or has an unknown one.
+        `announce`: Guichet owes the citizen the entry's SMS alert (owed_alerts lists it
+        until alert_sent), recorded with the entry; seeded and imported rows owe nothing.
         """
 
     def record_fee_payment(self, payment: FeePayment) -> RecordOutcome:
@@ -474,8 +477,21 @@ class Backend(Protocol):
         pickup: str | None = None,
         reason_code: str | None = None,
         office_id: str | None = None,
+        announce: bool = False,
     ) -> DocumentRequest:
-        """Apply an agent's decision; raise IllegalTransitionError, FeeUnpaidError, ..."""
+        """Apply an agent's decision; raise IllegalTransitionError, FeeUnpaidError, ...
+
+        `announce` as for create_request, for the decision's entry.
+        """
+
+    def owed_alerts(self, before: datetime, limit: int) -> list[tuple[str, int]]:
+        """Return (reference, entry number from 1) of SMS alerts owed, entries before `before`.
+
+        The city portal adapter owes none: its requests' alerts are not recorded durably.
+        """
+
+    def alert_sent(self, reference: str, seq: int) -> None:
+        """Clear the owed alert of entry `seq` (from 1): accepted by SmsService, or none due."""
 
     def get_citizen(self, phone: str) -> Citizen | None:
         """Return the citizen with this phone, if known."""

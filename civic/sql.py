@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from civic.appointments import AppointmentService, Attendance, Booking
+from civic.cipher import FieldCipher
 from civic.ports import (
     Assessment,
     Citizen,
@@ -98,14 +99,21 @@ class SqlBackend:
         *,
         reference_factory: Callable[[], str] = new_reference,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        cipher: FieldCipher | None = None,
     ) -> None:
         self._engine = engine
+        # ID numbers and dates of birth are sealed at rest (civic/cipher.py).
+        self._cipher = cipher or FieldCipher.from_setting("")
         self.catalogue = SqlCatalogue(engine)
         self.taxes = SqlTaxes(engine)
         self.requests = SqlRequests(
-            engine, self.catalogue, reference_factory=reference_factory, clock=clock
+            engine,
+            self.catalogue,
+            reference_factory=reference_factory,
+            clock=clock,
+            cipher=self._cipher,
         )
-        self.citizens = SqlCitizens(engine)
+        self.citizens = SqlCitizens(engine, self._cipher)
         self.payables = SqlPayables(engine)
         self.appointments = SqlAppointments(engine, code_factory=reference_factory, clock=clock)
 
@@ -116,9 +124,16 @@ class SqlBackend:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         connect_timeout: float | None = None,
+        cipher: FieldCipher | None = None,
     ) -> SqlBackend:
         """Return a backend on `database_url` (does not connect yet)."""
-        return cls(make_engine(database_url, timeout=timeout, connect_timeout=connect_timeout))
+        engine = make_engine(database_url, timeout=timeout, connect_timeout=connect_timeout)
+        return cls(engine, cipher=cipher)
+
+    @property
+    def cipher(self) -> FieldCipher:
+        """Return the cipher of sealed values (rotation, exports)."""
+        return self._cipher
 
     @property
     def engine(self) -> Engine:
@@ -203,6 +218,7 @@ class SqlBackend:
         id_number: str | None = None,
         dossier: Mapping[str, str] | None = None,
         collect_fee: bool = False,
+        announce: bool = False,
     ) -> DocumentRequest:
         """Create a request (awaiting_payment or submitted); the same key returns it again."""
         return self.requests.create_request(
@@ -213,6 +229,7 @@ class SqlBackend:
             id_number=id_number,
             dossier=dossier,
             collect_fee=collect_fee,
+            announce=announce,
         )
 
     def get_request(self, reference: str) -> DocumentRequest | None:
@@ -247,6 +264,7 @@ class SqlBackend:
         pickup: str | None = None,
         reason_code: str | None = None,
         office_id: str | None = None,
+        announce: bool = False,
     ) -> DocumentRequest:
         """Apply an agent's decision; raise IllegalTransitionError, FeeUnpaidError, ..."""
         return self.requests.decide(
@@ -257,7 +275,16 @@ class SqlBackend:
             pickup=pickup,
             reason_code=reason_code,
             office_id=office_id,
+            announce=announce,
         )
+
+    def owed_alerts(self, before: datetime, limit: int) -> list[tuple[str, int]]:
+        """Return (reference, entry number from 1) of SMS alerts owed since before `before`."""
+        return self.requests.owed_alerts(before, limit)
+
+    def alert_sent(self, reference: str, seq: int) -> None:
+        """Clear the owed mark of entry `seq` (from 1) of `reference`."""
+        self.requests.alert_sent(reference, seq)
 
     def record_fee_payment(self, payment: FeePayment) -> RecordOutcome:
         """Settle a request's fee (awaiting_payment/expired -> submitted); idempotent by id."""

@@ -10,7 +10,14 @@ from sqlalchemy.engine import Engine
 
 from civic.ports import BackendUnavailableError
 from civic.sql_engine import DEFAULT_TIMEOUT, make_engine
-from civic.sql_tables import SCHEMA_VERSION, metadata, schema_version
+from civic.sql_tables import (
+    SCHEMA_VERSION,
+    SEALED_LENGTH,
+    citizens,
+    metadata,
+    requests,
+    schema_version,
+)
 
 
 def migrate(database_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> int:
@@ -29,6 +36,8 @@ def migrate_engine(engine: Engine) -> None:
     """Create the civic tables on `engine` and record the schema version."""
     metadata.create_all(engine, checkfirst=True)
     add_missing_columns(engine, metadata)
+    widen_sealed_columns(engine)
+    add_missing_indexes(engine, metadata)
     with engine.begin() as conn:
         now = datetime.now(UTC)
         found = conn.execute(
@@ -48,6 +57,19 @@ def migrate_engine(engine: Engine) -> None:
             )
 
 
+def widen_sealed_columns(engine: Engine) -> None:
+    """Give the ID-number columns of a version-2 table room for a sealed value (PostgreSQL)."""
+    if engine.dialect.name != "postgresql":
+        return  # SQLite does not enforce VARCHAR lengths
+    with engine.begin() as conn:
+        for table in (requests, citizens):
+            conn.execute(
+                sa.text(
+                    f"ALTER TABLE {table.name} ALTER COLUMN id_number TYPE VARCHAR({SEALED_LENGTH})"
+                )
+            )
+
+
 def add_missing_columns(engine: Engine, tables: sa.MetaData) -> None:
     """Add the nullable columns a newer version declared to tables an older one created."""
     inspector = sa.inspect(engine)
@@ -60,3 +82,11 @@ def add_missing_columns(engine: Engine, tables: sa.MetaData) -> None:
                 # Only nullable columns are ever added, so no default is needed.
                 kind = column.type.compile(dialect=engine.dialect)
                 conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+
+
+def add_missing_indexes(engine: Engine, tables: sa.MetaData) -> None:
+    """Create the indexes a newer version declared on tables an older one created."""
+    with engine.begin() as conn:
+        for table in tables.sorted_tables:
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)

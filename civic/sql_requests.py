@@ -6,6 +6,7 @@ agents deciding at once never both win.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -15,10 +16,12 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
 from civic import workflow
+from civic.cipher import FieldCipher, sealed_fields
 from civic.ports import (
     BackendUnavailableError,
     Decision,
     DocumentRequest,
+    DocumentType,
     FeePayment,
     FeeStatus,
     IdentityRequiredError,
@@ -57,11 +60,14 @@ class SqlRequests:
         *,
         reference_factory: Callable[[], str],
         clock: Callable[[], datetime],
+        cipher: FieldCipher,
     ) -> None:
         self._engine = engine
         self._catalogue = catalogue
         self._new_reference = reference_factory
         self._clock = clock
+        # ID numbers and dates of birth are sealed on write and opened on read (civic/cipher).
+        self._cipher = cipher
 
     @guarded
     def create_request(
@@ -74,8 +80,12 @@ class SqlRequests:
         id_number: str | None = None,
         dossier: Mapping[str, str] | None = None,
         collect_fee: bool = False,
+        announce: bool = False,
     ) -> DocumentRequest:
-        """Create a request (awaiting_payment or submitted); the same key returns it again."""
+        """Create a request (awaiting_payment or submitted); the same key returns it again.
+
+        `announce` marks the creation entry's SMS alert as owed, in the same transaction.
+        """
         existing = self._request_by_key(idempotency_key)
         if existing is not None:
             return existing
@@ -102,7 +112,9 @@ class SqlRequests:
             )
             try:
                 with self._engine.begin() as conn:
-                    self._insert_request(conn, request, idempotency_key)
+                    self._insert_request(
+                        conn, self._sealed(request, document), idempotency_key, announce=announce
+                    )
                 return request
             except exc.IntegrityError:
                 # Either the key raced with a twin call, or the random reference is taken.
@@ -111,7 +123,9 @@ class SqlRequests:
                     return existing
         raise BackendUnavailableError("could not allocate a free request reference")
 
-    def _insert_request(self, conn: Connection, request: DocumentRequest, key: str) -> None:
+    def _insert_request(
+        self, conn: Connection, request: DocumentRequest, key: str, *, announce: bool
+    ) -> None:
         conn.execute(
             requests.insert().values(
                 {
@@ -123,20 +137,37 @@ class SqlRequests:
         )
         conn.execute(
             request_history.insert(),
-            [history_values(request.reference, seq, c) for seq, c in enumerate(request.history)],
+            [
+                history_values(request.reference, seq, c, announce=announce)
+                for seq, c in enumerate(request.history)
+            ],
+        )
+
+    def _sealed(self, request: DocumentRequest, document: DocumentType) -> DocumentRequest:
+        return dataclasses.replace(
+            request,
+            id_number=self._cipher.seal(request.id_number),
+            dossier=self._cipher.seal_dossier(request.dossier, sealed_fields(document)),
+        )
+
+    def _opened(self, request: DocumentRequest) -> DocumentRequest:
+        return dataclasses.replace(
+            request,
+            id_number=self._cipher.open(request.id_number),
+            dossier=self._cipher.open_dossier(request.dossier),
         )
 
     def _request_by_key(self, key: str) -> DocumentRequest | None:
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(requests).where(requests.c.idempotency_key == key)).first()
-            return None if row is None else load_requests(conn, [row])[0]
+            return None if row is None else self._opened(load_requests(conn, [row])[0])
 
     @guarded
     def get_request(self, reference: str) -> DocumentRequest | None:
         """Return a request by reference."""
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(requests).where(requests.c.reference == reference)).first()
-            return None if row is None else load_requests(conn, [row])[0]
+            return None if row is None else self._opened(load_requests(conn, [row])[0])
 
     @guarded
     def list_requests(
@@ -159,7 +190,7 @@ class SqlRequests:
         query = query.order_by(requests.c.created_at.desc(), requests.c.reference.desc())
         query = query.limit(max(0, limit)).offset(max(0, offset))
         with self._engine.connect() as conn:
-            return load_requests(conn, conn.execute(query).all())
+            return [self._opened(r) for r in load_requests(conn, conn.execute(query).all())]
 
     @guarded
     def decide(
@@ -172,8 +203,12 @@ class SqlRequests:
         pickup: str | None = None,
         reason_code: str | None = None,
         office_id: str | None = None,
+        announce: bool = False,
     ) -> DocumentRequest:
-        """Apply an agent's decision; raise IllegalTransitionError, FeeUnpaidError, ..."""
+        """Apply an agent's decision; raise IllegalTransitionError, FeeUnpaidError, ...
+
+        `announce` marks the new entry's SMS alert as owed, in the same transaction.
+        """
         for _ in range(_DECIDE_TRIES):
             current = self.get_request(reference)
             if current is None:
@@ -190,7 +225,7 @@ class SqlRequests:
                 reason_code=reason_code,
                 office_id=office_id,
             )
-            if self._commit(current, updated):
+            if self._commit(current, updated, announce=announce):
                 return updated
             # Another agent decided in between: re-read and judge again from the new status.
         raise BackendUnavailableError("the request kept changing; try again")
@@ -234,7 +269,40 @@ class SqlRequests:
                 return updated
         raise BackendUnavailableError("the request kept changing; try again")
 
-    def _commit(self, current: DocumentRequest, updated: DocumentRequest, **extra: Any) -> bool:
+    @guarded
+    def owed_alerts(self, before: datetime, limit: int) -> list[tuple[str, int]]:
+        """Return (reference, entry number from 1) of alerts still owed, entries older first."""
+        query = (
+            sa.select(request_history.c.reference, request_history.c.seq)
+            .where(request_history.c.announce == sa.true(), request_history.c.at < before)
+            .order_by(request_history.c.at)
+            .limit(max(0, limit))
+        )
+        with self._engine.connect() as conn:
+            return [(row.reference, row.seq + 1) for row in conn.execute(query)]
+
+    @guarded
+    def alert_sent(self, reference: str, seq: int) -> None:
+        """Clear the owed mark of entry `seq` (from 1): its SMS was accepted or needs none."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                request_history.update()
+                .where(
+                    request_history.c.reference == reference,
+                    request_history.c.seq == seq - 1,
+                    request_history.c.announce.is_not(None),
+                )
+                .values(announce=None)
+            )
+
+    def _commit(
+        self,
+        current: DocumentRequest,
+        updated: DocumentRequest,
+        *,
+        announce: bool = False,
+        **extra: Any,
+    ) -> bool:
         """Write `updated` and its new history entry if nobody changed `current` since."""
         seen = len(current.history)
         with self._engine.begin() as conn:
@@ -247,7 +315,7 @@ class SqlRequests:
                 return False
             conn.execute(
                 request_history.insert().values(
-                    history_values(current.reference, seen, updated.history[-1])
+                    history_values(current.reference, seen, updated.history[-1], announce=announce)
                 )
             )
             return True

@@ -150,7 +150,8 @@ HISTORY: Final = RecordTable(
     request_history,
     decode={"status": RequestStatus, "event": lambda v: HistoryEvent(v) if v else None},
     encode={"status": _optional_value, "event": _optional_value},
-    table_only=frozenset({"reference", "seq"}),  # the request's, and the entry's place in it
+    # The request's, the entry's place in it, and whether its SMS alert is still owed.
+    table_only=frozenset({"reference", "seq", "announce"}),
 )
 REQUESTS: Final = RecordTable(
     DocumentRequest,
@@ -233,9 +234,19 @@ RECORD_TABLES: Final[tuple[RecordTable[Any], ...]] = (
 )
 
 
-def history_values(reference: str, seq: int, change: StatusChange) -> dict[str, Any]:
-    """Return the request_history row of `reference`'s entry number `seq`."""
-    return {"reference": reference, "seq": seq, **HISTORY.values(change)}
+def history_values(
+    reference: str, seq: int, change: StatusChange, *, announce: bool = False
+) -> dict[str, Any]:
+    """Return the request_history row of `reference`'s entry number `seq` (0-based).
+
+    `announce` marks the entry's SMS alert as owed (sms.request_alerts clears it).
+    """
+    return {
+        "reference": reference,
+        "seq": seq,
+        "announce": True if announce else None,
+        **HISTORY.values(change),
+    }
 
 
 def load_requests(conn: Connection, rows: Sequence[sa.Row[Any]]) -> list[DocumentRequest]:

@@ -10,8 +10,11 @@ from typing import Final
 
 import sqlalchemy as sa
 
-# 2: reasons, offices, reason codes, office ids, dossiers, fees, events; 3: appointments
-SCHEMA_VERSION: Final = 3
+# 2: reasons, offices, reason codes, office ids, dossiers, fees, events; 3: appointments;
+# 4: sealed ID numbers and dates (civic/cipher.py); 5: the history's `announce` (SMS alerts owed)
+SCHEMA_VERSION: Final = 5
+# Sealed values (civic/cipher.py) are longer than the clear ones: Fernet token of 40 chars.
+SEALED_LENGTH: Final = 200
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
@@ -119,7 +122,7 @@ requests = sa.Table(
     sa.Column("status", sa.String(20), nullable=False, index=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("applicant_name", sa.String(120), nullable=True),
-    sa.Column("id_number", sa.String(40), nullable=True),
+    sa.Column("id_number", sa.String(SEALED_LENGTH), nullable=True),  # sealed
     sa.Column("reason", sa.String(200), nullable=True),
     sa.Column("pickup", sa.String(200), nullable=True),
     sa.Column("reason_code", sa.String(32), nullable=True),
@@ -149,6 +152,11 @@ request_history = sa.Table(
     sa.Column("reason_code", sa.String(32), nullable=True),
     sa.Column("office_id", sa.String(32), nullable=True),
     sa.Column("event", sa.String(16), nullable=True),  # version 2
+    # True: Guichet owes this entry its SMS alert (written with the entry by the USSD filing
+    # and the agents' decisions, cleared once SmsService accepted the alert). NULL: nothing
+    # to announce (demo seed, rows a city portal wrote, entries older than the column).
+    sa.Column("announce", sa.Boolean, nullable=True),
+    sa.Index("ix_civic_history_announce", "announce"),
 )
 
 # Payables beyond taxes (civic/sql_payables.py): new tables, so create_all adds them to an
@@ -201,7 +209,7 @@ citizens = sa.Table(
     metadata,
     sa.Column("phone", sa.String(20), primary_key=True),
     sa.Column("name", sa.String(120), nullable=True),
-    sa.Column("id_number", sa.String(40), nullable=True),
+    sa.Column("id_number", sa.String(SEALED_LENGTH), nullable=True),  # sealed
     sa.Column("language", sa.String(8), nullable=True),
 )
 

@@ -26,6 +26,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 import runtime
 from civic import codec, references, workflow
+from civic.cipher import mask_value, sealed_fields
 from civic.ports import (
     Backend,
     BackendUnavailableError,
@@ -74,8 +75,18 @@ def _documents() -> dict[str, DocumentType]:
     return {d.code: d for d in _backend().list_document_types()}
 
 
-def _render(item: DocumentRequest, documents: dict[str, DocumentType]) -> dict[str, Any]:
+def _render(
+    item: DocumentRequest, documents: dict[str, DocumentType], *, whole: bool = True
+) -> dict[str, Any]:
     body = codec.request_to_json(item)
+    if not whole:
+        # A list is read over shoulders and copied around: ID numbers and dates of birth are
+        # masked there, whole only in the one request's view (the agent opened that dossier).
+        sealed = sealed_fields(documents.get(item.document_code))
+        body["id_number"] = mask_value(item.id_number)
+        body["dossier"] = {
+            k: (mask_value(v) or "") if k in sealed else v for k, v in item.dossier.items()
+        }
     body["allowed_decisions"] = [
         d.value for d in workflow.allowed_decisions(item.status, item.fee_status)
     ]
@@ -128,7 +139,7 @@ def list_requests() -> Response:
     )
     documents = _documents()
     return jsonify(
-        items=[_render(r, documents) for r in found[:per_page]],
+        items=[_render(r, documents, whole=False) for r in found[:per_page]],
         page=page,
         per_page=per_page,
         has_more=len(found) > per_page,
@@ -208,6 +219,7 @@ def decide(ref: str) -> Response:
             pickup=texts["pickup"],
             reason_code=texts["reason_code"],
             office_id=texts["office"],
+            announce=True,  # the alert below is owed until SmsService accepts it
         )
     except UnknownRequestError:
         return _error(404, "not_found", f"no request {ref}")

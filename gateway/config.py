@@ -63,6 +63,8 @@ _OWN_PREFIXES: Final = frozenset(
         "receipt",
         "sandbox",
         "simulator",
+        "personal",
+        "retention",
     }
 )
 AT_LIVE_HOST: Final = "api.africastalking.com"
@@ -427,6 +429,39 @@ class Settings:
         "SIMULATOR_ENABLED",
         True,
         "serve the phone simulator at /simulator (production refuses it: set 0)",
+    )
+    # --- personal data (personal_data/, civic/cipher.py; README "Personal data") ---
+    personal_data_keys: str = _setting(
+        "PERSONAL_DATA_KEYS",
+        "",
+        "comma-separated Fernet keys sealing ID numbers and dates of birth in SQL, newest "
+        "first (required in production; dev uses a fixed key)",
+    )
+    retention_requests_days: int = _setting(
+        "RETENTION_REQUESTS_DAYS",
+        3650,
+        "closed document requests are anonymised this long after their last change",
+    )
+    retention_payments_days: int = _setting(
+        "RETENTION_PAYMENTS_DAYS",
+        3650,
+        "payments and receipts keep the payer's phone this long, then a keyed hash",
+    )
+    retention_appointments_days: int = _setting(
+        "RETENTION_APPOINTMENTS_DAYS",
+        365,
+        "appointments keep the booking phone this long after their day, then a keyed hash",
+    )
+    retention_messages_days: int = _setting(
+        "RETENTION_MESSAGES_DAYS", 30, "SMS message log records (Redis) are kept this long"
+    )
+    retention_events_days: int = _setting(
+        "RETENTION_EVENTS_DAYS", 90, "USSD end-of-session events (Redis stream) are kept this long"
+    )
+    retention_sweep_seconds: float = _setting(
+        "RETENTION_SWEEP_SECONDS",
+        3600.0,
+        "period of the retention job started by the worker (0: off, run it from cron)",
     )
     # --- civic back office (civic/) ---
     civic_backend: str = _setting(

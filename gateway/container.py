@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis
 
 import runtime
+from civic.cipher import FieldCipher
 from civic.http import HttpBackend
 from civic.ports import Backend
 from civic.sql import SqlBackend, make_engine
@@ -14,6 +15,7 @@ from gateway.callback_auth import CallbackGate
 from gateway.config import Settings
 from gateway.jobs import EffectEnqueuer
 from gateway.limits import ApiLimits
+from gateway.logsetup import ref_key
 from gateway.metrics import Metrics
 from gateway.redis_client import build_queue_redis, build_redis
 from gateway.ussd_events import SessionEvents
@@ -25,11 +27,15 @@ from payments.numbering import NumberingPlan
 from payments.service import PaymentService
 from payments.store import SQL_TIMEOUT_SECONDS
 from payments.wiring import wire as wire_payments
+from personal_data.collectors import Stores
+from personal_data.retention import RetentionPolicy, RetentionSweeper
 from runtime import keys
 from runtime.guesses import GuessLimiter
 from runtime.jobs import QueueConnection, jobs_for
+from runtime.masking import phone_ref
 from runtime.ratelimit import Rate
 from sessions.store import SessionStore
+from sms.sealing import PhoneSeal
 from sms.wiring import SmsOptions
 from sms.wiring import wire as wire_sms
 
@@ -54,6 +60,7 @@ def build(settings: Settings, *, redis_client: redis.Redis | None = None) -> run
     _wire_menus(container, settings)
     _wire_sms(container, settings)
     _wire_payments(container, settings)
+    _wire_personal_data(container, settings)
     _refuse_play_money(container, settings)
     return runtime.install(container)
 
@@ -69,6 +76,36 @@ def _refuse_play_money(container: runtime.Container, settings: Settings) -> None
         container.get(MenuSpec).city.currency,
         redis_client=container.get(redis.Redis),
     )
+
+
+def personal_data_stores(settings: Settings, client: redis.Redis) -> Stores:
+    """Return where personal data lives, for retention, export and erasure."""
+    key = ref_key(settings)
+    return Stores(
+        engine=make_engine(settings.database_url, timeout=settings.civic_read_timeout),
+        redis=client,
+        cipher=FieldCipher.from_setting(settings.personal_data_keys),
+        phone_ref=lambda phone: phone_ref(phone, key),
+        civic_sql=settings.civic_backend == "sql",
+        preference_ref=PhoneSeal(settings.otp_key.encode()).ref,
+    )
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    """Return the retention settings as the sweeper takes them."""
+    return RetentionPolicy(
+        requests_days=settings.retention_requests_days,
+        payments_days=settings.retention_payments_days,
+        appointments_days=settings.retention_appointments_days,
+        messages_days=settings.retention_messages_days,
+        events_days=settings.retention_events_days,
+    )
+
+
+def _wire_personal_data(container: runtime.Container, settings: Settings) -> None:
+    # The retention job's sweeper; the worker schedules it (gateway/worker.py).
+    stores = personal_data_stores(settings, container.get(redis.Redis))
+    container.register(RetentionSweeper, RetentionSweeper(stores, retention_policy(settings)))
 
 
 def _wire_jobs(container: runtime.Container, settings: Settings) -> None:
@@ -160,6 +197,7 @@ def _wire_civic(container: runtime.Container, settings: Settings) -> None:
             settings.database_url,
             timeout=settings.civic_read_timeout,
             connect_timeout=settings.civic_connect_timeout,
+            cipher=FieldCipher.from_setting(settings.personal_data_keys),
         )
     container.register(Backend, backend)  # type: ignore[type-abstract]
     # The privacy rule's guess budget (civic/privacy.py), shared by USSD and SMS lookups.

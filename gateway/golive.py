@@ -19,6 +19,7 @@ import redis
 from sqlalchemy import exc
 from sqlalchemy.engine import make_url
 
+from civic.cipher import DEVELOPMENT_KEY, CipherKeyError, FieldCipher
 from civic.seed import demo_data
 from civic.sql import make_engine
 from gateway.config import ConfigError, Settings, refusal
@@ -59,6 +60,8 @@ CHECKLIST: Final = (
     "hosts are refused.",
     "Set PUBLIC_BASE_URL to the address providers call back.",
     "Turn the phone simulator off: SIMULATOR_ENABLED=0.",
+    "Set PERSONAL_DATA_KEYS to a Fernet key of your own (it seals ID numbers and dates of "
+    "birth); the development key is refused.",
     "Use a real Redis (no GUICHET_EMULATE_REDIS) and a database without the demo city "
     "(never run `seed-demo` on it).",
     "On a Redis Cluster (REDIS_URL=redis+cluster://...) set QUEUE_REDIS_URL to a plain or "
@@ -80,6 +83,7 @@ def problems(settings: Settings) -> list[str]:
     """Return every reason production would refuse `settings`, reading database and menus."""
     live = dataclasses.replace(settings, env="production")
     found = live.production_problems()
+    found += personal_data_problems(live)
     found += database_problems(live, unreachable_is_problem=True)
     try:
         currency = load_menus(settings.menus_path).city.currency
@@ -94,6 +98,20 @@ def problems(settings: Settings) -> list[str]:
     else:
         found += refused_currencies(providers, operators, currency)
     return found
+
+
+def personal_data_problems(settings: Settings) -> list[str]:
+    """Return a line unless PERSONAL_DATA_KEYS holds real Fernet keys of this city."""
+    keys = [k.strip() for k in settings.personal_data_keys.split(",") if k.strip()]
+    if not keys:
+        return ["PERSONAL_DATA_KEYS is missing (ID numbers and dates of birth are sealed with it)"]
+    try:
+        FieldCipher(keys)
+    except CipherKeyError as error:
+        return [f"PERSONAL_DATA_KEYS: {error}"]
+    if DEVELOPMENT_KEY in keys:
+        return ["PERSONAL_DATA_KEYS: holds the development key (published in the code)"]
+    return []
 
 
 def database_problems(settings: Settings, *, unreachable_is_problem: bool) -> list[str]:
@@ -136,6 +154,7 @@ def refuse_or_warn(
     mismatched = refused_currencies(providers, operators, currency)
     if settings.env == "production":
         found = settings.production_problems()
+        found += personal_data_problems(settings)
         found += database_problems(settings, unreachable_is_problem=False)
         found += mismatched
         if found:

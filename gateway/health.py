@@ -27,6 +27,7 @@ from gateway.queues import QueueNames
 from gateway.rq_liveness import queues_without_scheduler, queues_without_worker
 from gateway.services import services_of
 from payments.store import PaymentStore
+from personal_data.retention import counts_key as retention_counts_key
 from runtime import keys
 from runtime.jobs import QueueConnection
 from sms.delivery import holds_metric_key
@@ -143,7 +144,8 @@ def _redis_families(page: Exposition, counters: Metrics, client: redis.Redis) ->
         ):
             pipe.hgetall(key)
         pipe.get(holds_metric_key())
-        hops, latency, rejections, sms, refused, holds = pipe.execute()
+        pipe.hgetall(retention_counts_key())
+        hops, latency, rejections, sms, refused, holds, retention = pipe.execute()
         queues = services_of(current_app).get(QueueConnection).client
         depths = [
             (name, _queue_depths(Queue(keys.queue(name), connection=queues)))
@@ -174,6 +176,11 @@ def _redis_families(page: Exposition, counters: Metrics, client: redis.Redis) ->
         ],
     )
     page.counters("guichet_sms_holds_total", "Provider account holds.", [({}, float(holds or 0))])
+    page.counters(
+        "guichet_retention_total",
+        "Records deleted or anonymised by the retention job, by class.",
+        [({"class": k.decode()}, float(v)) for k, v in sorted(retention.items())],
+    )
     page.family("guichet_rq_jobs", "gauge", "rq jobs by queue and state.")
     for name, states in depths:
         for state, count in states.items():

@@ -16,6 +16,7 @@ from civic.sql import add_missing_columns, make_engine
 from gateway.config import ConfigError, Settings
 from payments.store import SQL_TIMEOUT_SECONDS
 from payments.tables import metadata as payment_tables
+from personal_data import tables as personal_data_tables
 from sms import tables as sms_tables
 
 
@@ -56,6 +57,7 @@ MIGRATIONS: Final = (
     Step("civic tables", civic_sql.migrate),
     Step("payment tables", migrate_payments),
     Step("sms tables (message log, preferences)", sms_tables.migrate),
+    Step("personal data audit", personal_data_tables.migrate),
 )
 SEEDS: Final = (Step("demo city", seed.seed_demo),)
 

@@ -40,10 +40,12 @@ from gateway.rq_liveness import (
 )
 from payments.jobs import schedule_reconcile
 from payments.service import PaymentService
+from personal_data.jobs import schedule_retention
 from runtime import keys
 from runtime.jobs import Jobs
 from sms.appointment_alerts import schedule_reminders
 from sms.jobs import schedule_sweep
+from sms.request_alerts import schedule_owed_alerts
 
 
 def parse_queues(spec: str) -> list[str]:
@@ -68,11 +70,11 @@ def worker_connection(settings: Settings) -> redis.Redis:
 
 
 # Modules whose functions are enqueued as jobs (a test checks every *_JOB name is covered).
-JOB_MODULES = ("sms.jobs", "sms.request_alerts", "payments.jobs")
+JOB_MODULES = ("sms.jobs", "sms.request_alerts", "payments.jobs", "personal_data.jobs")
 
 
 def schedule_periodic_jobs(services: runtime.Container) -> None:
-    """Enqueue the next tick of each periodic job (SMS sweep, reminders, reconciliation) if missing.
+    """Enqueue the next tick of each periodic job (SMS sweep, owed alerts, retention, ...).
 
     Each tick schedules the next, so the chain lives in Redis: a Redis that came back empty
     has lost it. Every worker calls this at start and at each maintenance (15 s); the job id
@@ -81,6 +83,8 @@ def schedule_periodic_jobs(services: runtime.Container) -> None:
     settings = services.get(Settings)
     jobs = services.get(Jobs)  # type: ignore[type-abstract]
     schedule_sweep(jobs, settings.sms_sweep_seconds)
+    schedule_owed_alerts(jobs, settings.sms_sweep_seconds)
+    schedule_retention(jobs, settings.retention_sweep_seconds)
     schedule_reminders(jobs, settings.appointment_reminder_sweep_seconds)
     if services.find(PaymentService) is not None:
         schedule_reconcile(jobs, settings.payment_reconcile_interval_seconds)

@@ -104,6 +104,8 @@ class InboundRouter:
                 return Reply("reply_language")
             case Keyword.HELP:
                 return Reply("reply_help", code)
+            case Keyword.MY_DATA:
+                return Reply("reply_my_data")
             case Keyword.STATUS:
                 return self._status(phone, command.argument, lang)
             case Keyword.RECEIPT:

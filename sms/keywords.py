@@ -23,6 +23,7 @@ class Keyword(StrEnum):
     STOP = "stop"
     START = "start"
     LANGUAGE = "language"
+    MY_DATA = "my_data"
     CANCEL = "cancel"  # an appointment, by its booking code
     UNKNOWN = "unknown"
 
@@ -48,6 +49,11 @@ SYNONYMS: Final[dict[str, tuple[Keyword, str | None]]] = {
     "LANGUE": (Keyword.LANGUAGE, "fr"),
     "LANGUAGE": (Keyword.LANGUAGE, "en"),
     "LUGHA": (Keyword.LANGUAGE, "sw"),
+    # How to get a copy of, or erase, what the city holds about this phone (README).
+    "MES DONNEES": (Keyword.MY_DATA, "fr"),
+    "MY DATA": (Keyword.MY_DATA, "en"),
+    "DATA YANGU": (Keyword.MY_DATA, "sw"),
+    "TAARIFA ZANGU": (Keyword.MY_DATA, "sw"),
     "ANNULER": (Keyword.CANCEL, "fr"),
     "CANCEL": (Keyword.CANCEL, "en"),
     "GHAIRI": (Keyword.CANCEL, "sw"),

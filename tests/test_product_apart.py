@@ -20,7 +20,17 @@ from civic import sql
 from tests.gateway.test_golive import live_env
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT = ("gateway", "menus", "sessions", "sms", "civic", "payments", "runtime", "text")
+PRODUCT = (
+    "gateway",
+    "menus",
+    "personal_data",
+    "sessions",
+    "sms",
+    "civic",
+    "payments",
+    "runtime",
+    "text",
+)
 APART = ("fakes", "tests", "bench")
 
 

@@ -28,6 +28,7 @@ COMMANDS: Final = {
     "check": "gateway.cli.check",
     "sms": "gateway.cli.sms",
     "payments": "gateway.cli.payments",
+    "personal-data": "gateway.cli.personal_data",
 }
 
 

@@ -229,6 +229,9 @@ def document_create(ctx: ActionContext) -> ActionResult:
             id_number=str(id_number) if id_number else None,
             dossier={str(k): str(v) for k, v in dict(dossier).items()},
             collect_fee=True,
+            # The SMS alert is owed from this transaction on: a job lost with Redis is
+            # replaced by the owed-alerts tick (sms.request_alerts).
+            announce=True,
         )
     except IdentityRequiredError:
         return ActionResult(outcome="identity")

@@ -303,3 +303,19 @@ def test_a_request_awaiting_payment_is_only_rejected_or_released_by_a_waiver(
     assert refused.get_json()["allowed_decisions"] == ["reject", "waive_fee"]
     released = _decide(seeded, AWAITING_REF, {"decision": "waive_fee", "reason": "Orphelin"})
     assert released.get_json()["status"] == "submitted"
+
+
+def test_lists_mask_id_numbers_and_dates_of_birth_the_dossier_view_shows_them(
+    seeded: FlaskClient,
+) -> None:
+    listed = seeded.get("/api/v1/requests?per_page=20", headers=AGENT).get_json()["items"]
+    birth = next(r for r in listed if r["reference"] == SUBMITTED_REF)
+    assert birth["dossier"]["birth_date"] == "••••••••19"
+    assert birth["dossier"]["child_name"] == "Neema Kahindo"  # a name: shown, not sealed
+    identified = [r for r in listed if r["id_number"]]
+    assert identified, "the demo city has requests filed with an ID number"
+    assert all(r["id_number"] == "••••••••67" for r in identified)
+    whole = seeded.get(f"/api/v1/requests/{identified[0]['reference']}", headers=AGENT).get_json()
+    assert whole["id_number"] == "CD-1234567"
+    one = seeded.get(f"/api/v1/requests/{SUBMITTED_REF}", headers=AGENT).get_json()
+    assert one["dossier"]["birth_date"] == "14/02/2019"

@@ -15,6 +15,7 @@ from sqlalchemy import delete
 
 import runtime
 from civic import sql
+from civic.cipher import DEVELOPMENT_KEY
 from civic.seed import demo_data, seed_demo
 from gateway import golive
 from gateway.app import create_app
@@ -227,3 +228,23 @@ def test_seed_demo_refuses_a_production_database(tmp_path: Path, redis_url: str)
     with pytest.raises(ConfigError, match="seed-demo"):
         seed_demo_command(settings)
     assert not (tmp_path / "live.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("keys", "says"),
+    [
+        ("", "PERSONAL_DATA_KEYS is missing"),
+        ("not-a-fernet-key-at-all-0123456789", "PERSONAL_DATA_KEYS: key 1 is not a Fernet key"),
+        (DEVELOPMENT_KEY, "PERSONAL_DATA_KEYS: holds the development key"),
+    ],
+)
+def test_production_refuses_to_start_without_a_real_personal_data_key(
+    tmp_path: Path, redis_url: str, capsys: pytest.CaptureFixture[str], keys: str, says: str
+) -> None:
+    env = live_env(tmp_path, redis_url, PERSONAL_DATA_KEYS=keys)
+    sql.migrate(env["DATABASE_URL"])
+    status, out = check(env, capsys)
+    assert status == 1
+    assert says in out
+    with pytest.raises(ConfigError, match="PERSONAL_DATA_KEYS"):
+        golive.refuse_or_warn(Settings.from_env(env), {}, "KES")

@@ -31,6 +31,8 @@ COMPLETE = {
     "AT_USERNAME": "goma",
     "AT_API_KEY": "atkey-0123456789abcdef",
     "SIMULATOR_ENABLED": "0",
+    # A Fernet key of this city (32 url-safe base64 bytes), not the development one.
+    "PERSONAL_DATA_KEYS": "cGVyc29uYWwtZGF0YS1rZXktb2YtdGhlLXRlc3RzISE=",
 }
 REQUIRED = ["USSD_CALLBACK_TOKEN", "SMS_CALLBACK_TOKEN", "PAYMENT_CALLBACK_TOKEN", "RECEIPT_KEY",
             "OTP_KEY", "API_KEYS", "PUBLIC_BASE_URL"]  # fmt: skip

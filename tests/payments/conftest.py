@@ -41,6 +41,13 @@ def app_config(
     app_config: dict[str, Any], live: LiveServer, fake_daraja: FakeDaraja
 ) -> dict[str, Any]:
     """Return settings with payments on: mpesa through Daraja, airtel through the sandbox."""
+    return payment_settings(app_config, live, fake_daraja)
+
+
+def payment_settings(
+    app_config: dict[str, Any], live: LiveServer, fake_daraja: FakeDaraja
+) -> dict[str, Any]:
+    """Seed the demo city and return `app_config` with payments on (other suites reuse it)."""
     seed_demo(app_config["database_url"])
     migrate_payments(app_config["database_url"])
     state = fake_daraja.state

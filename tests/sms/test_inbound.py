@@ -230,3 +230,19 @@ def test_status_of_a_request_awaiting_its_fee_says_how_to_pay(
     seed_demo(app_config["database_url"])
     phone.text("STATUT 10000103")  # seeded: awaiting payment
     assert "frais à payer" in phone.last() and "menu 3" in phone.last()
+
+
+@pytest.mark.parametrize(
+    ("text", "starts"),
+    [
+        ("mes données", "Guichet: pour une copie de vos données"),
+        ("MY DATA", "Guichet: to get a copy of your data"),
+        ("Data yangu", "Guichet: kupata nakala ya taarifa zako"),
+    ],
+)
+def test_my_data_says_how_to_exercise_the_rights_at_the_town_hall(
+    phone: Phone, text: str, starts: str
+) -> None:
+    phone.text(text)
+    assert phone.last().startswith(starts)
+    assert "mairie" in phone.last() or "town hall" in phone.last() or "manispaa" in phone.last()

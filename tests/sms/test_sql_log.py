@@ -9,7 +9,9 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 
 import runtime
+from runtime import keys
 from runtime.logs import current_phone_ref
+from sms.inbound import InboundRouter
 from sms.message_log import MessageLog
 from sms.otp import OtpService
 from sms.preferences import Preferences
@@ -20,6 +22,7 @@ from sms.sealing import PhoneSeal
 from sms.service import SmsService
 from sms.store import MessageStore, Status
 from sms.templates import TemplateBook
+from tests.conftest import UssdPhone
 from tests.sms.conftest import OTHER, PHONE, Jobs, message
 
 PARAMS = {"ref": "12345674", "document": "Acte de naissance", "short_code": "*384*12#"}
@@ -165,3 +168,22 @@ def test_stop_and_language_survive_an_empty_redis(redis_client: redis.Redis, job
     prefs.set_opted_out(PHONE, False)  # START
     redis_client.flushdb()
     assert not prefs.opted_out(PHONE)
+
+
+def test_a_language_chosen_on_ussd_survives_an_empty_redis(
+    redis_client: redis.Redis, jobs: Jobs, ussd: UssdPhone
+) -> None:
+    ussd.dial(phone=OTHER)
+    chosen = ussd.type("9", "2")  # the language menu, English
+    assert "Request a document" in chosen.body
+    redis_client.flushdb()  # Redis came back empty
+    assert "Request a document" in ussd.dial(phone=OTHER).body  # the next dial
+    # Written back with that hop's save: later dials find it in their one round trip.
+    assert redis_client.get(keys.phone_language(OTHER)) == b"en"
+    redis_client.flushdb()
+    router = runtime.current().get(InboundRouter)
+    reply = router.handle("in-lang-1", OTHER, "AIDE")  # a French keyword, the phone's language
+    assert reply is not None and reply.accepted
+    jobs.run()
+    [sent] = read_outbox(redis_client, phone=OTHER)
+    assert sent.text.startswith("Guichet: STATUS <ref>")
