@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import requests
 
-from civic import codec
+from civic import codec, codec_payables
 from civic.appointments import (
     AppointmentService,
     Attendance,
@@ -35,6 +35,9 @@ from civic.ports import (
     IdentityRequiredError,
     IllegalTransitionError,
     Office,
+    Payable,
+    PayableKind,
+    PayablePayment,
     PaymentRecord,
     PickupRequiredError,
     ReasonRequiredError,
@@ -160,6 +163,41 @@ class HttpBackend:
     def record_payment(self, record: PaymentRecord) -> RecordOutcome:
         """Settle an assessment; idempotent by `record.payment_id`."""
         status, raw = self._call("POST", "/payments", body=codec.payment_to_json(record))
+        self._expect(status, 200, 201)
+        return self._read(raw, lambda r: RecordOutcome(r["outcome"]))
+
+    def list_payable_kinds(self) -> list[PayableKind]:
+        """Return the kinds of payables in display order."""
+        status, raw = self._call("GET", "/payable-kinds")
+        self._expect(status, 200)
+        return [
+            self._read(item, codec_payables.payable_kind_from_json) for item in self._items(raw)
+        ]
+
+    def find_payable(self, kind: str, reference: str) -> Payable | None:
+        """Return the open payable of `reference` for `kind` (else its latest paid one)."""
+        status, raw = self._call("GET", "/payables", params={"kind": kind, "reference": reference})
+        self._expect(status, 200)
+        items = self._items(raw)
+        return self._read(items[0], codec_payables.payable_from_json) if items else None
+
+    def get_payable(self, payable_id: str) -> Payable | None:
+        """Return a payable by id."""
+        status, raw = self._call("GET", f"/payables/{_seg(payable_id)}")
+        if status == 404:
+            return None
+        self._expect(status, 200)
+        return self._read(raw, codec_payables.payable_from_json)
+
+    def record_payable_payment(self, payment: PayablePayment) -> RecordOutcome:
+        """Settle a payable; idempotent by `payment.payment_id`."""
+        status, raw = self._call(
+            "POST",
+            f"/payables/{_seg(payment.payable_id)}/payments",
+            body=codec_payables.payable_payment_to_json(payment),
+        )
+        if status == 404:
+            return RecordOutcome.UNKNOWN_PAYABLE
         self._expect(status, 200, 201)
         return self._read(raw, lambda r: RecordOutcome(r["outcome"]))
 

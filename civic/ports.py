@@ -98,6 +98,58 @@ class Assessment:
 
 
 @dataclass(frozen=True, slots=True)
+class PayableKind:
+    """A kind of thing citizens pay besides taxes (school fees, a licence renewal), as data.
+
+    `reference_label` names the reference on screens ("N° élève"); `pattern` is the regular
+    expression a typed reference must match; `receipt` is what a receipt says was paid, per
+    language, with `{period}` (and optionally `{reference}`) filled from the payable.
+    """
+
+    code: str
+    names: Localized
+    reference_label: Localized
+    pattern: str
+    receipt: Localized
+
+
+@dataclass(frozen=True, slots=True)
+class Payable:
+    """One amount owed for one kind, reference and period: a pupil's term, a licence's year.
+
+    `payer` is who owes it as the city knows them (a school and class, a business name); it
+    is shown on the confirm screen so the citizen checks they pay for the right one.
+    """
+
+    id: str
+    kind: str
+    reference: str
+    payer: str
+    amount: int  # whole units of `currency`
+    currency: str
+    period: str
+    due_date: date
+    paid: bool
+    paid_at: datetime | None = None
+    receipt_code: str | None = None  # the receipt of the payment that settled it
+
+
+@dataclass(frozen=True, slots=True)
+class PayablePayment:
+    """A confirmed mobile-money payment settling a payable."""
+
+    payment_id: str  # idempotency: recording the same id twice changes nothing
+    payable_id: str
+    amount: int
+    currency: str
+    phone: str
+    operator: str
+    provider_reference: str
+    paid_at: datetime
+    receipt_code: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reason:
     """A refusal or visit reason an agent picks by code; the citizen reads it in their language."""
 
@@ -250,6 +302,8 @@ class RecordOutcome(StrEnum):
     UNKNOWN_ASSESSMENT = "unknown_assessment"
     UNKNOWN_REQUEST = "unknown_request"
     FEE_ALREADY_SETTLED = "fee_already_settled"  # paid by another payment, or waived
+    UNKNOWN_PAYABLE = "unknown_payable"
+    PAYABLE_ALREADY_PAID = "payable_already_paid"  # another payment settled it
 
 
 class CivicError(Exception):
@@ -361,6 +415,18 @@ class Backend(Protocol):
 
     def record_payment(self, record: PaymentRecord) -> RecordOutcome:
         """Settle an assessment; idempotent by `record.payment_id`."""
+
+    def list_payable_kinds(self) -> list[PayableKind]:
+        """Return the kinds of payables (school fees, licence renewals), in display order."""
+
+    def find_payable(self, kind: str, reference: str) -> Payable | None:
+        """Return the open payable of `reference` for `kind` (else its latest paid one)."""
+
+    def get_payable(self, payable_id: str) -> Payable | None:
+        """Return a payable by id."""
+
+    def record_payable_payment(self, payment: PayablePayment) -> RecordOutcome:
+        """Settle a payable; idempotent by `payment.payment_id`."""
 
     def list_document_types(self) -> list[DocumentType]:
         """Return the documents citizens can request, in display order."""

@@ -25,6 +25,7 @@ from civic.ports import (
     Reason,
 )
 from civic.references import make_reference
+from civic.seed_payables import seed_payables
 
 DEMO_CITY: Final = Path(__file__).with_name("demo_city.yaml")
 SEED_AGENT: Final = "seed"
@@ -81,6 +82,7 @@ def seed_demo(database_url: str, *, path: Path = DEMO_CITY) -> SeedSummary:
                 _payment_demo_rows(city["taxes"], city.get("payment_demos", []), currency),
             )
             added = _add_assessments(conn, rows)
+            seed_payables(conn, city, currency)
         try:
             services = parse_catalogue(city.get("appointments"))
         except CatalogueError as error:

@@ -25,6 +25,9 @@ from civic.ports import (
     DocumentType,
     FeePayment,
     Office,
+    Payable,
+    PayableKind,
+    PayablePayment,
     PaymentRecord,
     RecordOutcome,
     RequestStatus,
@@ -36,6 +39,7 @@ from civic.sql_catalogue import SqlCatalogue
 from civic.sql_citizens import SqlCitizens
 from civic.sql_engine import DEFAULT_TIMEOUT, guarded, make_engine
 from civic.sql_migrate import add_missing_columns, migrate, migrate_engine
+from civic.sql_payables import SqlPayables
 from civic.sql_requests import SqlRequests
 from civic.sql_rows import reasons_from_rows, reasons_to_rows
 from civic.sql_tables import (
@@ -46,6 +50,9 @@ from civic.sql_tables import (
     document_types,
     metadata,
     offices,
+    payable_kinds,
+    payable_payments,
+    payables,
     payments,
     request_history,
     requests,
@@ -69,6 +76,9 @@ __all__ = [
     "migrate",
     "migrate_engine",
     "offices",
+    "payable_kinds",
+    "payable_payments",
+    "payables",
     "payments",
     "reasons_from_rows",
     "reasons_to_rows",
@@ -104,6 +114,7 @@ class SqlBackend:
             cipher=self._cipher,
         )
         self.citizens = SqlCitizens(engine, self._cipher)
+        self.payables = SqlPayables(engine)
         self.appointments = SqlAppointments(engine, code_factory=reference_factory, clock=clock)
 
     @classmethod
@@ -176,6 +187,24 @@ class SqlBackend:
     def record_payment(self, record: PaymentRecord) -> RecordOutcome:
         """Settle an assessment; idempotent by `record.payment_id`."""
         return self.taxes.record_payment(record)
+
+    # --- payables (civic.sql_payables) ----------------------------------------------------
+
+    def list_payable_kinds(self) -> list[PayableKind]:
+        """Return the kinds of payables in display order."""
+        return self.payables.list_payable_kinds()
+
+    def find_payable(self, kind: str, reference: str) -> Payable | None:
+        """Return the open payable of `reference` for `kind` (else its latest paid one)."""
+        return self.payables.find_payable(kind, reference)
+
+    def get_payable(self, payable_id: str) -> Payable | None:
+        """Return a payable by id."""
+        return self.payables.get_payable(payable_id)
+
+    def record_payable_payment(self, payment: PayablePayment) -> RecordOutcome:
+        """Settle a payable; idempotent by `payment.payment_id`."""
+        return self.payables.record_payable_payment(payment)
 
     # --- requests (civic.sql_requests) ----------------------------------------------------
 

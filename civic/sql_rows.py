@@ -28,6 +28,9 @@ from civic.ports import (
     FeeStatus,
     HistoryEvent,
     Office,
+    Payable,
+    PayableKind,
+    PayablePayment,
     PaymentRecord,
     Reason,
     RequestStatus,
@@ -41,6 +44,9 @@ from civic.sql_tables import (
     citizens,
     document_types,
     offices,
+    payable_kinds,
+    payable_payments,
+    payables,
     payments,
     request_history,
     requests,
@@ -167,6 +173,14 @@ REQUESTS: Final = RecordTable(
     record_only=frozenset({"history"}),  # rows of request_history
 )
 CITIZENS: Final = RecordTable(Citizen, citizens)
+PAYABLE_KINDS: Final = RecordTable(
+    PayableKind,
+    payable_kinds,
+    decode={"names": dict, "reference_label": dict, "receipt": dict},
+    table_only=frozenset({"position"}),
+)
+PAYABLES: Final = RecordTable(Payable, payables, decode={"amount": int, "paid": bool})
+PAYABLE_PAYMENTS: Final = RecordTable(PayablePayment, payable_payments, decode={"amount": int})
 
 
 def _counters(raw: Sequence[Mapping[str, Any]]) -> tuple[Counter, ...]:
@@ -215,6 +229,9 @@ RECORD_TABLES: Final[tuple[RecordTable[Any], ...]] = (
     HISTORY,
     REQUESTS,
     CITIZENS,
+    PAYABLE_KINDS,
+    PAYABLES,
+    PAYABLE_PAYMENTS,
     SERVICES,
     BOOKINGS,
 )
