@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from civic import workflows
 from civic.ports import (
     Assessment,
     Citizen,
@@ -170,6 +171,8 @@ def document_type_to_json(doc: DocumentType) -> Json:
         ],
         "fields": fields_to_json(doc.fields),
         "at_counter": {lang: list(items) for lang, items in doc.at_counter.items()},
+        "kind": doc.kind,
+        "transitions": workflows.to_json(doc.transitions),
     }
 
 
@@ -190,6 +193,8 @@ def document_type_from_json(raw: Mapping[str, Any]) -> DocumentType:
         office=_localized(raw["office"]),
         fields=fields_from_json(raw.get("fields") or []),
         at_counter=_lists(raw.get("at_counter") or {}, "at_counter"),
+        kind=str(raw.get("kind") or workflows.DOCUMENT_KIND),
+        transitions=workflows.from_json(raw.get("transitions")),
         reasons=tuple(
             Reason(
                 code=str(item["code"]),

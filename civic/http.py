@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import requests
 
-from civic import codec
+from civic import codec, codec_payables
 from civic.appointments import (
     AppointmentService,
     Attendance,
@@ -35,6 +35,9 @@ from civic.ports import (
     IdentityRequiredError,
     IllegalTransitionError,
     Office,
+    Payable,
+    PayableKind,
+    PayablePayment,
     PaymentRecord,
     PickupRequiredError,
     ReasonRequiredError,
@@ -163,6 +166,41 @@ class HttpBackend:
         self._expect(status, 200, 201)
         return self._read(raw, lambda r: RecordOutcome(r["outcome"]))
 
+    def list_payable_kinds(self) -> list[PayableKind]:
+        """Return the kinds of payables in display order."""
+        status, raw = self._call("GET", "/payable-kinds")
+        self._expect(status, 200)
+        return [
+            self._read(item, codec_payables.payable_kind_from_json) for item in self._items(raw)
+        ]
+
+    def find_payable(self, kind: str, reference: str) -> Payable | None:
+        """Return the open payable of `reference` for `kind` (else its latest paid one)."""
+        status, raw = self._call("GET", "/payables", params={"kind": kind, "reference": reference})
+        self._expect(status, 200)
+        items = self._items(raw)
+        return self._read(items[0], codec_payables.payable_from_json) if items else None
+
+    def get_payable(self, payable_id: str) -> Payable | None:
+        """Return a payable by id."""
+        status, raw = self._call("GET", f"/payables/{_seg(payable_id)}")
+        if status == 404:
+            return None
+        self._expect(status, 200)
+        return self._read(raw, codec_payables.payable_from_json)
+
+    def record_payable_payment(self, payment: PayablePayment) -> RecordOutcome:
+        """Settle a payable; idempotent by `payment.payment_id`."""
+        status, raw = self._call(
+            "POST",
+            f"/payables/{_seg(payment.payable_id)}/payments",
+            body=codec_payables.payable_payment_to_json(payment),
+        )
+        if status == 404:
+            return RecordOutcome.UNKNOWN_PAYABLE
+        self._expect(status, 200, 201)
+        return self._read(raw, lambda r: RecordOutcome(r["outcome"]))
+
     def list_document_types(self) -> list[DocumentType]:
         """Return the documents citizens can request, in display order."""
         status, raw = self._call("GET", "/document-types")
@@ -201,6 +239,7 @@ class HttpBackend:
         id_number: str | None = None,
         dossier: Mapping[str, str] | None = None,
         collect_fee: bool = False,
+        announce: bool = False,  # the portal keeps no owed alerts (ports)
     ) -> DocumentRequest:
         """Create a request (awaiting_payment or submitted); the same key returns it again."""
         body = {
@@ -285,6 +324,7 @@ class HttpBackend:
         pickup: str | None = None,
         reason_code: str | None = None,
         office_id: str | None = None,
+        announce: bool = False,  # the portal keeps no owed alerts (ports)
     ) -> DocumentRequest:
         """Apply an agent's decision; raise IllegalTransitionError, FeeUnpaidError, ..."""
         body = {
@@ -317,6 +357,13 @@ class HttpBackend:
                 raise self._read(raw, lambda r: TextTooLongError(str(r["field"]), int(r["limit"])))
         self._expect(status, 200)
         return self._read(raw, codec.request_from_json)
+
+    def owed_alerts(self, before: datetime, limit: int) -> list[tuple[str, int]]:
+        """Return no owed alert: the portal's protocol has none (docs/contracts.md)."""
+        return []
+
+    def alert_sent(self, reference: str, seq: int) -> None:
+        """Nothing to clear: the portal records no owed alert."""
 
     def get_citizen(self, phone: str) -> Citizen | None:
         """Return the citizen with this phone, if known."""

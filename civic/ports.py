@@ -30,6 +30,9 @@ class RequestStatus(StrEnum):
     REJECTED = "rejected"
     AWAITING_PAYMENT = "awaiting_payment"  # filed, its fee not paid yet (not reviewed before)
     EXPIRED = "expired"  # its fee was never paid within REQUEST_PAYMENT_TTL
+    # The citizen must book a slot at a counter (a reason code says why); the appointments
+    # module proposes or books it (docs/contracts.md, "appointment_needed seam").
+    APPOINTMENT_NEEDED = "appointment_needed"
 
 
 class FeeStatus(StrEnum):
@@ -58,6 +61,7 @@ class Decision(StrEnum):
     READY = "ready"
     DELIVERED = "delivered"
     WAIVE_FEE = "waive_fee"  # with a reason; a request awaiting payment then goes to submitted
+    APPOINTMENT_NEEDED = "appointment_needed"  # with a reason code; the citizen books a slot
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +98,63 @@ class Assessment:
 
 
 @dataclass(frozen=True, slots=True)
+class PayableKind:
+    """A kind of thing citizens pay besides taxes (school fees, a licence renewal), as data.
+
+    `reference_label` names the reference on screens ("N° élève"); `pattern` is the regular
+    expression a typed reference must match; `receipt` is what a receipt says was paid, per
+    language, with `{period}` (and optionally `{reference}`) filled from the payable.
+    """
+
+    code: str
+    names: Localized
+    reference_label: Localized
+    pattern: str
+    receipt: Localized
+
+
+@dataclass(frozen=True, slots=True)
+class Payable:
+    """One amount owed for one kind, reference and period: a pupil's term, a licence's year.
+
+    `payer` is who owes it as the city knows them (a school and class, a business name); it
+    is shown on the confirm screen so the citizen checks they pay for the right one.
+    """
+
+    id: str
+    kind: str
+    reference: str
+    payer: str
+    amount: int  # whole units of `currency`
+    currency: str
+    period: str
+    due_date: date
+    paid: bool
+    paid_at: datetime | None = None
+    receipt_code: str | None = None  # the receipt of the payment that settled it
+
+
+@dataclass(frozen=True, slots=True)
+class PayablePayment:
+    """A confirmed mobile-money payment settling a payable."""
+
+    payment_id: str  # idempotency: recording the same id twice changes nothing
+    payable_id: str
+    amount: int
+    currency: str
+    phone: str
+    operator: str
+    provider_reference: str
+    paid_at: datetime
+    receipt_code: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reason:
     """A refusal or visit reason an agent picks by code; the citizen reads it in their language."""
 
     code: str
-    decisions: tuple[Decision, ...]  # reject and/or needs_visit
+    decisions: tuple[Decision, ...]  # reject, needs_visit and/or appointment_needed
     texts: Localized
 
 
@@ -138,7 +194,13 @@ class DocumentField:
 
 @dataclass(frozen=True, slots=True)
 class DocumentType:
-    """A document citizens can request, with its procedure guide."""
+    """What citizens can request, with its procedure guide.
+
+    `kind` says what the request is (a document delivery, an electoral registration, a
+    dossier, a declaration, a correction...): the catalogue's `workflows:` gives each kind its
+    statuses and legal transitions (civic.workflows), carried here as `transitions`; empty
+    means the document delivery's (civic.workflow.TRANSITIONS).
+    """
 
     code: str
     names: Localized
@@ -153,6 +215,10 @@ class DocumentType:
     fields: tuple[DocumentField, ...] = ()  # the dossier asked on the phone, in order
     # What cannot be typed on a phone (a photo, an ID card): "bring it to the counter".
     at_counter: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    kind: str = "document"
+    transitions: Mapping[RequestStatus, Mapping[Decision, RequestStatus]] = field(
+        default_factory=dict
+    )
 
     def reason(self, code: str, decision: Decision) -> Reason | None:
         """Return the reason `code` when it may explain `decision`."""
@@ -236,6 +302,8 @@ class RecordOutcome(StrEnum):
     UNKNOWN_ASSESSMENT = "unknown_assessment"
     UNKNOWN_REQUEST = "unknown_request"
     FEE_ALREADY_SETTLED = "fee_already_settled"  # paid by another payment, or waived
+    UNKNOWN_PAYABLE = "unknown_payable"
+    PAYABLE_ALREADY_PAID = "payable_already_paid"  # another payment settled it
 
 
 class CivicError(Exception):
@@ -348,6 +416,18 @@ class Backend(Protocol):
     def record_payment(self, record: PaymentRecord) -> RecordOutcome:
         """Settle an assessment; idempotent by `record.payment_id`."""
 
+    def list_payable_kinds(self) -> list[PayableKind]:
+        """Return the kinds of payables (school fees, licence renewals), in display order."""
+
+    def find_payable(self, kind: str, reference: str) -> Payable | None:
+        """Return the open payable of `reference` for `kind` (else its latest paid one)."""
+
+    def get_payable(self, payable_id: str) -> Payable | None:
+        """Return a payable by id."""
+
+    def record_payable_payment(self, payment: PayablePayment) -> RecordOutcome:
+        """Settle a payable; idempotent by `payment.payment_id`."""
+
     def list_document_types(self) -> list[DocumentType]:
         """Return the documents citizens can request, in display order."""
 
@@ -370,12 +450,15 @@ class Backend(Protocol):
         id_number: str | None = None,
         dossier: Mapping[str, str] | None = None,
         collect_fee: bool = False,
+        announce: bool = False,
     ) -> DocumentRequest:
         """Create a request; the same key returns the same request.
 
         With `collect_fee` and a fee, the request waits in awaiting_payment until
         record_fee_payment; otherwise it is submitted (a fee is then due at the counter).
         Raise DossierError when `dossier` misses a required field or has an unknown one.
+        `announce`: Guichet owes the citizen the entry's SMS alert (owed_alerts lists it
+        until alert_sent), recorded with the entry; seeded and imported rows owe nothing.
         """
 
     def record_fee_payment(self, payment: FeePayment) -> RecordOutcome:
@@ -408,8 +491,21 @@ class Backend(Protocol):
         pickup: str | None = None,
         reason_code: str | None = None,
         office_id: str | None = None,
+        announce: bool = False,
     ) -> DocumentRequest:
-        """Apply an agent's decision; raise IllegalTransitionError, FeeUnpaidError, ..."""
+        """Apply an agent's decision; raise IllegalTransitionError, FeeUnpaidError, ...
+
+        `announce` as for create_request, for the decision's entry.
+        """
+
+    def owed_alerts(self, before: datetime, limit: int) -> list[tuple[str, int]]:
+        """Return (reference, entry number from 1) of SMS alerts owed, entries before `before`.
+
+        The city portal adapter owes none: its requests' alerts are not recorded durably.
+        """
+
+    def alert_sent(self, reference: str, seq: int) -> None:
+        """Clear the owed alert of entry `seq` (from 1): accepted by SmsService, or none due."""
 
     def get_citizen(self, phone: str) -> Citizen | None:
         """Return the citizen with this phone, if known."""

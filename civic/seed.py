@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Connection, Engine
 
-from civic import codec, sql
+from civic import codec, sql, workflows
 from civic.appointments import CatalogueError, parse_catalogue
 from civic.ports import (
     Citizen,
@@ -25,6 +25,7 @@ from civic.ports import (
     Reason,
 )
 from civic.references import make_reference
+from civic.seed_payables import seed_payables
 
 DEMO_CITY: Final = Path(__file__).with_name("demo_city.yaml")
 SEED_AGENT: Final = "seed"
@@ -74,13 +75,14 @@ def seed_demo(database_url: str, *, path: Path = DEMO_CITY) -> SeedSummary:
         with backend.engine.begin() as conn:
             _mark_demo(conn, str(city["city"]["name"]))
             _upsert_tax_types(conn, city["taxes"])
-            _upsert_document_types(conn, city["documents"], currency)
+            _upsert_document_types(conn, city["documents"], currency, _workflows(city, path))
             _upsert_offices(conn, city.get("offices", []))
             rows = itertools.chain(
                 _assessment_rows(city["taxes"], city["assessments"], currency),
                 _payment_demo_rows(city["taxes"], city.get("payment_demos", []), currency),
             )
             added = _add_assessments(conn, rows)
+            seed_payables(conn, city, currency)
         try:
             services = parse_catalogue(city.get("appointments"))
         except CatalogueError as error:
@@ -154,8 +156,22 @@ def _upsert_tax_types(conn: Connection, taxes: list[Mapping[str, Any]]) -> None:
     _upsert(conn, sql.tax_types, "code", rows)
 
 
+def _workflows(city: Mapping[str, Any], path: Path) -> dict[str, workflows.Transitions]:
+    """Return each kind's transitions; refuse a catalogue `menus lint` would report."""
+    kinds = {
+        f"documents.{d.get('code')}": str(d.get("kind") or "document") for d in city["documents"]
+    }
+    found = list(workflows.problems(city.get("workflows"), kinds))
+    if found:
+        raise SeedError(f"{path}: " + "; ".join(f"{p}: {m}" for p, m in found))
+    return workflows.parse(city.get("workflows"))
+
+
 def _upsert_document_types(
-    conn: Connection, documents: list[Mapping[str, Any]], currency: str
+    conn: Connection,
+    documents: list[Mapping[str, Any]],
+    currency: str,
+    kinds: Mapping[str, workflows.Transitions],
 ) -> None:
     rows = [
         {
@@ -173,6 +189,10 @@ def _upsert_document_types(
             # Through the codec: the catalogue's `fields:` is read exactly as the portal's.
             "fields": codec.fields_to_json(codec.fields_from_json(d.get("fields") or [])),
             "at_counter": {k: list(v) for k, v in (d.get("at_counter") or {}).items()},
+            # A document delivery follows civic.workflow.TRANSITIONS (NULL); other kinds
+            # carry their workflow, so each backend applies it without the catalogue file.
+            "kind": str(d.get("kind") or workflows.DOCUMENT_KIND),
+            "transitions": workflows.to_json(kinds.get(str(d.get("kind") or ""), {})) or None,
         }
         for i, d in enumerate(documents)
     ]

@@ -24,6 +24,9 @@ from civic.ports import (
     DocumentType,
     FeePayment,
     Office,
+    Payable,
+    PayableKind,
+    PayablePayment,
     PaymentRecord,
     RecordOutcome,
     RequestStatus,
@@ -35,6 +38,7 @@ from civic.sql_catalogue import SqlCatalogue
 from civic.sql_citizens import SqlCitizens
 from civic.sql_engine import DEFAULT_TIMEOUT, guarded, make_engine
 from civic.sql_migrate import add_missing_columns, migrate, migrate_engine
+from civic.sql_payables import SqlPayables
 from civic.sql_requests import SqlRequests
 from civic.sql_rows import reasons_from_rows, reasons_to_rows
 from civic.sql_tables import (
@@ -45,6 +49,9 @@ from civic.sql_tables import (
     document_types,
     metadata,
     offices,
+    payable_kinds,
+    payable_payments,
+    payables,
     payments,
     request_history,
     requests,
@@ -69,6 +76,9 @@ __all__ = [
     "migrate",
     "migrate_engine",
     "offices",
+    "payable_kinds",
+    "payable_payments",
+    "payables",
     "payments",
     "reasons_from_rows",
     "reasons_to_rows",
@@ -104,6 +114,7 @@ class SqlBackend:
             cipher=self._cipher,
         )
         self.citizens = SqlCitizens(engine, self._cipher)
+        self.payables = SqlPayables(engine)
         self.appointments = SqlAppointments(engine, code_factory=reference_factory, clock=clock)
 
     @classmethod
@@ -177,6 +188,24 @@ class SqlBackend:
         """Settle an assessment; idempotent by `record.payment_id`."""
         return self.taxes.record_payment(record)
 
+    # --- payables (civic.sql_payables) ----------------------------------------------------
+
+    def list_payable_kinds(self) -> list[PayableKind]:
+        """Return the kinds of payables in display order."""
+        return self.payables.list_payable_kinds()
+
+    def find_payable(self, kind: str, reference: str) -> Payable | None:
+        """Return the open payable of `reference` for `kind` (else its latest paid one)."""
+        return self.payables.find_payable(kind, reference)
+
+    def get_payable(self, payable_id: str) -> Payable | None:
+        """Return a payable by id."""
+        return self.payables.get_payable(payable_id)
+
+    def record_payable_payment(self, payment: PayablePayment) -> RecordOutcome:
+        """Settle a payable; idempotent by `payment.payment_id`."""
+        return self.payables.record_payable_payment(payment)
+
     # --- requests (civic.sql_requests) ----------------------------------------------------
 
     def create_request(
@@ -189,6 +218,7 @@ class SqlBackend:
         id_number: str | None = None,
         dossier: Mapping[str, str] | None = None,
         collect_fee: bool = False,
+        announce: bool = False,
     ) -> DocumentRequest:
         """Create a request (awaiting_payment or submitted); the same key returns it again."""
         return self.requests.create_request(
@@ -199,6 +229,7 @@ class SqlBackend:
             id_number=id_number,
             dossier=dossier,
             collect_fee=collect_fee,
+            announce=announce,
         )
 
     def get_request(self, reference: str) -> DocumentRequest | None:
@@ -233,6 +264,7 @@ class SqlBackend:
         pickup: str | None = None,
         reason_code: str | None = None,
         office_id: str | None = None,
+        announce: bool = False,
     ) -> DocumentRequest:
         """Apply an agent's decision; raise IllegalTransitionError, FeeUnpaidError, ..."""
         return self.requests.decide(
@@ -243,7 +275,16 @@ class SqlBackend:
             pickup=pickup,
             reason_code=reason_code,
             office_id=office_id,
+            announce=announce,
         )
+
+    def owed_alerts(self, before: datetime, limit: int) -> list[tuple[str, int]]:
+        """Return (reference, entry number from 1) of SMS alerts owed since before `before`."""
+        return self.requests.owed_alerts(before, limit)
+
+    def alert_sent(self, reference: str, seq: int) -> None:
+        """Clear the owed mark of entry `seq` (from 1) of `reference`."""
+        self.requests.alert_sent(reference, seq)
 
     def record_fee_payment(self, payment: FeePayment) -> RecordOutcome:
         """Settle a request's fee (awaiting_payment/expired -> submitted); idempotent by id."""

@@ -37,6 +37,7 @@ def migrate_engine(engine: Engine) -> None:
     metadata.create_all(engine, checkfirst=True)
     add_missing_columns(engine, metadata)
     widen_sealed_columns(engine)
+    add_missing_indexes(engine, metadata)
     with engine.begin() as conn:
         now = datetime.now(UTC)
         found = conn.execute(
@@ -81,3 +82,11 @@ def add_missing_columns(engine: Engine, tables: sa.MetaData) -> None:
                 # Only nullable columns are ever added, so no default is needed.
                 kind = column.type.compile(dialect=engine.dialect)
                 conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+
+
+def add_missing_indexes(engine: Engine, tables: sa.MetaData) -> None:
+    """Create the indexes a newer version declared on tables an older one created."""
+    with engine.begin() as conn:
+        for table in tables.sorted_tables:
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)

@@ -81,8 +81,12 @@ class SqlRequests:
         id_number: str | None = None,
         dossier: Mapping[str, str] | None = None,
         collect_fee: bool = False,
+        announce: bool = False,
     ) -> DocumentRequest:
-        """Create a request (awaiting_payment or submitted); the same key returns it again."""
+        """Create a request (awaiting_payment or submitted); the same key returns it again.
+
+        `announce` marks the creation entry's SMS alert as owed, in the same transaction.
+        """
         existing = self._request_by_key(idempotency_key)
         if existing is not None:
             return existing
@@ -109,7 +113,9 @@ class SqlRequests:
             )
             try:
                 with self._engine.begin() as conn:
-                    self._insert_request(conn, self._sealed(request, document), idempotency_key)
+                    self._insert_request(
+                        conn, self._sealed(request, document), idempotency_key, announce=announce
+                    )
                 return request
             except exc.IntegrityError:
                 # Either the key raced with a twin call, or the random reference is taken.
@@ -118,7 +124,9 @@ class SqlRequests:
                     return existing
         raise BackendUnavailableError("could not allocate a free request reference")
 
-    def _insert_request(self, conn: Connection, request: DocumentRequest, key: str) -> None:
+    def _insert_request(
+        self, conn: Connection, request: DocumentRequest, key: str, *, announce: bool
+    ) -> None:
         conn.execute(
             requests.insert().values(
                 {
@@ -130,7 +138,10 @@ class SqlRequests:
         )
         conn.execute(
             request_history.insert(),
-            [history_values(request.reference, seq, c) for seq, c in enumerate(request.history)],
+            [
+                history_values(request.reference, seq, c, announce=announce)
+                for seq, c in enumerate(request.history)
+            ],
         )
 
     def _sealed(self, request: DocumentRequest, document: DocumentType) -> DocumentRequest:
@@ -193,8 +204,12 @@ class SqlRequests:
         pickup: str | None = None,
         reason_code: str | None = None,
         office_id: str | None = None,
+        announce: bool = False,
     ) -> DocumentRequest:
-        """Apply an agent's decision; raise IllegalTransitionError, FeeUnpaidError, ..."""
+        """Apply an agent's decision; raise IllegalTransitionError, FeeUnpaidError, ...
+
+        `announce` marks the new entry's SMS alert as owed, in the same transaction.
+        """
         for _ in range(_DECIDE_TRIES):
             current = self.get_request(reference)
             if current is None:
@@ -211,7 +226,7 @@ class SqlRequests:
                 reason_code=reason_code,
                 office_id=office_id,
             )
-            if self._commit(current, updated):
+            if self._commit(current, updated, announce=announce):
                 return updated
             # Another agent decided in between: re-read and judge again from the new status.
         raise BackendUnavailableError("the request kept changing; try again")
@@ -255,7 +270,40 @@ class SqlRequests:
                 return updated
         raise BackendUnavailableError("the request kept changing; try again")
 
-    def _commit(self, current: DocumentRequest, updated: DocumentRequest, **extra: Any) -> bool:
+    @guarded
+    def owed_alerts(self, before: datetime, limit: int) -> list[tuple[str, int]]:
+        """Return (reference, entry number from 1) of alerts still owed, entries older first."""
+        query = (
+            sa.select(request_history.c.reference, request_history.c.seq)
+            .where(request_history.c.announce == sa.true(), request_history.c.at < before)
+            .order_by(request_history.c.at)
+            .limit(max(0, limit))
+        )
+        with self._engine.connect() as conn:
+            return [(row.reference, row.seq + 1) for row in conn.execute(query)]
+
+    @guarded
+    def alert_sent(self, reference: str, seq: int) -> None:
+        """Clear the owed mark of entry `seq` (from 1): its SMS was accepted or needs none."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                request_history.update()
+                .where(
+                    request_history.c.reference == reference,
+                    request_history.c.seq == seq - 1,
+                    request_history.c.announce.is_not(None),
+                )
+                .values(announce=None)
+            )
+
+    def _commit(
+        self,
+        current: DocumentRequest,
+        updated: DocumentRequest,
+        *,
+        announce: bool = False,
+        **extra: Any,
+    ) -> bool:
         """Write `updated` and its new history entry if nobody changed `current` since."""
         seen = len(current.history)
         with self._engine.begin() as conn:
@@ -268,7 +316,7 @@ class SqlRequests:
                 return False
             conn.execute(
                 request_history.insert().values(
-                    history_values(current.reference, seen, updated.history[-1])
+                    history_values(current.reference, seen, updated.history[-1], announce=announce)
                 )
             )
             return True

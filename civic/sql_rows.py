@@ -17,7 +17,7 @@ from typing import Any, Final, Generic, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from civic import codec
+from civic import codec, workflows
 from civic.appointments import AppointmentService, Booking, BookingStatus, Counter
 from civic.ports import (
     Assessment,
@@ -28,6 +28,9 @@ from civic.ports import (
     FeeStatus,
     HistoryEvent,
     Office,
+    Payable,
+    PayableKind,
+    PayablePayment,
     PaymentRecord,
     Reason,
     RequestStatus,
@@ -41,6 +44,9 @@ from civic.sql_tables import (
     citizens,
     document_types,
     offices,
+    payable_kinds,
+    payable_payments,
+    payables,
     payments,
     request_history,
     requests,
@@ -130,7 +136,10 @@ DOCUMENT_TYPES: Final = RecordTable(
         "fields": lambda v: codec.fields_from_json(v or []),
         "at_counter": _items,
         "reasons": lambda v: reasons_from_rows(v or []),
+        "kind": lambda v: v or workflows.DOCUMENT_KIND,  # NULL in rows older than kinds (v6)
+        "transitions": workflows.from_json,
     },
+    encode={"transitions": workflows.to_json},
     table_only=frozenset({"position"}),
 )
 OFFICES: Final = RecordTable(
@@ -144,7 +153,8 @@ HISTORY: Final = RecordTable(
     request_history,
     decode={"status": RequestStatus, "event": lambda v: HistoryEvent(v) if v else None},
     encode={"status": _optional_value, "event": _optional_value},
-    table_only=frozenset({"reference", "seq"}),  # the request's, and the entry's place in it
+    # The request's, the entry's place in it, and whether its SMS alert is still owed.
+    table_only=frozenset({"reference", "seq", "announce"}),
 )
 REQUESTS: Final = RecordTable(
     DocumentRequest,
@@ -163,6 +173,14 @@ REQUESTS: Final = RecordTable(
     record_only=frozenset({"history"}),  # rows of request_history
 )
 CITIZENS: Final = RecordTable(Citizen, citizens)
+PAYABLE_KINDS: Final = RecordTable(
+    PayableKind,
+    payable_kinds,
+    decode={"names": dict, "reference_label": dict, "receipt": dict},
+    table_only=frozenset({"position"}),
+)
+PAYABLES: Final = RecordTable(Payable, payables, decode={"amount": int, "paid": bool})
+PAYABLE_PAYMENTS: Final = RecordTable(PayablePayment, payable_payments, decode={"amount": int})
 
 
 def _counters(raw: Sequence[Mapping[str, Any]]) -> tuple[Counter, ...]:
@@ -211,14 +229,27 @@ RECORD_TABLES: Final[tuple[RecordTable[Any], ...]] = (
     HISTORY,
     REQUESTS,
     CITIZENS,
+    PAYABLE_KINDS,
+    PAYABLES,
+    PAYABLE_PAYMENTS,
     SERVICES,
     BOOKINGS,
 )
 
 
-def history_values(reference: str, seq: int, change: StatusChange) -> dict[str, Any]:
-    """Return the request_history row of `reference`'s entry number `seq`."""
-    return {"reference": reference, "seq": seq, **HISTORY.values(change)}
+def history_values(
+    reference: str, seq: int, change: StatusChange, *, announce: bool = False
+) -> dict[str, Any]:
+    """Return the request_history row of `reference`'s entry number `seq` (0-based).
+
+    `announce` marks the entry's SMS alert as owed (sms.request_alerts clears it).
+    """
+    return {
+        "reference": reference,
+        "seq": seq,
+        "announce": True if announce else None,
+        **HISTORY.values(change),
+    }
 
 
 def load_requests(conn: Connection, rows: Sequence[sa.Row[Any]]) -> list[DocumentRequest]:

@@ -11,8 +11,9 @@ from typing import Final
 import sqlalchemy as sa
 
 # 2: reasons, offices, reason codes, office ids, dossiers, fees, events; 3: appointments;
-# 4: sealed ID numbers and dates (runtime/sealing.py)
-SCHEMA_VERSION: Final = 4
+# 4: sealed ID numbers and dates (runtime/sealing.py); 5: the history's `announce` (alerts owed);
+# 6: kinds of request (registration, dossier, declaration, correction) and their workflows
+SCHEMA_VERSION: Final = 6
 # Sealed values (runtime/sealing.py) are longer than the clear ones: Fernet token of 40 chars.
 SEALED_LENGTH: Final = 200
 
@@ -101,6 +102,9 @@ document_types = sa.Table(
     sa.Column("reasons", sa.JSON, nullable=True),  # [{code, decisions, texts}]
     sa.Column("fields", sa.JSON, nullable=True),
     sa.Column("at_counter", sa.JSON, nullable=True),
+    # Added in version 6: the kind (NULL: document) and its workflow (NULL: a document's).
+    sa.Column("kind", sa.String(20), nullable=True),
+    sa.Column("transitions", sa.JSON, nullable=True),
 )
 
 offices = sa.Table(
@@ -152,6 +156,56 @@ request_history = sa.Table(
     sa.Column("reason_code", sa.String(32), nullable=True),
     sa.Column("office_id", sa.String(32), nullable=True),
     sa.Column("event", sa.String(16), nullable=True),  # version 2
+    # True: Guichet owes this entry its SMS alert (written with the entry by the USSD filing
+    # and the agents' decisions, cleared once SmsService accepted the alert). NULL: nothing
+    # to announce (demo seed, rows a city portal wrote, entries older than the column).
+    sa.Column("announce", sa.Boolean, nullable=True),
+    sa.Index("ix_civic_history_announce", "announce"),
+)
+
+# Payables beyond taxes (civic/sql_payables.py): new tables, so create_all adds them to an
+# older database without touching the version-1/2 ones.
+payable_kinds = sa.Table(
+    "civic_payable_kinds",
+    metadata,
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("names", sa.JSON, nullable=False),
+    sa.Column("reference_label", sa.JSON, nullable=False),
+    sa.Column("pattern", sa.String(64), nullable=False),
+    sa.Column("receipt", sa.JSON, nullable=False),
+)
+
+payables = sa.Table(
+    "civic_payables",
+    metadata,
+    # The receipt keeps this id as what it paid for (payment_receipts.tax_code, 32 long).
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.ForeignKey("civic_payable_kinds.code"), nullable=False),
+    sa.Column("reference", sa.String(32), nullable=False),
+    sa.Column("payer", sa.String(60), nullable=False),  # a school and class, a business
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("period", sa.String(16), nullable=False),
+    sa.Column("due_date", sa.Date, nullable=False),
+    sa.Column("paid", sa.Boolean, nullable=False, default=False),
+    sa.Column("paid_at", UtcDateTime, nullable=True),
+    sa.Column("receipt_code", sa.String(32), nullable=True),
+    sa.UniqueConstraint("kind", "reference", "period", name="uq_civic_payable_kind_ref_period"),
+)
+
+payable_payments = sa.Table(
+    "civic_payable_payments",
+    metadata,
+    sa.Column("payment_id", sa.String(64), primary_key=True),  # idempotency
+    sa.Column("payable_id", sa.ForeignKey("civic_payables.id"), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("phone", sa.String(20), nullable=False),  # personal data: the payer's phone
+    sa.Column("operator", sa.String(32), nullable=False),
+    sa.Column("provider_reference", sa.String(64), nullable=False),
+    sa.Column("paid_at", UtcDateTime, nullable=False),
+    sa.Column("receipt_code", sa.String(32), nullable=False),
 )
 
 citizens = sa.Table(

@@ -21,6 +21,7 @@ _SPACES: Final = re.compile(r"\s+")
 _STATUS_DECISION: Final = {
     RequestStatus.REJECTED: Decision.REJECT,
     RequestStatus.NEEDS_VISIT: Decision.NEEDS_VISIT,
+    RequestStatus.APPOINTMENT_NEEDED: Decision.APPOINTMENT_NEEDED,
 }
 
 

@@ -1,4 +1,9 @@
-"""The document request's status machine: pure functions over civic.ports types.
+"""The request's status machine: pure functions over civic.ports types.
+
+A document delivery follows TRANSITIONS below; any other kind (registration, dossier,
+declaration, correction...) follows the transitions its catalogue entry carries
+(DocumentType.transitions, from the catalogue's `workflows:`, see civic.workflows), with the
+same rules for reasons, offices and fees. A status without a way out is final.
 
     submitted    --in_review-->   in_review
     in_review    --needs_visit--> needs_visit
@@ -73,6 +78,7 @@ TRANSITIONS: Final[dict[RequestStatus, dict[Decision, RequestStatus]]] = {
     S.AWAITING_PAYMENT: {D.REJECT: S.REJECTED, D.WAIVE_FEE: S.SUBMITTED},
     S.EXPIRED: {},
 }
+Table = Mapping[RequestStatus, Mapping[Decision, RequestStatus]]
 FINAL: Final = frozenset({S.DELIVERED, S.REJECTED, S.EXPIRED})
 # Decisions that hand the document over: refused while the fee is due.
 NEEDS_FEE_SETTLED: Final = frozenset({D.READY, D.DELIVERED})
@@ -80,7 +86,7 @@ MAX_DOSSIER_VALUE: Final = 80
 
 # Reject and needs_visit name a catalogue reason (the citizen reads it in their language);
 # a fee waiver is the agent's own justification, recorded in the history.
-REASON_REQUIRED: Final = frozenset({D.REJECT, D.NEEDS_VISIT})
+REASON_REQUIRED: Final = frozenset({D.REJECT, D.NEEDS_VISIT, D.APPOINTMENT_NEEDED})
 FREE_REASON_REQUIRED: Final = frozenset({D.WAIVE_FEE})
 PICKUP_REQUIRED: Final = frozenset({D.READY})
 # Free texts appended to a coded reason or an office: USSD pages them, SMS templates budget
@@ -88,17 +94,27 @@ PICKUP_REQUIRED: Final = frozenset({D.READY})
 MAX_REASON_LENGTH: Final = 80
 MAX_PICKUP_LENGTH: Final = 80
 # A status that carries a reason; the request's `reason` is cleared when it moves on.
-STATUSES_WITH_REASON: Final = frozenset({S.REJECTED, S.NEEDS_VISIT})
+STATUSES_WITH_REASON: Final = frozenset({S.REJECTED, S.NEEDS_VISIT, S.APPOINTMENT_NEEDED})
+
+
+def table_of(document: DocumentType | None) -> Table:
+    """Return the transitions `document`'s kind follows (a document delivery's by default)."""
+    return document.transitions if document is not None and document.transitions else TRANSITIONS
+
+
+def is_final(status: RequestStatus, table: Table = TRANSITIONS) -> bool:
+    """Return True when no decision leads out of `status` (delivered, rejected, expired...)."""
+    return status in FINAL or not table.get(status)
 
 
 def allowed_decisions(
-    status: RequestStatus, fee_status: FeeStatus = FeeStatus.NONE
+    status: RequestStatus, fee_status: FeeStatus = FeeStatus.NONE, table: Table = TRANSITIONS
 ) -> list[Decision]:
     """Return the decisions an agent may take on a request in `status` with its fee."""
-    allowed = list(TRANSITIONS[status])
+    allowed = list(table.get(status, {}))
     if fee_status is FeeStatus.DUE:
         allowed = [d for d in allowed if d not in NEEDS_FEE_SETTLED]
-        if status not in FINAL and D.WAIVE_FEE not in allowed:
+        if not is_final(status, table) and D.WAIVE_FEE not in allowed:
             allowed.append(D.WAIVE_FEE)
     elif D.WAIVE_FEE in allowed:
         allowed.remove(D.WAIVE_FEE)
@@ -106,15 +122,18 @@ def allowed_decisions(
 
 
 def next_status(
-    current: RequestStatus, decision: Decision, fee_status: FeeStatus = FeeStatus.NONE
+    current: RequestStatus,
+    decision: Decision,
+    fee_status: FeeStatus = FeeStatus.NONE,
+    table: Table = TRANSITIONS,
 ) -> RequestStatus:
     """Return where `decision` takes a request in `current`; raise IllegalTransitionError."""
     if decision is D.WAIVE_FEE:
-        if fee_status is not FeeStatus.DUE or current in FINAL:
+        if fee_status is not FeeStatus.DUE or is_final(current, table):
             raise IllegalTransitionError(current, decision)
-        return TRANSITIONS[current].get(decision, current)  # the status stays where it is
+        return table[current].get(decision, current)  # the status stays where it is
     try:
-        status = TRANSITIONS[current][decision]
+        status = table[current][decision]
     except KeyError:
         raise IllegalTransitionError(current, decision) from None
     return status
@@ -152,7 +171,7 @@ def check_decision(
     fee_status: FeeStatus = FeeStatus.NONE,
 ) -> Checked:
     """Validate a decision against the document's reasons, the offices and the fee."""
-    status = next_status(current, decision, fee_status)
+    status = next_status(current, decision, fee_status, table_of(document))
     reason = clean_text(reason, "reason", MAX_REASON_LENGTH)
     pickup = clean_text(pickup, "pickup", MAX_PICKUP_LENGTH)
     code = (reason_code or "").strip() or None

@@ -7,8 +7,10 @@ import logging
 from flask import Blueprint, Response, current_app, g, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
+from civic.ports import Backend, CivicError
 from gateway.auth import require_api_key
 from gateway.limits import RECEIPT_CHECKS, ApiLimits, too_many
+from payments.paid_for import described, paid_for_receipt
 from payments.receipts import ReceiptVerifier, VerificationStatus
 from runtime.logs import outage
 
@@ -47,13 +49,26 @@ def verify_receipt(code: str) -> Response:
     payload: dict[str, object] = {"status": verification.status.value, "code": verification.code}
     if verification.status is VerificationStatus.VALID:
         assert verification.date is not None
+        kind = verification.kind or "tax_assessment"  # codes issued before kinds
         payload.update(
             amount=verification.amount,
             currency=verification.currency,
             tax=verification.tax,
             reference=verification.reference,
             date=verification.date.isoformat(),
+            kind=kind,
         )
+        payload.update(_what(kind, verification.tax or "", verification.reference))
     response = jsonify(payload)
     response.status_code = _STATUS_CODES[verification.status]
     return response
+
+
+def _what(kind: str, item_code: str, reference: str | None) -> dict[str, object]:
+    """Return `what` was paid per language; none when the back office cannot say right now."""
+    backend: Backend = current_app.extensions["guichet"].get(Backend)
+    try:
+        names = described(backend, paid_for_receipt(kind, item_code, reference or ""))
+    except CivicError:
+        return {}  # the receipt is valid whatever the catalogue says; `tax` still names it
+    return {"what": names} if names else {}

@@ -6,7 +6,10 @@
                                            "office": "...", "pickup": "..."}
     GET  /api/v1/offices
 
-A reject or needs_visit names one of the document's reason codes, a ready names an office:
+A request follows its kind's workflow (a document delivery's, or the catalogue's `workflows:`
+for registrations, dossiers, declarations, corrections); `kind` and `allowed_decisions` say
+where it stands. A reject, needs_visit or appointment_needed names one of the document's
+reason codes, a ready names an office:
 the citizen reads their texts in their own language; `reason` and `pickup` are optional free
 text appended to them.
 
@@ -40,6 +43,7 @@ from civic.ports import (
     RequestStatus,
     UnknownRequestError,
 )
+from civic.workflows import DOCUMENT_KIND
 from gateway.auth import require_api_key
 from sms import request_alerts
 
@@ -49,6 +53,7 @@ blueprint = Blueprint("api_requests", __name__, url_prefix="/api/v1/requests")
 offices_blueprint = Blueprint("api_offices", __name__, url_prefix="/api/v1/offices")
 
 DEFAULT_PER_PAGE: Final = 20
+LINKED_ACT_FIELD: Final = "act_reference"  # the dossier field linking a correction to its act
 MAX_PER_PAGE: Final = 100
 
 
@@ -87,10 +92,19 @@ def _render(
         body["dossier"] = {
             k: (mask_value(v) or "") if k in sealed else v for k, v in item.dossier.items()
         }
-    body["allowed_decisions"] = [
-        d.value for d in workflow.allowed_decisions(item.status, item.fee_status)
-    ]
     document = documents.get(item.document_code)
+    # The kind's workflow (the catalogue's `workflows:`) says what may come next.
+    body["kind"] = document.kind if document is not None else DOCUMENT_KIND
+    body["allowed_decisions"] = [
+        d.value
+        for d in workflow.allowed_decisions(
+            item.status, item.fee_status, workflow.table_of(document)
+        )
+    ]
+    # A correction names the act it corrects (a dossier field checked by its validator).
+    linked = item.dossier.get(LINKED_ACT_FIELD)
+    if linked and whole:
+        body["linked_act"] = linked
     # What the agent may pick for this request's next reject or needs_visit.
     body["reason_codes"] = [
         {"code": r.code, "decisions": [d.value for d in r.decisions], "texts": dict(r.texts)}
@@ -219,29 +233,32 @@ def decide(ref: str) -> Response:
             pickup=texts["pickup"],
             reason_code=texts["reason_code"],
             office_id=texts["office"],
+            announce=True,  # the alert below is owed until SmsService accepts it
         )
     except UnknownRequestError:
         return _error(404, "not_found", f"no request {ref}")
     except FeeUnpaidError as error:
+        _, table = _fee_and_table(ref)
         return _error(
             409,
             "fee_unpaid",
             str(error),
             status=error.current.value,
             allowed_decisions=[
-                d.value for d in workflow.allowed_decisions(error.current, FeeStatus.DUE)
+                d.value for d in workflow.allowed_decisions(error.current, FeeStatus.DUE, table)
             ],
         )
     except IllegalTransitionError as error:
-        # What the agent may do instead depends on the fee too: read it back.
-        now = _backend().get_request(ref)
-        fee = now.fee_status if now is not None else FeeStatus.NONE
+        # What the agent may do instead depends on the fee and the kind: read them back.
+        fee, table = _fee_and_table(ref)
         return _error(
             409,
             "illegal_transition",
             str(error),
             status=error.current.value,
-            allowed_decisions=[d.value for d in workflow.allowed_decisions(error.current, fee)],
+            allowed_decisions=[
+                d.value for d in workflow.allowed_decisions(error.current, fee, table)
+            ],
         )
     except InvalidDecisionError as error:
         return _invalid({error.field: str(error) or "invalid"})
@@ -249,6 +266,15 @@ def decide(ref: str) -> Response:
     body = _render(updated, _documents())
     body["alert"] = _alert(updated)
     return jsonify(body)
+
+
+def _fee_and_table(ref: str) -> tuple[FeeStatus, workflow.Table]:
+    """Return the request's fee status and its kind's workflow (for a 409's alternatives)."""
+    backend = _backend()
+    now = backend.get_request(ref)
+    if now is None:
+        return FeeStatus.NONE, workflow.TRANSITIONS
+    return now.fee_status, workflow.table_of(backend.get_document_type(now.document_code))
 
 
 def _alert(updated: DocumentRequest) -> str:

@@ -45,6 +45,7 @@ from runtime import keys
 from runtime.jobs import Jobs
 from sms.appointment_alerts import schedule_reminders
 from sms.jobs import schedule_sweep
+from sms.request_alerts import schedule_owed_alerts
 
 
 def parse_queues(spec: str) -> list[str]:
@@ -73,7 +74,7 @@ JOB_MODULES = ("sms.jobs", "sms.request_alerts", "payments.jobs", "personal_data
 
 
 def schedule_periodic_jobs(services: runtime.Container) -> None:
-    """Enqueue the next tick of each periodic job (SMS sweep, retention, reminders, reconcile).
+    """Enqueue the next tick of each periodic job (SMS sweep, owed alerts, retention, ...).
 
     Each tick schedules the next, so the chain lives in Redis: a Redis that came back empty
     has lost it. Every worker calls this at start and at each maintenance (15 s); the job id
@@ -82,6 +83,7 @@ def schedule_periodic_jobs(services: runtime.Container) -> None:
     settings = services.get(Settings)
     jobs = services.get(Jobs)  # type: ignore[type-abstract]
     schedule_sweep(jobs, settings.sms_sweep_seconds)
+    schedule_owed_alerts(jobs, settings.sms_sweep_seconds)
     schedule_retention(jobs, settings.retention_sweep_seconds)
     schedule_reminders(jobs, settings.appointment_reminder_sweep_seconds)
     if services.find(PaymentService) is not None:

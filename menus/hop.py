@@ -44,6 +44,7 @@ from menus.validators import field_check
 from runtime.masking import mask_phone
 from sessions.session import Session
 from sessions.store import HopRateLimitedError, Loaded, ResumeMode, SessionStore
+from sms.preferences import Preferences
 
 log = logging.getLogger(__name__)
 
@@ -246,14 +247,16 @@ class HopHandler:
 
     def _dial(self, loaded: Loaded, request: UssdRequest, *, walk: bool = True) -> _Hop:
         lang = self._language(loaded)
+        restored = None if loaded.phone_lang else self._stored_language(loaded.msisdn)
         session = Session(
             session_id=request.session_id,
             msisdn=request.msisdn,
             state=self.spec.start,
-            lang=lang,
+            lang=restored or lang,
             text=request.text,
         )
-        hop = _Hop(session)
+        # Written back under the session store's key with this hop's save.
+        hop = _Hop(session, language=restored)
         snapshot = loaded.resume
         typed = dialled_inputs(self.spec.service_code, request) if walk else []
         if snapshot is not None and snapshot.get("s") in self.spec.screens and not typed:
@@ -516,6 +519,7 @@ class HopHandler:
         if result.language is not None:
             if result.language in self.spec.languages:
                 session.lang = hop.language = result.language
+                self._store_language(session.msisdn, result.language)
             else:
                 log.warning("ussd: action %s chose unknown language %r", name, result.language)
         return result
@@ -562,6 +566,34 @@ class HopHandler:
         return UssdReply(True, text, outcome=message)
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _stored_language(self, msisdn: str) -> str | None:
+        """Return the language SQL keeps for a phone Redis knows none for (it came back empty).
+
+        Only on a dial whose phone has no language in Redis; the preferences' cache answers
+        the phones that never chose one.
+        """
+        prefs = self.services.find(Preferences)
+        if prefs is None:
+            return None
+        try:
+            lang = prefs.stored_language(msisdn)
+        except Exception:
+            # The database down must not stop the menu: the default language serves.
+            log.warning("ussd: stored language unavailable, phone %s", mask_phone(msisdn))
+            return None
+        return lang if lang in self.spec.languages else None
+
+    def _store_language(self, msisdn: str, lang: str) -> None:
+        """Keep a language chosen in the menu in SQL too (only on the hop that changes it)."""
+        prefs = self.services.find(Preferences)
+        if prefs is None:
+            return
+        try:
+            prefs.store_language(msisdn, lang)
+        except Exception:
+            # Redis keeps it with the session save; only its durable copy is missed.
+            log.warning("ussd: language not stored in SQL, phone %s", mask_phone(msisdn))
 
     def _language(self, loaded: Loaded | None) -> str:
         if loaded is not None and loaded.phone_lang in self.spec.languages:

@@ -25,8 +25,10 @@ from menus.loader import (
     structural_problems,
 )
 from menus.model import SKIP_FIELD, MenuSpec, Screen
+from menus.payable_lint import payable_kind_problems
 from menus.registry import Registry
 from menus.render import Nav, Renderer
+from menus.workflow_lint import workflow_problems
 from text.encoding import cost
 from text.grammar import glued_articles
 
@@ -88,6 +90,8 @@ def lint(
     found = Path(catalogue) if catalogue is not None else default_catalogue(path)
     if found is not None:
         problems.extend(catalogue_problems(spec, found))
+        problems.extend(workflow_problems(found, document))
+        problems.extend(payable_kind_problems(found, spec.languages))
     return Report(source, problems, len(spec.screens), len(spec.languages))
 
 

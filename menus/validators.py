@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Final
 
 import phonenumbers
 
@@ -214,6 +214,34 @@ def _id_number(field: FormField, _today: date) -> FieldCheck:
         text = "".join(raw.split()).upper()
         if not text or len(text) > MAX_FIELD_LENGTH:
             return None
+        return text if pattern.fullmatch(text) else None
+
+    return check
+
+
+ACT_REFERENCE_DEFAULT: Final = r"ACT-[0-9]{4}-[0-9]{6}"
+_ACT_DIGITS: Final = re.compile(r"(?:ACT)?([0-9]{4})([0-9]{6})")
+
+
+@field_validator("act_reference")
+def _act_reference(field: FormField, today: date) -> FieldCheck:
+    """Accept the reference of an existing civil-status act: ACT-YYYY-NNNNNN.
+
+    A keypad types letters slowly, so the 10 digits alone (2024000123) or with spaces or
+    dashes are accepted and saved in the canonical form the field's pattern checks; the year
+    is between MIN_YEAR and this year (a correction is of an act already registered).
+    """
+    pattern = re.compile(field.pattern or ACT_REFERENCE_DEFAULT)
+
+    def check(raw: str) -> str | None:
+        squeezed = re.sub(r"[\s./_-]", "", raw.upper())
+        found = _ACT_DIGITS.fullmatch(squeezed)
+        if found is None:
+            return None
+        year, number = found.groups()
+        if not MIN_YEAR <= int(year) <= today.year:
+            return None
+        text = f"ACT-{year}-{number}"
         return text if pattern.fullmatch(text) else None
 
     return check

@@ -27,12 +27,13 @@ class PaymentKind(StrEnum):
 
     An intent's `subject_id` / `subject_reference` / `item_code` name the thing paid: for a
     tax assessment the assessment id, its reference and the tax code; for a request fee
-    `request:<ref>`, the request reference and the document code. A later kind (school fees,
-    a licence renewal) adds a member here and a settler in PaymentService.
+    `request:<ref>`, the request reference and the document code; for a payable (school
+    fees, a licence renewal: civic.ports.Payable) `payable:<id>`, its reference and its id.
     """
 
     TAX_ASSESSMENT = "tax_assessment"
     REQUEST_FEE = "request_fee"
+    PAYABLE = "payable"
 
 
 class FailureReason(StrEnum):

@@ -2,8 +2,9 @@
 
 The receipt SMS, the failure SMS, USSD "My payments" and receipt checks, and SMS `RECU` all
 name what was paid through `describe`. A kind of payment says which catalogue names its code:
-a tax assessment names the tax (`road` -> "Taxe de voirie"), a request fee the document.
-A new kind is one member of payments.model.PaymentKind and one line in `_names`.
+a tax assessment names the tax (`road` -> "Taxe de voirie"), a request fee the document, a
+payable (code: its id) what its kind's `receipt` says for its period ("Frais scolaires T1
+2026-27"). A new kind is one member of payments.model.PaymentKind and one line in `_names`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from civic.payables import payable_names
 from civic.ports import Backend
 from payments.model import Intent, PaymentKind
 
@@ -30,10 +32,17 @@ def describe(backend: Backend, paid_for: PaidFor, lang: str) -> str:
     return names.get(lang) or names.get("fr") or next(iter(names.values()), paid_for.code)
 
 
+def described(backend: Backend, paid_for: PaidFor) -> dict[str, str]:
+    """Return the name of what was paid in every language the catalogue has (the API's)."""
+    return dict(_names(backend, paid_for))
+
+
 def _names(backend: Backend, paid_for: PaidFor) -> Mapping[str, str]:
     if paid_for.kind is PaymentKind.REQUEST_FEE:
         document = backend.get_document_type(paid_for.code)
         return document.names if document is not None else {}
+    if paid_for.kind is PaymentKind.PAYABLE:
+        return payable_names(backend, paid_for.code)
     return next((t.names for t in backend.list_tax_types() if t.code == paid_for.code), {})
 
 

@@ -22,6 +22,8 @@ from civic.ports import (
     DocumentRequest,
     FeePayment,
     FeeStatus,
+    Payable,
+    PayablePayment,
     PaymentRecord,
     RecordOutcome,
     RequestStatus,
@@ -55,8 +57,11 @@ SETTLED_OK: Final = frozenset({RecordOutcome.RECORDED, RecordOutcome.ALREADY_REC
 RECEIPT_TEMPLATES: Final = {
     PaymentKind.TAX_ASSESSMENT: "payment_receipt",
     PaymentKind.REQUEST_FEE: "request_fee_receipt",
+    # "paiement reçu, 47 500 CDF, Frais scolaires T1 2026-27, réf 200001": what, not a tax.
+    PaymentKind.PAYABLE: "payment_receipt",
 }
 FEE_SUBJECT: Final = "request:{}"  # an intent's subject id for a request's fee
+PAYABLE_SUBJECT: Final = "payable:{}"  # an intent's subject id for a payable
 EXPIRY_BATCH: Final = 200
 
 
@@ -196,6 +201,24 @@ class PaymentService:
                 kind=PaymentKind.REQUEST_FEE,
             ),
             settled=request.fee_status is not FeeStatus.DUE,
+        )
+
+    def start_payable(
+        self, *, session_id: str, payable: Payable, phone: str, operator: str, lang: str
+    ) -> StartResult:
+        """Persist the intent paying a payable (school fees, a licence), or return the one there."""
+        return self._open(
+            self._new_intent(
+                key=f"{session_id}:payable:{payable.id}",
+                session_id=session_id,
+                subject=(PAYABLE_SUBJECT.format(payable.id), payable.reference, payable.id),
+                amount=(payable.amount, payable.currency),
+                phone=phone,
+                operator=operator,
+                lang=lang,
+                kind=PaymentKind.PAYABLE,
+            ),
+            settled=payable.paid,
         )
 
     def _new_intent(
@@ -500,6 +523,20 @@ class PaymentService:
                 FeePayment(
                     payment_id=intent.id,
                     reference=intent.assessment_reference,
+                    amount=intent.amount,
+                    currency=intent.currency,
+                    phone=intent.phone,
+                    operator=intent.operator,
+                    provider_reference=provider_reference,
+                    paid_at=now,
+                    receipt_code=code,
+                )
+            )
+        if intent.kind is PaymentKind.PAYABLE:
+            return self._backend.record_payable_payment(
+                PayablePayment(
+                    payment_id=intent.id,
+                    payable_id=intent.tax_code,
                     amount=intent.amount,
                     currency=intent.currency,
                     phone=intent.phone,

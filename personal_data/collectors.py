@@ -199,17 +199,21 @@ def appointments_collector(s: Stores) -> Collector:
 
 
 def civic_payments_collector(s: Stores) -> Collector:
-    """Taxes and fees recorded as paid by the phone; kept with the phone anonymised."""
-    t = civic.payments
+    """Taxes and payables (school fees, licences) recorded as paid by the phone; kept with the
+    phone anonymised (accounting records)."""
+    paid = (civic.payments, civic_tables.payable_payments)
 
     def export(phone: str) -> list[Record]:
         with s.engine.connect() as conn:
-            return [_row(r) for r in conn.execute(sa.select(t).where(t.c.phone == phone))]
+            return [
+                _row(r) for t in paid for r in conn.execute(sa.select(t).where(t.c.phone == phone))
+            ]
 
     def erase(phone: str, ref: str) -> int:
         with s.engine.begin() as conn:
-            return int(
-                conn.execute(t.update().where(t.c.phone == phone).values(phone=ref)).rowcount
+            return sum(
+                int(conn.execute(t.update().where(t.c.phone == phone).values(phone=ref)).rowcount)
+                for t in paid
             )
 
     return Collector("payments", export, erase)

@@ -157,22 +157,20 @@ class RetentionSweeper:
         naive = cutoff.astimezone(UTC).replace(tzinfo=None)  # payments tables store naive UTC
         done = 0
         with self._s.engine.begin() as conn:
-            rows = (
-                conn.execute(
-                    sa.select(c.c.payment_id, c.c.phone)
-                    .where(c.c.paid_at < cutoff, ~c.c.phone.startswith("ref:"))
+            # Taxes and payables (school fees, licences) the city recorded as paid.
+            for t in (c, civic_tables.payable_payments) if self._s.civic_sql else ():
+                rows = conn.execute(
+                    sa.select(t.c.payment_id, t.c.phone)
+                    .where(t.c.paid_at < cutoff, ~t.c.phone.startswith("ref:"))
                     .limit(_BATCH)
                 ).all()
-                if self._s.civic_sql
-                else []
-            )
-            for row in rows:
-                conn.execute(
-                    c.update()
-                    .where(c.c.payment_id == row.payment_id)
-                    .values(phone=self._ref(row.phone))
-                )
-            done += len(rows)
+                for row in rows:
+                    conn.execute(
+                        t.update()
+                        .where(t.c.payment_id == row.payment_id)
+                        .values(phone=self._ref(row.phone))
+                    )
+                done += len(rows)
             intents = conn.execute(
                 sa.select(i.c.id, i.c.phone)
                 .where(

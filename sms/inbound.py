@@ -40,6 +40,7 @@ STATUS_TEMPLATES: Mapping[RequestStatus, str] = {
     RequestStatus.REJECTED: "request_rejected",
     RequestStatus.AWAITING_PAYMENT: "request_awaiting_payment",
     RequestStatus.EXPIRED: "request_expired",
+    RequestStatus.APPOINTMENT_NEEDED: "request_appointment_needed",
 }
 
 

@@ -74,10 +74,25 @@ class Preferences:
 
     def set_language(self, phone: str, lang: str) -> None:
         """Remember the phone's language for both channels (SQL, then Redis)."""
+        self.store_language(phone, lang)
+        self._redis.set(keys.phone_language(phone), lang, ex=LANGUAGE_TTL_SECONDS)
+
+    def store_language(self, phone: str, lang: str) -> None:
+        """Record the language in SQL and its cache, not under the session store's key.
+
+        The USSD hop that changes the language writes that key with the session (one round
+        trip); this is the durable half it adds on that hop only.
+        """
         if self._store is not None:
             self._store.set_language(self._ref(phone), lang)
             self._cache(phone)
-        self._redis.set(keys.phone_language(phone), lang, ex=LANGUAGE_TTL_SECONDS)
+
+    def stored_language(self, phone: str) -> str | None:
+        """Return the language SQL (through its cache) holds, without the session store's key.
+
+        A USSD dial that found no language under that key (Redis came back empty) asks here.
+        """
+        return None if self._store is None else self._stored(phone).lang
 
     def _cache_key(self, phone: str) -> str:
         return keys.key("sms", "pref", self._ref(phone))  # hash: stop (0/1), lang ("" = none)

@@ -3,10 +3,18 @@
 Keep this list explicit: a module appears here when its author adds its line.
 """
 
-from menus.actions import appointments, civic, core, payments, receipts
+from menus.actions import appointments, civic, core, payables, payments, receipts
 from menus.registry import Registry, actions
 
-__all__ = ["appointments", "civic", "core", "default_registry", "payments", "receipts"]
+__all__ = [
+    "appointments",
+    "civic",
+    "core",
+    "default_registry",
+    "payables",
+    "payments",
+    "receipts",
+]
 
 
 def default_registry() -> Registry:

@@ -24,6 +24,7 @@ from civic.ports import (
 )
 from civic.privacy import visible_request
 from civic.wording import document_name, local, pickup_text, reason_text
+from civic.workflows import DOCUMENT_KIND
 from menus.model import MenuSpec
 from menus.registry import ActionContext, ActionResult, Effect, FormField, Option, actions
 from runtime.guesses import GuessLimiter
@@ -45,10 +46,13 @@ STATUS_OUTCOMES: Final = {
     RequestStatus.REJECTED: "rejected",
     RequestStatus.AWAITING_PAYMENT: "awaiting_payment",
     RequestStatus.EXPIRED: "expired",
+    RequestStatus.APPOINTMENT_NEEDED: "appointment_needed",
 }
 FIELD_LABEL_MAX: Final = 40  # the catalogue's field labels (a test checks the demo city's)
 SUMMARY_MAX: Final = 100  # menus.yaml placeholder dossier_summary
 SKIPPED: Final = "-"  # an optional field left blank, in the summary
+# The value of the documents' list's last line; no catalogue code starts with "*".
+MORE_KINDS: Final = "*kinds"
 
 
 def _backend(ctx: ActionContext) -> Backend:
@@ -132,9 +136,37 @@ def tax_lookup(ctx: ActionContext) -> ActionResult:
 
 @actions.register("civic.documents", option_label_max=NAME_LABEL_MAX)
 def documents(ctx: ActionContext) -> ActionResult:
-    """Offer the documents citizens can request."""
+    """Offer the documents citizens can request (catalogue entries of kind document)."""
     docs = _backend(ctx).list_document_types()
-    return ActionResult(options=[Option(d.code, _local(d.names, ctx.lang)) for d in docs])
+    return ActionResult(
+        options=[Option(d.code, _local(d.names, ctx.lang)) for d in docs if d.kind == DOCUMENT_KIND]
+    )
+
+
+@actions.register("civic.document_menu", option_label_max=NAME_LABEL_MAX)
+def document_menu(ctx: ActionContext) -> ActionResult:
+    """Offer the documents, then "Register / file a dossier" when the city has other kinds."""
+    docs = _backend(ctx).list_document_types()
+    options = [Option(d.code, _local(d.names, ctx.lang)) for d in docs if d.kind == DOCUMENT_KIND]
+    if any(d.kind != DOCUMENT_KIND for d in docs):
+        label = ctx.services.get(MenuSpec).message("doc_more_kinds", ctx.lang)
+        options.append(Option(MORE_KINDS, label))
+    return ActionResult(options=options)
+
+
+@actions.register("civic.document_route", outcomes={"document", "kinds", "error"})
+def document_route(ctx: ActionContext) -> ActionResult:
+    """Go on with the chosen document, or to the list of registrations and dossiers."""
+    return ActionResult(outcome="kinds" if ctx.data.get("doc_code") == MORE_KINDS else "document")
+
+
+@actions.register("civic.registrations", option_label_max=NAME_LABEL_MAX)
+def registrations(ctx: ActionContext) -> ActionResult:
+    """Offer the registrations and dossiers (every other kind: registration, correction...)."""
+    docs = _backend(ctx).list_document_types()
+    return ActionResult(
+        options=[Option(d.code, _local(d.names, ctx.lang)) for d in docs if d.kind != DOCUMENT_KIND]
+    )
 
 
 @actions.register("civic.document_info", outcomes={"ok", "error"})
@@ -229,6 +261,9 @@ def document_create(ctx: ActionContext) -> ActionResult:
             id_number=str(id_number) if id_number else None,
             dossier={str(k): str(v) for k, v in dict(dossier).items()},
             collect_fee=True,
+            # The SMS alert is owed from this transaction on: a job lost with Redis is
+            # replaced by the owed-alerts tick (sms.request_alerts).
+            announce=True,
         )
     except IdentityRequiredError:
         return ActionResult(outcome="identity")

@@ -74,7 +74,7 @@ def fee_start(ctx: ActionContext) -> ActionResult:
         )
     except UnknownOperatorError:
         return ActionResult(outcome="error")
-    return _started(ctx, service, result, receipt_code=lambda: request.fee_receipt or None)
+    return started(ctx, service, result, receipt_code=lambda: request.fee_receipt or None)
 
 
 @actions.register(
@@ -107,7 +107,7 @@ def start(ctx: ActionContext) -> ActionResult:
     except UnknownOperatorError:
         return ActionResult(outcome="error")
     book = ctx.services.get(ReceiptBook)
-    return _started(
+    return started(
         ctx,
         service,
         result,
@@ -116,7 +116,7 @@ def start(ctx: ActionContext) -> ActionResult:
     )
 
 
-def _started(
+def started(
     ctx: ActionContext,
     service: PaymentService,
     result: StartResult,

@@ -14,15 +14,20 @@ was lost with Redis) ends `failed` in the log, never silently absent.
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import redis
+import sqlalchemy as sa
 from flask import Flask
 from rq import Queue
 
 import runtime
+from civic.ports import Backend
+from civic.sql_tables import document_types
 from fakes.africastalking import Behaviour, FakeAfricasTalking
 from fakes.daraja import FakeDaraja
 from gateway.queues import QueueNames
@@ -37,6 +42,7 @@ from sms.service import SmsService
 from sms.store import Status, pending_key
 from tests.chaos.conftest import PrivateRedis
 from tests.chaos.test_worker_kill import Workers, _env, _wait
+from tests.conftest import UssdPhone
 from tests.payments.conftest import MPESA_PHONE, Payments
 
 pytestmark = pytest.mark.slow  # starts and stops real processes
@@ -190,3 +196,61 @@ def test_redis_restarted_empty_mid_load(
     assert delivered.accepted
     assert len(fake_at.sent_to(stop_phone)) == 1  # the STOP's own reply, nothing else
     assert not restarted
+
+
+ALERT_PHONE = "+243810077001"  # a new citizen: the demo city owns nothing on this number
+BIRTH_ANSWERS = ("Neema Kahindo", "14/02/2019", "Goma", "97", "Furaha Kahindo")
+
+
+def test_request_alert_owed_through_redis_emptied(
+    app: Flask,
+    *,
+    config: dict[str, Any],
+    private_redis: PrivateRedis,
+    fake_at: FakeAfricasTalking,
+    figures: dict[str, Any],
+) -> None:
+    """A request filed on USSD whose alert job Redis lost is announced once, from SQL."""
+    backend: Backend = runtime.current().get(Backend)  # type: ignore[type-abstract]
+    client = runtime.current().get(redis.Redis)
+    engine = sa.create_engine(config["database_url"])
+    with engine.begin() as conn:  # a free document: filing it queues the alert job at once
+        conn.execute(document_types.update().where(document_types.c.code == "birth").values(fee=0))
+    engine.dispose()
+    seeded = {r.owner_phone for r in backend.list_requests(limit=100)}
+    phone = UssdPhone(app.test_client(), phone=ALERT_PHONE)
+    phone.dial()
+    docs = phone.type("2")
+    birth = next(line.split(".")[0] for line in docs.body.splitlines() if "naissance" in line)
+    done = phone.type(birth, "1", *BIRTH_ANSWERS, "1", "1")
+    found = re.search(r"(\d{8})", done.body)
+    assert done.kind == "END" and found is not None, done.body
+    ref = found.group(1)
+    sms_queue = Queue(keys.queue("sms"), connection=client)
+    assert keys.job_id(f"request-alert-{ref}-1") in sms_queue.job_ids  # queued, never run
+    owed_before = backend.owed_alerts(datetime.now(UTC) + timedelta(hours=1), 100)
+    private_redis.restart_empty()  # the alert job is gone with everything else
+    emptied = time.monotonic()
+    assert sms_queue.count == 0
+    workers = Workers(_env(config), ",".join(QueueNames.all()))
+    workers.start()
+    try:
+        sent = _wait("the owed alert to be sent", lambda: bool(fake_at.sent_to(ALERT_PHONE)), 60)
+        time.sleep(3.0)  # three more owed-alert ticks: a (wrong) second SMS would show now
+    finally:
+        workers.stop_all()
+    alerts = fake_at.sent_to(ALERT_PHONE)
+    seed_sends = sum(len(fake_at.sent_to(p)) for p in seeded)
+    figures.update(
+        {
+            "request alert: owed before Redis went": len(owed_before),
+            "request alert: restart to sent, s": round(sent, 2),
+            "request alert: SMS sent": len(alerts),
+            "request alert: SMS to the demo city's citizens": seed_sends,
+            "request alert: restart to checked, s": round(time.monotonic() - emptied, 2),
+        }
+    )
+    assert owed_before == [(ref, 1)]  # the seeded requests owe nothing
+    assert len(alerts) == 1 and ref in alerts[0].form["message"]
+    assert backend.owed_alerts(datetime.now(UTC) + timedelta(hours=1), 100) == []
+    assert seed_sends == 0

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from civic import codec
+from civic import codec, codec_payables
 from civic.ports import (
     Citizen,
     Decision,
@@ -126,6 +126,10 @@ class FakePortal:
             (r"/assessments", "GET", self._find_assessment),
             (r"/assessments/([^/]+)", "GET", self._assessment),
             (r"/payments", "POST", self._payment),
+            (r"/payable-kinds", "GET", self._payable_kinds),
+            (r"/payables", "GET", self._find_payable),
+            (r"/payables/([^/]+)", "GET", self._payable),
+            (r"/payables/([^/]+)/payments", "POST", self._payable_payment),
             (r"/document-types", "GET", self._document_types),
             (r"/document-types/([^/]+)", "GET", self._document_type),
             (r"/offices", "GET", self._offices),
@@ -164,6 +168,26 @@ class FakePortal:
     def _payment(self, *, body: Any, **_: Any) -> Answer:
         outcome = self.backend.record_payment(codec.payment_from_json(body))
         return 200, {"outcome": outcome.value}
+
+    def _payable_kinds(self, **_: Any) -> Answer:
+        kinds = self.backend.list_payable_kinds()
+        return 200, {"items": [codec_payables.payable_kind_to_json(k) for k in kinds]}
+
+    def _find_payable(self, *, query: dict[str, str], **_: Any) -> Answer:
+        found = self.backend.find_payable(query["kind"], query["reference"])
+        return 200, {"items": [] if found is None else [codec_payables.payable_to_json(found)]}
+
+    def _payable(self, payable_id: str, **_: Any) -> Answer:
+        found = self.backend.get_payable(payable_id)
+        if found is None:
+            return 404, {"error": "not_found"}
+        return 200, codec_payables.payable_to_json(found)
+
+    def _payable_payment(self, payable_id: str, *, body: Any, **_: Any) -> Answer:
+        payment = codec_payables.payable_payment_from_json(body)
+        if payment.payable_id != payable_id or self.backend.get_payable(payable_id) is None:
+            return 404, {"error": "not_found"}
+        return 200, {"outcome": self.backend.record_payable_payment(payment).value}
 
     def _document_types(self, **_: Any) -> Answer:
         docs = self.backend.list_document_types()

@@ -106,9 +106,9 @@ def test_migrate_and_seed_are_idempotent(request: pytest.FixtureRequest, flavour
     assert backend.record_payment(paid) is RecordOutcome.RECORDED
     again = seed_demo(url)
     assert again.assessments_added == 0
-    assert len(again.requests) == 10
+    assert len(again.requests) == 12
     with backend.engine.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(sql.requests)).scalar() == 10
+        assert conn.execute(sa.select(sa.func.count()).select_from(sql.requests)).scalar() == 12
         assert conn.execute(sa.select(sa.func.count()).select_from(sql.assessments)).scalar() == 805
         versions = conn.execute(sa.select(sql.schema_version.c.version)).scalars().all()
     assert versions == [sql.SCHEMA_VERSION]
@@ -169,7 +169,7 @@ def test_migrate_adds_the_columns_a_version_1_database_lacks(sqlite_url: str) ->
     assert {"dossier", "fee", "fee_status", "fee_receipt"} <= columns
     old = backend.get_request("10000012")  # filed before fees: no dossier, nothing due
     assert old is not None and dict(old.dossier) == {} and old.fee_status.value == "none"
-    assert seed_demo(sqlite_url).document_types == 6  # the catalogue gets its fields back
+    assert seed_demo(sqlite_url).document_types == 10  # the catalogue gets its fields back
     birth = backend.get_document_type("birth")
     assert birth is not None and len(birth.fields) == 5
     backend.dispose()

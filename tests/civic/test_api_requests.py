@@ -41,12 +41,12 @@ def test_unknown_or_missing_key_is_401(seeded: FlaskClient) -> None:
 
 
 def test_list_is_paginated_newest_first(seeded: FlaskClient) -> None:
-    first = seeded.get("/api/v1/requests?per_page=5", headers=AGENT).get_json()
-    second = seeded.get("/api/v1/requests?per_page=5&page=2", headers=AGENT).get_json()
-    assert (len(first["items"]), first["has_more"]) == (5, True)
-    assert (len(second["items"]), second["has_more"]) == (5, False)
+    first = seeded.get("/api/v1/requests?per_page=6", headers=AGENT).get_json()
+    second = seeded.get("/api/v1/requests?per_page=6&page=2", headers=AGENT).get_json()
+    assert (len(first["items"]), first["has_more"]) == (6, True)
+    assert (len(second["items"]), second["has_more"]) == (6, False)
     refs = [r["reference"] for r in first["items"] + second["items"]]
-    assert len(set(refs)) == 10 and refs[-1] == SUBMITTED_REF
+    assert len(set(refs)) == 12 and refs[-1] == SUBMITTED_REF
 
 
 def test_list_filters_by_status(seeded: FlaskClient) -> None:

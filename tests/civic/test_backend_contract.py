@@ -135,6 +135,10 @@ def test_document_types_carry_their_procedure_guide(backend: Backend) -> None:
         "residence",
         "criminal",
         "nationality",
+        "electoral",
+        "wedding",
+        "association",
+        "act_correction",
     ]
     nationality = backend.get_document_type("nationality")
     assert nationality is not None
@@ -194,9 +198,9 @@ def test_demo_owner_has_a_request_in_every_status(backend: Backend) -> None:
 
 def test_list_requests_pages_newest_first_without_overlap(backend: Backend) -> None:
     everything = backend.list_requests(owner_phone=OWNER, limit=50)
-    pages = [backend.list_requests(owner_phone=OWNER, limit=4, offset=o) for o in (0, 4, 8)]
+    pages = [backend.list_requests(owner_phone=OWNER, limit=5, offset=o) for o in (0, 5, 10)]
     assert [r.reference for page in pages for r in page] == [r.reference for r in everything]
-    assert [len(p) for p in pages] == [4, 4, 2]
+    assert [len(p) for p in pages] == [5, 5, 2]
     stamps = [r.created_at for r in everything]
     assert stamps == sorted(stamps, reverse=True)
     newest = backend.create_request(
@@ -544,3 +548,71 @@ def test_only_requests_awaiting_payment_expire_and_a_late_payment_revives(
     revived = backend.get_request(ref)
     assert revived is not None
     assert (revived.status, revived.fee_status) == (RequestStatus.SUBMITTED, FeeStatus.PAID)
+
+
+def test_kinds_and_their_workflows_are_carried_by_every_backend(backend: Backend) -> None:
+    electoral = backend.get_document_type("electoral")
+    birth = backend.get_document_type("birth")
+    assert electoral is not None and birth is not None
+    assert (electoral.kind, birth.kind) == ("registration", "document")
+    assert birth.transitions == {}  # a document delivery follows civic.workflow.TRANSITIONS
+    assert electoral.transitions[RequestStatus.IN_REVIEW] == {
+        Decision.APPOINTMENT_NEEDED: RequestStatus.APPOINTMENT_NEEDED,
+        Decision.APPROVE: RequestStatus.APPROVED,
+        Decision.REJECT: RequestStatus.REJECTED,
+    }
+    # The fee flow is every kind's.
+    assert Decision.WAIVE_FEE in electoral.transitions[RequestStatus.AWAITING_PAYMENT]
+    reasons = {r.code: r.decisions for r in electoral.reasons}
+    assert reasons["photo_fingerprints"] == (Decision.APPOINTMENT_NEEDED,)
+
+
+def test_a_registration_follows_its_kinds_workflow_on_every_backend(backend: Backend) -> None:
+    filed = backend.create_request(
+        owner_phone=OWNER,
+        document_code="electoral",
+        idempotency_key="kind-1",
+        applicant_name="Amani Kahindo",
+        id_number="CD-123456",
+        dossier={"birth_date": "03/07/1990", "quarter": "Himbi"},
+    )
+    ref = filed.reference
+    backend.decide(ref, Decision.IN_REVIEW, agent_id="a1")
+    with pytest.raises(IllegalTransitionError) as refused:
+        backend.decide(ref, Decision.NEEDS_VISIT, agent_id="a1", reason_code="id_check")
+    assert refused.value.current is RequestStatus.IN_REVIEW
+    with pytest.raises(UnknownReasonError):
+        backend.decide(
+            ref, Decision.APPOINTMENT_NEEDED, agent_id="a1", reason_code="already_registered"
+        )
+    asked = backend.decide(
+        ref,
+        Decision.APPOINTMENT_NEEDED,
+        agent_id="a1",
+        reason_code="photo_fingerprints",
+        reason="Mardi matin",
+    )
+    assert asked.status is RequestStatus.APPOINTMENT_NEEDED
+    assert (asked.reason_code, asked.reason) == ("photo_fingerprints", "Mardi matin")
+    approved = backend.decide(ref, Decision.APPROVE, agent_id="a1")
+    assert approved.reason_code is None  # the reason belonged to the appointment
+    assert [c.status for c in approved.history] == [
+        RequestStatus.SUBMITTED,
+        RequestStatus.IN_REVIEW,
+        RequestStatus.APPOINTMENT_NEEDED,
+        RequestStatus.APPROVED,
+    ]
+    assert ref in [r.reference for r in backend.list_requests(status=RequestStatus.APPROVED)]
+
+
+def test_a_correction_keeps_its_act_reference_on_every_backend(backend: Backend) -> None:
+    filed = backend.create_request(
+        owner_phone=OWNER,
+        document_code="act_correction",
+        idempotency_key="kind-2",
+        applicant_name="Amani Kahindo",
+        id_number="CD-123456",
+        dossier={"act_reference": "ACT-2015-000412", "wrong_entry": "date", "right_entry": "Goma"},
+    )
+    again = backend.get_request(filed.reference)
+    assert again is not None and again.dossier["act_reference"] == "ACT-2015-000412"

@@ -89,6 +89,8 @@ def test_portal_answers_match_the_spec_schemas(portal: FakePortal) -> None:
         "/offices": "OfficeList",
         "/offices/townhall": "Office",
         "/assessments?tax_code=road&reference=100001": "AssessmentList",
+        "/payable-kinds": "PayableKindList",
+        "/payables?kind=school_fees&reference=200001": "PayableList",
         "/requests?owner_phone=%2B243810000001": "RequestList",
         "/citizens/%2B243810000001": "Citizen",
     }

@@ -40,8 +40,8 @@ def test_my_requests_show_a_status_per_line_and_0_goes_back_to_the_list(
     lines = _lines(first_page.body)
     assert lines, first_page.body
     statuses = {m.group(2): m.group(3) for m in lines}
-    assert statuses["10000099"] == "enregistrée"  # the newest seeded: residence, submitted
-    assert statuses["10000085"] == "refusée"
+    assert statuses["10000127"] == "en examen"  # the newest seeded: a correction, in review
+    assert statuses["10000116"] == "RDV requis"  # an electoral registration, appointment needed
     presses = 3  # 3, 2 and, per request, its key then 0
     seen = 0
     for match in lines:

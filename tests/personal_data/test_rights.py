@@ -48,9 +48,10 @@ def test_export_returns_every_record_of_the_number(citizen: Citizen, stores: Sto
     assert (booking["service_code"], booking["status"]) == ("health", "booked")
     assert records["citizen"][0]["name"] == "Amani Kahindo"
     assert records["citizen"][0]["id_number"] == "••••••••67"
-    assert {p["assessment_id"] for p in records["payments"]} >= {"road-100001-2026"}
+    assert {p.get("assessment_id") for p in records["payments"]} >= {"road-100001-2026"}
+    assert {p.get("payable_id") for p in records["payments"]} >= {"school_fees-T1202627-200002"}
     intents = records["payment_intents"]
-    assert len(intents) == 2 and all(i["receipts"] for i in intents)  # tax + document fee
+    assert len(intents) == 3 and all(i["receipts"] for i in intents)  # tax, fees, document fee
     assert records["preferences"] == [{"language": "en"}]
     assert [(p["opted_out"], p["lang"]) for p in records["sms_preferences"]] == [(1, "en")]
     assert {m["template"] for m in records["sms_log"]} >= {"payment_receipt", "reply_stop"}
@@ -83,7 +84,7 @@ def test_erasure_leaves_no_trace_outside_what_must_be_kept(
     counts = rights.erase(
         stores, build_collectors(stores), CITIZEN, reason="demande 42", operator="agent-7"
     )
-    assert counts["requests"] >= 10 and counts["payment_intents"] == 2
+    assert counts["requests"] >= 10 and counts["payment_intents"] == 3
     # Redis: nothing names them any more (STOP is kept in SQL under a keyed hash).
     assert redis_keys_naming(citizen.redis, MARKERS) == set()
     # SQL: no column holds the number, the names typed or the ID any more...
@@ -103,7 +104,7 @@ def test_erasure_leaves_no_trace_outside_what_must_be_kept(
     ref = "ref:" + stores.phone_ref(CITIZEN)
     assert len(phones) == paid_before and ref in phones
     assert set(kept_intents) == {ref}
-    assert receipts == 2
+    assert receipts == 3
     assert owners_list == [ref]
     with engine.connect() as conn:
         [booking] = conn.execute(sa.text("SELECT phone, status, seat FROM civic_appointments"))

@@ -14,10 +14,12 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 
 import runtime
+from runtime import keys
 from runtime.logs import current_phone_ref
 from runtime.sealing import PREFIX, Sealer
 from sms import tables
 from sms.derived_keys import message_sealer
+from sms.inbound import InboundRouter
 from sms.message_log import MessageLog
 from sms.otp import OtpService
 from sms.preferences import Preferences
@@ -28,6 +30,7 @@ from sms.service import SmsService
 from sms.store import MessageStore, Status
 from sms.templates import TemplateBook
 from sms.wiring import log_engine
+from tests.conftest import UssdPhone
 from tests.sms.conftest import OTHER, PHONE, Jobs, message
 
 PARAMS = {"ref": "12345674", "document": "Acte de naissance", "short_code": "*384*12#"}
@@ -234,3 +237,22 @@ def test_preferences_stay_under_the_key_they_were_stored_with(app: Flask) -> Non
         refs = conn.execute(sa.select(tables.preferences.c.phone_ref)).scalars().all()
     engine.dispose()
     assert refs == [old_ref]
+
+
+def test_a_language_chosen_on_ussd_survives_an_empty_redis(
+    redis_client: redis.Redis, jobs: Jobs, ussd: UssdPhone
+) -> None:
+    ussd.dial(phone=OTHER)
+    chosen = ussd.type("9", "2")  # the language menu, English
+    assert "Request or register" in chosen.body
+    redis_client.flushdb()  # Redis came back empty
+    assert "Request or register" in ussd.dial(phone=OTHER).body  # the next dial
+    # Written back with that hop's save: later dials find it in their one round trip.
+    assert redis_client.get(keys.phone_language(OTHER)) == b"en"
+    redis_client.flushdb()
+    router = runtime.current().get(InboundRouter)
+    reply = router.handle("in-lang-1", OTHER, "AIDE")  # a French keyword, the phone's language
+    assert reply is not None and reply.accepted
+    jobs.run()
+    [sent] = read_outbox(redis_client, phone=OTHER)
+    assert sent.text.startswith("Guichet: STATUS <ref>")

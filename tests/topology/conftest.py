@@ -1,7 +1,8 @@
 """Redis topologies started by the tests: master + replica + 3 sentinels, a 3-master cluster.
 
-Every server is a redis-server of our own on a PRIVATE port (7420-7469, never the shared
-6379) in the test's tmp dir, stopped afterwards whatever happens. The tests here are marked
+Every server is a redis-server of our own on a PRIVATE port (a free block found at start in
+7400-7999, never the shared 6379; a fixed block collided with another run on the same machine)
+in the test's tmp dir, stopped afterwards whatever happens. The tests here are marked
 `slow` like tests/chaos: `make test` runs them, `make chaos` too; each starts in ~2 s. Each
 test records its figures with the `figures` fixture: printed at the end of the run and written
 to var/topology-figures.json (copied into the README's "Scaling out").
@@ -10,8 +11,10 @@ to var/topology-figures.json (copied into the README's "Scaling out").
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -23,9 +26,36 @@ import redis
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
-SENTINEL_PORTS = (7420, 7421, 7422, 7423, 7424)  # master, replica, three sentinels
-CLUSTER_PORTS = (7430, 7431, 7432)  # the cluster bus takes port + 10000
-QUEUE_PORT = 7433  # a plain Redis for rq beside the cluster
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+_TAKEN: set[int] = set()
+
+
+def free_block(count: int, *, bus: bool = False) -> tuple[int, ...]:
+    """Return `count` consecutive free ports in 7400-7999 (and their cluster bus, port + 10000)."""
+    start = 7400 + random.randrange(0, 600 - count)
+    for offset in range(600):
+        base = 7400 + (start - 7400 + offset) % (600 - count)
+        ports = tuple(range(base, base + count))
+        wanted = ports + (tuple(p + 10000 for p in ports) if bus else ())
+        if not _TAKEN.intersection(wanted) and all(_port_free(p) for p in wanted):
+            _TAKEN.update(wanted)  # the blocks of one run never overlap
+            return ports
+    raise RuntimeError(f"no {count} free consecutive ports in 7400-7999")
+
+
+SENTINEL_PORTS = free_block(5)  # master, replica, three sentinels
+CLUSTER_PORTS = free_block(3, bus=True)  # the cluster bus takes port + 10000
+(QUEUE_PORT,) = free_block(1)  # a plain Redis for rq beside the cluster
 MASTER_NAME = "guichet-master"
 FIGURES: dict[str, dict[str, Any]] = {}
 FIGURES_PATH = Path("var/topology-figures.json")

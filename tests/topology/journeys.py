@@ -29,7 +29,7 @@ PORTAL = {"Authorization": "Bearer demo-portal-key"}
 TAX_REFERENCE = "100001"
 # (what the phone types, what the screen must show); None: the dial itself.
 JOURNEY = (
-    (None, "Payer une taxe"),
+    (None, "Payer taxe ou frais"),
     ("1", "Taxe de voirie"),
     ("voirie", "Entrez la référence"),
     (TAX_REFERENCE, "26 500"),
