@@ -63,7 +63,13 @@ def _run_jobs(redis_client: redis.Redis, *queues: str) -> None:
 def test_main_menu_lists_the_civic_journeys(city: Backend, ussd: UssdPhone) -> None:
     home = ussd.dial()
     assert not home.end
-    for label in ("Payer taxe ou frais", "Document, inscription", "Suivre une demande", "Aide", "Langue"):
+    for label in (
+        "Payer taxe ou frais",
+        "Document, inscription",
+        "Suivre une demande",
+        "Aide",
+        "Langue",
+    ):
         assert label in home.body
 
 
