@@ -146,12 +146,12 @@ def test_an_electoral_registration_filed_by_ussd_and_followed(
 
     _run_sms_jobs(redis_client)
     alert = read_outbox(redis_client, phone=VOTER, limit=1)[0].text
-    assert "rendez-vous au guichet nécessaire" in alert
-    assert f"Le prendre: *384*12# > 3 > {ref} > 1." in alert  # the tracking path, then "book"
+    assert "RDV au guichet nécessaire" in alert and f"Suivi: STATUT {ref}." in alert
+    assert f"RDV: *384*12# > 3 > {ref} > 1." in alert  # the tracking path, then "book"
     assert "Photo et empreintes à prendre au guichet" in alert and ref in alert
 
     status = _sms(client, redis_client, VOTER, f"STATUT {ref}", "reg-statut-1")
-    assert "rendez-vous" in status and "Photo et empreintes" in status
+    assert "RDV au guichet" in status and "Photo et empreintes" in status
 
     ussd.dial(phone=VOTER)
     ussd.type("3", "1")
