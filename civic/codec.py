@@ -173,6 +173,7 @@ def document_type_to_json(doc: DocumentType) -> Json:
         "at_counter": {lang: list(items) for lang, items in doc.at_counter.items()},
         "kind": doc.kind,
         "transitions": workflows.to_json(doc.transitions),
+        "appointment_service": doc.appointment_service,
     }
 
 
@@ -195,6 +196,9 @@ def document_type_from_json(raw: Mapping[str, Any]) -> DocumentType:
         at_counter=_lists(raw.get("at_counter") or {}, "at_counter"),
         kind=str(raw.get("kind") or workflows.DOCUMENT_KIND),
         transitions=workflows.from_json(raw.get("transitions")),
+        appointment_service=str(raw["appointment_service"])
+        if raw.get("appointment_service")
+        else None,
         reasons=tuple(
             Reason(
                 code=str(item["code"]),

@@ -219,6 +219,9 @@ class DocumentType:
     transitions: Mapping[RequestStatus, Mapping[Decision, RequestStatus]] = field(
         default_factory=dict
     )
+    # The appointment service (civic.appointments) a citizen books when an agent decides
+    # "an appointment is needed"; None: the tracking screen only says to book at the office.
+    appointment_service: str | None = None
 
     def reason(self, code: str, decision: Decision) -> Reason | None:
         """Return the reason `code` when it may explain `decision`."""

@@ -193,6 +193,7 @@ def _upsert_document_types(
             # carry their workflow, so each backend applies it without the catalogue file.
             "kind": str(d.get("kind") or workflows.DOCUMENT_KIND),
             "transitions": workflows.to_json(kinds.get(str(d.get("kind") or ""), {})) or None,
+            "appointment_service": d.get("appointment_service") or None,
         }
         for i, d in enumerate(documents)
     ]

@@ -12,8 +12,9 @@ import sqlalchemy as sa
 
 # 2: reasons, offices, reason codes, office ids, dossiers, fees, events; 3: appointments;
 # 4: sealed ID numbers and dates (runtime/sealing.py); 5: the history's `announce` (alerts owed);
-# 6: kinds of request (registration, dossier, declaration, correction) and their workflows
-SCHEMA_VERSION: Final = 6
+# 6: kinds of request (registration, dossier, declaration, correction) and their workflows;
+# 7: the appointment service a document books when an appointment is needed
+SCHEMA_VERSION: Final = 7
 # Sealed values (runtime/sealing.py) are longer than the clear ones: Fernet token of 40 chars.
 SEALED_LENGTH: Final = 200
 
@@ -105,6 +106,8 @@ document_types = sa.Table(
     # Added in version 6: the kind (NULL: document) and its workflow (NULL: a document's).
     sa.Column("kind", sa.String(20), nullable=True),
     sa.Column("transitions", sa.JSON, nullable=True),
+    # Added in version 7: the appointment service booked when an appointment is needed.
+    sa.Column("appointment_service", sa.String(32), nullable=True),
 )
 
 offices = sa.Table(

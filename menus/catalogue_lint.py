@@ -3,8 +3,9 @@
 The catalogue (civic/demo_city.yaml, or `--catalogue PATH`) describes appointment services as
 data; this module reports what would break a screen or an SMS: a slot length that does not
 divide the opening hours, a text missing in one of the menus' languages, a name that would force
-UCS-2 (menus.yaml declares `appt_service_name` GSM-7), and a screen naming an unknown service
-in its `args: {service: ...}`.
+UCS-2 (menus.yaml declares `appt_service_name` GSM-7), a screen naming an unknown service
+in its `args: {service: ...}`, and a document whose `appointment_service` (booked when an agent
+decides an appointment is needed) names no service.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ def catalogue_problems(spec: MenuSpec, catalogue: Path) -> Iterator[Problem]:
         where, _, message = problem.partition(": ")
         yield Problem(f"{name}:{where}", message)
     for service in services:
-        for lang, name in service.names.items():
-            if not cost(name).is_gsm7:
+        for lang, text in service.names.items():
+            if not cost(text).is_gsm7:
                 yield Problem(
                     f"{name}:appointments.{service.code}.names.{lang}",
                     "forces UCS-2 (appt_service_name is GSM-7): use GSM-7 letters",
@@ -58,3 +59,11 @@ def catalogue_problems(spec: MenuSpec, catalogue: Path) -> Iterator[Problem]:
             and named not in known
         ):
             yield Problem(f"screens.{screen_id}.args.service", f"unknown service {named!r}")
+    documents = document.get("documents") if isinstance(document, dict) else None
+    for i, entry in enumerate(documents if isinstance(documents, list) else []):
+        wanted = entry.get("appointment_service") if isinstance(entry, dict) else None
+        if wanted is not None and wanted not in known:
+            yield Problem(
+                f"{name}:documents.{entry.get('code', i)}.appointment_service",
+                f"unknown service {wanted!r}",
+            )

@@ -85,6 +85,16 @@ def start(ctx: ActionContext) -> ActionResult:
     return ActionResult(data={"appt_move_code": None})
 
 
+@actions.register("appointments.start_for_request", outcomes={"chosen", "error"})
+def start_for_request(ctx: ActionContext) -> ActionResult:
+    """Begin a booking at the service of the tracked request that needs an appointment."""
+    # civic.track saved the document's appointment service; the days screen reads appt_service.
+    code = str(ctx.data.get("track_appt_service") or "")
+    if not code or _backend(ctx).get_appointment_service(code) is None:
+        raise BackendUnavailableError(f"appointment service {code!r} vanished")
+    return ActionResult(outcome="chosen", data={"appt_move_code": None, "appt_service": code})
+
+
 @actions.register("appointments.services", option_label_max=NAME_LABEL_MAX)
 def services(ctx: ActionContext) -> ActionResult:
     """Offer the services one may book."""

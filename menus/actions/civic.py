@@ -321,7 +321,14 @@ def my_requests(ctx: ActionContext) -> ActionResult:
 
 @actions.register(
     "civic.track",
-    outcomes={*STATUS_OUTCOMES.values(), "mistyped", "not_found", "limited", "error"},
+    outcomes={
+        *STATUS_OUTCOMES.values(),
+        "appointment_at_office",
+        "mistyped",
+        "not_found",
+        "limited",
+        "error",
+    },
 )
 def track(ctx: ActionContext) -> ActionResult:
     """Show a request to the phone that filed it; any other phone sees an unknown reference."""
@@ -347,4 +354,10 @@ def track(ctx: ActionContext) -> ActionResult:
     if found.status is RequestStatus.AWAITING_PAYMENT:
         # For the fee payment journey (payments.fee_start reads req_ref).
         data.update(req_ref=found.reference, fee=money(found.fee))
-    return ActionResult(outcome=STATUS_OUTCOMES[found.status], data=data)
+    outcome = STATUS_OUTCOMES[found.status]
+    if found.status is RequestStatus.APPOINTMENT_NEEDED:
+        # Booked by USSD at the document's service (appointments.start_for_request reads it).
+        service = document.appointment_service if document else None
+        data["track_appt_service"] = service
+        outcome = outcome if service else "appointment_at_office"
+    return ActionResult(outcome=outcome, data=data)

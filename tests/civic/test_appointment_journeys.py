@@ -198,6 +198,21 @@ def test_lint_reports_a_screen_naming_an_unknown_service(tmp_path: Path) -> None
     ]
 
 
+def test_lint_reports_a_document_naming_an_unknown_appointment_service(tmp_path: Path) -> None:
+    catalogue = _catalogue()
+    assert (
+        catalogue.count("appointment_service: civil_status") == 3
+    )  # electoral, wedding, correction
+    broken = catalogue.replace(
+        "appointment_service: civil_status", "appointment_service: dentist", 1
+    )
+    report = lint(_copy(tmp_path, broken))
+    assert report.lines() == [
+        f"{tmp_path / 'menus.yaml'}:demo_city.yaml:documents.electoral.appointment_service: "
+        "unknown service 'dentist'"
+    ]
+
+
 def test_on_the_city_portal_backend_the_screens_say_unavailable(
     app_config: dict[str, Any], portal: Any
 ) -> None:

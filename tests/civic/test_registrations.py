@@ -146,16 +146,17 @@ def test_an_electoral_registration_filed_by_ussd_and_followed(
 
     _run_sms_jobs(redis_client)
     alert = read_outbox(redis_client, phone=VOTER, limit=1)[0].text
-    assert "rendez-vous au guichet est nécessaire" in alert
+    assert "RDV au guichet nécessaire" in alert and f"Suivi: STATUT {ref}." in alert
+    assert f"RDV: *384*12# > 3 > {ref} > 1." in alert  # the tracking path, then "book"
     assert "Photo et empreintes à prendre au guichet" in alert and ref in alert
 
     status = _sms(client, redis_client, VOTER, f"STATUT {ref}", "reg-statut-1")
-    assert "rendez-vous" in status and "Photo et empreintes" in status
+    assert "RDV au guichet" in status and "Photo et empreintes" in status
 
     ussd.dial(phone=VOTER)
     ussd.type("3", "1")
     tracked = ussd.type(ref)
-    assert "prenez rendez-vous au guichet" in tracked.body
+    assert "rendez-vous au guichet" in tracked.body and "1. Prendre RDV" in tracked.body
     mine = ussd.type("00", "3", "2")
     assert f"{ref} RDV requis" in mine.body
 
@@ -165,6 +166,46 @@ def test_an_electoral_registration_filed_by_ussd_and_followed(
     assert ready.status_code == 200 and ready.get_json()["status"] == "ready_for_pickup"
     again = _decide(client, ref, decision="appointment_needed", reason_code="id_check")
     assert again.status_code == 409 and again.get_json()["allowed_decisions"] == ["delivered"]
+
+
+def test_an_appointment_needed_is_booked_from_tracking_at_the_documents_service(
+    city: Backend, ussd: UssdPhone, client: FlaskClient, redis_client: redis.Redis
+) -> None:
+    ref = _file_electoral(ussd)
+    _run_sms_jobs(redis_client)
+    assert _decide(client, ref, decision="in_review").status_code == 200
+    _run_sms_jobs(redis_client)
+    asked = _decide(client, ref, decision="appointment_needed", reason_code="photo_fingerprints")
+    assert asked.status_code == 200, asked.get_json()
+    _run_sms_jobs(redis_client)
+    alert = read_outbox(redis_client, phone=VOTER, limit=1)[0].text
+    assert f"*384*12# > 3 > {ref} > 1" in alert
+    assert city.list_bookings(phone=VOTER, limit=10) == []
+
+    # The SMS's path: short code, 3 (track), the reference, 1 (book) -> the service's days.
+    ussd.dial(phone=VOTER)
+    ussd.type("3")
+    tracked = ussd.type(ref)
+    assert tracked.body.splitlines()[-4:-2] == ["1. Prendre RDV", "2. Autre demande"]
+    days = ussd.type("1")
+    assert days.body.startswith("Choisissez le jour (places libres)\n1. "), days.body
+    slots = ussd.type("1")
+    assert slots.body.startswith("Choisissez l'heure (places libres)\n1. 08:00 ("), slots.body
+    confirm = ussd.type("1")
+    assert confirm.body.startswith("État civil (pièces), le "), confirm.body
+    done = ussd.type("1")
+    code = re.search(r"Rendez-vous (\d{8}):", done.body)
+    assert done.end and code is not None, done.body
+
+    (booking,) = city.list_bookings(phone=VOTER, limit=10)
+    assert (booking.code, booking.service_code, booking.minute) == (
+        code.group(1),
+        "civil_status",
+        480,
+    )
+    _run_sms_jobs(redis_client)
+    sent = read_outbox(redis_client, phone=VOTER, limit=1)[0].text
+    assert sent.startswith(f"Guichet: RDV {booking.code} confirmé, État civil"), sent
 
 
 def test_a_correction_links_to_the_act_typed_by_ussd(
