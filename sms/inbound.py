@@ -174,9 +174,12 @@ class InboundRouter:
     def _move(self, phone: str, argument: str, lang: str) -> Reply:
         """Move a booking made from this phone to `dd/mm[/yyyy] hh:mm` (parsed by sms.keywords)."""
         short = {"short_code": self._short_code}
-        code, day_text, clock = argument.split(" ") if argument else ("", "", "")
-        day = _day(day_text, datetime.now(UTC).date()) if day_text else None
-        hour, minute = (int(part) for part in clock.split(":")) if clock else (99, 99)
+        if not argument:
+            return Reply("reply_appointment_move_usage", short)
+        code, day_text, clock = argument.split(" ")
+        hour, minute = (int(part) for part in clock.split(":"))
+        # A `dd/mm` a day or more past is next year's (UTC today: one day of slack for the zone).
+        day = _day(day_text, datetime.now(UTC).date())
         if day is None or hour > 23 or minute > 59:
             return Reply("reply_appointment_move_usage", short)
 

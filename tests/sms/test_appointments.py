@@ -175,7 +175,13 @@ def test_move_to_a_full_slot_or_a_closed_day_keeps_the_booking(
 
 
 @pytest.mark.parametrize(
-    "text", ["DEPLACER", "DEPLACER {code} demain", "DEPLACER {code} 31/02 09:00"]
+    "text",
+    [
+        "DEPLACER",
+        "DEPLACER {code} demain",
+        "DEPLACER {code} 31/02 09:00",
+        "DEPLACER {code} 08/12 25:00",
+    ],
 )
 def test_a_malformed_move_answers_how_to_write_it(
     phone: Phone, office: SqlBackend, clocked: None, text: str
