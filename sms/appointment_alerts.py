@@ -1,7 +1,7 @@
 """The citizen's SMS about their appointment: confirmation, move, cancel and the reminder.
 
 Confirmations are rq jobs the USSD journey returns as effects (nothing is sent inside a hop);
-the SMS cancel answers with its own reply (sms/inbound.py). Reminders come from a periodic
+the SMS cancel and move answer with their own reply (sms/inbound.py). Reminders come from a periodic
 sweep (`reminder_tick`, started by the worker): a booking's reminder window is the day before
 the appointment between the service's `reminder.from` and `reminder.until`, local time, so it
 never lands in quiet hours; a sweep that runs after the window sends nothing. Every SMS has an

@@ -7,18 +7,26 @@ other message, keyed by the inbound id, so a re-run job never replies twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Final
 
 import runtime
 from civic import references
-from civic.appointments import BookingClosedError, clock_text
+from civic.appointments import (
+    Booking,
+    BookingClosedError,
+    SlotFullError,
+    SlotNotOfferedError,
+    clock_text,
+)
 from civic.ports import Backend, BackendUnavailableError, DocumentRequest, RequestStatus
 from civic.privacy import visible_booking, visible_request
 from civic.wording import document_name, pickup_text, reason_text
 from runtime.guesses import GuessLimiter
 from runtime.masking import mask_phone
+from sms.appointment_alerts import booking_params
 from sms.keywords import Command, Keyword, parse
 from sms.preferences import Preferences
 from sms.receipt_desk import ReceiptDesk
@@ -112,7 +120,9 @@ class InboundRouter:
             case Keyword.RECEIPT:
                 return self._receipt(phone, command.argument, lang)
             case Keyword.CANCEL:
-                return self._cancel(phone, command.argument, lang)
+                return self._cancel(phone, command.argument)
+            case Keyword.MOVE:
+                return self._move(phone, command.argument, lang)
         return Reply("reply_unknown", code)
 
     def _status(self, phone: str, ref: str, lang: str) -> Reply:
@@ -143,11 +153,53 @@ class InboundRouter:
             return Reply("reply_unavailable")
         return Reply(template, params)
 
-    def _cancel(self, phone: str, code: str, lang: str) -> Reply:
+    def _cancel(self, phone: str, code: str) -> Reply:
         """Cancel a booking made from this phone; any other phone's code is an unknown one."""
-        short = {"short_code": self._short_code}
         if not code:
-            return Reply("reply_appointment_missing", short)
+            return Reply("reply_appointment_missing", {"short_code": self._short_code})
+
+        def cancel(backend: Backend, booking: Booking) -> Reply:
+            cancelled = backend.cancel_booking(booking.code)
+            return Reply(
+                "appointment_cancelled",
+                {
+                    "booking": cancelled.code,
+                    "date": cancelled.day.strftime("%d/%m/%Y"),
+                    "time": clock_text(cancelled.minute),
+                },
+            )
+
+        return self._on_own_booking(phone, code, cancel)
+
+    def _move(self, phone: str, argument: str, lang: str) -> Reply:
+        """Move a booking made from this phone to `dd/mm[/yyyy] hh:mm` (parsed by sms.keywords)."""
+        short = {"short_code": self._short_code}
+        if not argument:
+            return Reply("reply_appointment_move_usage", short)
+        code, day_text, clock = argument.split(" ")
+        hour, minute = (int(part) for part in clock.split(":"))
+        # A `dd/mm` a day or more past is next year's (UTC today: one day of slack for the zone).
+        day = _day(day_text, datetime.now(UTC).date())
+        if day is None or hour > 23 or minute > 59:
+            return Reply("reply_appointment_move_usage", short)
+
+        def move(backend: Backend, booking: Booking) -> Reply:
+            try:
+                moved = backend.move_booking(booking.code, day=day, minute=hour * 60 + minute)
+            except (SlotFullError, SlotNotOfferedError):
+                # Full, closed, not offered or beyond the horizon: the menu lists what is free.
+                slot = {"date": day.strftime("%d/%m/%Y"), "time": clock}
+                return Reply("reply_appointment_slot_taken", {"booking": code, **slot, **short})
+            service = backend.get_appointment_service(moved.service_code)
+            return Reply("appointment_moved", booking_params(service, moved, lang))
+
+        return self._on_own_booking(phone, code, move)
+
+    def _on_own_booking(
+        self, phone: str, code: str, act: Callable[[Backend, Booking], Reply]
+    ) -> Reply:
+        """Run `act` on this phone's booking `code`; any other phone's code is an unknown one."""
+        short = {"short_code": self._short_code}
         backend: Backend | None = self._services.find(Backend)  # type: ignore[type-abstract]
         if backend is None:
             return Reply("reply_unavailable")
@@ -161,20 +213,11 @@ class InboundRouter:
                 if limiter is not None and not limiter.guess(phone).allowed:
                     return Reply("reply_status_limited", short)
                 return Reply("reply_appointment_unknown", {"booking": code[:8], **short})
-            try:
-                cancelled = backend.cancel_booking(booking.code)
-            except BookingClosedError:
-                return Reply("reply_appointment_closed", {"booking": booking.code})
+            return act(backend, booking)
+        except BookingClosedError:
+            return Reply("reply_appointment_closed", {"booking": code})
         except BackendUnavailableError:
             return Reply("reply_unavailable")
-        return Reply(
-            "appointment_cancelled",
-            {
-                "booking": cancelled.code,
-                "date": cancelled.day.strftime("%d/%m/%Y"),
-                "time": clock_text(cancelled.minute),
-            },
-        )
 
     def _request_params(
         self, backend: Backend, request: DocumentRequest, lang: str
@@ -216,3 +259,16 @@ class InboundRouter:
             if len(codes) == 1 or cost(text).sms_segments <= 1:
                 return Reply("reply_receipt_latest", params)
             codes = codes[:-1]
+
+
+def _day(text: str, today: date) -> date | None:
+    """Read `dd/mm` (the next such day, from yesterday on) or `dd/mm/yyyy`; None if no such day."""
+    parts = [int(part) for part in text.split("/")]
+    year = parts[2] if len(parts) == 3 else today.year
+    try:
+        day = date(year, parts[1], parts[0])
+        if len(parts) == 2 and (today - day).days > 1:  # a day already past means next year's
+            day = date(year + 1, parts[1], parts[0])
+    except ValueError:
+        return None
+    return day

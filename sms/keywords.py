@@ -1,8 +1,8 @@
 """Read an inbound SMS as a command: tolerant of case, accents, spacing and the language used.
 
 Pure: no I/O. `STATUT 1234567`, ` statut:1234567 `, `Hali 123 4567`, `reçu 1234-5678`,
-`annuler 1234 5678` and `LANGUE english` all parse; anything else is UNKNOWN (answered with a
-short help).
+`annuler 1234 5678`, `deplacer 1234 5678 08/12 09h30` and `LANGUE english` all parse;
+anything else is UNKNOWN (answered with a short help).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ class Keyword(StrEnum):
     LANGUAGE = "language"
     MY_DATA = "my_data"
     CANCEL = "cancel"  # an appointment, by its booking code
+    MOVE = "move"  # an appointment, by its booking code, to a day and a time
     UNKNOWN = "unknown"
 
 
@@ -57,6 +58,9 @@ SYNONYMS: Final[dict[str, tuple[Keyword, str | None]]] = {
     "ANNULER": (Keyword.CANCEL, "fr"),
     "CANCEL": (Keyword.CANCEL, "en"),
     "GHAIRI": (Keyword.CANCEL, "sw"),
+    "DEPLACER": (Keyword.MOVE, "fr"),
+    "MOVE": (Keyword.MOVE, "en"),
+    "HAMISHA": (Keyword.MOVE, "sw"),
 }
 LANGUAGE_NAMES: Final = {
     "FR": "fr",
@@ -76,6 +80,10 @@ _PATTERN: Final = re.compile(
     r"^(" + "|".join(sorted(SYNONYMS, key=len, reverse=True)) + r")(?![A-Z])[\s:#.,\-]*(.*)$"
 )
 _SEPARATORS: Final = re.compile(r"[\s\-./]+")
+# `<code> <dd/mm[/yyyy]> <hh:mm>`: the code may be typed in groups, the time as 09:30 or 09H30.
+_MOVE: Final = re.compile(
+    r"^(?P<code>[\d\s\-.]+?)\s+(?P<day>\d{1,2}/\d{1,2}(?:/\d{4})?)\s+(?P<hour>\d{1,2})[:H](?P<min>\d{2})$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +115,18 @@ def parse(text: str) -> Command:
         return Command(keyword, _SEPARATORS.sub("", rest), hint)
     if keyword in (Keyword.RECEIPT, Keyword.CANCEL):
         return Command(keyword, _SEPARATORS.sub("", rest), hint)
+    if keyword == Keyword.MOVE:
+        return Command(keyword, _move_argument(rest), hint)
     if keyword == Keyword.LANGUAGE:
         first = rest.split(" ", 1)[0] if rest else ""
         return Command(keyword, LANGUAGE_NAMES.get(first, ""), hint)
     return Command(keyword, "", hint)
+
+
+def _move_argument(rest: str) -> str:
+    """Return `<code> <dd/mm[/yyyy]> <hh:mm>` normalized, or "" when it is not written so."""
+    match = _MOVE.match(rest)
+    if match is None:
+        return ""
+    code = _SEPARATORS.sub("", match["code"])
+    return f"{code} {match['day']} {int(match['hour']):02d}:{match['min']}"

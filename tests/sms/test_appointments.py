@@ -1,4 +1,4 @@
-"""Appointments by SMS: ANNULER/CANCEL/GHAIRI, confirmations, and reminders on a test clock."""
+"""Appointments by SMS: ANNULER/DEPLACER and their synonyms, confirmations, reminders on a clock."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 import runtime
 from civic.appointments import AppointmentService, Booking, BookingStatus, check_catalogue
+from civic.ports import Backend
 from civic.seed import seed_demo
 from civic.sql import SqlBackend, make_engine
 from sms.appointment_alerts import announce, send_due_reminders
@@ -108,7 +109,87 @@ def test_cancel_by_another_phone_looks_unknown_and_keeps_the_booking(
     assert phone.last().startswith(f"Guichet: no appointment {booking.code} for this number")
     assert office.get_booking(booking.code).status is BookingStatus.BOOKED  # type: ignore[union-attr]
     phone.text("ANNULER")
-    assert phone.last().startswith("Guichet: envoyez ANNULER suivi du code")
+    assert phone.last().startswith("Guichet: envoyez ANNULER <code du RDV>, ou DEPLACER")
+
+
+@pytest.mark.parametrize(
+    ("text", "argument"),
+    [
+        ("DEPLACER 1234 5678 08/12 10h00", "12345678 08/12 10:00"),
+        ("move 12345678 8/12/2026 9:30", "12345678 8/12/2026 09:30"),
+        ("Hamisha: 1234-5678 08/12 10:00", "12345678 08/12 10:00"),
+        ("DEPLACER 12345678", ""),
+        ("MOVE 12345678 tomorrow 10:00", ""),
+    ],
+)
+def test_move_keywords_parse_code_day_and_time(text: str, argument: str) -> None:
+    assert (parse(text).keyword, parse(text).argument) == (Keyword.MOVE, argument)
+
+
+@pytest.fixture
+def clocked(office: SqlBackend) -> None:
+    """Let the SMS path see the back office on the test's clock (the booking horizon moves)."""
+    runtime.current().register(Backend, office)  # type: ignore[type-abstract]
+
+
+def test_move_by_sms_moves_the_booking_and_says_so(
+    phone: Phone, office: SqlBackend, clocked: None
+) -> None:
+    booking = _book(office, "a")
+    phone.text(f"DEPLACER {booking.code} 08/12 10h00")
+    assert phone.last() == (
+        f"Guichet: RDV {booking.code} déplacé, État civil (pièces), le 08/12/2026 à 10:00, "
+        f"Mairie de Goma, Bd Kanyamuhanga. Pour annuler: ANNULER {booking.code}"
+    )
+    moved = office.get_booking(booking.code)
+    assert moved is not None
+    assert (moved.day, moved.minute, moved.status) == (date(2026, 12, 8), 600, BookingStatus.BOOKED)
+
+
+def test_move_by_another_phone_looks_unknown_and_keeps_the_booking(
+    phone: Phone, office: SqlBackend, clocked: None
+) -> None:
+    booking = _book(office, "a", phone=OTHER)
+    phone.text(f"MOVE {booking.code} 08/12 10:00")
+    assert phone.last().startswith(f"Guichet: no appointment {booking.code} for this number")
+    kept = office.get_booking(booking.code)
+    assert kept is not None
+    assert (kept.day, kept.minute) == (NEXT_MONDAY, 540)
+
+
+def test_move_to_a_full_slot_or_a_closed_day_keeps_the_booking(
+    phone: Phone, office: SqlBackend, clocked: None
+) -> None:
+    booking = _book(office, "a")
+    for key in "bcde":  # two desks, two places each
+        _book(office, key, phone=OTHER, day=date(2026, 12, 8))
+    phone.text(f"DEPLACER {booking.code} 08/12 09:00")
+    assert phone.last().startswith(
+        f"Guichet: pas de place libre le 08/12/2026 à 09:00. RDV {booking.code} inchangé."
+    )
+    phone.text(f"HAMISHA {booking.code} 06/12 09:00")  # a Sunday: the counter is closed
+    assert phone.last().startswith("Guichet: hakuna nafasi wazi tarehe 06/12/2026 saa 09:00.")
+    kept = office.get_booking(booking.code)
+    assert kept is not None
+    assert (kept.day, kept.minute) == (NEXT_MONDAY, 540)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "DEPLACER",
+        "DEPLACER {code} demain",
+        "DEPLACER {code} 31/02 09:00",
+        "DEPLACER {code} 08/12 25:00",
+    ],
+)
+def test_a_malformed_move_answers_how_to_write_it(
+    phone: Phone, office: SqlBackend, clocked: None, text: str
+) -> None:
+    booking = _book(office, "a")
+    phone.text(text.format(code=booking.code))
+    assert phone.last().startswith("Guichet: pour déplacer un RDV, envoyez DEPLACER <code>")
+    assert office.get_booking(booking.code).day == NEXT_MONDAY  # type: ignore[union-attr]
 
 
 def test_the_confirmation_is_essential_and_goes_even_after_stop(
