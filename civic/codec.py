@@ -8,8 +8,9 @@ portal as unavailable instead of crashing a hop.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from civic import workflows
 from civic.ports import (
@@ -24,6 +25,7 @@ from civic.ports import (
     FieldChoice,
     HistoryEvent,
     Office,
+    PayablePayment,
     PaymentRecord,
     Reason,
     RequestStatus,
@@ -60,10 +62,18 @@ def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _localized(value: Any) -> dict[str, str]:
+def localized(value: Any) -> dict[str, str]:
+    """Read a text per language (language -> text)."""
     if not isinstance(value, Mapping):
         raise ValueError("a localized text is an object of language -> text")
     return {str(k): str(v) for k, v in value.items()}
+
+
+def whole(value: Any) -> int:
+    """Read an amount: a whole number (JSON true is not 1 franc)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("amount is a whole number")
+    return value
 
 
 def tax_type_to_json(tax: TaxType) -> Json:
@@ -73,7 +83,7 @@ def tax_type_to_json(tax: TaxType) -> Json:
 
 def tax_type_from_json(raw: Mapping[str, Any]) -> TaxType:
     """Read a tax type."""
-    return TaxType(code=str(raw["code"]), names=_localized(raw["names"]))
+    return TaxType(code=str(raw["code"]), names=localized(raw["names"]))
 
 
 def assessment_to_json(item: Assessment) -> Json:
@@ -134,12 +144,12 @@ def fields_from_json(raw: Any) -> tuple[DocumentField, ...]:
     return tuple(
         DocumentField(
             key=str(item["key"]),
-            labels=_localized(item["labels"]),
+            labels=localized(item["labels"]),
             validator=str(item["validator"]),
             required=bool(item.get("required", True)),
             pattern=_opt_str(item.get("pattern")),
             choices=tuple(
-                FieldChoice(value=str(c["value"]), labels=_localized(c["labels"]))
+                FieldChoice(value=str(c["value"]), labels=localized(c["labels"]))
                 for c in item.get("choices") or ()
             ),
         )
@@ -184,14 +194,14 @@ def document_type_from_json(raw: Mapping[str, Any]) -> DocumentType:
         raise ValueError("required_documents is an object of language -> list")
     return DocumentType(
         code=str(raw["code"]),
-        names=_localized(raw["names"]),
+        names=localized(raw["names"]),
         fee=int(raw["fee"]),
         currency=str(raw["currency"]),
         required_documents={str(k): tuple(str(i) for i in v) for k, v in required.items()},
         needs_visit=bool(raw["needs_visit"]),
         requires_identity=bool(raw["requires_identity"]),
         delay_days=int(raw["delay_days"]),
-        office=_localized(raw["office"]),
+        office=localized(raw["office"]),
         fields=fields_from_json(raw.get("fields") or []),
         at_counter=_lists(raw.get("at_counter") or {}, "at_counter"),
         kind=str(raw.get("kind") or workflows.DOCUMENT_KIND),
@@ -203,7 +213,7 @@ def document_type_from_json(raw: Mapping[str, Any]) -> DocumentType:
             Reason(
                 code=str(item["code"]),
                 decisions=tuple(Decision(d) for d in item["decisions"]),
-                texts=_localized(item["texts"]),
+                texts=localized(item["texts"]),
             )
             for item in raw.get("reasons") or ()
         ),
@@ -224,9 +234,9 @@ def office_from_json(raw: Mapping[str, Any]) -> Office:
     """Read an office."""
     return Office(
         id=str(raw["id"]),
-        names=_localized(raw["names"]),
-        address=_localized(raw["address"]),
-        hours=_localized(raw["hours"]),
+        names=localized(raw["names"]),
+        address=localized(raw["address"]),
+        hours=localized(raw["hours"]),
     )
 
 
@@ -325,64 +335,25 @@ def _fee(raw: Any) -> dict[str, Any]:
     }
 
 
-def fee_payment_to_json(payment: FeePayment) -> Json:
-    """Return the JSON form of a fee payment."""
-    return {
-        "payment_id": payment.payment_id,
-        "reference": payment.reference,
-        "amount": payment.amount,
-        "currency": payment.currency,
-        "phone": payment.phone,
-        "operator": payment.operator,
-        "provider_reference": payment.provider_reference,
-        "paid_at": _when(payment.paid_at),
-        "receipt_code": payment.receipt_code,
-    }
+PaidRecord = TypeVar("PaidRecord", PaymentRecord, FeePayment, PayablePayment)
 
 
-def fee_payment_from_json(raw: Mapping[str, Any]) -> FeePayment:
-    """Read a fee payment."""
-    return FeePayment(
-        payment_id=str(raw["payment_id"]),
-        reference=str(raw["reference"]),
-        amount=int(raw["amount"]),
-        currency=str(raw["currency"]),
-        phone=str(raw["phone"]),
-        operator=str(raw["operator"]),
-        provider_reference=str(raw["provider_reference"]),
-        paid_at=_parse_when(raw["paid_at"]),
-        receipt_code=str(raw["receipt_code"]),
-    )
+def paid_to_json(record: PaymentRecord | FeePayment | PayablePayment) -> Json:
+    """Return the JSON form of a payment the back office records (a tax, a fee, a payable).
+
+    The three differ only by what was paid (`assessment_id`, `reference`, `payable_id`): one
+    writer and one reader serve them, field for field.
+    """
+    data: Json = {field.name: getattr(record, field.name) for field in fields(record)}
+    data["paid_at"] = when(record.paid_at)
+    return data
 
 
-def payment_to_json(record: PaymentRecord) -> Json:
-    """Return the JSON form of a payment record."""
-    return {
-        "payment_id": record.payment_id,
-        "assessment_id": record.assessment_id,
-        "amount": record.amount,
-        "currency": record.currency,
-        "phone": record.phone,
-        "operator": record.operator,
-        "provider_reference": record.provider_reference,
-        "paid_at": _when(record.paid_at),
-        "receipt_code": record.receipt_code,
-    }
-
-
-def payment_from_json(raw: Mapping[str, Any]) -> PaymentRecord:
-    """Read a payment record."""
-    return PaymentRecord(
-        payment_id=str(raw["payment_id"]),
-        assessment_id=str(raw["assessment_id"]),
-        amount=int(raw["amount"]),
-        currency=str(raw["currency"]),
-        phone=str(raw["phone"]),
-        operator=str(raw["operator"]),
-        provider_reference=str(raw["provider_reference"]),
-        paid_at=_parse_when(raw["paid_at"]),
-        receipt_code=str(raw["receipt_code"]),
-    )
+def paid_from_json(kind: type[PaidRecord], raw: Mapping[str, Any]) -> PaidRecord:
+    """Read a payment of `kind` written by `paid_to_json`."""
+    values: Json = {field.name: str(raw[field.name]) for field in fields(kind)}
+    values.update(amount=whole(raw["amount"]), paid_at=_parse_when(raw["paid_at"]))
+    return kind(**values)
 
 
 def citizen_to_json(citizen: Citizen) -> Json:

@@ -7,20 +7,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from civic.codec import Json, parse_when, when
-from civic.ports import Payable, PayableKind, PayablePayment
-
-
-def _localized(value: Any) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        raise ValueError("a localized text is an object of language -> text")
-    return {str(k): str(v) for k, v in value.items()}
-
-
-def _whole(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError("amount is a whole number")
-    return value
+from civic.codec import Json, localized, parse_when, when, whole
+from civic.ports import Payable, PayableKind
 
 
 def payable_kind_to_json(kind: PayableKind) -> Json:
@@ -38,10 +26,10 @@ def payable_kind_from_json(raw: Mapping[str, Any]) -> PayableKind:
     """Read a payable kind."""
     return PayableKind(
         code=str(raw["code"]),
-        names=_localized(raw["names"]),
-        reference_label=_localized(raw["reference_label"]),
+        names=localized(raw["names"]),
+        reference_label=localized(raw["reference_label"]),
         pattern=str(raw["pattern"]),
-        receipt=_localized(raw["receipt"]),
+        receipt=localized(raw["receipt"]),
     )
 
 
@@ -70,41 +58,11 @@ def payable_from_json(raw: Mapping[str, Any]) -> Payable:
         kind=str(raw["kind"]),
         reference=str(raw["reference"]),
         payer=str(raw["payer"]),
-        amount=_whole(raw["amount"]),
+        amount=whole(raw["amount"]),
         currency=str(raw["currency"]),
         period=str(raw["period"]),
         due_date=date.fromisoformat(str(raw["due_date"])),
         paid=bool(raw["paid"]),
         paid_at=None if paid_at is None else parse_when(paid_at),
         receipt_code=None if receipt is None else str(receipt),
-    )
-
-
-def payable_payment_to_json(payment: PayablePayment) -> Json:
-    """Return the JSON form of a payable's payment."""
-    return {
-        "payment_id": payment.payment_id,
-        "payable_id": payment.payable_id,
-        "amount": payment.amount,
-        "currency": payment.currency,
-        "phone": payment.phone,
-        "operator": payment.operator,
-        "provider_reference": payment.provider_reference,
-        "paid_at": when(payment.paid_at),
-        "receipt_code": payment.receipt_code,
-    }
-
-
-def payable_payment_from_json(raw: Mapping[str, Any]) -> PayablePayment:
-    """Read a payable's payment."""
-    return PayablePayment(
-        payment_id=str(raw["payment_id"]),
-        payable_id=str(raw["payable_id"]),
-        amount=_whole(raw["amount"]),
-        currency=str(raw["currency"]),
-        phone=str(raw["phone"]),
-        operator=str(raw["operator"]),
-        provider_reference=str(raw["provider_reference"]),
-        paid_at=parse_when(raw["paid_at"]),
-        receipt_code=str(raw["receipt_code"]),
     )

@@ -162,7 +162,7 @@ class HttpBackend:
 
     def record_payment(self, record: PaymentRecord) -> RecordOutcome:
         """Settle an assessment; idempotent by `record.payment_id`."""
-        status, raw = self._call("POST", "/payments", body=codec.payment_to_json(record))
+        status, raw = self._call("POST", "/payments", body=codec.paid_to_json(record))
         self._expect(status, 200, 201)
         return self._read(raw, lambda r: RecordOutcome(r["outcome"]))
 
@@ -194,7 +194,7 @@ class HttpBackend:
         status, raw = self._call(
             "POST",
             f"/payables/{_seg(payment.payable_id)}/payments",
-            body=codec_payables.payable_payment_to_json(payment),
+            body=codec.paid_to_json(payment),
         )
         if status == 404:
             return RecordOutcome.UNKNOWN_PAYABLE
@@ -270,7 +270,7 @@ class HttpBackend:
         status, raw = self._call(
             "POST",
             f"/requests/{_seg(payment.reference)}/fee-payments",
-            body=codec.fee_payment_to_json(payment),
+            body=codec.paid_to_json(payment),
         )
         if status == 404:
             return RecordOutcome.UNKNOWN_REQUEST

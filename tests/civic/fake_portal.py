@@ -21,10 +21,13 @@ from civic.ports import (
     Citizen,
     Decision,
     DossierError,
+    FeePayment,
     FeeUnpaidError,
     IdentityRequiredError,
     IllegalTransitionError,
     InvalidDecisionError,
+    PayablePayment,
+    PaymentRecord,
     PickupRequiredError,
     ReasonRequiredError,
     RequestStatus,
@@ -166,7 +169,7 @@ class FakePortal:
         )
 
     def _payment(self, *, body: Any, **_: Any) -> Answer:
-        outcome = self.backend.record_payment(codec.payment_from_json(body))
+        outcome = self.backend.record_payment(codec.paid_from_json(PaymentRecord, body))
         return 200, {"outcome": outcome.value}
 
     def _payable_kinds(self, **_: Any) -> Answer:
@@ -184,7 +187,7 @@ class FakePortal:
         return 200, codec_payables.payable_to_json(found)
 
     def _payable_payment(self, payable_id: str, *, body: Any, **_: Any) -> Answer:
-        payment = codec_payables.payable_payment_from_json(body)
+        payment = codec.paid_from_json(PayablePayment, body)
         if payment.payable_id != payable_id or self.backend.get_payable(payable_id) is None:
             return 404, {"error": "not_found"}
         return 200, {"outcome": self.backend.record_payable_payment(payment).value}
@@ -230,7 +233,7 @@ class FakePortal:
         return 201, codec.request_to_json(created)
 
     def _fee_payment(self, reference: str, *, body: Any, **_: Any) -> Answer:
-        payment = codec.fee_payment_from_json(body)
+        payment = codec.paid_from_json(FeePayment, body)
         if payment.reference != reference:
             return 422, {"error": "reference_mismatch"}
         return 200, {"outcome": self.backend.record_fee_payment(payment).value}
