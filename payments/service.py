@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo
 
 from civic.ports import (
@@ -517,47 +517,27 @@ class PaymentService:
 
     def _record(self, intent: Intent, code: str, now: datetime) -> RecordOutcome:
         """Tell the back office what was paid, the way this kind of payment is recorded."""
-        provider_reference = intent.provider_receipt or intent.provider_reference or ""
+        # The three records differ only by what was paid: the rest is the same payment.
+        paid: dict[str, Any] = {
+            "payment_id": intent.id,
+            "amount": intent.amount,
+            "currency": intent.currency,
+            "phone": intent.phone,
+            "operator": intent.operator,
+            "provider_reference": intent.provider_receipt or intent.provider_reference or "",
+            "paid_at": now,
+            "receipt_code": code,
+        }
         if intent.kind is PaymentKind.REQUEST_FEE:
             return self._backend.record_fee_payment(
-                FeePayment(
-                    payment_id=intent.id,
-                    reference=intent.assessment_reference,
-                    amount=intent.amount,
-                    currency=intent.currency,
-                    phone=intent.phone,
-                    operator=intent.operator,
-                    provider_reference=provider_reference,
-                    paid_at=now,
-                    receipt_code=code,
-                )
+                FeePayment(reference=intent.assessment_reference, **paid)
             )
         if intent.kind is PaymentKind.PAYABLE:
             return self._backend.record_payable_payment(
-                PayablePayment(
-                    payment_id=intent.id,
-                    payable_id=intent.tax_code,
-                    amount=intent.amount,
-                    currency=intent.currency,
-                    phone=intent.phone,
-                    operator=intent.operator,
-                    provider_reference=provider_reference,
-                    paid_at=now,
-                    receipt_code=code,
-                )
+                PayablePayment(payable_id=intent.tax_code, **paid)
             )
         return self._backend.record_payment(
-            PaymentRecord(
-                payment_id=intent.id,
-                assessment_id=intent.assessment_id,
-                amount=intent.amount,
-                currency=intent.currency,
-                phone=intent.phone,
-                operator=intent.operator,
-                provider_reference=provider_reference,
-                paid_at=now,
-                receipt_code=code,
-            )
+            PaymentRecord(assessment_id=intent.assessment_id, **paid)
         )
 
     def _notify_failure(self, intent_id: str) -> None:

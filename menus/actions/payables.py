@@ -14,7 +14,7 @@ from civic.payables import kind_of, receipt_texts
 from civic.ports import Backend, BackendUnavailableError, PayableKind
 from civic.wording import local
 from menus.actions.civic import money
-from menus.actions.payments import started
+from menus.actions.payments import START_OUTCOMES, started
 from menus.registry import ActionContext, ActionResult, Option, actions
 from payments.receipt_book import ReceiptBook
 from payments.service import PAYABLE_SUBJECT, PaymentService, UnknownOperatorError
@@ -117,14 +117,7 @@ def lookup(ctx: ActionContext) -> ActionResult:
 
 @actions.register(
     "payments.payable_start",
-    outcomes={
-        "started",
-        "started_link",
-        "already_pending",
-        "already_paid",
-        "paid_no_receipt",
-        "error",
-    },
+    outcomes=START_OUTCOMES,
 )
 def payable_start(ctx: ActionContext) -> ActionResult:
     """Persist the intent paying the payable saved as `payable_id` and queue its push."""

@@ -34,6 +34,12 @@ def operator_name(ctx: ActionContext, operator: str) -> str:
     return text.render(ctx.lang, {}) if text is not None else operator
 
 
+# What starting a payment can end in, whatever is paid (tax, fee, payable): one `on:` shape.
+START_OUTCOMES: Final = frozenset(
+    {"started", "started_link", "already_pending", "already_paid", "paid_no_receipt", "error"}
+)
+
+
 @actions.register("payments.operators", option_label_max=OPERATOR_LABEL_MAX)
 def operators(ctx: ActionContext) -> ActionResult:
     """Offer the operators configured in PAYMENT_OPERATORS, the caller's own first."""
@@ -47,14 +53,7 @@ def operators(ctx: ActionContext) -> ActionResult:
 
 @actions.register(
     "payments.fee_start",
-    outcomes={
-        "started",
-        "started_link",
-        "already_pending",
-        "already_paid",
-        "paid_no_receipt",
-        "error",
-    },
+    outcomes=START_OUTCOMES,
 )
 def fee_start(ctx: ActionContext) -> ActionResult:
     """Persist the intent paying the fee of request `req_ref` and queue its push."""
@@ -79,14 +78,7 @@ def fee_start(ctx: ActionContext) -> ActionResult:
 
 @actions.register(
     "payments.start",
-    outcomes={
-        "started",
-        "started_link",
-        "already_pending",
-        "already_paid",
-        "paid_no_receipt",
-        "error",
-    },
+    outcomes=START_OUTCOMES,
 )
 def start(ctx: ActionContext) -> ActionResult:
     """Persist the payment intent of the confirmed assessment and queue its push."""
