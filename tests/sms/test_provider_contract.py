@@ -3,16 +3,19 @@
 Send, a per-recipient refusal, a retried transient failure, delivery reports applied without
 ever regressing, and an inbound keyword reaching the keyword router: the same tests for
 Africa's Talking (SDK), Twilio (official package), Orange SMS API and Infobip. The fakes start
-once for the module; each test gets a fresh app on the chosen provider.
+once for the module and one app is built per provider; each test starts on a flushed Redis.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pytest
+import redis
+from flask import Flask
 from flask.testing import FlaskClient
 
 import runtime
@@ -22,12 +25,15 @@ from fakes.infobip import FakeInfobip
 from fakes.orange_sms import FakeOrangeSms
 from fakes.scripted import Behaviour
 from fakes.twilio import FakeTwilio
+from gateway.app import create_app
+from gateway.services import EXTENSION_KEY
 from sms.service import SendResult, SmsService
 from sms.store import MessageStore, Status
-from tests.conftest import FAKE_AT_KEY
+from tests.conftest import FAKE_AT_KEY, REDIS_DB, REDIS_HOST, REDIS_PORT
 from tests.sms.conftest import OTHER, PHONE, Jobs, message
 
 PARAMS = {"ref": "12345674", "document": "Acte de naissance", "short_code": "*384*12#"}
+REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
 PUBLIC = "https://guichet.example"  # PUBLIC_BASE_URL: the URL Twilio signs
 HELP_REPLY = "Guichet: STATUT <réf> suit une demande"
 
@@ -132,7 +138,7 @@ class AfricasTalking(Case):
         return answer
 
     def inbound(self, client: FlaskClient, number: str, text: str) -> int:
-        form = {"from": number, "to": "12345", "text": text, "id": f"in-{len(text)}-{number[1:]}"}
+        form = {"from": number, "to": "12345", "text": text, "id": f"in-{uuid.uuid4().hex}"}
         return client.post("/sms/africastalking/inbound", data=form).status_code
 
 
@@ -295,63 +301,86 @@ class Infobip(Case):
 CASES = (AfricasTalking, Twilio, Orange, Infobip)
 
 
-@pytest.fixture(params=CASES, ids=[c.name for c in CASES])
-def case(request: pytest.FixtureRequest, fakes: Fakes) -> Case:
-    for fake in (fakes.at, fakes.twilio, fakes.orange, fakes.infobip):
-        fake.reset()
-    chosen: Case = request.param(fakes)
-    return chosen
+@pytest.fixture(scope="module", params=CASES, ids=[c.name for c in CASES])
+def built(
+    request: pytest.FixtureRequest, fakes: Fakes, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Case, Flask]]:
+    """Build one app per provider for the module: building is most of a test's time."""
+    case: Case = request.param(fakes)
+    database = tmp_path_factory.mktemp(case.name) / "guichet.db"
+    config = {
+        "redis_url": REDIS_URL,
+        "database_url": f"sqlite:///{database}",
+        "sms_retry_delays": "0,0,0",  # retry at once: the delays have their own tests
+        "sms_hold_seconds": 60,
+    }
+    yield case, create_app({**config, **case.settings()})
+    runtime.uninstall()
+
+
+@dataclass
+class World:
+    """One test's view: the provider, our app's client, a job runner, the message store."""
+
+    case: Case
+    client: FlaskClient
+    jobs: Jobs
+    store: MessageStore
+    run: str  # makes this test's idempotency keys its own (the SQL log outlives a test)
+
+    def send(self, key: str = "k", phone: str = PHONE) -> SendResult:
+        sms = runtime.current().get(SmsService)
+        return sms.send(phone, "request_created", PARAMS, idempotency_key=f"{self.run}:{key}")
 
 
 @pytest.fixture
-def app_config(app_config: dict[str, Any], case: Case) -> dict[str, Any]:
-    return {**app_config, **case.settings()}
-
-
-def _send(key: str = "k", phone: str = PHONE) -> SendResult:
-    sms = runtime.current().get(SmsService)
-    return sms.send(phone, "request_created", PARAMS, idempotency_key=key)
+def world(built: tuple[Case, Flask], fakes: Fakes) -> Iterator[World]:
+    """Return a fresh start on the provider's app: Redis flushed, the fakes forgetful."""
+    case, app = built
+    connection = redis.Redis.from_url(REDIS_URL)
+    connection.flushdb()
+    for fake in (fakes.at, fakes.twilio, fakes.orange, fakes.infobip):
+        fake.reset()
+    runtime.install(app.extensions[EXTENSION_KEY])
+    store = runtime.current().get(MessageStore)
+    yield World(case, app.test_client(), Jobs(connection), store, uuid.uuid4().hex)
+    connection.flushdb()
+    connection.close()
 
 
 def _text() -> str:
     return runtime.current().get(SmsService).book.message("request_created", "fr", PARAMS)
 
 
-def test_send_hands_the_text_to_the_provider_and_files_its_id(
-    case: Case, jobs: Jobs, store: MessageStore
-) -> None:
-    result = _send()
-    jobs.run()
-    sent = message(store, result.message_id)
+def test_send_hands_the_text_to_the_provider_and_files_its_id(world: World) -> None:
+    result = world.send()
+    world.jobs.run()
+    sent = message(world.store, result.message_id)
     assert sent.status == Status.SENT
-    assert case.texts_to(PHONE) == [_text()]
-    assert [sent.provider_id] == case.ids_to(PHONE)
+    assert world.case.texts_to(PHONE) == [_text()]
+    assert [sent.provider_id] == world.case.ids_to(PHONE)
 
 
-def test_a_per_recipient_refusal_fails_that_message_only(
-    case: Case, jobs: Jobs, store: MessageStore
-) -> None:
-    case.refuse(PHONE)
-    refused = _send("a")
-    other = _send("b", OTHER)
-    jobs.run()
-    failed = message(store, refused.message_id)
+def test_a_per_recipient_refusal_fails_that_message_only(world: World) -> None:
+    world.case.refuse(PHONE)
+    refused = world.send("a")
+    other = world.send("b", OTHER)
+    world.jobs.run()
+    failed = message(world.store, refused.message_id)
     assert failed.status == Status.FAILED
-    assert failed.attempts == 1 and len(case.texts_to(PHONE)) == 1  # never retried
+    assert failed.attempts == 1 and len(world.case.texts_to(PHONE)) == 1  # never retried
     assert PHONE not in failed.reason and PHONE[4:] not in failed.reason  # no number kept
-    assert message(store, other.message_id).status == Status.SENT
-    assert jobs.scheduled() == []
+    assert message(world.store, other.message_id).status == Status.SENT
+    assert world.jobs.scheduled() == []
 
 
-def test_a_transient_failure_is_retried_then_sent(
-    case: Case, jobs: Jobs, store: MessageStore
-) -> None:
-    case.fail_once()
-    result = _send()
-    jobs.run()
-    sent = message(store, result.message_id)
+def test_a_transient_failure_is_retried_then_sent(world: World) -> None:
+    world.case.fail_once()
+    result = world.send()
+    world.jobs.run()
+    sent = message(world.store, result.message_id)
     assert (sent.status, sent.attempts) == (Status.SENT, 2)
-    assert case.texts_to(PHONE) == [_text(), _text()]
+    assert world.case.texts_to(PHONE) == [_text(), _text()]
 
 
 @pytest.mark.parametrize(
@@ -364,26 +393,23 @@ def test_a_transient_failure_is_retried_then_sent(
     ],
 )
 def test_delivery_reports_move_the_message_and_never_regress(
-    case: Case, client: FlaskClient, jobs: Jobs, sequence: list[str], final: Status
+    world: World, sequence: list[str], final: Status
 ) -> None:
-    store = runtime.current().get(MessageStore)
-    result = _send()
-    jobs.run()
-    provider_id = message(store, result.message_id).provider_id
+    result = world.send()
+    world.jobs.run()
+    provider_id = message(world.store, result.message_id).provider_id
     for kind in sequence:
-        assert case.report(client, provider_id, kind)["status"] == "accepted"
-        jobs.run()
-    assert case.report(client, provider_id, sequence[-1])["status"] == "duplicate"
-    reported = message(store, result.message_id)
+        assert world.case.report(world.client, provider_id, kind)["status"] == "accepted"
+    assert world.case.report(world.client, provider_id, sequence[-1])["status"] == "duplicate"
+    world.jobs.run()  # one job per report, applied in the order they came
+    reported = message(world.store, result.message_id)
     assert reported.status == final
     if final == Status.SENT:  # an in-flight report only refines `sent`, keeping its word
-        assert reported.provider_status == case.kept_statuses["pending"]
+        assert reported.provider_status == world.case.kept_statuses["pending"]
 
 
-def test_an_inbound_keyword_reaches_the_router_and_is_answered(
-    case: Case, client: FlaskClient, jobs: Jobs
-) -> None:
-    assert case.inbound(client, PHONE, "AIDE") == 200
-    jobs.run()  # the inbound job queues the reply; the deliver job sends it
-    [reply] = case.texts_to(PHONE)
+def test_an_inbound_keyword_reaches_the_router_and_is_answered(world: World) -> None:
+    assert world.case.inbound(world.client, PHONE, "AIDE") == 200
+    world.jobs.run()  # the inbound job queues the reply; the deliver job sends it
+    [reply] = world.case.texts_to(PHONE)
     assert reply.startswith(HELP_REPLY)
