@@ -187,7 +187,13 @@ def _wire_sms(container: runtime.Container, settings: Settings) -> None:
 
 
 def sms_delivery_url(settings: Settings) -> str:
-    """Return the delivery-report URL handed to the SMS provider (token as a path segment)."""
+    """Return the delivery-report URL handed to the SMS provider (token as a path segment).
+
+    Empty without PUBLIC_BASE_URL: no provider can reach this machine's default address, and
+    Twilio refuses a message whose StatusCallback it cannot use.
+    """
+    if not settings.public_base_url:
+        return ""
     secret = (
         f"/t/{quote(settings.sms_callback_token, safe='')}" if settings.sms_callback_token else ""
     )

@@ -75,6 +75,10 @@ def orange_subscribe(settings: Settings) -> int:
     if settings.sms_provider != "orange":
         print("error: SMS_PROVIDER is not orange", file=sys.stderr)
         return 2
+    notify_url = composition.sms_delivery_url(settings)
+    if not notify_url:
+        print("error: PUBLIC_BASE_URL is not set (Orange must reach it)", file=sys.stderr)
+        return 2
     provider = OrangeSmsProvider(
         client_id=settings.orange_sms_client_id,
         client_secret=settings.orange_sms_client_secret,
@@ -83,7 +87,7 @@ def orange_subscribe(settings: Settings) -> int:
         timeout_seconds=settings.sms_http_timeout_seconds,
     )
     try:
-        reference = provider.subscribe_receipts(composition.sms_delivery_url(settings))
+        reference = provider.subscribe_receipts(notify_url)
     except ProviderError as error:
         print(f"error: Orange refused the subscription: {error.detail}", file=sys.stderr)
         return 1

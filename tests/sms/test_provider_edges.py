@@ -20,7 +20,7 @@ from fakes.twilio import FakeTwilio
 from gateway.app import create_app
 from gateway.cli.sms import orange_subscribe
 from gateway.config import ConfigError, Settings
-from sms.delivery import hold_key
+from sms.delivery import Dispatcher, hold_key
 from sms.service import SendResult, SmsService
 from sms.store import MessageStore, Status
 from tests.sms.conftest import PHONE, Jobs, message
@@ -203,6 +203,10 @@ def test_orange_subscribe_names_our_delivery_url(
     assert TOKEN not in out.getvalue()
     wrong = Settings.from_env({}, {**app_config, "sms_provider": "console"})
     assert orange_subscribe(wrong) == 2
+    unreachable = Settings.from_env(
+        {}, {**_orange_config(app_config, orange), "public_base_url": ""}
+    )
+    assert orange_subscribe(unreachable) == 2
 
 
 @pytest.mark.parametrize(
@@ -287,3 +291,43 @@ def test_production_refuses_a_provider_url_on_this_machine() -> None:
     orange_pay = Settings.from_env({}, {"sms_provider": "orange"})
     # ORANGE_SMS_* is the SMS provider's; ORANGE_BASE_URL stays the payment adapter's.
     assert orange_pay.in_use("ORANGE_SMS_BASE_URL") and not orange_pay.in_use("INFOBIP_API_KEY")
+
+
+def test_a_report_is_read_by_the_provider_whose_url_it_came_to(
+    app_config: dict[str, Any], twilio: FakeTwilio, jobs: Jobs, store: MessageStore
+) -> None:
+    # A city moved from AT to Twilio: AT's late reports still mean what AT means.
+    app = _twilio_app(app_config, twilio)
+    client = app.test_client()
+    result = _send()
+    jobs.run()
+    provider_id = message(store, result.message_id).provider_id
+    form = {"id": provider_id, "status": "delivered", "retryCount": "0"}
+    assert client.post(f"/sms/africastalking/delivery/t/{TOKEN}", data=form).status_code == 200
+    jobs.run()
+    assert message(store, result.message_id).status == Status.SENT  # not an AT status
+    form["status"] = "Success"
+    assert client.post(f"/sms/africastalking/delivery/t/{TOKEN}", data=form).status_code == 200
+    jobs.run()
+    assert message(store, result.message_id).status == Status.DELIVERED
+    runtime.uninstall()
+
+
+@pytest.mark.parametrize(
+    ("provider", "status", "final"),
+    [
+        ("infobip", "EXPIRED", Status.UNDELIVERED),
+        ("orange", "DeliveredToTerminal", Status.DELIVERED),
+        ("africastalking", "Failed", Status.UNDELIVERED),
+    ],
+)
+def test_a_report_that_beats_our_write_keeps_its_provider_until_applied(
+    app: Flask, store: MessageStore, provider: str, status: str, final: Status
+) -> None:
+    dispatcher = runtime.current().get(Dispatcher)
+    assert dispatcher.apply_report("early-1", status, "why", provider) == "pending"
+    result = _send()
+    store.transition(result.message_id, [Status.QUEUED], Status.SENT, provider_id="early-1")
+    store.link_provider_id("early-1", result.message_id)
+    dispatcher._apply_pending("early-1")
+    assert message(store, result.message_id).status == final
