@@ -15,6 +15,7 @@ Inbound sample:         MessageSid=SM…&From=+243…&To=+1…&Body=STATUT 12345
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Final
 
@@ -67,10 +68,13 @@ class TwilioProvider:
         status_callback: str = "",
         timeout_seconds: float = 10.0,
     ) -> None:
+        # The package logs ~10 INFO lines per request (URL, headers): ours says one per SMS.
+        quiet = logging.getLogger(f"{__name__}.http")
+        quiet.setLevel(logging.WARNING)
         self._client = Client(
             account_sid,
             auth_token,
-            http_client=TwilioHttpClient(timeout=timeout_seconds),
+            http_client=TwilioHttpClient(timeout=timeout_seconds, logger=quiet),
             # Settings only: an empty mapping would make the client read os.environ's
             # TWILIO_EDGE / TWILIO_REGION, which rewrite the API host.
             environment={"TWILIO_EDGE": "", "TWILIO_REGION": ""},

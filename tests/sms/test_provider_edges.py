@@ -3,7 +3,11 @@ subscription, account-level refusals that pause sending, bodies that are not the
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import io
+import logging
 from collections.abc import Iterator
 from contextlib import redirect_stdout
 from typing import Any
@@ -331,3 +335,25 @@ def test_a_report_that_beats_our_write_keeps_its_provider_until_applied(
     store.link_provider_id("early-1", result.message_id)
     dispatcher._apply_pending("early-1")
     assert message(store, result.message_id).status == final
+
+
+def test_the_fake_signs_as_twilio_documents_and_sends_log_one_line(
+    app_config: dict[str, Any],
+    twilio: FakeTwilio,
+    jobs: Jobs,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # base64(HMAC-SHA1(auth token, URL + each POST key and value, keys sorted)): Twilio's rule.
+    url = "https://guichet.example/sms/twilio/inbound"
+    form = {"From": PHONE, "Body": "AIDE", "MessageSid": "SM1"}
+    data = url + "".join(key + form[key] for key in sorted(form))
+    digest = hmac.new(twilio.auth_token.encode(), data.encode(), hashlib.sha1).digest()
+    assert twilio.sign(url, form) == {"X-Twilio-Signature": base64.b64encode(digest).decode()}
+    _twilio_app(app_config, twilio)
+    caplog.set_level(logging.DEBUG)
+    _send()
+    jobs.run()
+    lines = [r for r in caplog.records if r.name.startswith(("sms.providers", "twilio"))]
+    assert lines == []  # the package's per-request INFO lines are silenced
+    assert PHONE not in caplog.text  # masked everywhere ("+243 81•••••01")
+    runtime.uninstall()
