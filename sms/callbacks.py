@@ -23,10 +23,11 @@ import redis
 from runtime import keys
 from runtime.jobs import JobFunc
 from runtime.ratelimit import BUCKET_LUA, Rate, RateLimiter
+from sms.providers import africastalking
 from sms.queues import DeliveryQueue
 
 Kind = Literal["inbound", "delivery"]
-AT: Final = "africastalking"  # callbacks stored before other providers existed are AT's
+AT: Final = africastalking.NAME  # callbacks stored before other providers existed are AT's
 DEDUPE_SECONDS: Final = 7 * 24 * 3600
 _ID: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _MAX_TEXT: Final = 1600  # ten concatenated segments; longer is not an SMS

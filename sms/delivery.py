@@ -37,6 +37,7 @@ import redis
 
 from runtime.logs import person
 from sms.message_log import MessageLog
+from sms.providers import africastalking
 from sms.providers.base import Outcome, ProviderError, RecipientResult, ReportState, SmsProvider
 from sms.providers.reports import report_state
 from sms.queues import DeliveryQueue
@@ -48,7 +49,7 @@ _PENDING_TTL: Final = 24 * 3600
 
 # Reports parked before our own write name their provider, but AT's (written before others
 # existed): `<provider>/<status>|<reason>` or `<status>|<reason>`.
-_AT: Final = "africastalking"
+_AT: Final = africastalking.NAME
 
 
 def hold_key() -> str:
