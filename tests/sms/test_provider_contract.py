@@ -408,8 +408,17 @@ def test_delivery_reports_move_the_message_and_never_regress(
         assert reported.provider_status == world.case.kept_statuses["pending"]
 
 
-def test_an_inbound_keyword_reaches_the_router_and_is_answered(world: World) -> None:
-    assert world.case.inbound(world.client, PHONE, "AIDE") == 200
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("AIDE", HELP_REPLY),
+        ("statut 12345670", "Guichet: la référence 12345670 semble mal tapée."),  # check digit
+    ],
+)
+def test_an_inbound_keyword_reaches_the_router_and_is_answered(
+    world: World, text: str, answer: str
+) -> None:
+    assert world.case.inbound(world.client, PHONE, text) == 200
     world.jobs.run()  # the inbound job queues the reply; the deliver job sends it
     [reply] = world.case.texts_to(PHONE)
-    assert reply.startswith(HELP_REPLY)
+    assert reply.startswith(answer)
