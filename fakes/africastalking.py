@@ -100,6 +100,13 @@ class FakeAfricasTalking(LocalServer):
         with self._lock:
             return self._script.popleft() if self._script else self.default
 
+    def reset(self) -> None:
+        """Forget the script and what was received (a fake shared by several tests)."""
+        with self._lock:
+            self._script.clear()
+            self.received.clear()
+            self.default = Behaviour()
+
     def record(self, received: Received) -> None:
         """Remember one request."""
         with self._lock:

@@ -5,7 +5,7 @@ carries a secret, either as a path segment (preferred: `<rule>/t/<token>`) or as
 One mechanism serves every channel:
 
     ussd      USSD_CALLBACK_TOKEN     USSD_CALLBACK_CIDRS      /ussd/africastalking[...]
-    sms       SMS_CALLBACK_TOKEN      SMS_CALLBACK_CIDRS       /sms/africastalking/...
+    sms       SMS_CALLBACK_TOKEN      SMS_CALLBACK_CIDRS       /sms/<provider>/...
     payments  PAYMENT_CALLBACK_TOKEN  PAYMENT_CALLBACK_CIDRS   /payments/<provider>/callback
 
 A wrong or missing token, or a client outside the channel's networks, is refused with a 403

@@ -67,6 +67,14 @@ _OWN_PREFIXES: Final = frozenset(
         "retention",
     }
 )
+SMS_PROVIDERS: Final = ("console", "africastalking", "twilio", "orange", "infobip")
+# What production needs of each SMS provider (secrets are also length-checked).
+_SMS_REQUIRED: Final = {
+    "africastalking": ("AT_API_KEY",),
+    "twilio": ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"),
+    "orange": ("ORANGE_SMS_CLIENT_ID", "ORANGE_SMS_CLIENT_SECRET", "ORANGE_SMS_SENDER"),
+    "infobip": ("INFOBIP_BASE_URL", "INFOBIP_API_KEY", "INFOBIP_FROM"),
+}
 AT_LIVE_HOST: Final = "api.africastalking.com"
 AT_SANDBOX_USERNAME: Final = "sandbox"
 
@@ -222,7 +230,9 @@ class Settings:
     )
     # --- SMS (sms/) ---
     sms_provider: str = _setting(
-        "SMS_PROVIDER", "console", "console (prints and records SMS) or africastalking"
+        "SMS_PROVIDER",
+        "console",
+        "console (prints and records SMS), africastalking, twilio, orange or infobip",
     )
     at_username: str = _setting("AT_USERNAME", "sandbox", "Africa's Talking account username")
     at_api_key: str = _setting(
@@ -236,6 +246,44 @@ class Settings:
     )
     at_timeout_seconds: float = _setting(
         "AT_TIMEOUT_SECONDS", 10.0, "HTTP timeout of one call to the AT SMS API"
+    )
+    # --- SMS providers beyond Africa's Talking (sms/providers/) ---
+    twilio_account_sid: str = _setting(
+        "TWILIO_ACCOUNT_SID", "", "Twilio account SID, AC… (required with SMS_PROVIDER=twilio)"
+    )
+    twilio_auth_token: str = _setting(
+        "TWILIO_AUTH_TOKEN",
+        "",
+        "Twilio auth token: sends, and checks X-Twilio-Signature on every Twilio callback",
+    )
+    twilio_from: str = _setting(
+        "TWILIO_FROM", "", "Twilio sender: a number, an alphanumeric id or a Messaging Service MG…"
+    )
+    twilio_api_base_url: str = _setting(
+        "TWILIO_API_BASE_URL", "https://api.twilio.com", "Twilio API root (dev: the fake server)"
+    )
+    orange_sms_base_url: str = _setting(
+        "ORANGE_SMS_BASE_URL", "https://api.orange.com", "Orange SMS API root (dev: the fake)"
+    )
+    orange_sms_client_id: str = _setting(
+        "ORANGE_SMS_CLIENT_ID", "", "developer.orange.com app client id with the SMS API"
+    )
+    orange_sms_client_secret: str = _setting(
+        "ORANGE_SMS_CLIENT_SECRET", "", "that app's client secret"
+    )
+    orange_sms_sender: str = _setting(
+        "ORANGE_SMS_SENDER", "", "the app's sender number, international (+243…)"
+    )
+    orange_sms_sender_name: str = _setting(
+        "ORANGE_SMS_SENDER_NAME", "", "a sender name Orange registered for the app (optional)"
+    )
+    infobip_base_url: str = _setting(
+        "INFOBIP_BASE_URL", "", "the account's API root, https://<id>.api.infobip.com"
+    )
+    infobip_api_key: str = _setting("INFOBIP_API_KEY", "", "Infobip API key (`App` scheme)")
+    infobip_from: str = _setting("INFOBIP_FROM", "", "Infobip sender id or number")
+    sms_http_timeout_seconds: float = _setting(
+        "SMS_HTTP_TIMEOUT_SECONDS", 10.0, "HTTP timeout of one call to Twilio, Orange or Infobip"
     )
     sms_allowed_countries: str = _setting(
         "SMS_ALLOWED_COUNTRIES", "", "comma-separated ISO regions we send to (default: the city's)"
@@ -506,9 +554,9 @@ class Settings:
         """Refuse values that cannot work; production names every missing secret at once."""
         if self.env not in get_args(Environment):
             raise ConfigError(f"GUICHET_ENV must be development or production, not {self.env!r}")
-        if self.sms_provider not in {"console", "africastalking"}:
+        if self.sms_provider not in SMS_PROVIDERS:
             raise ConfigError(
-                f"SMS_PROVIDER must be console or africastalking, not {self.sms_provider!r}"
+                f"SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)}, not {self.sms_provider!r}"
             )
         if self.civic_backend not in {"sql", "http"}:
             raise ConfigError(f"CIVIC_BACKEND must be sql or http, not {self.civic_backend!r}")
@@ -630,6 +678,10 @@ class Settings:
         prefix = env.split("_", 1)[0].lower()
         if prefix == "at":
             return self.sms_provider == "africastalking"
+        if prefix in ("twilio", "infobip"):
+            return self.sms_provider == prefix
+        if env.startswith("ORANGE_SMS_"):  # ORANGE_* alone is the payment adapter's
+            return self.sms_provider == "orange"
         if prefix == "civic":
             return self.civic_backend == "http"
         if prefix == "public" or prefix in _OWN_PREFIXES:
@@ -645,8 +697,12 @@ class Settings:
             "RECEIPT_KEY": self.receipt_key,
             "OTP_KEY": self.otp_key,
         }
-        if self.sms_provider == "africastalking":
-            secrets["AT_API_KEY"] = self.at_api_key
+        values = {f.metadata["env"]: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for env in _SMS_REQUIRED.get(self.sms_provider, ()):
+            if is_secret_setting(env):
+                secrets[env] = values[env]
+            elif not values[env]:
+                problems.append(f"{env} is missing (SMS_PROVIDER={self.sms_provider})")
         for env, value in secrets.items():
             if not value:
                 problems.append(f"{env} is missing")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import redis
 
 import runtime
@@ -25,6 +27,7 @@ from menus.registry import Enqueuer
 from payments.numbering import NumberingPlan
 from payments.service import PaymentService
 from payments.store import SQL_TIMEOUT_SECONDS
+from payments.wiring import public_base_url
 from payments.wiring import wire as wire_payments
 from personal_data.collectors import Stores
 from personal_data.retention import RetentionPolicy, RetentionSweeper
@@ -156,6 +159,20 @@ def _wire_sms(container: runtime.Container, settings: Settings) -> None:
         at_sender_id=settings.at_sender_id,
         at_api_base_url=settings.at_api_base_url,
         at_timeout_seconds=settings.at_timeout_seconds,
+        twilio_account_sid=settings.twilio_account_sid,
+        twilio_auth_token=settings.twilio_auth_token,
+        twilio_from=settings.twilio_from,
+        twilio_api_base_url=settings.twilio_api_base_url,
+        orange_sms_base_url=settings.orange_sms_base_url,
+        orange_sms_client_id=settings.orange_sms_client_id,
+        orange_sms_client_secret=settings.orange_sms_client_secret,
+        orange_sms_sender=settings.orange_sms_sender,
+        orange_sms_sender_name=settings.orange_sms_sender_name,
+        infobip_base_url=settings.infobip_base_url,
+        infobip_api_key=settings.infobip_api_key,
+        infobip_from=settings.infobip_from,
+        http_timeout_seconds=settings.sms_http_timeout_seconds,
+        delivery_url=sms_delivery_url(settings),
         otp_key=settings.otp_key,
         personal_data_keys=settings.personal_data_keys,
         inbound_rate=settings.rate_sms_inbound,
@@ -167,6 +184,20 @@ def _wire_sms(container: runtime.Container, settings: Settings) -> None:
         database_url=settings.database_url,
     )
     wire_sms(container, options)
+
+
+def sms_delivery_url(settings: Settings) -> str:
+    """Return the delivery-report URL handed to the SMS provider (token as a path segment).
+
+    Empty without PUBLIC_BASE_URL: no provider can reach this machine's default address, and
+    Twilio refuses a message whose StatusCallback it cannot use.
+    """
+    if not settings.public_base_url:
+        return ""
+    secret = (
+        f"/t/{quote(settings.sms_callback_token, safe='')}" if settings.sms_callback_token else ""
+    )
+    return f"{public_base_url(settings)}/sms/{settings.sms_provider}/delivery{secret}"
 
 
 def _wire_payments(container: runtime.Container, settings: Settings) -> None:

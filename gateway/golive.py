@@ -54,7 +54,8 @@ CHECKLIST: Final = (
     "Name a real provider for every operator in PAYMENT_OPERATORS: `:sandbox` is refused, and "
     "each provider must take the city's currency (menus.yaml `city.currency`).",
     "Send SMS for real: SMS_PROVIDER=africastalking with your AT_USERNAME (not `sandbox`) on "
-    "the live AT_API_BASE_URL; the console provider is refused.",
+    "the live AT_API_BASE_URL, or twilio, orange or infobip with every setting that provider "
+    "needs (README: Aggregators); the console provider is refused.",
     "Point every outside service's URL (`*_URL`: AT_API_BASE_URL, DARAJA_BASE_URL, each "
     "adapter's base URL, CIVIC_PORTAL_URL) at the live system: loopback, fake and sandbox "
     "hosts are refused.",

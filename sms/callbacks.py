@@ -3,7 +3,9 @@
 Africa's Talking retries a callback it did not see acknowledged, so the same payload may
 arrive many times: only the first is stored and queued (Redis SET NX with a TTL). Inbound
 messages are deduped on `id`; delivery reports on (`id`, `status`, `retryCount`), because
-every report about one message carries that message's id.
+every report about one message carries that message's id. Other providers' callbacks are
+read into the same fields first (each provider module's `*_payload`), stored with their
+provider's name and deduplicated under it.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ import redis
 from runtime import keys
 from runtime.jobs import JobFunc
 from runtime.ratelimit import BUCKET_LUA, Rate, RateLimiter
+from sms.providers import africastalking
 from sms.queues import DeliveryQueue
 
 Kind = Literal["inbound", "delivery"]
+AT: Final = africastalking.NAME  # callbacks stored before other providers existed are AT's
 DEDUPE_SECONDS: Final = 7 * 24 * 3600
 _ID: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _MAX_TEXT: Final = 1600  # ten concatenated segments; longer is not an SMS
@@ -85,7 +89,7 @@ class CallbackInbox:
         self._inbound = RateLimiter(client, "sms-inbound", self._inbound_rate, fail_open=False)
         self._admit = client.register_script(_ADMIT)
 
-    def accept(self, kind: Kind, form: Mapping[str, str]) -> Accepted:
+    def accept(self, kind: Kind, form: Mapping[str, str], provider: str = AT) -> Accepted:
         """Validate `form`; store and enqueue it unless its id was seen before."""
         payload = self._validate(kind, form)
         callback_id = payload["id"]
@@ -93,6 +97,9 @@ class CallbackInbox:
             # Every report about one message carries that message's id (Buffered, then
             # Success...): a retried callback repeats status and retryCount too.
             callback_id = f"{callback_id}:{payload['status']}:{payload['retryCount'] or '0'}"
+        if provider != AT:
+            callback_id = f"{provider}:{callback_id}"
+            payload["provider"] = provider
         seen_key = keys.key("sms", "cb", kind, callback_id)
         if kind == "inbound":
             # Tagged by the sender: the admit script takes the sender's token beside it (Cluster).

@@ -37,7 +37,9 @@ import redis
 
 from runtime.logs import person
 from sms.message_log import MessageLog
-from sms.providers.base import Outcome, ProviderError, RecipientResult, SmsProvider
+from sms.providers import africastalking
+from sms.providers.base import Outcome, ProviderError, RecipientResult, ReportState, SmsProvider
+from sms.providers.reports import report_state
 from sms.queues import DeliveryQueue
 from sms.store import FINAL, Message, MessageStore, Status, sms_key, text
 
@@ -45,10 +47,9 @@ log = logging.getLogger(__name__)
 
 _PENDING_TTL: Final = 24 * 3600
 
-# Africa's Talking delivery report statuses.
-DELIVERED_STATUSES: Final = frozenset({"Success"})
-UNDELIVERED_STATUSES: Final = frozenset({"Rejected", "Failed", "AbsentSubscriber", "Expired"})
-INTERMEDIATE_STATUSES: Final = frozenset({"Sent", "Submitted", "Buffered"})
+# Reports parked before our own write name their provider, but AT's (written before others
+# existed): `<provider>/<status>|<reason>` or `<status>|<reason>`.
+_AT: Final = africastalking.NAME
 
 
 def hold_key() -> str:
@@ -64,6 +65,17 @@ def holds_metric_key() -> str:
 def _pending_reports_key(provider_id: str) -> str:
     # Reports that came before our send returned; MessageStore.accept takes them (one slot).
     return sms_key("dlr", "pending", provider_id)
+
+
+def _parked(provider: str, status: str, reason: str) -> str:
+    return f"{status}|{reason}" if provider == _AT else f"{provider}/{status}|{reason}"
+
+
+def _unparked(raw: str) -> tuple[str, str, str]:
+    """Return (provider, status, reason) of a parked report."""
+    head, _, reason = raw.partition("|")
+    provider, _, status = head.rpartition("/")  # AT's statuses hold no `/`
+    return provider or _AT, status, reason
 
 
 class DeliverOutcome(StrEnum):
@@ -315,8 +327,7 @@ class Dispatcher:
             "sms %s: sent via %s to %s", message.id, self._provider.name, person(message.phone)
         )
         for raw in reports:
-            status, _, reason = raw.partition("|")
-            self._apply(message.id, status, reason)
+            self._apply(message.id, *_unparked(raw))
         return DeliverOutcome.SENT
 
     def _after_failure(
@@ -368,13 +379,15 @@ class Dispatcher:
         ttl = int(self._redis.ttl(hold_key()))
         return max(ttl, 0)
 
-    def apply_report(self, provider_id: str, status: str, failure_reason: str = "") -> str:
-        """Apply a delivery report; unknown ids wait (the report may beat our own write)."""
+    def apply_report(
+        self, provider_id: str, status: str, failure_reason: str = "", provider: str = _AT
+    ) -> str:
+        """Apply `provider`'s delivery report; unknown ids wait (it may beat our own write)."""
         message_id = self._store.by_provider_id(provider_id)
         if message_id is None:
             key = _pending_reports_key(provider_id)
             pipe = self._redis.pipeline()
-            pipe.rpush(key, f"{status}|{failure_reason}")
+            pipe.rpush(key, _parked(provider, status, failure_reason))
             pipe.expire(key, _PENDING_TTL)
             pipe.execute()
             # The deliver job links the id then drains; we park then look again: one of the
@@ -384,7 +397,7 @@ class Dispatcher:
             self._apply_pending(provider_id)
             self._mirror([self._store.by_provider_id(provider_id) or ""])
             return "applied"
-        applied = self._apply(message_id, status, failure_reason)
+        applied = self._apply(message_id, provider, status, failure_reason)
         self._mirror([message_id])
         return applied
 
@@ -398,22 +411,24 @@ class Dispatcher:
         if message_id is None:
             return
         for raw in raw_reports:
-            status, _, reason = text(raw).partition("|")
-            self._apply(message_id, status, reason)
+            self._apply(message_id, *_unparked(text(raw)))
 
-    def _apply(self, message_id: str, status: str, failure_reason: str) -> str:
-        if status in DELIVERED_STATUSES:
+    def _apply(self, message_id: str, provider: str, status: str, failure_reason: str) -> str:
+        state = report_state(provider, status)
+        if state == ReportState.DELIVERED:
             to = Status.DELIVERED
-        elif status in UNDELIVERED_STATUSES:
+        elif state == ReportState.UNDELIVERED:
             to = Status.UNDELIVERED
-        elif status in INTERMEDIATE_STATUSES:
+        elif state == ReportState.INTERMEDIATE:
             # Buffered/Submitted only refine `sent`; they never undo a final state.
             moved = self._store.transition(
                 message_id, [Status.SENT], Status.SENT, provider_status=status
             )
             return "applied" if moved.moved else "ignored"
         else:
-            log.warning("sms %s: unknown delivery status %r ignored", message_id, status)
+            log.warning(
+                "sms %s: unknown %s delivery status %r ignored", message_id, provider, status
+            )
             return "ignored"
         moved = self._store.transition(
             message_id, [Status.SENT], to, provider_status=status, reason=failure_reason

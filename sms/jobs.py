@@ -9,7 +9,7 @@ import redis
 
 import runtime
 from runtime.jobs import Jobs, schedule_periodic
-from sms.callbacks import CallbackInbox
+from sms.callbacks import AT, CallbackInbox
 from sms.delivery import Dispatcher
 from sms.inbound import InboundRouter
 from sms.queues import SMS_QUEUE, DeliveryQueue, ready_key
@@ -70,7 +70,10 @@ def handle_delivery_report(callback_id: str) -> str:
     if payload is None:
         return "missing"
     return services.get(Dispatcher).apply_report(
-        payload["id"], payload["status"], payload.get("failureReason", "")
+        payload["id"],
+        payload["status"],
+        payload.get("failureReason", ""),
+        payload.get("provider", AT),
     )
 
 

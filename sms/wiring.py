@@ -26,6 +26,9 @@ from sms.preferences import Preferences
 from sms.providers.africastalking import AfricasTalkingProvider
 from sms.providers.base import SmsProvider
 from sms.providers.console import ConsoleProvider
+from sms.providers.infobip import InfobipProvider
+from sms.providers.orange import OrangeSmsProvider
+from sms.providers.twilio import TwilioProvider
 from sms.queues import DeliveryQueue, InlineDeliveryQueue, RqDeliveryQueue
 from sms.recovery import Recovery
 from sms.service import SmsService
@@ -54,6 +57,21 @@ class SmsOptions:
     at_sender_id: str = ""
     at_api_base_url: str = "https://api.africastalking.com"
     at_timeout_seconds: float = 10.0
+    # Twilio, Orange SMS API, Infobip (sms/providers/*): their HTTP calls share one timeout.
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from: str = ""
+    twilio_api_base_url: str = "https://api.twilio.com"
+    orange_sms_base_url: str = "https://api.orange.com"
+    orange_sms_client_id: str = ""
+    orange_sms_client_secret: str = ""
+    orange_sms_sender: str = ""
+    orange_sms_sender_name: str = ""
+    infobip_base_url: str = ""
+    infobip_api_key: str = ""
+    infobip_from: str = ""
+    http_timeout_seconds: float = 10.0
+    delivery_url: str = ""  # where the provider posts delivery reports (built by the edge)
     otp_key: str = ""
     personal_data_keys: str = ""  # seal the numbers of queued messages (runtime.sealing)
     inbound_rate: str = "30/3600"  # inbound SMS kept per phone (runtime.ratelimit syntax)
@@ -74,7 +92,41 @@ def build_provider(options: SmsOptions, client: redis.Redis) -> SmsProvider:
             api_root=options.at_api_base_url,
             timeout_seconds=options.at_timeout_seconds,
         )
+    if options.provider == "twilio":
+        return TwilioProvider(
+            account_sid=options.twilio_account_sid,
+            auth_token=options.twilio_auth_token,
+            sender=options.twilio_from,
+            api_base_url=options.twilio_api_base_url,
+            status_callback=options.delivery_url,
+            timeout_seconds=options.http_timeout_seconds,
+        )
+    if options.provider == "orange":
+        return OrangeSmsProvider(
+            client_id=options.orange_sms_client_id,
+            client_secret=options.orange_sms_client_secret,
+            sender=options.orange_sms_sender,
+            sender_name=options.orange_sms_sender_name,
+            base_url=options.orange_sms_base_url,
+            notify_url=options.delivery_url,
+            timeout_seconds=options.http_timeout_seconds,
+        )
+    if options.provider == "infobip":
+        return InfobipProvider(
+            base_url=options.infobip_base_url,
+            api_key=options.infobip_api_key,
+            sender=options.infobip_from,
+            notify_url=options.delivery_url,
+            timeout_seconds=options.http_timeout_seconds,
+        )
     return ConsoleProvider(client, echo_text=not options.production)
+
+
+def provider_timeout(options: SmsOptions) -> float:
+    """Return the HTTP timeout of one call to the configured provider."""
+    if options.provider in ("twilio", "orange", "infobip"):
+        return options.http_timeout_seconds
+    return options.at_timeout_seconds
 
 
 def log_engine(database_url: str) -> Engine:
@@ -133,11 +185,12 @@ def wire(container: runtime.Container, options: SmsOptions) -> None:
         provider=provider,
         queue=queue,
         client=client,
-        sender_id=options.at_sender_id or None,
+        # Other providers send from their own setting (TWILIO_FROM, ORANGE_SMS_SENDER, ...).
+        sender_id=(options.at_sender_id or None) if options.provider == "africastalking" else None,
         policy=DeliveryPolicy.from_text(
             options.retry_delays,
             options.hold_seconds,
-            options.at_timeout_seconds,
+            provider_timeout(options),
             options.sending_lease_seconds,
         ),
         log=message_log,

@@ -1,4 +1,4 @@
-"""`python -m gateway sms ...`: templates check, outbox, scrub-log, broadcast.
+"""`python -m gateway sms ...`: templates check, outbox, scrub-log, broadcast, orange-subscribe.
 
 Under the edge because the commands read the process's settings and build its container
 (broadcast); the sms package below never names the gateway.
@@ -20,7 +20,9 @@ from gateway.redis_client import build_redis
 from menus.model import MenuSpec
 from sms.broadcast import Broadcaster, broadcast_id, progress_bar, read_rows
 from sms.check import check, format_report
+from sms.providers.base import ProviderError
 from sms.providers.console import as_dict, read_outbox
+from sms.providers.orange import OrangeSmsProvider
 from sms.service import SmsService
 from sms.store import MessageStore
 from sms.templates import TemplateError, load
@@ -60,6 +62,37 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     broadcast.add_argument("--id", help="broadcast id (default: derived from the inputs)")
     broadcast.add_argument("--limit", type=int, help="stop after this many rows (resumable)")
     broadcast.set_defaults(handler=_broadcast)
+
+    subscribe = sms_commands.add_parser(
+        "orange-subscribe",
+        help="subscribe our delivery URL to the Orange SMS sender's delivery receipts (once)",
+    )
+    subscribe.set_defaults(handler=lambda _args: orange_subscribe(Settings.from_env()))
+
+
+def orange_subscribe(settings: Settings) -> int:
+    """Subscribe /sms/orange/delivery to ORANGE_SMS_SENDER's delivery receipts."""
+    if settings.sms_provider != "orange":
+        print("error: SMS_PROVIDER is not orange", file=sys.stderr)
+        return 2
+    notify_url = composition.sms_delivery_url(settings)
+    if not notify_url:
+        print("error: PUBLIC_BASE_URL is not set (Orange must reach it)", file=sys.stderr)
+        return 2
+    provider = OrangeSmsProvider(
+        client_id=settings.orange_sms_client_id,
+        client_secret=settings.orange_sms_client_secret,
+        sender=settings.orange_sms_sender,
+        base_url=settings.orange_sms_base_url,
+        timeout_seconds=settings.sms_http_timeout_seconds,
+    )
+    try:
+        reference = provider.subscribe_receipts(notify_url)
+    except ProviderError as error:
+        print(f"error: Orange refused the subscription: {error.detail}", file=sys.stderr)
+        return 1
+    print(f"subscribed: {reference}")  # the notify URL (and its token) is not printed
+    return 0
 
 
 def _templates_check(path: str | None) -> int:

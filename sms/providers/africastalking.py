@@ -20,10 +20,23 @@ import africastalking
 import requests
 from africastalking.Service import AfricasTalkingException
 
-from sms.providers.base import Outcome, ProviderError, ProviderResult, RecipientResult
+from sms.providers.base import (
+    Outcome,
+    ProviderError,
+    ProviderResult,
+    RecipientResult,
+    ReportState,
+)
 from sms.providers.keepalive import KeepAlive
 
+NAME: Final = "africastalking"
 DEFAULT_API_ROOT: Final = "https://api.africastalking.com"
+# Delivery report statuses.
+REPORT_STATES: Final = {
+    "Success": ReportState.DELIVERED,
+    **dict.fromkeys(("Rejected", "Failed", "AbsentSubscriber", "Expired"), ReportState.UNDELIVERED),
+    **dict.fromkeys(("Sent", "Submitted", "Buffered"), ReportState.INTERMEDIATE),
+}
 # Connecting is quick or broken: a short connect timeout fails fast and is safe to retry.
 _CONNECT_TIMEOUT: Final = 3.05
 
@@ -71,7 +84,7 @@ class _KeepAliveSms(africastalking.SMSService):  # type: ignore[misc]
 class AfricasTalkingProvider:
     """Send through Africa's Talking and read every recipient's statusCode."""
 
-    name = "africastalking"
+    name = NAME
 
     def __init__(
         self,

@@ -46,11 +46,14 @@ class RecipientResult:
     status: str
     message_id: str = ""
     cost: str = ""
+    # Said by providers whose codes are not Africa's Talking's (Twilio, Orange, Infobip);
+    # None: the AT statusCode decides (classify).
+    verdict: Outcome | None = None
 
     @property
     def outcome(self) -> Outcome:
         """Return what this answer means for the message."""
-        return classify(self.status_code)
+        return self.verdict if self.verdict is not None else classify(self.status_code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,14 @@ class ProviderResult:
     def for_number(self, number: str) -> RecipientResult | None:
         """Return the answer about `number`, if the provider gave one."""
         return next((r for r in self.recipients if r.number == number), None)
+
+
+class ReportState(StrEnum):
+    """What a delivery report says about a sent message (sms.delivery applies it)."""
+
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    INTERMEDIATE = "intermediate"  # refines `sent`; never undoes a final state
 
 
 class ProviderError(Exception):

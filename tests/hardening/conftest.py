@@ -21,6 +21,7 @@ TOKENS = {
     "ussd_callback_token": "ussd-token-0123456789abcdef",
     "sms_callback_token": "sms-token-0123456789abcdef",
     "payment_callback_token": "pay-token-0123456789abcdef",
+    "twilio_auth_token": "twilio-token-0123456789abcdef",  # Twilio's callbacks are signed too
 }
 CHANNEL_TOKENS = {
     "ussd": TOKENS["ussd_callback_token"],

@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import parse_qs
 
 import jsonschema
 import pytest
@@ -33,6 +34,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
+from twilio.request_validator import RequestValidator
 
 import runtime
 from civic.references import check_digit, make_reference
@@ -73,6 +75,11 @@ NOT_CHECKED: Final[dict[str, tuple[list[Any], str]]] = {
 # provider retries it for hours (callbacks.yaml): invalid data is not refused there, but it
 # must still never be a 5xx, nor an undocumented status or body.
 ACCEPTS_INVALID: Final = {"callbacks.yaml"}
+# Twilio's callbacks need its signature of our public URL: the fuzzed app has both.
+TWILIO = {
+    "twilio_auth_token": "fuzz-twilio-auth-token",
+    "public_base_url": "https://guichet.example",
+}
 
 # The demo city's requests are the first bodies (10000012...): some cases hit real ones.
 _SEEDED_BODIES = st.integers(1_000_001, 1_000_020)
@@ -131,6 +138,36 @@ def _token(label: str) -> dict[str, str]:
     return {"token": CHANNEL_TOKENS[channel]} if channel in CHANNEL_TOKENS else {}
 
 
+class _SignedAsTwilio:
+    """Sign requests to /sms/twilio/* as Twilio signs its webhooks (the URL with its query,
+    the form), so generated cases reach the views behind the signature check.
+
+    WSGI, not a header in the test: the generated examples (and so the other operations'
+    cases) stay those of the unchanged test function (hypothesis derandomizes by its code).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.validator = RequestValidator(TWILIO["twilio_auth_token"])
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO", "").startswith("/sms/twilio/"):
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(body)
+            form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+            query = environ.get("QUERY_STRING", "")
+            url = TWILIO["public_base_url"] + environ["PATH_INFO"] + (f"?{query}" if query else "")
+            environ["HTTP_X_TWILIO_SIGNATURE"] = self.validator.compute_signature(url, _Form(form))
+        return self.app(environ, start_response)
+
+
+class _Form(dict[str, list[str]]):
+    """A parsed form the validator reads every value of (as Flask's MultiDict)."""
+
+    def getlist(self, name: str) -> list[str]:
+        return self[name]
+
+
 @pytest.fixture(scope="module")
 def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """Return one app for the module (callback tokens, a generous per-IP limit, the demo city).
@@ -142,8 +179,9 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     client.flushdb()
     database_url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'guichet.db'}"
     config = {"redis_url": url, "database_url": database_url, "rate_api_per_ip": "100000/60"}
-    application = create_app({**config, **TOKENS})
+    application = create_app({**config, **TOKENS, **TWILIO})
     application.testing = True
+    application.wsgi_app = _SignedAsTwilio(application.wsgi_app)  # type: ignore[method-assign]
     migrate_all(application.config["SETTINGS"], io.StringIO())
     seed_demo(database_url)
     yield application
@@ -201,7 +239,7 @@ def test_a_wrong_check_digit_matches_the_pattern_and_is_refused_before_any_looku
 
 def test_every_documented_operation_is_fuzzed() -> None:
     labels = {(name, label) for name, label, _ in CASES}
-    assert len(labels) == 23, sorted(labels)
+    assert len(labels) == 29, sorted(labels)
     assert ("receipts.yaml", "GET /api/v1/receipts/{code}", GenerationMode.NEGATIVE) in CASES
 
 
