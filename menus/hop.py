@@ -196,13 +196,7 @@ class HopHandler:
         saved = False
         try:
             stored = loaded.session
-            replay_key = request.replay_key
-            if (
-                replay_key is not None
-                and stored is not None
-                and stored.text == replay_key
-                and stored.reply is not None
-            ):
+            if stored is not None and stored.reply is not None and _retried(stored, request):
                 # A retried hop: same answer, nothing changes, no effect runs twice.
                 return UssdReply(*stored.reply, screen=stored.state, outcome="retry")
             hop = self._step(loaded, request)
@@ -633,6 +627,16 @@ class HopHandler:
             except Exception:
                 # The session is saved; a lost job is logged, the caller still gets a reply.
                 log.exception("ussd: could not enqueue %s", effect.func)
+
+
+def _retried(stored: Session, request: UssdRequest) -> bool:
+    """Tell whether `request` repeats the hop that produced the stored reply."""
+    key = request.replay_key
+    if key is not None:
+        return stored.text == key
+    # Latest-only protocols signal every new session: a hop after the END can only be the
+    # aggregator retrying the hop that ended it (our END was lost on the way).
+    return stored.ended and not request.cumulative and not request.new_session
 
 
 def _kept_text(request: UssdRequest) -> str:

@@ -6,8 +6,8 @@ They send a form (POST) or query parameters (GET) under their own names, for exa
 whether input is cumulative (`1*2*3`) or only the latest answer are settings
 (USSD_GENERIC_*_FIELD, USSD_GENERIC_INPUT): a city points this adapter at its aggregator
 without code. A new session is a session id we have not seen; a retried hop is recognised by
-its cumulative input (latest-only input carries nothing that tells a retry from the same
-answer typed again).
+its cumulative input; latest-only input tells only a retried first hop that carries the dial
+string (a later answer carries nothing that tells a retry from the same answer typed again).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from gateway.aggregators.base import Adapter, Callback, Parsed, checked, first_h
 from menus.hop import UssdReply, UssdRequest
 
 InputMode = Literal["cumulative", "latest"]
+DIAL_MARK: Final = "dial"
 INPUT_MODES: Final[tuple[InputMode, ...]] = ("cumulative", "latest")
 
 
@@ -50,7 +51,9 @@ class Generic(Adapter):
     methods: ClassVar[frozenset[str]] = frozenset({"GET", "POST"})
     reply_content_type = REPLY_CONTENT_TYPE
     new_session: ClassVar[str] = "a session id we have not seen"
-    retry: ClassVar[str] = "the same session id and cumulative input (latest input: none)"
+    retry: ClassVar[str] = (
+        "the same session id and cumulative input (latest input: the dial-string hop only)"
+    )
 
     def __init__(self, fields: Fields | None = None, mode: InputMode = "cumulative") -> None:
         self.fields = fields or Fields()
@@ -69,7 +72,11 @@ class Generic(Adapter):
         phone = form.get(names.msisdn)
         if phone is None:
             raise UssdParseError(names.msisdn, "missing")
-        service_code, text = first_hop(form.get(names.input, ""), form.get(names.service, ""))
+        typed = form.get(names.input, "")
+        service_code, text = first_hop(typed, form.get(names.service, ""))
+        # Latest-only input: a first hop that carries the dial string is the one hop whose
+        # retry can be told (the same string again, never typed as an answer).
+        dialled = not self.cumulative and not text and bool(typed.strip())
         request = UssdRequest(
             session_id=checked(names.session, check_session_id, session),
             msisdn=checked(names.msisdn, normalise_msisdn, phone, region),
@@ -77,6 +84,8 @@ class Generic(Adapter):
             network_code="",
             text=text,
             cumulative=self.cumulative,
+            hop_mark=DIAL_MARK if dialled else "",
+            new_session=dialled,
         )
         return Parsed(request)
 
