@@ -114,7 +114,7 @@ def flag_field(obj: Mapping[str, Any], name: str) -> bool:
 
 def sequence_field(obj: Mapping[str, Any], name: str) -> int:
     """Return a hop's sequence number (1 on the first hop); raise when malformed."""
-    value = obj.get(name)
+    value: Any = obj.get(name)
     # Some senders write it as text ("3"); JSON's 3.0 is the integer 3 too.
     as_text = isinstance(value, str) and value.strip().isdigit() and value.isascii()
     if as_text or (isinstance(value, float) and value.is_integer()):
