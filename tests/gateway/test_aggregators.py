@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from flask import Flask
 import runtime
 from civic.ports import Backend, RequestStatus
 from civic.seed import seed_demo
+from gateway.aggregators import ADAPTERS
 from gateway.app import create_app
 from gateway.schema import MIGRATIONS, run_steps
 from tests.gateway.aggregator_phones import (
@@ -121,3 +123,13 @@ def test_a_retried_hop_in_the_middle_changes_nothing_where_the_protocol_tells_it
     assert phone.retry() == taxes  # not "1" chosen again on the taxes menu
     picked = phone.type(_option(taxes.body, "Taxe de voirie"))
     assert not picked.end and "rence" in picked.body  # the tax reference is asked
+
+
+def test_the_readme_table_and_the_guide_name_every_adapter() -> None:
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Aggregators", 1)[1].split("\n## ", 1)[0]
+    for adapter in ADAPTERS:
+        assert f"/ussd/{adapter.name}`" in section, adapter.name
+        assert adapter.title.split(" (")[0] in section, adapter.title
+    assert "docs/aggregators.md" in section and (root / "docs" / "aggregators.md").is_file()
