@@ -146,3 +146,25 @@ def test_the_configurable_adapter_refuses_settings_that_cannot_work(
 ) -> None:
     with pytest.raises(ConfigError, match="USSD_GENERIC_"):
         Settings.from_env(overrides=overrides)
+
+
+def test_every_adapter_takes_the_ussd_token_in_the_path_or_the_query(
+    app_config: dict[str, Any],
+) -> None:
+    token = "ussd-token-0123456789abcdef"
+    application = create_app({**app_config, "ussd_callback_token": token})
+    try:
+        guarded = application.test_client()
+        for url, body in VALID.items():
+            closed = CLOSED[url][1]
+            by_path = _post(guarded, f"{url}/t/{token}", {**body, "Sequence": 1})
+            by_query = _post(guarded, f"{url}?token={token}", {**body, "Sequence": 1})
+            assert (by_path.status_code, by_query.status_code) == (200, 200), url
+            refused = _post(guarded, f"{url}/t/{'x' * 26}", body)
+            assert refused.status_code == 403 and closed(refused.get_json()), url
+            assert token not in refused.get_data(as_text=True)
+        generic = guarded.get(f"/ussd/generic/t/{token}?SESSIONID=g9&MSISDN={PHONE}")
+        assert generic.status_code == 200 and generic.get_data(as_text=True).startswith("CON ")
+        assert guarded.get(f"/ussd/generic?SESSIONID=g9&MSISDN={PHONE}").status_code == 403
+    finally:
+        runtime.uninstall()
