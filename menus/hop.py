@@ -242,8 +242,9 @@ class HopHandler:
     def _step(self, loaded: Loaded, request: UssdRequest) -> _Hop:
         stored = loaded.session
         if stored is None or stored.ended or request.new_session:
-            # A first dial, or an unknown/expired session: start politely from the top (a
-            # dial string's path is walked only on a session we never saw).
+            # A first dial, an unknown/expired session, or one the aggregator says is new: start
+            # from the top (a dial string's path is walked only on a session we never saw, or
+            # on the aggregator's new-session hop).
             return self._dial(loaded, request, walk=stored is None or request.new_session)
         typed = latest_input(stored.text, request.text, cumulative=request.cumulative)
         stored.text = _kept_text(request)
