@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,13 +40,25 @@ def phone_kind(request: pytest.FixtureRequest) -> type[ProtocolPhone]:
     return kind
 
 
+@pytest.fixture(scope="module")
+def seeded_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a database file with every package's tables and the demo city, built once."""
+    path = tmp_path_factory.mktemp("city") / "guichet.db"
+    run_steps(MIGRATIONS, f"sqlite:///{path}", io.StringIO())
+    seed_demo(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def city_app(app_config: dict[str, Any], phone_kind: type[ProtocolPhone]) -> Iterator[Flask]:
-    """Yield the app on the seeded demo city, set for the phone's aggregator."""
-    run_steps(MIGRATIONS, app_config["database_url"], io.StringIO())
-    seed_demo(app_config["database_url"])
+def city_app(
+    app_config: dict[str, Any], seeded_city: Path, phone_kind: type[ProtocolPhone], tmp_path: Path
+) -> Iterator[Flask]:
+    """Yield the app on a copy of the seeded demo city, set for the phone's aggregator."""
+    database = tmp_path / "city.db"
+    shutil.copyfile(seeded_city, database)
     overrides = getattr(phone_kind, "SETTINGS", {})
-    application = create_app({**app_config, **overrides})
+    config = {**app_config, "database_url": f"sqlite:///{database}"}
+    application = create_app({**config, **overrides})
     application.testing = True
     yield application
     runtime.uninstall()
