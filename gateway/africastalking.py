@@ -30,7 +30,8 @@ MAX_BODY_BYTES: Final = 8192
 MAX_TEXT_CHARS: Final = 2000
 _SESSION_ID: Final = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
 _SERVICE_CODE: Final = re.compile(r"[*#0-9]{2,32}")
-_NETWORK_CODE: Final = re.compile(r"[0-9]{0,10}")
+# A mobile network code (MCC+MNC); anything else (a test client's "sandbox") is not kept.
+_NETWORK_CODE: Final = re.compile(r"[0-9]{1,10}")
 _PHONE_CHARS: Final = re.compile(r"\+?[0-9 ()\-]{4,32}")
 # Five fields are ours; a form of more than this many is not a callback.
 MAX_FORM_FIELDS: Final = 32
@@ -53,18 +54,20 @@ class UssdParseError(ValueError):
 def parse_callback(body: bytes, content_type: str | None, default_region: str) -> UssdRequest:
     """Parse one USSD callback body; raise UssdParseError when anything is off."""
     form = _decode_form(body, content_type)
-    network_code = form.get("networkCode", "")
-    # networkCode only says which operator routed the hop; a session is not refused over it.
-    if not _NETWORK_CODE.fullmatch(network_code):
-        raise UssdParseError("networkCode", "not a mobile network code")
     return UssdRequest(
-        session_id=_session_id(_required(form, "sessionId")),
+        session_id=check_session_id(_required(form, "sessionId")),
         msisdn=normalise_msisdn(_required(form, "phoneNumber"), default_region),
-        service_code=_service_code(_required(form, "serviceCode")),
-        network_code=network_code,
-        text=_text(_required(form, "text", may_be_empty=True)),
+        service_code=check_service_code(_required(form, "serviceCode")),
+        network_code=network_code(form.get("networkCode", "")),
+        text=check_text(_required(form, "text", may_be_empty=True)),
         cumulative=True,
     )
+
+
+def network_code(raw: str) -> str:
+    """Return `raw` when it is a mobile network code, else "" (never a reason to refuse)."""
+    # It only says which operator routed the hop: missing, "sandbox" or "639-02" all dial.
+    return raw if _NETWORK_CODE.fullmatch(raw) else ""
 
 
 def format_reply(reply: UssdReply) -> str:
@@ -160,20 +163,23 @@ def _required(form: dict[str, str], name: str, *, may_be_empty: bool = False) ->
     return value
 
 
-def _session_id(value: str) -> str:
+def check_session_id(value: str) -> str:
+    """Return `value` when it is a session id an aggregator could send; else raise."""
     if not _SESSION_ID.fullmatch(value):
         raise UssdParseError("sessionId", "not a session id")
     return value
 
 
-def _service_code(value: str) -> str:
+def check_service_code(value: str) -> str:
+    """Return the dialled USSD code, stripped; raise when it is not one."""
     value = value.strip()
     if not _SERVICE_CODE.fullmatch(value):
         raise UssdParseError("serviceCode", "not a USSD code")
     return value
 
 
-def _text(value: str) -> str:
+def check_text(value: str) -> str:
+    """Return keypad input as the engine reads it (ASCII digits); raise on garbage."""
     if len(value) > MAX_TEXT_CHARS:
         raise UssdParseError("text", "too long")
     if value.isascii() and value.isprintable():

@@ -49,7 +49,7 @@ def create_app(
     _install_guards(app, settings)
     _register_blueprints(app)
     # USSD hops skip Flask (gateway/ussd_wsgi.py); every server and the test client go through it.
-    ussd_wsgi.install(app, services, settings.max_request_bytes)
+    ussd_wsgi.install(app, services, settings)
     return app
 
 

@@ -4,7 +4,7 @@ Aggregators and payment providers do not sign their callbacks, so each URL we gi
 carries a secret, either as a path segment (preferred: `<rule>/t/<token>`) or as `?token=`.
 One mechanism serves every channel:
 
-    ussd      USSD_CALLBACK_TOKEN     USSD_CALLBACK_CIDRS      /ussd/africastalking[...]
+    ussd      USSD_CALLBACK_TOKEN     USSD_CALLBACK_CIDRS      /ussd/<adapter>[...]
     sms       SMS_CALLBACK_TOKEN      SMS_CALLBACK_CIDRS       /sms/<provider>/...
     payments  PAYMENT_CALLBACK_TOKEN  PAYMENT_CALLBACK_CIDRS   /payments/<provider>/callback
 

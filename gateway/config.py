@@ -24,6 +24,7 @@ Environment = Literal["development", "production"]
 # Tokens and keys shorter than this are guessable from a log of failed attempts.
 MIN_SECRET_CHARS: Final = 16
 _URL_SAFE: Final = re.compile(r"[A-Za-z0-9._~-]+")
+_FIELD_NAME: Final = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 # The keys development falls back to when API_KEYS is empty (gateway.auth): published in the
 # README, so production refuses them and their accounts whatever API_KEYS says.
 DEMO_API_KEYS: Final = {
@@ -168,6 +169,25 @@ class Settings:
     ussd_lock_wait_seconds: float = _setting(
         "USSD_LOCK_WAIT_SECONDS", 2.0, "how long a hop waits for a concurrent hop of its session"
     )
+    # --- the configurable CON/END USSD adapter, /ussd/generic (gateway/aggregators/generic.py) ---
+    ussd_generic_session_field: str = _setting(
+        "USSD_GENERIC_SESSION_FIELD", "SESSIONID", "/ussd/generic: the session id's field name"
+    )
+    ussd_generic_msisdn_field: str = _setting(
+        "USSD_GENERIC_MSISDN_FIELD", "MSISDN", "/ussd/generic: the caller's number's field name"
+    )
+    ussd_generic_service_field: str = _setting(
+        "USSD_GENERIC_SERVICE_FIELD", "USSDCODE", "/ussd/generic: the dialled code's field name"
+    )
+    ussd_generic_input_field: str = _setting(
+        "USSD_GENERIC_INPUT_FIELD", "INPUT", "/ussd/generic: the input's field name"
+    )
+    ussd_generic_input: str = _setting(
+        "USSD_GENERIC_INPUT",
+        "cumulative",
+        "/ussd/generic: cumulative (input is `1*2*3`) or latest (only the last answer)",
+    )
+    # --- end of the /ussd/generic settings ---
     log_level: str = _setting("LOG_LEVEL", "INFO", "root log level")
     metrics_flush_seconds: float = _setting(
         "METRICS_FLUSH_SECONDS",
@@ -583,6 +603,7 @@ class Settings:
                 networks(getattr(self, name))
             except ValueError as error:
                 raise ConfigError(f"{name.upper()}: {error}") from None
+        self._check_generic_ussd()
         if self.max_request_bytes < 1024:
             raise ConfigError("MAX_REQUEST_BYTES must be at least 1024")
         redis_problems = self.redis_problems()
@@ -592,6 +613,26 @@ class Settings:
             problems = self.production_problems()
             if problems:
                 raise ConfigError(refusal(problems))
+
+    def _check_generic_ussd(self) -> None:
+        # The configurable USSD adapter: four distinct field names and a known input mode.
+        if self.ussd_generic_input not in {"cumulative", "latest"}:
+            raise ConfigError(
+                f"USSD_GENERIC_INPUT must be cumulative or latest, not {self.ussd_generic_input!r}"
+            )
+        names = [
+            self.ussd_generic_session_field,
+            self.ussd_generic_msisdn_field,
+            self.ussd_generic_service_field,
+            self.ussd_generic_input_field,
+        ]
+        valid = all(_FIELD_NAME.fullmatch(name) and name != "token" for name in names)
+        if not valid or len(set(names)) < len(names):
+            # `token` is the callback token's query parameter (gateway/callback_auth.py).
+            raise ConfigError(
+                "USSD_GENERIC_*_FIELD must be four distinct field names "
+                "(letters, digits, _ - .; not token)"
+            )
 
     def production_problems(self) -> list[str]:
         """Return one line per secret, play-money setting or unsafe default production refuses."""

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import re
+from http import HTTPStatus
 from typing import Final
 
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from gateway.africastalking import REPLY_CONTENT_TYPE
+from gateway.aggregators import AfricasTalking
 from gateway.ussd_wsgi import hop_of
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,7 @@ JSON_PREFIXES: Final = ("/api/", "/sms/", "/payments/")
 # The fast path (gateway/ussd_wsgi.py) answers POSTs to the hop URL; anything else there
 # reaches Flask, has no route, and still gets an END: recognise the hop URL by its path.
 _USSD_HOP_PATH: Final = re.compile(r"^/ussd/africastalking(?:/t/[^/]*)?/?$")
+_AFRICAS_TALKING: Final = AfricasTalking()
 
 
 class MalformedJsonError(BadRequest):
@@ -62,7 +65,7 @@ def _http_error(error: HTTPException) -> Response:
 
 
 def _ussd_end(status: int) -> Response:
-    body = hop_of(current_app).before_engine(status)
+    _, body = hop_of(current_app).before_engine(_AFRICAS_TALKING, HTTPStatus(status))
     return Response(body, status=200, content_type=REPLY_CONTENT_TYPE)
 
 

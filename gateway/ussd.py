@@ -1,21 +1,29 @@
-"""USSD callbacks: parse the aggregator's form, let the engine answer, reply CON/END.
+"""USSD callbacks: the adapter parses the aggregator's hop, the engine answers, the adapter replies.
 
-Whatever arrives, the aggregator gets a 200 with a well-formed `END` at worst: any other
-answer hangs the citizen's phone on a "connection problem" with no explanation.
+Whatever arrives, the aggregator gets an answer its phone can show: at worst a polite END
+(Africa's Talking: always a 200, since it shows "connection problem" for any other status;
+the JSON aggregators: 400/413 for a malformed or oversized hop, with the END in their shape),
+never a 500.
 
 `UssdHop` holds the whole answer (parse, engine, fallbacks, metrics) without any web
-framework. The one path that serves it, `POST /ussd/africastalking[/t/<token>]`, is
-`gateway.ussd_wsgi.UssdFastPath` in front of Flask (no request context on the hot path).
+framework, for every protocol (gateway/aggregators/). The one path that serves it,
+`POST /ussd/<adapter>[/t/<token>]`, is `gateway.ussd_wsgi.UssdFastPath` in front of Flask (no
+request context on the hot path).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any, Final
 
 import redis
 
-from gateway.africastalking import UssdParseError, format_reply, parse_callback
+from gateway.africastalking import UssdParseError
+from gateway.aggregators import Adapter, Callback
+from gateway.aggregators.base import CLOSED
 from gateway.metrics import Metrics
 from menus.hop import HopHandler, UssdReply
 from menus.model import MenuSpec
@@ -23,6 +31,9 @@ from runtime import Container
 from runtime.logs import outage, person
 
 log = logging.getLogger(__name__)
+
+Answer = tuple[HTTPStatus, bytes]
+_NO_ECHO: Final[Mapping[str, Any]] = {}
 
 
 class UssdHop:
@@ -42,17 +53,24 @@ class UssdHop:
             self._hop = self._services.get(HopHandler)
         return self._hop, self._metrics
 
-    def answer(self, body: bytes | None, content_type: str | None) -> bytes:
-        """Return the reply body to one hop (`body` None: larger than MAX_BODY_BYTES)."""
+    def answer(self, adapter: Adapter, callback: Callback | None) -> Answer:
+        """Return the status and reply body of one hop (`callback` None: body too large)."""
         started = time.perf_counter()
         hop, metrics = self._resolve()
+        if callback is None:
+            return self.before_engine(adapter, HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
         try:
-            if body is None:
-                raise UssdParseError("body", "too large")
-            hop_request = parse_callback(body, content_type, self._country)
+            parsed = adapter.parse(callback, self._country)
         except UssdParseError as error:
-            log.warning("ussd: malformed callback (%s)", error)
-            return _count(hop.bad_request(), metrics, started)
+            log.warning("ussd %s: malformed callback (%s)", adapter.name, error)
+            reply = hop.bad_request()
+            body = _count(adapter, reply, _NO_ECHO, metrics, started)
+            return adapter.status(HTTPStatus.BAD_REQUEST), body
+        hop_request = parsed.request
+        if hop_request is None:
+            # The aggregator closed the session itself (Hubtel Timeout): nothing to show; the
+            # stored session expires, and its resume snapshot serves a redial.
+            return HTTPStatus.OK, _count(adapter, CLOSED, parsed.echo, metrics, started)
         try:
             reply = hop.handle(hop_request)
         except redis.RedisError:
@@ -64,21 +82,27 @@ class UssdHop:
             # The engine maps known failures itself; this is the last net under the citizen.
             log.exception("ussd: hop failed for %s", person(hop_request.msisdn))
             reply = hop.unavailable()
-        return _count(reply, metrics, started)
+        return HTTPStatus.OK, _count(adapter, reply, parsed.echo, metrics, started)
 
-    def refused(self) -> bytes:
-        """Return the body of a 403: still something a phone could show."""
-        return format_reply(self._resolve()[0].bad_request()).encode()
+    def refused(self, adapter: Adapter) -> Answer:
+        """Return the 403 of a refused caller: still something a phone could show."""
+        body = adapter.render(self._resolve()[0].bad_request(), _NO_ECHO)
+        return adapter.status(HTTPStatus.FORBIDDEN), body
 
-    def before_engine(self, status: int) -> bytes:
+    def before_engine(self, adapter: Adapter, status: HTTPStatus) -> Answer:
         """Return the END for a hop refused before the engine with HTTP `status`."""
         hop = self._resolve()[0]
-        log.warning("ussd: request refused before the engine (HTTP %s)", status)
-        return format_reply(hop.unavailable() if status >= 500 else hop.bad_request()).encode()
+        log.warning("ussd %s: request refused before the engine (HTTP %s)", adapter.name, status)
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            # Never a 5xx to an aggregator: an outage is a polite END it shows.
+            return HTTPStatus.OK, adapter.render(hop.unavailable(), _NO_ECHO)
+        return adapter.status(status), adapter.render(hop.bad_request(), _NO_ECHO)
 
 
-def _count(reply: UssdReply, metrics: Metrics, started: float) -> bytes:
-    body = format_reply(reply).encode()
+def _count(
+    adapter: Adapter, reply: UssdReply, echo: Mapping[str, Any], metrics: Metrics, started: float
+) -> bytes:
+    body = adapter.render(reply, echo)
     # In memory only (gateway/metrics.py): no Redis round trip on the hop path.
     outcome = reply.outcome or ("end" if reply.end else "con")
     metrics.hop(reply.screen, outcome, time.perf_counter() - started)

@@ -160,9 +160,11 @@ def _event(entry_id: bytes, raw: Mapping[bytes, bytes]) -> SessionEvent:
 
 
 def _count(raw: str, name: str) -> int:
+    # AT sends whole numbers, but some senders write them as floats (`1234.0`): round those.
+    text = raw.strip() or "0"
     try:
-        value = int(raw.strip() or "0")
-    except ValueError:
+        value = int(text) if text.isdigit() else round(float(text))
+    except (ValueError, OverflowError):  # not a number, or nan/inf
         raise EventError(f"{name} is not a number") from None
     if not 0 <= value < 10**9:
         raise EventError(f"{name} out of range")

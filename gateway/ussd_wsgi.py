@@ -1,17 +1,19 @@
-"""Serve `POST /ussd/africastalking[/t/<token>]` in front of Flask, from the WSGI environ.
+"""Serve `POST /ussd/<adapter>[/t/<token>]` in front of Flask, from the WSGI environ.
 
 A hop is the one request aggregators send by the thousand; Flask's request context, routing
-and Request/Response objects were a quarter of its CPU. This layer answers it with the same
-rules as the rest of the edge (the request body cap, the callback gate, `UssdHop`), and hands
-every other request, including other methods on the same path, to Flask untouched (whose error
-handlers answer those with a clean `END`, gateway/errors.py). It is the only USSD path: no
-Flask view serves hops, so `ROUTES` lists what it answers beside Flask's url_map.
+and Request/Response objects were a quarter of its CPU. This layer answers every USSD
+protocol (gateway/aggregators/) with the same rules as the rest of the edge (the request body
+cap, the callback gate, `UssdHop`), and hands every other request, including other methods on
+the same paths, to Flask untouched (whose error handlers answer those cleanly,
+gateway/errors.py). It is the only USSD path: no Flask view serves hops, so `ROUTES` lists
+what it answers beside Flask's url_map.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl
 
@@ -19,9 +21,11 @@ from flask import Flask
 from werkzeug.routing import Map, Rule
 from werkzeug.wsgi import get_content_length, get_input_stream
 
-from gateway.africastalking import MAX_BODY_BYTES, REPLY_CONTENT_TYPE
+from gateway.africastalking import MAX_BODY_BYTES
+from gateway.aggregators import ADAPTERS, Adapter, Callback, adapters
 from gateway.callback_auth import TOKEN_SEGMENT, CallbackGate, Channel
-from gateway.ussd import UssdHop
+from gateway.config import Settings
+from gateway.ussd import Answer, UssdHop
 from runtime import Container
 
 if TYPE_CHECKING:
@@ -29,27 +33,42 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HOP_PATH: Final = "/ussd/africastalking"
+PREFIX: Final = "/ussd/"
+HOP_PATH: Final = PREFIX + "africastalking"
 HOP_ENDPOINT: Final = "ussd.africastalking"
-CHANNEL: Final[Channel] = "ussd"  # whose callback token and allowlist guard the hop
-_TOKEN_PREFIX: Final = HOP_PATH + "/t/"
+CHANNEL: Final[Channel] = "ussd"  # whose callback token and allowlist guard every hop
+_TOKEN_SEP: Final = "/t/"  # noqa: S105 - a URL pattern, not a secret
 _EXTENSION: Final = "guichet.ussd_hop"
+_METHODS: Final = frozenset(method for cls in ADAPTERS for method in cls.methods)
+
+
+def hop_path(name: str) -> str:
+    """Return the callback path of the adapter called `name`."""
+    return PREFIX + name
+
+
 # What the fast path answers, as werkzeug rules: the route inventory (the hardening tests walk
-# it with Flask's url_map) lists the hop although no Flask view serves it.
+# it with Flask's url_map) lists the hops although no Flask view serves them.
 ROUTES: Final = Map(
     [
-        Rule(path, endpoint=HOP_ENDPOINT, methods=["POST"])
-        for path in (HOP_PATH, HOP_PATH + TOKEN_SEGMENT)
+        Rule(path, endpoint="ussd." + cls.name, methods=sorted(cls.methods))
+        for cls in ADAPTERS
+        for path in (hop_path(cls.name), hop_path(cls.name) + TOKEN_SEGMENT)
     ]
 )
+HOP_ENDPOINTS: Final = frozenset("ussd." + cls.name for cls in ADAPTERS)
 
 
-def install(app: Flask, services: Container, max_request_bytes: int) -> None:
+def install(app: Flask, services: Container, settings: Settings) -> None:
     """Put the USSD fast path in front of `app`, answering hops with one `UssdHop`."""
     hop = UssdHop(services)
     app.extensions[_EXTENSION] = hop
     app.wsgi_app = UssdFastPath(  # type: ignore[method-assign]
-        app.wsgi_app, hop, services.get(CallbackGate), max_request_bytes
+        app.wsgi_app,
+        hop,
+        services.get(CallbackGate),
+        settings.max_request_bytes,
+        adapters(settings),
     )
 
 
@@ -77,52 +96,70 @@ class UssdFastPath:
     """WSGI middleware: answer USSD hops itself, pass everything else to `app`."""
 
     def __init__(
-        self, app: WSGIApplication, hop: UssdHop, gate: CallbackGate, max_request_bytes: int
+        self,
+        app: WSGIApplication,
+        hop: UssdHop,
+        gate: CallbackGate,
+        max_request_bytes: int,
+        served: Mapping[str, Adapter],
     ) -> None:
         self.app = app
         self._hop = hop
         self._gate = gate
         self._max_request_bytes = max_request_bytes
+        # One dict lookup finds the adapter of a path without a token (the common case).
+        self._paths = {hop_path(name): adapter for name, adapter in served.items()}
+        self._adapters = dict(served)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Answer a hop, or let Flask answer the request."""
-        if environ.get("REQUEST_METHOD") != "POST":
+        method = environ.get("REQUEST_METHOD")
+        if method not in _METHODS:
             return self.app(environ, start_response)
         path: str = environ.get("PATH_INFO", "")
-        if path == HOP_PATH:
-            presented = None
-        elif path.startswith(_TOKEN_PREFIX) and "/" not in path[len(_TOKEN_PREFIX) :]:
-            raw = path[len(_TOKEN_PREFIX) :]
-            if not raw:
+        adapter = self._paths.get(path)
+        presented = None
+        if adapter is None:
+            if not path.startswith(PREFIX):
+                return self.app(environ, start_response)
+            name, _, rest = path[len(PREFIX) :].partition(_TOKEN_SEP)
+            adapter = self._adapters.get(name)
+            if adapter is None or not rest or "/" in rest:
                 return self.app(environ, start_response)  # Flask's 404, as before
             # WSGI hands the path as latin-1 text; werkzeug reads it back as UTF-8.
-            presented = raw.encode("latin-1").decode("utf-8", "replace")
-        else:
-            return self.app(environ, start_response)
+            presented = rest.encode("latin-1").decode("utf-8", "replace")
+        if method not in adapter.methods:
+            return self.app(environ, start_response)  # Flask's 405 (or END), as before
         try:
-            status, body = self._serve(environ, presented)
+            status, body = self._serve(environ, adapter, presented)
         except Exception:
             # Flask would have turned this into its clean END; never a trace to the aggregator.
             log.exception("ussd: fast path failed")
-            status, body = "200 OK", self._hop.before_engine(500)
+            status, body = self._hop.before_engine(adapter, HTTPStatus.INTERNAL_SERVER_ERROR)
         start_response(
-            status, [("Content-Type", REPLY_CONTENT_TYPE), ("Content-Length", str(len(body)))]
+            f"{status.value} {status.phrase.upper()}",
+            [("Content-Type", adapter.reply_content_type), ("Content-Length", str(len(body)))],
         )
         return [body]
 
-    def _serve(self, environ: WSGIEnvironment, presented: str | None) -> tuple[str, bytes]:
+    def _serve(self, environ: WSGIEnvironment, adapter: Adapter, presented: str | None) -> Answer:
         length = get_content_length(environ)
         # The app-wide body cap (gateway/errors.py) comes first, as Flask's before_request did.
         if length is not None and length > self._max_request_bytes:
-            return "200 OK", self._hop.before_engine(413)
+            return self._hop.before_engine(adapter, HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        query: str = environ.get("QUERY_STRING", "")
         if presented is None:
-            presented = _query_token(environ.get("QUERY_STRING", ""))
+            presented = _query_token(query)
         admitted = self._gate.admits(
             CHANNEL, presented, environ.get("REMOTE_ADDR"), EnvironHeaders(environ)
         )
         if not admitted:
-            return "403 FORBIDDEN", self._hop.refused()
-        return "200 OK", self._hop.answer(_read_body(environ, length), environ.get("CONTENT_TYPE"))
+            return self._hop.refused(adapter)
+        body = _read_body(environ, length)
+        callback = None
+        if body is not None:
+            callback = Callback(environ["REQUEST_METHOD"], body, environ.get("CONTENT_TYPE"), query)
+        return self._hop.answer(adapter, callback)
 
 
 def _query_token(query: str) -> str | None:
@@ -144,4 +181,4 @@ def _read_body(environ: WSGIEnvironment, length: int | None) -> bytes | None:
         return body
     # No length (chunked or absent): werkzeug's safe stream, read one byte past the cap.
     chunk: bytes = get_input_stream(environ).read(MAX_BODY_BYTES + 1)
-    return chunk
+    return chunk if len(chunk) <= MAX_BODY_BYTES else None

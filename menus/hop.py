@@ -70,6 +70,17 @@ class UssdRequest:
     network_code: str
     text: str  # as the aggregator sent it
     cumulative: bool = True  # Africa's Talking: everything typed so far joined by "*"
+    # Latest-only protocols: the aggregator's mark of this hop (Hubtel's Sequence), which tells
+    # a retried hop from the same answer typed again; "" when the protocol has none.
+    hop_mark: str = ""
+    new_session: bool = False  # the aggregator says this hop starts a session (Hubtel, Nalo)
+
+    @property
+    def replay_key(self) -> str | None:
+        """Return what a retry of this hop repeats exactly (None: a retry cannot be told)."""
+        if self.cumulative:
+            return self.text
+        return f"{self.hop_mark}|{self.text}" if self.hop_mark else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,12 +196,7 @@ class HopHandler:
         saved = False
         try:
             stored = loaded.session
-            if (
-                request.cumulative
-                and stored is not None
-                and stored.text == request.text
-                and stored.reply is not None
-            ):
+            if stored is not None and stored.reply is not None and _retried(stored, request):
                 # A retried hop: same answer, nothing changes, no effect runs twice.
                 return UssdReply(*stored.reply, screen=stored.state, outcome="retry")
             hop = self._step(loaded, request)
@@ -235,12 +241,13 @@ class HopHandler:
 
     def _step(self, loaded: Loaded, request: UssdRequest) -> _Hop:
         stored = loaded.session
-        if stored is None or stored.ended:
-            # A first dial, or an unknown/expired session: start politely from the top (a
-            # dial string's path is walked only on a session we never saw).
-            return self._dial(loaded, request, walk=stored is None)
+        if stored is None or stored.ended or request.new_session:
+            # A first dial, an unknown/expired session, or one the aggregator says is new: start
+            # from the top (a dial string's path is walked only on a session we never saw, or
+            # on the aggregator's new-session hop).
+            return self._dial(loaded, request, walk=stored is None or request.new_session)
         typed = latest_input(stored.text, request.text, cumulative=request.cumulative)
-        stored.text = request.text
+        stored.text = _kept_text(request)
         hop = _Hop(stored)
         self._answer(hop, typed)
         return hop
@@ -253,7 +260,7 @@ class HopHandler:
             msisdn=request.msisdn,
             state=self.spec.start,
             lang=restored or lang,
-            text=request.text,
+            text=_kept_text(request),
         )
         # Written back under the session store's key with this hop's save.
         hop = _Hop(session, language=restored)
@@ -621,6 +628,22 @@ class HopHandler:
             except Exception:
                 # The session is saved; a lost job is logged, the caller still gets a reply.
                 log.exception("ussd: could not enqueue %s", effect.func)
+
+
+def _retried(stored: Session, request: UssdRequest) -> bool:
+    """Tell whether `request` repeats the hop that produced the stored reply."""
+    key = request.replay_key
+    if key is not None:
+        return stored.text == key
+    # Latest-only protocols signal every new session: a hop after the END can only be the
+    # aggregator retrying the hop that ended it (our END was lost on the way).
+    return stored.ended and not request.cumulative and not request.new_session
+
+
+def _kept_text(request: UssdRequest) -> str:
+    """Return what the session keeps of this hop's text: what a retry of it would repeat."""
+    key = request.replay_key
+    return request.text if key is None else key
 
 
 def _field_json(field: FormField) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The simulator's pages and its small JSON endpoints; each handler parses, asks, renders.
 
-The page itself talks to the gateway's real `POST /ussd/africastalking`, exactly as the
-aggregator would: nothing here shortcuts the USSD path. These endpoints only serve what a
+The page itself talks to the gateway's real `POST /ussd/<adapter>`, exactly as the chosen
+aggregator would (Africa's Talking by default; the protocol picker offers every adapter of
+gateway/aggregators/): nothing here shortcuts the USSD path. These endpoints only serve what a
 real phone would show beside it (the SMS it receives) and the tester's conveniences.
 """
 
@@ -13,10 +14,11 @@ import phonenumbers
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from gateway.africastalking import UssdParseError, normalise_msisdn
+from gateway.aggregators import ADAPTERS
 from gateway.config import Settings
 from gateway.simulator.language import set_language
 from gateway.simulator.outbox import messages_for
-from gateway.ussd_wsgi import HOP_PATH
+from gateway.ussd_wsgi import HOP_PATH, PREFIX
 from menus.graph import graph_from_spec, to_mermaid, to_svg
 from menus.hop import HopHandler
 from menus.model import MenuSpec
@@ -50,8 +52,22 @@ def phone() -> str:
         spec=spec,
         default_phone=_example_phone(spec.city.country),
         ussd_url=request.script_root + HOP_PATH,  # served by the fast path, not a view
+        ussd_base=request.script_root + PREFIX,
+        protocols=[(adapter.name, adapter.title) for adapter in ADAPTERS],
+        generic_fields=_generic_fields(current_app.config["SETTINGS"]),
         network_code=SANDBOX_NETWORK_CODE,
     )
+
+
+def _generic_fields(settings: Settings) -> dict[str, Any]:
+    """Return the configured CON/END adapter's field names, for the page to speak it."""
+    return {
+        "session": settings.ussd_generic_session_field,
+        "msisdn": settings.ussd_generic_msisdn_field,
+        "service": settings.ussd_generic_service_field,
+        "input": settings.ussd_generic_input_field,
+        "cumulative": settings.ussd_generic_input == "cumulative",
+    }
 
 
 @blueprint.post("/cost")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import threading
@@ -12,7 +13,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 import runtime
-from gateway.cli.dial import Screen, draw
+from gateway.cli.dial import PROTOCOLS, Screen, UssdSession, draw, talk
 from menus.model import MenuSpec
 
 ROOT = __file__.rsplit("/tests/", 1)[0]
@@ -70,6 +71,34 @@ def test_a_journey_typed_on_stdin_walks_the_menus(app: Flask, gateway_url: str) 
     assert out.count("┌") == 4  # four screens drawn
     assert "END " in out
     assert f"> {language}\n" in out  # non-interactive input is echoed for a readable transcript
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_each_protocol_walks_the_same_journey(app: Flask, gateway_url: str, protocol: str) -> None:
+    # In-process (talk() is what the command runs): one subprocess per protocol is not worth it.
+    spec = runtime.current().get(MenuSpec)
+    keys = f"{option(spec, 'main', next_='language')}\n{option(spec, 'language', value='en')}\n"
+    keys += f"{option(spec, 'main', next_='help')}\n"
+    url = gateway_url.replace("/africastalking", "/" + protocol)
+    out = io.StringIO()
+    session = UssdSession(url, "*384*12#", "+243810000001", "63902", protocol)
+    assert talk(session, io.StringIO(keys), out, echo=True) == 0, out.getvalue()
+    help_en = spec.screens["help"].text
+    assert help_en is not None
+    # The English help END: each hop's answer was read, whatever the wire format.
+    assert help_en.render("en", spec.builtin_values()).split(":")[0] in out.getvalue()
+    drawn = out.getvalue()
+    assert (drawn.count("| CON "), drawn.count("| END ")) == (3, 1)  # four screens, one END
+
+
+def test_a_reply_in_another_protocol_is_a_connection_problem(gateway_url: str) -> None:
+    # Hubtel's wire format sent to the Nalo URL: refused there, said plainly.
+    session = UssdSession(
+        gateway_url.replace("africastalking", "nalo"), "*384*12#", "+243810000001", "1", "hubtel"
+    )
+    out = io.StringIO()
+    assert talk(session, io.StringIO(""), out, echo=True) == 1
+    assert "connection problem: the gateway answered HTTP 400" in out.getvalue()
 
 
 def test_ctrl_d_hangs_up(gateway_url: str) -> None:

@@ -82,6 +82,8 @@ def test_an_event_is_stored_once_with_the_screens_reached(
         {"sessionId": "s1", "status": "Success", "phoneNumber": "not a phone"},
         {"sessionId": "s1", "status": "Success", "hopsCount": "-3"},
         {"sessionId": "s1", "status": "Success", "durationInMillis": "1e99"},
+        {"sessionId": "s1", "status": "Success", "durationInMillis": "nan"},
+        {"sessionId": "s1", "status": "Success", "hopsCount": "4 hops"},
     ],
 )
 def test_unusable_events_are_answered_200_and_not_stored(
@@ -91,6 +93,17 @@ def test_unusable_events_are_answered_200_and_not_stored(
     assert response.status_code == 200
     assert response.get_json()["status"] == "ignored"
     assert redis_client.xlen(stream_key()) == 0
+
+
+def test_numbers_written_as_floats_and_odd_network_codes_are_stored(
+    client: FlaskClient, redis_client: redis.Redis
+) -> None:
+    # Some senders write AT's whole numbers as floats; a test client sends "sandbox".
+    form = _event("ATUid_floats", durationInMillis="1234.0", hopsCount="3.0", networkCode="x")
+    answer = client.post(URL, data=form)
+    assert answer.get_json() == {"status": "accepted"}
+    [event] = list(SessionEvents(redis_client, region="CD").read())
+    assert (event.duration_ms, event.hops, event.network_code) == (1234, 3, "x")
 
 
 def test_an_event_after_the_session_expired_has_no_path(

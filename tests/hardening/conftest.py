@@ -58,8 +58,8 @@ def callback_rules(app: Flask) -> list[Rule]:
 
 def channel_of(app: Flask, rule: Rule) -> object:
     """Return the callback channel guarding `rule` (None: not registered with callback_route)."""
-    if rule.endpoint == ussd_wsgi.HOP_ENDPOINT:
-        return ussd_wsgi.CHANNEL  # the hop: served by the fast path, not a Flask view
+    if rule.endpoint in ussd_wsgi.HOP_ENDPOINTS:
+        return ussd_wsgi.CHANNEL  # a hop: served by the fast path, not a Flask view
     return getattr(app.view_functions[rule.endpoint], "callback_channel", None)
 
 

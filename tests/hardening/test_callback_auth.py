@@ -48,6 +48,10 @@ def test_every_callback_url_is_guarded(guarded: FlaskClient) -> None:
     rules = callback_rules(app)
     assert {rule.rule for rule in rules} >= {
         "/ussd/africastalking",
+        "/ussd/hubtel",
+        "/ussd/nalo",
+        "/ussd/arkesel",
+        "/ussd/generic",
         "/sms/africastalking/inbound",
         "/sms/africastalking/delivery",
         "/payments/<provider>/callback",

@@ -239,7 +239,7 @@ def test_a_wrong_check_digit_matches_the_pattern_and_is_refused_before_any_looku
 
 def test_every_documented_operation_is_fuzzed() -> None:
     labels = {(name, label) for name, label, _ in CASES}
-    assert len(labels) == 29, sorted(labels)
+    assert len(labels) == 34, sorted(labels)
     assert ("receipts.yaml", "GET /api/v1/receipts/{code}", GenerationMode.NEGATIVE) in CASES
 
 

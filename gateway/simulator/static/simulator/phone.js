@@ -1,5 +1,7 @@
-// The simulator's phone: speaks Africa's Talking's USSD protocol to the gateway's own endpoint.
-// One sessionId per call; `text` is everything typed so far joined by "*" ("" on the dial hop).
+// The simulator's phone: speaks an aggregator's USSD protocol to the gateway's own endpoint.
+// Africa's Talking (the default): one sessionId per call; `text` is everything typed so far
+// joined by "*" ("" on the dial hop). The protocol picker switches to Hubtel, Nalo, Arkesel or
+// the configured CON/END aggregator, each in its own wire format (README "Aggregators").
 "use strict";
 
 (function () {
@@ -12,12 +14,14 @@
   const counter = document.getElementById("counter");
   const phoneInput = document.getElementById("phone-number");
   const language = document.getElementById("language");
+  const protocol = document.getElementById("protocol");
   const settingsStatus = document.getElementById("settings-status");
   const outboxList = document.getElementById("outbox");
   const log = document.getElementById("log");
 
   // idle: nothing dialled; open: a CON screen waits for an answer; ended: an END is shown.
-  const call = { state: "idle", sessionId: null, text: "", busy: false };
+  const call = { state: "idle", sessionId: null, text: "", busy: false, sequence: 0 };
+  const generic = JSON.parse(cfg.genericFields || "{}");
 
   function newSessionId() {
     const bytes = new Uint8Array(8);
@@ -63,30 +67,83 @@
     }
   }
 
-  async function hop(text) {
-    const form = new URLSearchParams({
-      sessionId: call.sessionId,
-      serviceCode: cfg.serviceCode,
-      phoneNumber: phoneInput.value.trim(),
-      networkCode: cfg.networkCode,
-      text: text,
+  // One hop in the chosen protocol: `text` is AT's cumulative text, `latest` the last answer
+  // (the dial string on the first hop). Returns the fetch arguments and a one-line log.
+  function request(text, latest, first) {
+    const number = phoneInput.value.trim();
+    const bare = number.replace(/^\+/, ""); // the Ghanaian aggregators send numbers without +
+    const url = cfg.ussdBase + protocol.value;
+    const json = (body) => ({
+      url,
+      init: { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) },
+      line: JSON.stringify(body),
     });
-    addLog("out", `sessionId=${call.sessionId} text="${text}"`);
+    call.sequence = first ? 1 : call.sequence + 1;
+    switch (protocol.value) {
+      case "hubtel":
+        return json({
+          Type: first ? "Initiation" : "Response", SessionId: call.sessionId, Mobile: bare,
+          ServiceCode: cfg.serviceCode, Message: latest, Sequence: call.sequence,
+          Operator: "simulator", ClientState: "", Platform: "USSD",
+        });
+      case "nalo":
+        return json({ USERID: "SIMULATOR", MSISDN: bare, USERDATA: latest, MSGTYPE: first, NETWORK: "SIM" });
+      case "arkesel":
+        return json({
+          sessionID: call.sessionId, userID: "SIMULATOR", newSession: first, msisdn: bare,
+          userData: latest, network: "SIM",
+        });
+      case "generic": {
+        const query = new URLSearchParams({
+          [generic.session]: call.sessionId, [generic.msisdn]: bare, [generic.service]: cfg.serviceCode,
+          [generic.input]: generic.cumulative ? text : (first ? cfg.serviceCode : latest),
+        });
+        return { url: url + "?" + query, init: { method: "GET" }, line: "GET ?" + query };
+      }
+      default: {
+        const form = new URLSearchParams({
+          sessionId: call.sessionId, serviceCode: cfg.serviceCode, phoneNumber: number,
+          networkCode: cfg.networkCode, text: text,
+        });
+        return { url, init: { method: "POST", body: form }, line: `sessionId=${call.sessionId} text="${text}"` };
+      }
+    }
+  }
+
+  // The reply as a handset reads it: {kind: CON|END, body}, or null when it is not one.
+  async function screenOf(answer) {
+    if (protocol.value === "africastalking" || protocol.value === "generic") {
+      const raw = await answer.text();
+      return { raw, screen: /^(CON|END) /.test(raw) ? { kind: raw.slice(0, 3), body: raw.slice(4) } : null };
+    }
+    const raw = await answer.text();
+    let reply = null;
+    try { reply = JSON.parse(raw); } catch (err) { return { raw, screen: null }; }
+    const open = { hubtel: reply.Type === "Response", nalo: reply.MSGTYPE === true, arkesel: reply.continueSession === true };
+    const body = { hubtel: reply.Message, nalo: reply.MSG, arkesel: reply.message }[protocol.value];
+    if (typeof body !== "string") return { raw, screen: null };
+    return { raw, screen: { kind: open[protocol.value] ? "CON" : "END", body } };
+  }
+
+  async function hop(text, latest) {
+    const first = latest === null;
+    const { url, init, line } = request(text, first ? cfg.serviceCode : latest, first);
+    addLog("out", line);
     call.busy = true;
     screen.dataset.busy = "yes";
     try {
-      const answer = await fetch(cfg.ussdUrl, { method: "POST", body: form });
-      const body = await answer.text();
-      addLog("in", `${answer.status} ${body}`);
-      if (!answer.ok || !/^(CON|END) /.test(body)) {
+      const answer = await fetch(url, init);
+      const { raw, screen: shown } = await screenOf(answer);
+      addLog("in", `${answer.status} ${raw}`);
+      if (!answer.ok || shown === null) {
         // A real handset shows this for any malformed answer, and the session is gone.
         show("Connection problem or invalid MMI code.", "error");
         setState("ended");
         return;
       }
       call.text = text;
-      show(body.slice(4), body.slice(0, 3));
-      setState(body.startsWith("CON") ? "open" : "ended");
+      show(shown.body, shown.kind);
+      setState(shown.kind === "CON" ? "open" : "ended");
     } catch (err) {
       addLog("in", "network error: " + err);
       show("Connection problem or invalid MMI code.", "error");
@@ -107,7 +164,7 @@
     reply.value = "";
     call.sessionId = newSessionId();
     log.replaceChildren();
-    return hop("");
+    return hop("", null);
   }
 
   function send() {
@@ -115,7 +172,7 @@
     if (call.state === "open") {
       const input = reply.value;
       reply.value = "";
-      return hop(call.text === "" ? input : call.text + "*" + input);
+      return hop(call.text === "" ? input : call.text + "*" + input, input);
     }
     if (call.state === "ended") hangUp();
     return dial();
@@ -152,7 +209,7 @@
     send();
   });
   document.addEventListener("keydown", (event) => {
-    if (event.target === phoneInput || event.target === language) return;
+    if (event.target === phoneInput || event.target === language || event.target === protocol) return;
     if (event.key === "Escape") {
       event.preventDefault();
       hangUp();
@@ -166,6 +223,7 @@
   });
 
   // --- settings: phone number and language --------------------------------------------
+  protocol.addEventListener("change", hangUp); // a new protocol starts a new call
   phoneInput.addEventListener("change", () => {
     hangUp();
     outboxList.replaceChildren();
