@@ -33,7 +33,7 @@ run: $(STAMP) ## run web + worker on embedded defaults at http://127.0.0.1:$PORT
 
 test: lint ## lint, type check, menus lint, then the whole suite (in parallel) on a real Redis
 	@scripts/ensure_redis.sh || { echo "tests need a real Redis on $$REDIS_URL" >&2; exit 1; }
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --maxprocesses $(TEST_MAX_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --maxprocesses $(TEST_MAX_WORKERS) --dist load $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, mypy and the menus linter on the shipped menus.yaml
 	$(VENV)/bin/ruff check .

@@ -22,6 +22,7 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from xdist.scheduler import LoadScopeScheduling
 
 import runtime
 from fakes.africastalking import FakeAfricasTalking
@@ -50,18 +51,34 @@ REDIS_DB = worker_redis_db(
 )
 
 
-# Tests that must share one xdist worker (`make test` runs `--dist loadgroup`): the browser
-# tests share one session-scoped Chromium (and its first-use apt-get install).
-SERIAL_GROUPS = {"browser": "browser"}  # marker -> xdist group
+# --- pytest-xdist scheduling --------------------------------------------------------------
+# Tests under these paths run one after the other on one worker: the browser tests share one
+# session-scoped Chromium (and its first-use apt-get install). By path, not by marker: the
+# controller schedules node ids only, and xdist's own `--dist loadgroup` cannot tag them on
+# pytest 9.2 (it writes Item._nodeid, which pytest 9 no longer reads).
+SERIAL_GROUPS = {"tests/browser/": "browser"}  # node id prefix -> group
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put every test carrying a marker of SERIAL_GROUPS in that marker's xdist group."""
-    for item in items:
-        for marker, group in SERIAL_GROUPS.items():
-            if item.get_closest_marker(marker) is not None:
-                item.add_marker(pytest.mark.xdist_group(group))
+def work_unit(nodeid: str) -> str:
+    """Return the unit of work `nodeid` is scheduled in: its SERIAL_GROUPS group, or itself."""
+    for prefix, group in SERIAL_GROUPS.items():
+        if nodeid.startswith(prefix):
+            return group
+    return nodeid
+
+
+class GroupedLoadScheduling(LoadScopeScheduling):
+    """`--dist load` test by test, except that each group of SERIAL_GROUPS is one unit."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return work_unit(nodeid)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
+    """Schedule `--dist load` with GroupedLoadScheduling (other modes: xdist's own)."""
+    if config.getvalue("dist") != "load":
+        return None
+    return GroupedLoadScheduling(config, log)
 
 
 # --- figures of the drills (tests/chaos, tests/topology), for the README --------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import REDIS_DB, worker_redis_db
+from tests.conftest import REDIS_DB, work_unit, worker_redis_db
 from tests.topology.conftest import _worker_range
 
 
@@ -36,3 +36,21 @@ def test_workers_search_disjoint_slices_of_the_private_ports(
         slices.append(set(range(first, first + size)))
     assert slices[0].isdisjoint(slices[1]) and slices[1].isdisjoint(slices[2])
     assert min(slices[0]) == 7400 and max(slices[2]) <= 7999
+
+
+def test_the_browser_tests_are_one_unit_of_work_and_the_others_go_one_by_one() -> None:
+    scopes = [
+        work_unit(nodeid)
+        for nodeid in (
+            "tests/browser/test_simulator.py::test_language_and_map",
+            "tests/browser/test_other.py::test_x[fr]",
+            "tests/civic/test_screens.py::test_a",
+            "tests/civic/test_screens.py::test_b",
+        )
+    ]
+    assert scopes == [
+        "browser",
+        "browser",
+        "tests/civic/test_screens.py::test_a",
+        "tests/civic/test_screens.py::test_b",
+    ]
