@@ -7,6 +7,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 export PORT ?= 8000
+# `make test` runs the suite on pytest-xdist workers: one per CPU, at most TEST_MAX_WORKERS.
+# Worker gwN flushes Redis DB GUICHET_TEST_REDIS_DB - N (tests/conftest.py): 15, 14, ...
+# TEST_WORKERS=0 runs it serially in one process; PYTEST_ARGS adds pytest options.
+TEST_WORKERS ?= auto
+TEST_MAX_WORKERS ?= 4
+PYTEST_ARGS ?=
 
 .PHONY: help run test lint typecheck menus-lint bench bench-sms chaos lock clean
 
@@ -25,9 +31,9 @@ run: $(STAMP) ## run web + worker on embedded defaults at http://127.0.0.1:$PORT
 	  exec $(PY) -m gateway run --port $(PORT) --emulate-redis; \
 	fi
 
-test: lint ## lint, type check, menus lint, then the whole suite on a real Redis
+test: lint ## lint, type check, menus lint, then the whole suite (in parallel) on a real Redis
 	@scripts/ensure_redis.sh || { echo "tests need a real Redis on $$REDIS_URL" >&2; exit 1; }
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --maxprocesses $(TEST_MAX_WORKERS) --dist load $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, mypy and the menus linter on the shipped menus.yaml
 	$(VENV)/bin/ruff check .

@@ -1,11 +1,16 @@
 """Shared fixtures: a real Redis database per test run, the app, its client.
 
 Each test gets a flushed Redis database (GUICHET_TEST_REDIS_DB, default 15) so parallel
-work on this machine can use other indexes; the bench owns 1-3.
+work on this machine can use other indexes; the bench owns 1-3, bench-sms 13.
+
+Under pytest-xdist (`make test` runs `-n`), worker gwN flushes database BASE - N, BASE being
+GUICHET_TEST_REDIS_DB: with two workers 15 and 14, so no worker ever flushes another's data.
+Anything a test starts (subprocesses, servers) gets its URL from the `redis_url` fixture.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator, Mapping
@@ -17,6 +22,7 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from xdist.scheduler import LoadScopeScheduling
 
 import runtime
 from fakes.africastalking import FakeAfricasTalking
@@ -26,7 +32,92 @@ from tests.live_server import LiveServer
 
 REDIS_HOST = os.environ.get("GUICHET_TEST_REDIS_HOST", "127.0.0.1")
 REDIS_PORT = int(os.environ.get("GUICHET_TEST_REDIS_PORT", "6379"))
-REDIS_DB = int(os.environ.get("GUICHET_TEST_REDIS_DB", "15"))
+
+
+def worker_redis_db(base: int, worker: str | None) -> int:
+    """Return the database of xdist worker `worker` ("gw3"; None when not under xdist)."""
+    index = int(worker.removeprefix("gw")) if worker else 0
+    if index > base:
+        raise pytest.UsageError(
+            f"worker {worker} would need Redis database {base - index}: "
+            f"raise GUICHET_TEST_REDIS_DB ({base}) or run fewer workers"
+        )
+    return base - index
+
+
+# xdist sets PYTEST_XDIST_WORKER in a worker before it imports any conftest.
+REDIS_DB = worker_redis_db(
+    int(os.environ.get("GUICHET_TEST_REDIS_DB", "15")), os.environ.get("PYTEST_XDIST_WORKER")
+)
+
+
+# --- pytest-xdist scheduling --------------------------------------------------------------
+# Tests under these paths run one after the other on one worker: the browser tests share one
+# session-scoped Chromium (and its first-use apt-get install). By path, not by marker: the
+# controller schedules node ids only, and xdist's own `--dist loadgroup` cannot tag them on
+# pytest 9.2 (it writes Item._nodeid, which pytest 9 no longer reads).
+SERIAL_GROUPS = {"tests/browser/": "browser"}  # node id prefix -> group
+
+
+def work_unit(nodeid: str) -> str:
+    """Return the unit of work `nodeid` is scheduled in: its SERIAL_GROUPS group, or itself."""
+    for prefix, group in SERIAL_GROUPS.items():
+        if nodeid.startswith(prefix):
+            return group
+    return nodeid
+
+
+class GroupedLoadScheduling(LoadScopeScheduling):
+    """`--dist load` test by test, except that each group of SERIAL_GROUPS is one unit."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return work_unit(nodeid)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
+    """Schedule `--dist load` with GroupedLoadScheduling (other modes: xdist's own)."""
+    if config.getvalue("dist") != "load":
+        return None
+    return GroupedLoadScheduling(config, log)
+
+
+# --- figures of the drills (tests/chaos, tests/topology), for the README --------------------
+# A drill fills a dict; it travels in its test report's user_properties, so under xdist the
+# controller (which prints the summary) gets the figures every worker measured.
+FIGURES_PROPERTY = "guichet_figures"
+FIGURES: dict[str, dict[str, dict[str, Any]]] = {}  # section -> test name -> figures
+
+
+def figures_of(request: pytest.FixtureRequest, section: str) -> dict[str, Any]:
+    """Return the dict of figures `request`'s test reports under `section` (chaos, topology)."""
+    values: dict[str, Any] = {}
+    request.node.user_properties.append((FIGURES_PROPERTY, [section, request.node.name, values]))
+    return values
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Keep the figures a drill reported (here or on an xdist worker)."""
+    if report.when != "call":
+        return
+    for key, value in report.user_properties:
+        if key == FIGURES_PROPERTY:
+            section, name, values = value
+            FIGURES.setdefault(section, {})[name] = values
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Print the drills' figures and write them to var/<section>-figures.json."""
+    if hasattr(config, "workerinput"):
+        return  # an xdist worker: the controller has every worker's figures
+    for section, tests in sorted(FIGURES.items()):
+        terminalreporter.section(f"{section} figures")
+        for name, values in tests.items():
+            terminalreporter.write_line(name)
+            for key, value in values.items():
+                terminalreporter.write_line(f"    {key}: {value}")
+        path = Path("var") / f"{section}-figures.json"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(tests, indent=2) + "\n")
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ and writes them to var/chaos-figures.json (copied into the README's Resilience s
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -28,15 +27,13 @@ from fakes.africastalking import FakeAfricasTalking
 from fakes.daraja import FakeDaraja
 from gateway.app import create_app
 from gateway.schema import migrate_payments as payments_migrate
-from tests.conftest import FAKE_AT_KEY
+from tests.conftest import FAKE_AT_KEY, figures_of
 from tests.live_server import LiveServer
 from tests.payments.conftest import RECEIPT_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 PAY_TOKEN = "chaos-payment-token-0123456789"
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-FIGURES: dict[str, dict[str, Any]] = {}
-FIGURES_PATH = Path("var/chaos-figures.json")
 
 
 def free_port() -> int:
@@ -133,21 +130,8 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
 
 @pytest.fixture
 def figures(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Return this drill's figures (printed at the end of the run)."""
-    return FIGURES.setdefault(request.node.name, {})
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print the drills' figures and write them for the README."""
-    if not FIGURES:
-        return
-    terminalreporter.section("chaos figures")
-    for name, values in FIGURES.items():
-        terminalreporter.write_line(name)
-        for key, value in values.items():
-            terminalreporter.write_line(f"    {key}: {value}")
-    FIGURES_PATH.parent.mkdir(exist_ok=True)
-    FIGURES_PATH.write_text(json.dumps(FIGURES, indent=2) + "\n")
+    """Return this test's figures (printed at the end of the run, in var/chaos-figures.json)."""
+    return figures_of(request, "chaos")
 
 
 def worker_env(**settings: str) -> dict[str, str]:

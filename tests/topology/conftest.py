@@ -1,7 +1,8 @@
 """Redis topologies started by the tests: master + replica + 3 sentinels, a 3-master cluster.
 
 Every server is a redis-server of our own on a PRIVATE port (a free block found at start in
-7400-7999, never the shared 6379; a fixed block collided with another run on the same machine)
+7400-7999, never the shared 6379; a fixed block collided with another run on the same machine;
+each xdist worker searches its own slice of that range)
 in the test's tmp dir, stopped afterwards whatever happens. The tests here are marked
 `slow` like tests/chaos: `make test` runs them, `make chaos` too; each starts in ~2 s. Each
 test records its figures with the `figures` fixture: printed at the end of the run and written
@@ -10,7 +11,7 @@ to var/topology-figures.json (copied into the README's "Scaling out").
 
 from __future__ import annotations
 
-import json
+import os
 import random
 import shutil
 import signal
@@ -23,6 +24,8 @@ from typing import Any
 
 import pytest
 import redis
+
+from tests.conftest import figures_of
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
@@ -40,44 +43,43 @@ def _port_free(port: int) -> bool:
 _TAKEN: set[int] = set()
 
 
+def _worker_range(first: int = 7400, size: int = 600) -> tuple[int, int]:
+    """Return this process's slice of the private ports: xdist workers never share a port.
+
+    Every worker picks its blocks when it imports this file, each only checking the ports are
+    free right now; without slices two workers could pick the same block and both start on it.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) if worker else 1
+    index = int(worker.removeprefix("gw")) if worker else 0
+    slice_size = size // count
+    return first + index * slice_size, slice_size
+
+
 def free_block(count: int, *, bus: bool = False) -> tuple[int, ...]:
-    """Return `count` consecutive free ports in 7400-7999 (and their cluster bus, port + 10000)."""
-    start = 7400 + random.randrange(0, 600 - count)
-    for offset in range(600):
-        base = 7400 + (start - 7400 + offset) % (600 - count)
+    """Return `count` consecutive free ports of our slice of 7400-7999 (and cluster bus, +10000)."""
+    first, size = _worker_range()
+    start = random.randrange(0, size - count)
+    for offset in range(size):
+        base = first + (start + offset) % (size - count)
         ports = tuple(range(base, base + count))
         wanted = ports + (tuple(p + 10000 for p in ports) if bus else ())
         if not _TAKEN.intersection(wanted) and all(_port_free(p) for p in wanted):
             _TAKEN.update(wanted)  # the blocks of one run never overlap
             return ports
-    raise RuntimeError(f"no {count} free consecutive ports in 7400-7999")
+    raise RuntimeError(f"no {count} free consecutive ports in {first}-{first + size - 1}")
 
 
 SENTINEL_PORTS = free_block(5)  # master, replica, three sentinels
 CLUSTER_PORTS = free_block(3, bus=True)  # the cluster bus takes port + 10000
 (QUEUE_PORT,) = free_block(1)  # a plain Redis for rq beside the cluster
 MASTER_NAME = "guichet-master"
-FIGURES: dict[str, dict[str, Any]] = {}
-FIGURES_PATH = Path("var/topology-figures.json")
 
 
 @pytest.fixture
 def figures(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Return this test's figures (printed at the end of the run)."""
-    return FIGURES.setdefault(request.node.name, {})
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print the topology figures and write them for the README."""
-    if not FIGURES:
-        return
-    terminalreporter.section("topology figures")
-    for name, values in FIGURES.items():
-        terminalreporter.write_line(name)
-        for key, value in values.items():
-            terminalreporter.write_line(f"    {key}: {value}")
-    FIGURES_PATH.parent.mkdir(exist_ok=True)
-    FIGURES_PATH.write_text(json.dumps(FIGURES, indent=2) + "\n")
+    """Return this test's figures (printed at the end of the run, in var/topology-figures.json)."""
+    return figures_of(request, "topology")
 
 
 class Servers:
