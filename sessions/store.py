@@ -200,29 +200,27 @@ class SessionStore:
         now_ms = round(time.time() * 1000)
         if self._split:
             return self._acquire_split(session_id, msisdn, token, bucket, now_ms)
-        lock, session, lang, resume = hop_keys
+        lock = hop_keys[0]
+        # One MGET for everything read (a key of another type reads as absent: the bucket
+        # then counts as full, the session as new; the save's SET replaces either).
         commands: list[_Command] = [
             ("SET", lock, token, "NX", "PX", self._lock_ms),
             ("WATCH", lock) if bucket is None else ("WATCH", lock, bucket),
-            ("GET", session),
-            ("GET", lang),
-            ("GET", resume),
+            ("MGET", *hop_keys[1:]) if bucket is None else ("MGET", *hop_keys[1:], bucket),
         ]
-        if bucket is not None:
-            commands.append(("GET", bucket))
-        packed, count = pack(commands), len(commands)
+        packed = pack(commands)
         deadline = time.monotonic() + self._lock_wait
         lane, reused = self._lanes.take()
         try:
             try:
-                replies = lane.exchange(packed, count)
+                replies = lane.exchange(packed, 3)
             except redis.ConnectionError:
                 if not reused:
                     raise
                 # Most likely a socket that died while idle: one fresh connection, once.
                 lane.close()
                 lane, reused = self._lanes.new(), False
-                replies = lane.exchange(packed, count)
+                replies = lane.exchange(packed, 3)
             while replies[0] is None:
                 # Busy. The WATCH just sent saw the holder's lock: the holder's DEL would
                 # void our EXEC once we hold it, so each new try starts with UNWATCH.
@@ -231,15 +229,14 @@ class SessionStore:
                     self._lanes.give(lane)
                     return None
                 time.sleep(0.01)
-                replies = lane.exchange(pack([("UNWATCH",), *commands]), count + 1)[1:]
-            for reply in replies[:5]:
+                replies = lane.exchange(pack([("UNWATCH",), *commands]), 4)[1:]
+            for reply in replies:
                 if isinstance(reply, redis.RedisError):
-                    raise reply  # a key of another type: the lock expires by itself
-            _, _, blob, phone_lang, snapshot = replies[:5]
+                    raise reply
+            blob, phone_lang, snapshot, *stored = replies[2]
             take = None
             if rate is not None and bucket is not None:
-                stored = replies[5] if isinstance(replies[5], bytes) else None
-                take = take_token(stored, rate.count, rate.period_ms, now_ms)
+                take = take_token(stored[0], rate.count, rate.period_ms, now_ms)
                 if not take.allowed:
                     self._exec(lane, [("DEL", lock)])
                     self._lanes.give(lane)
@@ -355,7 +352,9 @@ class SessionStore:
                 commands.append(("SET", lang, language, "PX", self._lang_ms))
             if resume == "set":
                 commands.append(("SET", resume_key_, snapshot, "PX", self._resume_ms))
-            elif resume == "clear":
+            elif resume == "clear" and loaded.resume is not None:
+                # Nothing to clear when the acquire found none (a snapshot another session
+                # of the phone wrote since is left to offer: harmless).
                 commands.append(("DEL", resume_key_))
             return self._finish(lane, hold, [*commands, ("DEL", lock)])
         # Cluster: the session (and the lock check) first; the phone's keys only by the holder.
