@@ -50,8 +50,8 @@ def shared_bench() -> Path:
     if os.environ.get("SHARED_BENCH"):
         return Path(os.environ["SHARED_BENCH"]).resolve()
     # A git worktree lives elsewhere: its common git directory names the main checkout.
-    common = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--path-format=absolute", "--git-common-dir"],
+    common = subprocess.run(  # noqa: S603 - our own argv
+        ["git", "-C", str(ROOT), "rev-parse", "--path-format=absolute", "--git-common-dir"],  # noqa: S607
         capture_output=True, text=True, check=False,
     ).stdout.strip()  # fmt: skip
     for base in (ROOT, Path(common).parent if common else ROOT):
@@ -80,7 +80,7 @@ def free_port() -> int:
 @contextmanager
 def process_group(argv: list[str], **kwargs: object) -> Iterator[subprocess.Popen[bytes]]:
     """Start `argv` leading its own process group; TERM it (KILL after 5 s) on the way out."""
-    proc = subprocess.Popen(argv, start_new_session=True, **kwargs)  # type: ignore[call-overload]
+    proc = subprocess.Popen(argv, start_new_session=True, **kwargs)  # type: ignore[call-overload]  # noqa: S603
     try:
         yield proc
     finally:
@@ -136,8 +136,9 @@ def wait_ready(url: str) -> None:
     """Wait until `url` answers a first hop."""
     for n in range(300):
         try:
-            request = urllib.request.Request(url, data=READY_BODY.replace(b"{n}", b"%d" % n))
-            with urllib.request.urlopen(request, timeout=2) as answer:
+            body = READY_BODY.replace(b"{n}", b"%d" % n)
+            request = urllib.request.Request(url, data=body)  # noqa: S310 - http://127.0.0.1
+            with urllib.request.urlopen(request, timeout=2) as answer:  # noqa: S310
                 if answer.read()[:3] in (b"CON", b"END"):
                     return
         except OSError:
@@ -149,7 +150,7 @@ def wait_ready(url: str) -> None:
 def load(url: str, sessions: int, concurrency: int) -> dict[str, float]:
     """Run the harness's load generator for `sessions` journeys; return its result."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        subprocess.run(
+        subprocess.run(  # noqa: S603 - our own argv
             [sys.executable, str(LOADGEN), url, "--engine", "python", "--sessions",
              str(sessions), "-c", str(concurrency), "-d", "600", "--json", out.name],
             check=True, stdout=subprocess.DEVNULL,

@@ -14,7 +14,8 @@ cannot both spend the same token: the second one's EXEC writes nothing and it fa
 A hop waiting for the lock takes no token, a refused hop leaves the lock free.
 
 Keys (runtime.keys, under the installation's prefix): `ussd:s:{<session>}` (the session, TTL),
-`ussd:lock:{<session>}` (a token, PX), `ussd:lang:{<phone>}` (preferred language, long TTL),
+`ussd:lock:{<session>}` (a token, PX), `ussd:lang:{<phone>}` (preferred language, long TTL;
+or `keys.NO_LANGUAGE` for a day once SQL said the phone chose none),
 `ussd:resume:{<phone>}` (snapshot of a journey left mid-way, TTL = the resume window) and
 `ussd:rl:{<phone>}` (the hop rate bucket).
 
@@ -133,7 +134,7 @@ class Loaded:
     msisdn: str
     token: str
     session: Session | None
-    phone_lang: str | None
+    phone_lang: str | None  # as stored: keys.NO_LANGUAGE says SQL knows none (no lookup)
     resume: dict[str, Any] | None
     hold: _Hold | None = field(default=None, compare=False, repr=False)
 
@@ -334,9 +335,11 @@ class SessionStore:
         snapshot = orjson.dumps(session.snapshot()) if resume == "set" else b""
         hop_keys = self._keys(loaded.session_id, loaded.msisdn)
         session_args: list[str | int | bytes] = [loaded.token, session.encode(), self._ttl_ms]
+        none_ms = keys.NO_LANGUAGE_TTL_SECONDS * 1000
+        lang_ms = none_ms if language == keys.NO_LANGUAGE else self._lang_ms
         phone_args: list[str | int | bytes] = [
             language or "",
-            self._lang_ms,
+            lang_ms,
             resume,
             snapshot,
             self._resume_ms,
@@ -349,7 +352,7 @@ class SessionStore:
             lock, session_key_, lang, resume_key_ = hop_keys
             commands: list[_Command] = [("SET", session_key_, session.encode(), "PX", self._ttl_ms)]
             if language:
-                commands.append(("SET", lang, language, "PX", self._lang_ms))
+                commands.append(("SET", lang, language, "PX", lang_ms))
             if resume == "set":
                 commands.append(("SET", resume_key_, snapshot, "PX", self._resume_ms))
             elif resume == "clear" and loaded.resume is not None:

@@ -69,7 +69,8 @@ class Preferences:
         """Return the phone's chosen language, if any."""
         raw = self._redis.get(keys.phone_language(phone))
         if raw is not None or self._store is None:
-            return None if raw is None else text(raw)
+            # keys.NO_LANGUAGE: a USSD dial asked SQL, which knows none.
+            return None if raw is None or text(raw) == keys.NO_LANGUAGE else text(raw)
         return self._stored(phone).lang
 
     def set_language(self, phone: str, lang: str) -> None:
