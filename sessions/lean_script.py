@@ -180,7 +180,7 @@ class _PublicLane:
     def exchange(self, packed: bytes, count: int) -> list[Any]:
         """Send pipelined commands, return their `count` replies (error replies as values)."""
         conn = self._conn
-        conn.send_packed_command(packed)  # type: ignore[no-untyped-call]  # untyped upstream
+        conn.send_packed_command([packed])  # type: ignore[no-untyped-call]  # untyped upstream
         replies: list[Any] = []
         for _ in range(count):
             try:

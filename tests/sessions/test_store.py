@@ -164,3 +164,29 @@ def test_a_phone_sql_knows_no_language_for_reads_as_none_chosen(
     assert 0 < redis_client.pttl(keys.phone_language(PHONE)) <= keys.NO_LANGUAGE_TTL_SECONDS * 1000
     again = store.acquire("s1", PHONE)
     assert again is not None and again.phone_lang == keys.NO_LANGUAGE
+
+
+class _NotPlain(redis.Redis):
+    """Any client but a plain redis.Redis (Sentinel's...) talks through redis-py's public API."""
+
+
+def test_a_client_that_is_not_plain_keeps_every_rule(redis_url: str) -> None:
+    client = _NotPlain.from_url(redis_url)
+    store = rated_store(client, "2/3600")
+    loaded = store.acquire("s1", PHONE)
+    assert loaded is not None
+    assert store.acquire("s1", PHONE) is None  # locked
+    assert store.save(loaded, session(), language="en", resume="set")
+    again = store.acquire("s1", PHONE)
+    assert again is not None and again.session == session() and again.phone_lang == "en"
+    client.set(lock_key("s1"), "someone-else")
+    assert not store.save(again, session(tries=1))
+    store.release(again)
+    assert client.get(lock_key("s1")) == b"someone-else"
+    client.delete(lock_key("s1"))
+    third = store.acquire("s1", PHONE)  # the voided save took no token: this is the second
+    assert third is not None
+    store.release(third)
+    with pytest.raises(HopRateLimitedError):
+        store.acquire("s1", PHONE)
+    client.close()
