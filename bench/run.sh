@@ -11,7 +11,14 @@
 # Every server started here leads its own process group and is stopped by its PID.
 set -euo pipefail
 ROOT="$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)"
-SHARED="$(cd "$ROOT/../shared/bench" && pwd)"
+# The shared harness: $SHARED_BENCH, else ../shared/bench beside this checkout or, from a git
+# worktree elsewhere, beside the main checkout (the common git directory's parent).
+COMMON="$(git -C "$ROOT" rev-parse --path-format=absolute --git-common-dir)"
+for CANDIDATE in "${SHARED_BENCH:-}" "$ROOT/../shared/bench" "$(dirname "$COMMON")/../shared/bench"; do
+  [[ -n "$CANDIDATE" && -d "$CANDIDATE" ]] && { SHARED="$(cd "$CANDIDATE" && pwd)"; break; }
+done
+[[ -n "${SHARED:-}" ]] || { echo "no ../shared/bench beside this checkout: set SHARED_BENCH" >&2; exit 1; }
+export SHARED_BENCH="$SHARED"
 STACK="${STACK:-granian3x3}"; RUNS="${RUNS:-3}"; DURATION="${DURATION:-20}"; WARMUP="${WARMUP:-5}"
 PEERS="${PEERS:-flask_hello flask_baseline ussd_menu_builder ussd_airflow}"
 CONCURRENCY="${CONCURRENCY:-64}"; DB=7; PORT=8110; BASE_PORT=8111

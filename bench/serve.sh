@@ -15,7 +15,7 @@ ROOT="$(cd "$HERE/.." && pwd)"
 STACK="${1:?stack}"; PORT="${2:?port}"; APP="${3:-guichet}"; WORKERS="${4:-2}"
 VENV="$ROOT/.venv/bin"
 if [[ "$APP" == baseline ]]; then
-  cd "$ROOT/../shared/bench/peers/flask_baseline"
+  cd "${SHARED_BENCH:-$ROOT/../shared/bench}/peers/flask_baseline"  # run.sh exports SHARED_BENCH
   GUNI_APP="app:app"; GRANIAN_APP=(app:app)
 else
   cd "$ROOT"

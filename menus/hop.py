@@ -41,6 +41,7 @@ from menus.registry import (
 )
 from menus.render import Nav, Renderer, fits, option_keys
 from menus.validators import field_check
+from runtime import keys
 from runtime.masking import mask_phone
 from sessions.session import Session
 from sessions.store import HopRateLimitedError, Loaded, ResumeMode, SessionStore
@@ -254,12 +255,16 @@ class HopHandler:
 
     def _dial(self, loaded: Loaded, request: UssdRequest, *, walk: bool = True) -> _Hop:
         lang = self._language(loaded)
-        restored = None if loaded.phone_lang else self._stored_language(loaded.msisdn)
+        restored = None
+        if loaded.phone_lang is None:
+            # Redis knows nothing for the phone: ask SQL once, and keep its answer under the
+            # phone's key with this hop's save, "none" included (the next dials skip SQL).
+            restored = self._stored_language(loaded.msisdn)
         session = Session(
             session_id=request.session_id,
             msisdn=request.msisdn,
             state=self.spec.start,
-            lang=restored or lang,
+            lang=restored if restored in self.spec.languages else lang,
             text=_kept_text(request),
         )
         # Written back under the session store's key with this hop's save.
@@ -575,10 +580,11 @@ class HopHandler:
     # -- helpers --------------------------------------------------------------------------
 
     def _stored_language(self, msisdn: str) -> str | None:
-        """Return the language SQL keeps for a phone Redis knows none for (it came back empty).
+        """Return the language SQL keeps for a phone Redis knows nothing for.
 
-        Only on a dial whose phone has no language in Redis; the preferences' cache answers
-        the phones that never chose one.
+        Only on a dial whose phone has nothing under its Redis key (a new phone, or Redis came
+        back empty). `keys.NO_LANGUAGE` when SQL answered "none chosen" (kept in Redis so the
+        next dials skip SQL); None when it could not be asked.
         """
         prefs = self.services.find(Preferences)
         if prefs is None:
@@ -589,7 +595,7 @@ class HopHandler:
             # The database down must not stop the menu: the default language serves.
             log.warning("ussd: stored language unavailable, phone %s", mask_phone(msisdn))
             return None
-        return lang if lang in self.spec.languages else None
+        return lang if lang in self.spec.languages else keys.NO_LANGUAGE
 
     def _store_language(self, msisdn: str, lang: str) -> None:
         """Keep a language chosen in the menu in SQL too (only on the hop that changes it)."""

@@ -263,7 +263,10 @@ def preferences_collector(s: Stores) -> Collector:
 
     def export(phone: str) -> list[Record]:
         lang = s.redis.get(keys.phone_language(phone))
-        return [] if lang is None else [{"language": text(lang)}]
+        # keys.NO_LANGUAGE only says "none chosen": nothing about the citizen to export.
+        if lang is None or text(lang) == keys.NO_LANGUAGE:
+            return []
+        return [{"language": text(lang)}]
 
     def erase(phone: str, _ref: str) -> int:
         # The language, and the cache of the SQL preferences (it would bring it back a day).

@@ -74,3 +74,10 @@ def job_id(plain: str) -> str:
 def phone_language(msisdn: str) -> str:
     """Return the key of a phone's preferred language (sessions and SMS read it)."""
     return key("ussd", "lang", tag(msisdn))
+
+
+# Held under phone_language() when SQL was asked and knows no language for the phone (for a
+# day): a dial then reads "none chosen" with the session instead of asking SQL every time.
+# Every language write replaces it; readers take it as "no language".
+NO_LANGUAGE: Final = "-"
+NO_LANGUAGE_TTL_SECONDS: Final = 24 * 3600

@@ -18,6 +18,7 @@ request (the USSD session lock) prepend it instead of paying a second round trip
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -46,6 +47,36 @@ local function take_token(key, capacity, period_ms, cost, now_ms)
   return {1, 0}
 end
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Take:
+    """`take_token`'s decision made by the caller: refused (retry_after) or the value to SET."""
+
+    allowed: bool
+    retry_after: int  # seconds, when refused
+    value: str  # the new "full again" time (ms), as BUCKET_LUA writes it
+    px: int  # its expiry (ms)
+
+
+def take_token(stored: bytes | None, capacity: int, period_ms: int, now_ms: int) -> Take:
+    """Decide one token as BUCKET_LUA's `take_token` does, from the bucket's stored value.
+
+    For a caller that reads the bucket and writes it back in a transaction of its own (the
+    USSD session store: WATCH on the bucket makes the read and the write one step).
+    """
+    try:
+        tat = float(stored) if stored is not None else now_ms
+    except ValueError:
+        tat = now_ms  # not a number (an older layout): a full bucket, the SET replaces it
+    tat = max(tat, now_ms)
+    new_tat = tat + period_ms / capacity
+    allowed_at = new_tat - period_ms
+    if allowed_at > now_ms:
+        return Take(False, max(1, math.ceil((allowed_at - now_ms) / 1000)), "", 0)
+    return Take(True, 0, f"{new_tat:.3f}", math.ceil(new_tat - now_ms) + 1000)
+
+
 _TAKE: Final = BUCKET_LUA + "return take_token(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])\n"
 _RATE: Final = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*$")
 

@@ -136,6 +136,27 @@ class _Lane:
             raise typed_error(str(answer))
         return answer
 
+    def exchange(self, packed: bytes, count: int) -> list[Any]:
+        """Send pipelined commands, return their `count` replies (error replies as values)."""
+        reader, sock, buffer = self._reader, self._sock, self._buffer
+        replies: list[Any] = []
+        try:
+            sock.sendall(packed)
+            while len(replies) < count:
+                answer = reader.gets()
+                if answer is False:
+                    size = sock.recv_into(buffer)
+                    if not size:
+                        raise redis.ConnectionError("Connection closed by server.")
+                    reader.feed(buffer, 0, size)  # type: ignore[arg-type]  # any buffer
+                    continue
+                replies.append(typed_error(str(answer)) if _is_error(answer) else answer)
+        except TimeoutError:
+            raise redis.TimeoutError("Timeout reading from socket") from None
+        except OSError as error:
+            raise redis.ConnectionError(f"Error while talking to Redis: {error}") from None
+        return replies
+
     def close(self) -> None:
         """Close the socket; this lane is never used again."""
         self._conn.disconnect()  # type: ignore[no-untyped-call]
@@ -145,6 +166,90 @@ class _Lane:
         # socket before the connection's own finaliser: close it while the lane goes.
         with contextlib.suppress(Exception):
             self._conn.disconnect()  # type: ignore[no-untyped-call]
+
+
+class _PublicLane:
+    """A pool connection spoken to through redis-py's public Connection methods (Sentinel...)."""
+
+    __slots__ = ("_conn", "_pool")
+
+    def __init__(self, pool: redis.ConnectionPool) -> None:
+        self._pool = pool
+        self._conn = pool.get_connection()
+
+    def exchange(self, packed: bytes, count: int) -> list[Any]:
+        """Send pipelined commands, return their `count` replies (error replies as values)."""
+        conn = self._conn
+        conn.send_packed_command([packed])  # type: ignore[no-untyped-call]  # untyped upstream
+        replies: list[Any] = []
+        for _ in range(count):
+            try:
+                replies.append(conn.read_response(disable_decoding=True))
+            except ResponseError as error:
+                replies.append(error)
+        return replies
+
+    def close(self) -> None:
+        """Drop the connection (a reply may be in flight) and hand it back to its pool."""
+        self._conn.disconnect()  # type: ignore[no-untyped-call]
+        self._pool.release(self._conn)
+
+    def reuse(self) -> None:
+        """Hand a connection with nothing in flight back to its pool."""
+        self._pool.release(self._conn)
+
+
+class Lanes:
+    """Connections held one hop at a time for pipelined commands (WATCH/MULTI/EXEC on one).
+
+    Same rules as `LeanScript`: a plain client gets lean lanes (hiredis on the socket redis-py
+    opened and greeted), anything else (Sentinel; a redis-py whose internals changed) lanes over
+    redis-py's public `Connection` API from the client's own pool. A lane that raised is closed,
+    never reused: a reply may still be in flight on it.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        pool = client.connection_pool
+        self._pool = pool
+        self._lean = (
+            type(client) is redis.Redis
+            and type(pool) is redis.ConnectionPool
+            and issubclass(pool.connection_class, redis.Connection)
+            and internals_fit()
+        )
+        self._idle: list[Any] = []
+        self._pid = os.getpid()
+
+    def take(self) -> tuple[Any, bool]:
+        """Return an idle lane (True: it was idle, so it may have died meanwhile) or a new one."""
+        if self._pid != os.getpid():
+            # A forked child must not share its parent's sockets.
+            self._idle, self._pid = [], os.getpid()
+        if self._idle:
+            return self._idle.pop(), True
+        return self.new(), False
+
+    def new(self) -> Any:
+        """Open a fresh lane."""
+        if self._lean:
+            return _Lane(self._pool.connection_class(**self._pool.connection_kwargs))
+        return _PublicLane(self._pool)
+
+    def give(self, lane: Any) -> None:
+        """Take back a lane with nothing in flight and no WATCH outstanding."""
+        if isinstance(lane, _PublicLane):
+            lane.reuse()
+        elif self._pid == os.getpid():
+            self._idle.append(lane)
+
+
+def pack(commands: Sequence[Sequence[str | int | bytes]]) -> bytes:
+    """Pack pipelined commands as one buffer (hiredis)."""
+    return b"".join(hiredis.pack_command(tuple(command)) for command in commands)  # type: ignore[arg-type]
+
+
+def _is_error(answer: Any) -> bool:
+    return isinstance(answer, ResponseError)
 
 
 # The boundary with redis-py's internals: the only private names this module reads.

@@ -69,7 +69,8 @@ class Preferences:
         """Return the phone's chosen language, if any."""
         raw = self._redis.get(keys.phone_language(phone))
         if raw is not None or self._store is None:
-            return None if raw is None else text(raw)
+            # keys.NO_LANGUAGE: a USSD dial asked SQL, which knows none.
+            return None if raw is None or text(raw) == keys.NO_LANGUAGE else text(raw)
         return self._stored(phone).lang
 
     def set_language(self, phone: str, lang: str) -> None:
@@ -88,11 +89,14 @@ class Preferences:
             self._cache(phone)
 
     def stored_language(self, phone: str) -> str | None:
-        """Return the language SQL (through its cache) holds, without the session store's key.
+        """Return the language SQL holds, without the session store's key.
 
-        A USSD dial that found no language under that key (Redis came back empty) asks here.
+        A USSD dial that found nothing under that key (a phone new to Redis) asks here, once:
+        the hop keeps the answer under that key, "none" included (keys.NO_LANGUAGE). So it
+        reads SQL straight, not through the cache hash: that cache would be read once and
+        written once per new phone for nothing (two Redis round trips on a first dial).
         """
-        return None if self._store is None else self._stored(phone).lang
+        return None if self._store is None else self._store.get(self._ref(phone)).lang
 
     def _cache_key(self, phone: str) -> str:
         return keys.key("sms", "pref", self._ref(phone))  # hash: stop (0/1), lang ("" = none)

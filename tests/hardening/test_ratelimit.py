@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from runtime.ratelimit import Rate, RateError, RateLimiter
+from runtime.ratelimit import Rate, RateError, RateLimiter, take_token
 from tests.hardening.conftest import dead_redis_url
 
 
@@ -70,3 +70,20 @@ def test_rates_parse() -> None:
     for bad in ("30", "x/60", "30/0", "-1/60", "30/60/2"):
         with pytest.raises(RateError):
             Rate.parse(bad)
+
+
+def test_take_token_in_python_decides_as_the_lua_bucket(redis_client: redis.Redis) -> None:
+    # The USSD session store decides the hop bucket in Python (take_token) and writes it in its
+    # own transaction: same decisions, same stored value and expiry as BUCKET_LUA's.
+    limiter = RateLimiter(redis_client, "t", Rate(3, 10), fail_open=True)
+    stored: bytes | None = None
+    for now_s in (1000, 1000, 1000, 1000, 1002, 1003.4, 1003.4, 1020, 1020.5):
+        now_ms = round(now_s * 1000)
+        ours = take_token(stored, 3, 10_000, now_ms)
+        lua = limiter.take("a", now=now_s)
+        assert (ours.allowed, ours.retry_after) == (lua.allowed, lua.retry_after)
+        if ours.allowed:
+            assert redis_client.get(limiter.key("a")) == ours.value.encode()
+            assert ours.px - 1000 <= redis_client.pttl(limiter.key("a")) <= ours.px
+        stored = redis_client.get(limiter.key("a"))
+    assert take_token(b"not a number", 1, 10_000, 5).allowed  # another layout: full
