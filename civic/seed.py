@@ -1,4 +1,4 @@
-"""Load the demo city (civic/demo_city.yaml) into the SQL back office, idempotently."""
+"""Load a pack's catalogue and demo data (cities/<id>/catalogue.yaml) into SQL, idempotently."""
 
 from __future__ import annotations
 
@@ -26,8 +26,10 @@ from civic.ports import (
 )
 from civic.references import make_reference
 from civic.seed_payables import seed_payables
+from runtime.packs import DEFAULT_CITY, pack
 
-DEMO_CITY: Final = Path(__file__).with_name("demo_city.yaml")
+# The default pack's catalogue (CITY picks another: gateway.schema passes its path).
+DEMO_CITY: Final = pack(DEFAULT_CITY).catalogue
 SEED_AGENT: Final = "seed"
 DEMO_MARK: Final = "demo_city"
 _FIRST_BODY: Final = 1_000_001

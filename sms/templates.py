@@ -58,7 +58,6 @@ REPLY_KEYS: Final = frozenset(
         "reply_rate_limited",
     }
 )
-REQUIRED_LANGUAGES: Final = ("fr", "en", "sw")
 ESSENTIAL: Final = "essential"  # never refused for the daily budget or STOP
 NOTICE: Final = "notice"  # the city's own initiative: budget and STOP apply
 CLASSES: Final = (ESSENTIAL, NOTICE)
@@ -212,10 +211,10 @@ def load(path: str | Path) -> TemplateBook:
     if not isinstance(raw, dict):
         raise TemplateError(f"{path}: expected a mapping at the top level")
     problems: list[str] = []
-    languages = tuple(str(lang) for lang in raw.get("languages") or REQUIRED_LANGUAGES)
-    for lang in REQUIRED_LANGUAGES:
-        if lang not in languages:
-            problems.append(f"languages: {lang} is required")
+    # The city pack's languages: every template carries each of them (its menus' languages).
+    languages = tuple(str(lang) for lang in raw.get("languages") or ())
+    if not languages:
+        problems.append("languages: required (the city's languages, default first)")
     params = _load_params(raw.get("params") or {}, problems)
     templates = {
         str(key): _load_template(str(key), body, languages, params, problems)

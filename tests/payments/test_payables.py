@@ -20,7 +20,7 @@ from tests.payments.test_api_receipts import _schema
 from tests.payments.test_receipts_found_again import fresh, run_sms, text_in
 
 AGENT = {"Authorization": "Bearer demo-agent-key"}
-PUPIL = "200001"  # seeded: 47 500 CDF, Institut Umoja, due 20/12/2026 (civic/demo_city.yaml)
+PUPIL = "200001"  # seeded: 47 500 CDF, Institut Umoja, due 20/12/2026 (cities/<id>/catalogue.yaml)
 PUPIL_ID = "school_fees-T1202627-200001"
 WHAT = "Frais scolaires T1 2026-27"
 
