@@ -244,7 +244,8 @@ def document_create(ctx: ActionContext) -> ActionResult:
     """Create the request with its dossier (once per session and document).
 
     A request with a fee waits for it (`payable`: the payment journey follows); a free one is
-    submitted and its SMS follows as a job.
+    submitted and its SMS follows as a job. `args: {fee: counter}` (a city without mobile
+    money) submits it too: the fee is paid at the counter.
     """
     backend = _backend(ctx)
     code = str(ctx.data.get("doc_code", ""))
@@ -260,7 +261,7 @@ def document_create(ctx: ActionContext) -> ActionResult:
             applicant_name=str(name) if name else None,
             id_number=str(id_number) if id_number else None,
             dossier={str(k): str(v) for k, v in dict(dossier).items()},
-            collect_fee=True,
+            collect_fee=ctx.args.get("fee") != "counter",
             # The SMS alert is owed from this transaction on: a job lost with Redis is
             # replaced by the owed-alerts tick (sms.request_alerts).
             announce=True,

@@ -78,7 +78,7 @@ def test_a_pupils_fees_are_shown_paid_receipted_and_every_check_says_what_was_pa
     run_sms(payments)
     received = [e.text for e in read_outbox(payments.redis, phone=SANDBOX_PHONE, limit=50)]
     receipt = next(text for text in received if code in text)
-    assert WHAT in receipt and f"réf {PUPIL}" in receipt and "47500 CDF" in receipt
+    assert WHAT in receipt and f"réf {PUPIL}" in receipt and "47 500 CDF" in receipt
     # SMS RECU <code> names it.
     reply = text_in(payments, f"RECU {code}", "recu-school")
     assert reply.startswith(f"Guichet: code {code} VALIDE: 47500 CDF, {WHAT}"), reply
