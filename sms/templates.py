@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import yaml
 
+from sms.keywords import Vocabulary, VocabularyError
 from text.encoding import cost
 
 # Keys other packages send (docs/contracts.md) and keys the inbound router replies with.
@@ -139,12 +140,22 @@ class TemplateBook:
     params: Mapping[str, Param]
     templates: Mapping[str, Template]
     transliteration: Transliteration
+    vocabulary: Vocabulary | None  # None only when `problems` says why
     problems: tuple[str, ...] = field(default=())
 
     @property
     def default_language(self) -> str:
         """Return the language used when a phone has none (the first listed)."""
         return self.languages[0]
+
+    @property
+    def keywords(self) -> Vocabulary:
+        """Return the words citizens may text (a strictly loaded book always has them)."""
+        if self.vocabulary is None:
+            raise TemplateError(
+                "the SMS templates have no usable keywords: " + "; ".join(self.problems)
+            )
+        return self.vocabulary
 
     def language(self, lang: str | None) -> str:
         """Return `lang` when the book speaks it, else the default language."""
@@ -222,11 +233,19 @@ def load(path: str | Path) -> TemplateBook:
     }
     for key in sorted((CONTRACT_KEYS | REPLY_KEYS) - set(templates)):
         problems.append(f"{key}: template missing")
+    try:
+        vocabulary: Vocabulary | None = Vocabulary.from_data(
+            raw.get("keywords") or {}, raw.get("language_names") or {}, languages
+        )
+    except VocabularyError as exc:
+        problems.append(str(exc))
+        vocabulary = None
     return TemplateBook(
         languages=languages,
         params=params,
         templates=templates,
         transliteration=_load_transliteration(raw.get("transliteration") or {}),
+        vocabulary=vocabulary,
         problems=tuple(problems),
     )
 
