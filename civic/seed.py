@@ -63,6 +63,11 @@ def load_city(path: Path = DEMO_CITY) -> dict[str, Any]:
     return data
 
 
+def _languages(city: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]:
+    languages = city["city"].get("languages")
+    return (tuple(str(lang) for lang in languages),) if languages else ()
+
+
 def seed_demo(database_url: str, *, path: Path = DEMO_CITY) -> SeedSummary:
     """Create the schema if needed and load the demo city; safe to run again."""
     city = load_city(path)
@@ -86,7 +91,8 @@ def seed_demo(database_url: str, *, path: Path = DEMO_CITY) -> SeedSummary:
             added = _add_assessments(conn, rows)
             seed_payables(conn, city, currency)
         try:
-            services = parse_catalogue(city.get("appointments"))
+            # The pack's languages (catalogue `city.languages`), the menus' own.
+            services = parse_catalogue(city.get("appointments"), *_languages(city))
         except CatalogueError as error:
             raise SeedError(f"{path}: {error}") from error
         backend.appointments.save_appointment_services(services)
