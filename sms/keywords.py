@@ -27,6 +27,7 @@ class Keyword(StrEnum):
     MY_DATA = "my_data"
     CANCEL = "cancel"  # an appointment, by its booking code
     MOVE = "move"  # an appointment, by its booking code, to a day and a time
+    ORDER = "order"  # a document, by its number in the list the bare keyword answers
     UNKNOWN = "unknown"
 
 
@@ -133,7 +134,7 @@ def parse(text: str, vocabulary: Vocabulary) -> Command:
     if keyword == Keyword.STATUS:
         # References are digits; people type them in groups ("123 4567", "123-4567").
         return Command(keyword, _SEPARATORS.sub("", rest), hint)
-    if keyword in (Keyword.RECEIPT, Keyword.CANCEL):
+    if keyword in (Keyword.RECEIPT, Keyword.CANCEL, Keyword.ORDER):
         return Command(keyword, _SEPARATORS.sub("", rest), hint)
     if keyword == Keyword.MOVE:
         return Command(keyword, _move_argument(rest), hint)

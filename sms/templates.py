@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import yaml
 
-from sms.keywords import Vocabulary, VocabularyError
+from sms.keywords import Keyword, Vocabulary, VocabularyError
 from text.encoding import cost
 
 # Keys other packages send (docs/contracts.md) and keys the inbound router replies with.
@@ -59,6 +59,8 @@ REPLY_KEYS: Final = frozenset(
         "reply_rate_limited",
     }
 )
+# Keys a pack needs only when its citizens may order documents by SMS (a `keywords.order`).
+ORDER_KEYS: Final = frozenset({"reply_order_list", "reply_order_unknown", "reply_order_identity"})
 ESSENTIAL: Final = "essential"  # never refused for the daily budget or STOP
 NOTICE: Final = "notice"  # the city's own initiative: budget and STOP apply
 CLASSES: Final = (ESSENTIAL, NOTICE)
@@ -240,6 +242,9 @@ def load(path: str | Path) -> TemplateBook:
     except VocabularyError as exc:
         problems.append(str(exc))
         vocabulary = None
+    if vocabulary is not None and Keyword.ORDER in {k for k, _ in vocabulary.synonyms.values()}:
+        for key in sorted(ORDER_KEYS - set(templates)):
+            problems.append(f"{key}: template missing (keywords.order lets citizens order by SMS)")
     return TemplateBook(
         languages=languages,
         params=params,
