@@ -180,3 +180,36 @@ def test_each_pack_walks_its_main_journeys(pack_app: Flask) -> None:
             assert str(step["expect"]) in screen.body, where
             assert cost(screen.body).fits_ussd, where
         assert screen.end == bool(steps[-1].get("end", False)), where
+
+
+def test_each_city_keeps_its_demo_data_in_its_own_database() -> None:
+    assert Settings.from_env({}).database_url == "sqlite:///var/guichet.db"
+    others = [found.id for found in PACKS if found.id != DEFAULT_CITY]
+    assert Settings.from_env({"CITY": others[0]}).database_url.endswith(f"guichet-{others[0]}.db")
+    explicit = Settings.from_env({"CITY": others[0], "DATABASE_URL": "sqlite:///x.db"})
+    assert explicit.database_url == "sqlite:///x.db"
+
+
+def test_menus_that_pay_are_refused_without_operators(redis_url: str, tmp_path: Path) -> None:
+    # A city without mobile money (payment_operators "") serving menus with payment screens.
+    counter_only = next(p for p in PACKS if not p.city().get("payment_operators"))
+    overrides = {
+        "redis_url": redis_url,
+        "database_url": f"sqlite:///{tmp_path / 'g.db'}",
+        "city": counter_only.id,
+        "menus_path": str(CITIES_DIR / DEFAULT_CITY / "menus.yaml"),
+    }
+    with pytest.raises(ValueError, match=r"PAYMENT_OPERATORS is empty .* pays on screens"):
+        create_app(overrides)
+    runtime.uninstall()
+
+
+@pytest.mark.parametrize("found", PACKS, ids=IDS)
+def test_each_pack_names_a_demo_citizen_of_its_country(found: Pack) -> None:
+    phone = found.demo_phone()
+    assert phone is not None
+    parsed = phonenumbers.parse(phone)
+    assert phonenumbers.is_valid_number(parsed)
+    assert phonenumbers.region_code_for_number(parsed) == found.city()["country"]
+    citizens = yaml.safe_load(found.catalogue.read_text("utf-8"))["citizens"]
+    assert phone in {c["phone"] for c in citizens}
