@@ -80,7 +80,7 @@ class InboundRouter:
 
     def handle(self, inbound_id: str, phone: str, text: str) -> SendResult | None:
         """Act on one inbound SMS and queue its reply (None when rate-limited into silence)."""
-        command = parse(text)
+        command = parse(text, self._sms.book.vocabulary)
         lang = self._sms.book.language(
             self._prefs.language(phone) or command.lang_hint or self._sms.book.default_language
         )

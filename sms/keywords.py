@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 
 class Keyword(StrEnum):
@@ -75,10 +76,60 @@ LANGUAGE_NAMES: Final = {
     "SWAHILI": "sw",
     "KISWAHILI": "sw",
 }
-# Longest first, so STATUS is tried before STATUT's shorter neighbours and STARTs match whole.
-_PATTERN: Final = re.compile(
-    r"^(" + "|".join(sorted(SYNONYMS, key=len, reverse=True)) + r")(?![A-Z])[\s:#.,\-]*(.*)$"
-)
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """The words a city's SMS commands are written in (its pack's sms_templates.yaml)."""
+
+    synonyms: Mapping[str, tuple[Keyword, str | None]]
+    language_names: Mapping[str, str]
+    pattern: re.Pattern[str]
+
+    @classmethod
+    def build(
+        cls, synonyms: Mapping[str, tuple[Keyword, str | None]], language_names: Mapping[str, str]
+    ) -> Vocabulary:
+        """Compile a vocabulary; words are matched after normalize()."""
+        words = {normalize(word): meaning for word, meaning in synonyms.items()}
+        # Longest first, so STATUS is tried before STATUT's shorter neighbours and STARTs match
+        # whole.
+        alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        return cls(
+            words,
+            {normalize(name): lang for name, lang in language_names.items()},
+            re.compile(r"^(" + alternatives + r")(?![A-Z])[\s:#.,\-]*(.*)$"),
+        )
+
+    @classmethod
+    def from_data(cls, keywords: Any, language_names: Any) -> Vocabulary:
+        """Build from `keywords: {status: {fr: [STATUT]}, ...}` and `language_names: {fr: [FR]}`.
+
+        A word under `any` suggests no language. Raise ValueError naming what is malformed.
+        """
+        if not isinstance(keywords, Mapping) or not isinstance(language_names, Mapping):
+            raise ValueError("keywords and language_names must be mappings")
+        synonyms: dict[str, tuple[Keyword, str | None]] = {}
+        for name, by_lang in keywords.items():
+            try:
+                keyword = Keyword(str(name))
+            except ValueError:
+                raise ValueError(f"keywords.{name}: not a command") from None
+            if keyword is Keyword.UNKNOWN or not isinstance(by_lang, Mapping):
+                raise ValueError(f"keywords.{name}: expected {{lang: [WORD, ...]}}")
+            for lang, words in by_lang.items():
+                for word in words or ():
+                    synonyms[str(word)] = (keyword, None if lang == "any" else str(lang))
+        missing = sorted(k.value for k in Keyword if k is not Keyword.UNKNOWN)
+        missing = [k for k in missing if Keyword(k) not in {m for m, _ in synonyms.values()}]
+        if missing:
+            raise ValueError(f"keywords: no word for {', '.join(missing)}")
+        names = {
+            str(word): str(lang) for lang, words in language_names.items() for word in words or ()
+        }
+        return cls.build(synonyms, names)
+
+
 _SEPARATORS: Final = re.compile(r"[\s\-./]+")
 # `<code> <dd/mm[/yyyy]> <hh:mm>`: the code may be typed in groups, the time as 09:30 or 09H30.
 _MOVE: Final = re.compile(
@@ -102,13 +153,14 @@ def normalize(text: str) -> str:
     return " ".join(stripped.upper().split())
 
 
-def parse(text: str) -> Command:
+def parse(text: str, vocabulary: Vocabulary | None = None) -> Command:
     """Return the command an inbound SMS carries (UNKNOWN when none matches)."""
+    words = vocabulary or DEFAULT_VOCABULARY
     normalized = normalize(text)
-    match = _PATTERN.match(normalized)
+    match = words.pattern.match(normalized)
     if match is None:
         return Command(Keyword.UNKNOWN)
-    keyword, hint = SYNONYMS[match.group(1)]
+    keyword, hint = words.synonyms[match.group(1)]
     rest = match.group(2).strip()
     if keyword == Keyword.STATUS:
         # References are digits; people type them in groups ("123 4567", "123-4567").
@@ -119,7 +171,7 @@ def parse(text: str) -> Command:
         return Command(keyword, _move_argument(rest), hint)
     if keyword == Keyword.LANGUAGE:
         first = rest.split(" ", 1)[0] if rest else ""
-        return Command(keyword, LANGUAGE_NAMES.get(first, ""), hint)
+        return Command(keyword, words.language_names.get(first, ""), hint)
     return Command(keyword, "", hint)
 
 
@@ -130,3 +182,7 @@ def _move_argument(rest: str) -> str:
         return ""
     code = _SEPARATORS.sub("", match["code"])
     return f"{code} {match['day']} {int(match['hour']):02d}:{match['min']}"
+
+
+# The words of a pack whose sms_templates.yaml declares no `keywords:` (fr, en, sw).
+DEFAULT_VOCABULARY: Final = Vocabulary.build(SYNONYMS, LANGUAGE_NAMES)

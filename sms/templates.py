@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import yaml
 
+from sms.keywords import DEFAULT_VOCABULARY, Vocabulary
 from text.encoding import cost
 
 # Keys other packages send (docs/contracts.md) and keys the inbound router replies with.
@@ -140,6 +141,8 @@ class TemplateBook:
     templates: Mapping[str, Template]
     transliteration: Transliteration
     problems: tuple[str, ...] = field(default=())
+    # The SMS command words in the city's languages (`keywords:`; default fr, en, sw).
+    vocabulary: Vocabulary = DEFAULT_VOCABULARY
 
     @property
     def default_language(self) -> str:
@@ -222,12 +225,19 @@ def load(path: str | Path) -> TemplateBook:
     }
     for key in sorted((CONTRACT_KEYS | REPLY_KEYS) - set(templates)):
         problems.append(f"{key}: template missing")
+    vocabulary = DEFAULT_VOCABULARY
+    if "keywords" in raw:
+        try:
+            vocabulary = Vocabulary.from_data(raw["keywords"], raw.get("language_names") or {})
+        except ValueError as error:
+            problems.append(str(error))
     return TemplateBook(
         languages=languages,
         params=params,
         templates=templates,
         transliteration=_load_transliteration(raw.get("transliteration") or {}),
         problems=tuple(problems),
+        vocabulary=vocabulary,
     )
 
 

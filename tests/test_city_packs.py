@@ -29,6 +29,7 @@ from menus.model import MenuSpec
 from menus.review import to_review
 from runtime.packs import CITIES_DIR, DEFAULT_CITY, Pack, all_packs
 from sms.check import check
+from sms.keywords import Command, Keyword, parse
 from sms.templates import load as load_templates
 from tests.conftest import UssdPhone
 from text.encoding import cost
@@ -213,3 +214,30 @@ def test_each_pack_names_a_demo_citizen_of_its_country(found: Pack) -> None:
     assert phonenumbers.region_code_for_number(parsed) == found.city()["country"]
     citizens = yaml.safe_load(found.catalogue.read_text("utf-8"))["citizens"]
     assert phone in {c["phone"] for c in citizens}
+
+
+@pytest.mark.parametrize("found", PACKS, ids=IDS)
+def test_each_pack_reads_sms_commands_in_each_of_its_languages(found: Pack) -> None:
+    vocabulary = load_templates(found.sms_templates).vocabulary
+    spec = load_menus(found.menus)
+    for keyword in (Keyword.STATUS, Keyword.STOP, Keyword.LANGUAGE):
+        hints = {hint for kw, hint in vocabulary.synonyms.values() if kw is keyword}
+        assert hints & {None, *spec.languages}, (keyword, hints)
+    status_words = {w: h for w, (kw, h) in vocabulary.synonyms.items() if kw is Keyword.STATUS}
+    for lang in spec.languages:
+        words = [w for w, h in status_words.items() if h in (lang, None)]
+        assert words, f"{found.id}: no STATUS word in {lang}"
+        assert parse(f"{words[0].lower()} 123-4567", vocabulary) == Command(
+            Keyword.STATUS, "1234567", status_words[words[0]]
+        )
+    # A word of no language of the pack is not understood there.
+    foreign = {h for _kw, h in vocabulary.synonyms.values()} - {None, *spec.languages}
+    assert foreign == set()
+
+
+def test_a_malformed_keywords_block_is_a_templates_problem(tmp_path: Path) -> None:
+    text = (CITIES_DIR / DEFAULT_CITY / "sms_templates.yaml").read_text("utf-8")
+    broken = tmp_path / "sms_templates.yaml"
+    broken.write_text(text.replace("  move: {fr: [DEPLACER], en: [MOVE], sw: [HAMISHA]}\n", ""))
+    assert "keywords: no word for move" in load_templates(broken).problems
+    assert not check(load_templates(broken)).ok
