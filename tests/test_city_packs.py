@@ -30,6 +30,8 @@ from menus.review import to_review
 from runtime.packs import CITIES_DIR, DEFAULT_CITY, Pack, all_packs
 from sms.check import check
 from sms.keywords import Command, Keyword, parse
+from sms.service import SmsService
+from sms.store import Status
 from sms.templates import load as load_templates
 from tests.conftest import UssdPhone
 from text.encoding import cost
@@ -241,3 +243,24 @@ def test_a_malformed_keywords_block_is_a_templates_problem(tmp_path: Path) -> No
     broken.write_text(text.replace("  move: {fr: [DEPLACER], en: [MOVE], sw: [HAMISHA]}\n", ""))
     assert "keywords: no word for move" in load_templates(broken).problems
     assert not check(load_templates(broken)).ok
+
+
+@pytest.mark.parametrize(
+    "pack_app", [p for p in PACKS if len(p.city().get("sms_countries") or ()) > 1], indirect=True
+)
+def test_sms_go_to_the_pack_countries_only(pack_app: Flask) -> None:
+    # Mamoudzou: a Mayotte, a La Réunion and a France mobile, never a number of another country.
+    sms = runtime.current().get(SmsService)
+    spec = runtime.current().get(MenuSpec)
+    allowed = [
+        phonenumbers.format_number(
+            phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE),
+            phonenumbers.PhoneNumberFormat.E164,
+        )
+        for region in spec.city.sms_countries
+    ]
+    params = {"short_code": spec.service_code}
+    for number, phone in enumerate([*allowed, "+243810000001"]):
+        sent = sms.send(phone, "reply_help", params, idempotency_key=f"countries-{number}")
+        refused = phone == "+243810000001"
+        assert (sent.status is Status.REFUSED) == refused, (phone, sent)
