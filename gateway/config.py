@@ -70,6 +70,7 @@ _OWN_PREFIXES: Final = frozenset(
         "retention",
     }
 )
+DEFAULT_DATABASE_URL: Final = "sqlite:///var/guichet.db"
 AT_LIVE_HOST: Final = "api.africastalking.com"
 AT_SANDBOX_USERNAME: Final = "sandbox"
 
@@ -151,7 +152,9 @@ class Settings:
         " run --emulate-redis`)",
     )
     database_url: str = _setting(
-        "DATABASE_URL", "sqlite:///var/guichet.db", "civic back office (SQLite or PostgreSQL)"
+        "DATABASE_URL",
+        DEFAULT_DATABASE_URL,
+        "civic back office (SQLite or PostgreSQL); another CITY's default: var/guichet-<CITY>.db",
     )
     # --- city pack (runtime/packs.py): the paths and operators below default to CITY's pack ---
     city: str = _setting("CITY", DEFAULT_CITY, "the city pack served: a folder cities/<id>/")
@@ -511,6 +514,9 @@ class Settings:
         ):
             if not getattr(self, name):
                 object.__setattr__(self, name, value)
+        if self.database_url == DEFAULT_DATABASE_URL and self.city != DEFAULT_CITY:
+            # Each city's demo data in its own file: `CITY=x make run` never mixes two cities.
+            object.__setattr__(self, "database_url", f"sqlite:///var/guichet-{self.city}.db")
 
     @classmethod
     def from_env(

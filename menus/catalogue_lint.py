@@ -3,7 +3,7 @@
 The catalogue (a pack's catalogue.yaml, or `--catalogue PATH`) describes appointment services as
 data; this module reports what would break a screen or an SMS: a slot length that does not
 divide the opening hours, a text missing in one of the menus' languages, a name that would force
-UCS-2 (menus.yaml declares `appt_service_name` GSM-7), a screen naming an unknown service
+UCS-2 (when menus.yaml declares `appt_service_name` GSM-7), a screen naming an unknown service
 in its `args: {service: ...}`, and a document whose `appointment_service` (booked when an agent
 decides an appointment is needed) names no service.
 """
@@ -43,9 +43,12 @@ def catalogue_problems(spec: MenuSpec, catalogue: Path) -> Iterator[Problem]:
     for problem in problems:
         where, _, message = problem.partition(": ")
         yield Problem(f"{name}:{where}", message)
+    # A pack whose menus declare `appt_service_name` UCS-2 (Arabic names) budgets for it.
+    declared = spec.placeholders.get("appt_service_name")
+    gsm7_only = declared is None or not declared.ucs2
     for service in services:
         for lang, text in service.names.items():
-            if not cost(text).is_gsm7:
+            if gsm7_only and not cost(text).is_gsm7:
                 yield Problem(
                     f"{name}:appointments.{service.code}.names.{lang}",
                     "forces UCS-2 (appt_service_name is GSM-7): use GSM-7 letters",

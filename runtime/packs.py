@@ -3,8 +3,8 @@
 A pack is a folder holding the city's menus (`menus.yaml`, whose `city:` block carries the
 pack's defaults: country, currency and its display, time zone, SMS countries, payment
 operators), its SMS templates (`sms_templates.yaml`) and its catalogue and demo data
-(`catalogue.yaml`). `CITY=<id>` picks one; the repository's root `menus.yaml` and
-`sms_templates.yaml` link to the default city's files.
+(`catalogue.yaml`), and its demo walk (`rehearsal.yaml`). `CITY=<id>` picks one; the
+repository's root `menus.yaml` and `sms_templates.yaml` link to the default city's files.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ DEFAULT_CITY: Final = "goma"
 MENUS_FILE: Final = "menus.yaml"
 SMS_TEMPLATES_FILE: Final = "sms_templates.yaml"
 CATALOGUE_FILE: Final = "catalogue.yaml"
+REHEARSAL_FILE: Final = "rehearsal.yaml"
 _PACK_ID: Final = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 
@@ -52,6 +53,20 @@ class Pack:
     def catalogue(self) -> Path:
         """Return the pack's catalogue and demo data."""
         return self.root / CATALOGUE_FILE
+
+    @property
+    def rehearsal(self) -> Path:
+        """Return the pack's demo walk (the demo citizen's phone, journeys the tests play)."""
+        return self.root / REHEARSAL_FILE
+
+    def demo_phone(self) -> str | None:
+        """Return the demo citizen's phone (rehearsal.yaml `phone`), None without one."""
+        try:
+            document = yaml.safe_load(self.rehearsal.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            return None
+        phone = document.get("phone") if isinstance(document, dict) else None
+        return str(phone) if phone else None
 
     def city(self) -> dict[str, Any]:
         """Return the `city:` block of the pack's menus (its defaults), unchecked."""

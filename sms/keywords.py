@@ -33,7 +33,10 @@ class Keyword(StrEnum):
 
 # The words themselves live in the city pack's sms_templates.yaml (`keywords:` and
 # `language_names:`), one list per command and language; this module only reads them.
-ANY_LANGUAGE: Final = "any"  # a word that means the command in every language (STOP, INFO)
+ANY_LANGUAGE: Final = "any"
+OPTIONAL_COMMANDS: Final = frozenset(
+    {Keyword.UNKNOWN, Keyword.ORDER}
+)  # a word that means the command in every language (STOP, INFO)
 
 
 class VocabularyError(ValueError):
@@ -81,6 +84,11 @@ class Vocabulary:
             names.update(dict.fromkeys(words, lang))
         if not synonyms:
             raise VocabularyError("keywords: required (the words citizens may text, per language)")
+        # Every command the router answers needs a word; ordering by SMS is a pack's choice.
+        meant = {keyword for keyword, _ in synonyms.values()}
+        missing = [k.value for k in Keyword if k not in meant and k not in OPTIONAL_COMMANDS]
+        if missing:
+            raise VocabularyError(f"keywords: no word for {', '.join(missing)}")
         # Longest first, so STATUS is tried before STATUT's neighbours and STARTs match whole;
         # a word must not run on into a letter (STOPPER is not STOP), digits may follow.
         alternatives = "|".join(re.escape(w) for w in sorted(synonyms, key=len, reverse=True))

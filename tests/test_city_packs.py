@@ -29,6 +29,9 @@ from menus.model import MenuSpec
 from menus.review import to_review
 from runtime.packs import CITIES_DIR, DEFAULT_CITY, Pack, all_packs
 from sms.check import check
+from sms.keywords import Command, Keyword, parse
+from sms.service import SmsService
+from sms.store import Status
 from sms.templates import load as load_templates
 from tests.conftest import UssdPhone
 from text.encoding import cost
@@ -180,3 +183,84 @@ def test_each_pack_walks_its_main_journeys(pack_app: Flask) -> None:
             assert str(step["expect"]) in screen.body, where
             assert cost(screen.body).fits_ussd, where
         assert screen.end == bool(steps[-1].get("end", False)), where
+
+
+def test_each_city_keeps_its_demo_data_in_its_own_database() -> None:
+    assert Settings.from_env({}).database_url == "sqlite:///var/guichet.db"
+    others = [found.id for found in PACKS if found.id != DEFAULT_CITY]
+    assert Settings.from_env({"CITY": others[0]}).database_url.endswith(f"guichet-{others[0]}.db")
+    explicit = Settings.from_env({"CITY": others[0], "DATABASE_URL": "sqlite:///x.db"})
+    assert explicit.database_url == "sqlite:///x.db"
+
+
+def test_menus_that_pay_are_refused_without_operators(redis_url: str, tmp_path: Path) -> None:
+    # A city without mobile money (payment_operators "") serving menus with payment screens.
+    counter_only = next(p for p in PACKS if not p.city().get("payment_operators"))
+    overrides = {
+        "redis_url": redis_url,
+        "database_url": f"sqlite:///{tmp_path / 'g.db'}",
+        "city": counter_only.id,
+        "menus_path": str(CITIES_DIR / DEFAULT_CITY / "menus.yaml"),
+    }
+    with pytest.raises(ValueError, match=r"PAYMENT_OPERATORS is empty .* pays on screens"):
+        create_app(overrides)
+    runtime.uninstall()
+
+
+@pytest.mark.parametrize("found", PACKS, ids=IDS)
+def test_each_pack_names_a_demo_citizen_of_its_country(found: Pack) -> None:
+    phone = found.demo_phone()
+    assert phone is not None
+    parsed = phonenumbers.parse(phone)
+    assert phonenumbers.is_valid_number(parsed)
+    assert phonenumbers.region_code_for_number(parsed) == found.city()["country"]
+    citizens = yaml.safe_load(found.catalogue.read_text("utf-8"))["citizens"]
+    assert phone in {c["phone"] for c in citizens}
+
+
+@pytest.mark.parametrize("found", PACKS, ids=IDS)
+def test_each_pack_reads_sms_commands_in_each_of_its_languages(found: Pack) -> None:
+    vocabulary = load_templates(found.sms_templates).keywords
+    spec = load_menus(found.menus)
+    for keyword in (Keyword.STATUS, Keyword.STOP, Keyword.LANGUAGE):
+        hints = {hint for kw, hint in vocabulary.synonyms.values() if kw is keyword}
+        assert hints & {None, *spec.languages}, (keyword, hints)
+    status_words = {w: h for w, (kw, h) in vocabulary.synonyms.items() if kw is Keyword.STATUS}
+    for lang in spec.languages:
+        words = [w for w, h in status_words.items() if h in (lang, None)]
+        assert words, f"{found.id}: no STATUS word in {lang}"
+        assert parse(f"{words[0].lower()} 123-4567", vocabulary) == Command(
+            Keyword.STATUS, "1234567", status_words[words[0]]
+        )
+    # A word of no language of the pack is not understood there.
+    foreign = {h for _kw, h in vocabulary.synonyms.values()} - {None, *spec.languages}
+    assert foreign == set()
+
+
+def test_a_malformed_keywords_block_is_a_templates_problem(tmp_path: Path) -> None:
+    text = (CITIES_DIR / DEFAULT_CITY / "sms_templates.yaml").read_text("utf-8")
+    broken = tmp_path / "sms_templates.yaml"
+    broken.write_text(text.replace("  move: {fr: [DEPLACER], en: [MOVE], sw: [HAMISHA]}\n", ""))
+    assert "keywords: no word for move" in load_templates(broken).problems
+    assert not check(load_templates(broken)).ok
+
+
+@pytest.mark.parametrize(
+    "pack_app", [p for p in PACKS if len(p.city().get("sms_countries") or ()) > 1], indirect=True
+)
+def test_sms_go_to_the_pack_countries_only(pack_app: Flask) -> None:
+    # Mamoudzou: a Mayotte, a La Réunion and a France mobile, never a number of another country.
+    sms = runtime.current().get(SmsService)
+    spec = runtime.current().get(MenuSpec)
+    allowed = [
+        phonenumbers.format_number(
+            phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE),
+            phonenumbers.PhoneNumberFormat.E164,
+        )
+        for region in spec.city.sms_countries
+    ]
+    params = {"short_code": spec.service_code}
+    for number, phone in enumerate([*allowed, "+243810000001"]):
+        sent = sms.send(phone, "reply_help", params, idempotency_key=f"countries-{number}")
+        refused = phone == "+243810000001"
+        assert (sent.status is Status.REFUSED) == refused, (phone, sent)
