@@ -35,12 +35,12 @@ test: lint ## lint, type check, menus lint, then the whole suite (in parallel) o
 	@scripts/ensure_redis.sh || { echo "tests need a real Redis on $$REDIS_URL" >&2; exit 1; }
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --maxprocesses $(TEST_MAX_WORKERS) --dist load $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff, mypy and the menus linter on the shipped menus.yaml
+lint: $(STAMP) ## ruff, mypy, menus lint and SMS templates check of every city pack
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(PY) -m menus lint menus.yaml
-	$(PY) -m gateway sms templates check sms_templates.yaml >/dev/null
+	$(PY) -m menus lint
+	$(PY) -m gateway sms templates check >/dev/null
 
 bench: $(STAMP) ## run the USSD benchmark against the peers; results in bench/README.md
 	@scripts/ensure_redis.sh

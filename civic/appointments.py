@@ -1,6 +1,6 @@
 """Appointments: services with counters, opening hours, slots, bookings and their reminders.
 
-A service is data (the `appointments:` section of a catalogue such as civic/demo_city.yaml):
+A service is data (the `appointments:` section of a catalogue such as cities/<id>/catalogue.yaml):
 its counters, opening hours per weekday in the city's local time, slot length, places per
 slot and counter, closed days and how far ahead one may book. This module computes the
 calendar (pure, no I/O); storing bookings atomically is an adapter's job (civic.sql_appointments).

@@ -1,4 +1,4 @@
-"""Load the demo city (civic/demo_city.yaml) into the SQL back office, idempotently."""
+"""Load a pack's catalogue and demo data (cities/<id>/catalogue.yaml) into SQL, idempotently."""
 
 from __future__ import annotations
 
@@ -26,8 +26,10 @@ from civic.ports import (
 )
 from civic.references import make_reference
 from civic.seed_payables import seed_payables
+from runtime.packs import DEFAULT_CITY, pack
 
-DEMO_CITY: Final = Path(__file__).with_name("demo_city.yaml")
+# The default pack's catalogue (CITY picks another: gateway.schema passes its path).
+DEMO_CITY: Final = pack(DEFAULT_CITY).catalogue
 SEED_AGENT: Final = "seed"
 DEMO_MARK: Final = "demo_city"
 _FIRST_BODY: Final = 1_000_001
@@ -61,6 +63,11 @@ def load_city(path: Path = DEMO_CITY) -> dict[str, Any]:
     return data
 
 
+def _languages(city: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]:
+    languages = city["city"].get("languages")
+    return (tuple(str(lang) for lang in languages),) if languages else ()
+
+
 def seed_demo(database_url: str, *, path: Path = DEMO_CITY) -> SeedSummary:
     """Create the schema if needed and load the demo city; safe to run again."""
     city = load_city(path)
@@ -84,7 +91,8 @@ def seed_demo(database_url: str, *, path: Path = DEMO_CITY) -> SeedSummary:
             added = _add_assessments(conn, rows)
             seed_payables(conn, city, currency)
         try:
-            services = parse_catalogue(city.get("appointments"))
+            # The pack's languages (catalogue `city.languages`), the menus' own.
+            services = parse_catalogue(city.get("appointments"), *_languages(city))
         except CatalogueError as error:
             raise SeedError(f"{path}: {error}") from error
         backend.appointments.save_appointment_services(services)

@@ -1,4 +1,4 @@
-"""The demo city's payables (civic/demo_city.yaml `payable_kinds`, `payables`) as SQL rows.
+"""The demo city's payables (cities/<id>/catalogue.yaml `payable_kinds`, `payables`) as SQL rows.
 
 Kinds are refreshed on every run; payables are only added when missing, so a payment made
 during a demo is never undone by seeding again (as for assessments).

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from gateway.redis_url import parse_redis_url
 from runtime.keys import DEFAULT_PREFIX, PrefixError, check_prefix
+from runtime.packs import DEFAULT_CITY, PackError, pack
 from runtime.ratelimit import Rate, RateError
 
 Environment = Literal["development", "production"]
@@ -46,6 +47,8 @@ _TEST_PATH_SEGMENTS: Final = frozenset({"sandbox", "dev", "uat", "test", "stagin
 _OWN_PREFIXES: Final = frozenset(
     {
         "guichet",
+        "city",
+        "catalogue",
         "redis",
         "queue",
         "database",
@@ -76,6 +79,7 @@ _SMS_REQUIRED: Final = {
     "orange": ("ORANGE_SMS_CLIENT_ID", "ORANGE_SMS_CLIENT_SECRET", "ORANGE_SMS_SENDER"),
     "infobip": ("INFOBIP_BASE_URL", "INFOBIP_API_KEY", "INFOBIP_FROM"),
 }
+DEFAULT_DATABASE_URL: Final = "sqlite:///var/guichet.db"
 AT_LIVE_HOST: Final = "api.africastalking.com"
 AT_SANDBOX_USERNAME: Final = "sandbox"
 
@@ -157,9 +161,20 @@ class Settings:
         " run --emulate-redis`)",
     )
     database_url: str = _setting(
-        "DATABASE_URL", "sqlite:///var/guichet.db", "civic back office (SQLite or PostgreSQL)"
+        "DATABASE_URL",
+        DEFAULT_DATABASE_URL,
+        "civic back office (SQLite or PostgreSQL); another CITY's default: var/guichet-<CITY>.db",
     )
-    menus_path: str = _setting("MENUS_PATH", "menus.yaml", "the city's menus, texts and templates")
+    # --- city pack (runtime/packs.py): the paths and operators below default to CITY's pack ---
+    city: str = _setting("CITY", DEFAULT_CITY, "the city pack served: a folder cities/<id>/")
+    menus_path: str = _setting(
+        "MENUS_PATH", "", "the city's menus and texts (default: cities/<CITY>/menus.yaml)"
+    )
+    catalogue_path: str = _setting(
+        "CATALOGUE_PATH",
+        "",
+        "the city's catalogue and demo data, for seeding (default: cities/<CITY>/catalogue.yaml)",
+    )
     ussd_session_ttl_seconds: int = _setting(
         "USSD_SESSION_TTL_SECONDS", 0, "USSD session lifetime in Redis; 0 = menus.yaml settings"
     )
@@ -338,7 +353,7 @@ class Settings:
         "SMS_HOLD_SECONDS", 900, "pause after an account-level hold (RiskHold, low balance)"
     )
     sms_templates_path: str = _setting(
-        "SMS_TEMPLATES_PATH", "sms_templates.yaml", "the SMS templates (fr, en, sw)"
+        "SMS_TEMPLATES_PATH", "", "the SMS templates (default: cities/<CITY>/sms_templates.yaml)"
     )
     otp_key: str = _setting(
         "OTP_KEY",
@@ -354,8 +369,9 @@ class Settings:
     # --- payments (payments/) ---
     payment_operators: str = _setting(
         "PAYMENT_OPERATORS",
-        "mpesa:sandbox,airtel:sandbox,orange:sandbox",
-        "operator:provider pairs in menu order (sandbox, daraja, airtel, vodacom, paygate, orange)",
+        "",
+        "operator:provider pairs in menu order (sandbox, daraja, airtel, vodacom, paygate, orange);"
+        " default: the pack's city.payment_operators (none: fees paid at the counter)",
     )
     payment_push_delay_seconds: float = _setting(
         "PAYMENT_PUSH_DELAY_SECONDS", 5.0, "wait after the USSD END before the payment push"
@@ -550,6 +566,25 @@ class Settings:
     civic_read_timeout: float = _setting(
         "CIVIC_READ_TIMEOUT", 3.0, "seconds a back-office answer or SQL statement may take"
     )
+
+    def __post_init__(self) -> None:
+        # What is not set explicitly comes from CITY's pack, so `CITY=<id>` alone serves a city.
+        try:
+            found = pack(self.city)
+            operators = self.payment_operators or str(found.city().get("payment_operators") or "")
+        except PackError as error:
+            raise ConfigError(str(error)) from None
+        for name, value in (
+            ("menus_path", str(found.menus)),
+            ("sms_templates_path", str(found.sms_templates)),
+            ("catalogue_path", str(found.catalogue)),
+            ("payment_operators", operators),
+        ):
+            if not getattr(self, name):
+                object.__setattr__(self, name, value)
+        if self.database_url == DEFAULT_DATABASE_URL and self.city != DEFAULT_CITY:
+            # Each city's demo data in its own file: `CITY=x make run` never mixes two cities.
+            object.__setattr__(self, "database_url", f"sqlite:///var/guichet-{self.city}.db")
 
     @classmethod
     def from_env(

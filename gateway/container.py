@@ -13,7 +13,7 @@ from civic.sql import SqlBackend, make_engine
 from gateway import golive
 from gateway.auth import ApiKeyring
 from gateway.callback_auth import CallbackGate
-from gateway.config import Settings
+from gateway.config import ConfigError, Settings
 from gateway.jobs import EffectEnqueuer
 from gateway.limits import ApiLimits
 from gateway.logsetup import ref_key
@@ -24,6 +24,7 @@ from menus.hop import HopHandler
 from menus.loader import load_menus
 from menus.model import MenuSpec
 from menus.registry import Enqueuer
+from payments.config import parse_operators
 from payments.numbering import NumberingPlan
 from payments.service import PaymentService
 from payments.store import SQL_TIMEOUT_SECONDS
@@ -149,7 +150,8 @@ def _wire_sms(container: runtime.Container, settings: Settings) -> None:
         templates_path=settings.sms_templates_path,
         country=spec.city.country,
         short_code=spec.service_code,
-        allowed_countries=settings.sms_allowed_countries,
+        # --- city pack: SMS go to the pack's countries unless SMS_ALLOWED_COUNTRIES says ---
+        allowed_countries=settings.sms_allowed_countries or ",".join(spec.city.sms_countries),
         daily_budget=settings.sms_daily_budget,
         replies_per_hour=settings.sms_replies_per_hour,
         retry_delays=settings.sms_retry_delays,
@@ -210,7 +212,18 @@ def _wire_payments(container: runtime.Container, settings: Settings) -> None:
         timezone=spec.city.timezone,
         short_code=spec.service_code,
         currency=spec.city.currency,
+        money=spec.city.money_format,  # city pack: SMS write amounts as the screens do
     )
+    # City pack: without operators fees are paid at the counter; menus must not offer payment.
+    if not parse_operators(settings.payment_operators):
+        paying = sorted(
+            s.id for s in spec.screens.values() if str(s.action).startswith("payments.")
+        )
+        if paying:
+            raise ConfigError(
+                f"PAYMENT_OPERATORS is empty (fees at the counter) but {spec.source} pays on "
+                f"screens {', '.join(paying[:3])}: name operators or use the city's menus"
+            )
     # The payment screen lists the caller's operator first (payments/numbering.yaml).
     container.register(NumberingPlan, NumberingPlan.load(spec.city.country))
 

@@ -30,11 +30,12 @@ from gateway.queues import QueueNames
 from gateway.schema import migrate_all, seed_demo
 from gateway.services import services_of
 from menus.model import MenuSpec
+from runtime.packs import pack
 
 STARTUP_TIMEOUT: Final = 30.0  # seconds for the web server to answer /healthz
 STOP_TIMEOUT: Final = 10.0  # seconds for a graceful stop before SIGKILL
 DEFAULT_SERVICE_CODE: Final = "*384*12#"
-DEMO_PHONE: Final = "+243810000001"
+DEMO_PHONE: Final = "+243810000001"  # when a city pack names no demo citizen
 
 EMULATION_BANNER: Final = """
 ################################################################################
@@ -61,10 +62,10 @@ def run(port: int, *, emulate_redis: bool, out: TextIO = sys.stdout) -> int:
     return _supervise(settings, port, out)
 
 
-def dial_hint(port: int, service_code: str) -> str:
+def dial_hint(port: int, service_code: str, phone: str = DEMO_PHONE) -> str:
     """Return the command that dials the local gateway."""
     url = f"http://127.0.0.1:{port}/ussd/africastalking"
-    return f"{_python()} -m gateway dial '{service_code}' --phone {DEMO_PHONE} --url {url}"
+    return f"{_python()} -m gateway dial '{service_code}' --phone {phone} --url {url}"
 
 
 def _python() -> str:
@@ -86,7 +87,9 @@ def _announce(port: int, service_code: str, settings: Settings, out: TextIO) -> 
         for line in settings.play_money():
             print(f"  - {line}", file=out)
     print(f"\nGuichet is up at http://127.0.0.1:{port} (Ctrl-C stops it). Dial it:", file=out)
-    print(f"  {dial_hint(port, service_code)}", file=out)
+    # The city pack's demo citizen (rehearsal.yaml), so the demo data answers at once.
+    phone = pack(settings.city).demo_phone() or DEMO_PHONE
+    print(f"  {dial_hint(port, service_code, phone)}", file=out)
     if simulator.enabled(settings):
         print(f"or open the phone simulator: http://127.0.0.1:{port}/simulator", file=out)
     print(file=out, flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Final, TextIO
 
@@ -40,7 +41,10 @@ def seed_demo(settings: Settings, out: TextIO = sys.stdout) -> int:
         # Production refuses to start on this data (gateway/golive.py): never write it there.
         raise ConfigError("seed-demo loads play data: production refuses it")
     ensure_sqlite_directory(settings.database_url)
-    return run_steps(SEEDS, settings.database_url, out)
+    # The city pack's catalogue (CITY, or CATALOGUE_PATH).
+    catalogue = Path(settings.catalogue_path)
+    steps = [Step(f"demo city ({catalogue.parent.name})", partial(seed.seed_demo, path=catalogue))]
+    return run_steps(steps, settings.database_url, out)
 
 
 def migrate_payments(database_url: str) -> None:
@@ -59,7 +63,6 @@ MIGRATIONS: Final = (
     Step("sms tables (message log, preferences)", sms_tables.migrate),
     Step("personal data audit", personal_data_tables.migrate),
 )
-SEEDS: Final = (Step("demo city", seed.seed_demo),)
 
 
 def run_steps(steps: Sequence[Step], url: str, out: TextIO) -> int:

@@ -1,9 +1,9 @@
 """What `menus lint` checks in the catalogue beside a menus file: its `appointments:` section.
 
-The catalogue (civic/demo_city.yaml, or `--catalogue PATH`) describes appointment services as
+The catalogue (a pack's catalogue.yaml, or `--catalogue PATH`) describes appointment services as
 data; this module reports what would break a screen or an SMS: a slot length that does not
 divide the opening hours, a text missing in one of the menus' languages, a name that would force
-UCS-2 (menus.yaml declares `appt_service_name` GSM-7), a screen naming an unknown service
+UCS-2 (when menus.yaml declares `appt_service_name` GSM-7), a screen naming an unknown service
 in its `args: {service: ...}`, and a document whose `appointment_service` (booked when an agent
 decides an appointment is needed) names no service.
 """
@@ -12,21 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import yaml
 
 from civic.appointments import check_catalogue
 from menus.loader import Problem
 from menus.model import MenuSpec
+from runtime.packs import CATALOGUE_FILE
 from text.encoding import cost
-
-DEFAULT_CATALOGUE: Final = Path("civic") / "demo_city.yaml"
 
 
 def default_catalogue(menus_path: str | Path) -> Path | None:
-    """Return the catalogue beside a menus file (its directory's civic/demo_city.yaml), if any."""
-    found = Path(menus_path).parent / DEFAULT_CATALOGUE
+    """Return the catalogue beside a menus file (its pack's catalogue.yaml), if any."""
+    # resolve(): the root menus.yaml is a link into the default city's pack.
+    found = Path(menus_path).resolve().parent / CATALOGUE_FILE
     return found if found.is_file() else None
 
 
@@ -39,13 +39,16 @@ def catalogue_problems(spec: MenuSpec, catalogue: Path) -> Iterator[Problem]:
         return
     section = document.get("appointments") if isinstance(document, dict) else None
     services, problems = check_catalogue(section, spec.languages)
-    name = catalogue.name  # lines read `menus.yaml:demo_city.yaml:appointments.x: ...`
+    name = catalogue.name  # lines read `menus.yaml:catalogue.yaml:appointments.x: ...`
     for problem in problems:
         where, _, message = problem.partition(": ")
         yield Problem(f"{name}:{where}", message)
+    # A pack whose menus declare `appt_service_name` UCS-2 (Arabic names) budgets for it.
+    declared = spec.placeholders.get("appt_service_name")
+    gsm7_only = declared is None or not declared.ucs2
     for service in services:
         for lang, text in service.names.items():
-            if not cost(text).is_gsm7:
+            if gsm7_only and not cost(text).is_gsm7:
                 yield Problem(
                     f"{name}:appointments.{service.code}.names.{lang}",
                     "forces UCS-2 (appt_service_name is GSM-7): use GSM-7 letters",

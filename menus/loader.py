@@ -30,6 +30,7 @@ from menus.model import (
 from menus.registry import Registry
 from menus.schema import schema_errors
 from menus.validators import compile_validator
+from text.money import MoneyFormat
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +249,8 @@ def compile_spec(document: Mapping[str, Any], *, source: str = "menus.yaml") -> 
         country=city_raw["country"],
         currency=city_raw["currency"],
         timezone=city_raw["timezone"],
+        money=MoneyFormat(**city_raw["money"]) if "money" in city_raw else None,
+        sms_countries=tuple(city_raw.get("sms_countries") or ()),
     )
     screens: dict[str, Screen] = {}
     for screen_id, raw in document["screens"].items():

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
+from text.money import MoneyFormat
+
 ScreenKind = Literal["menu", "input", "action", "end", "form"]
 SCREEN_KINDS: tuple[ScreenKind, ...] = ("menu", "input", "action", "end", "form")
 
@@ -172,6 +174,13 @@ class City:
     country: str  # ISO 3166 region, for phonenumbers
     currency: str
     timezone: str
+    money: MoneyFormat | None = None  # None: whole units, then the ISO code (12 500 CDF)
+    sms_countries: tuple[str, ...] = ()  # regions SMS may go to; () = country only
+
+    @property
+    def money_format(self) -> MoneyFormat:
+        """Return how the city writes amounts."""
+        return self.money or MoneyFormat(symbol=self.currency)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +227,7 @@ class MenuSpec:
         """Return the values of the built-in placeholders."""
         return {
             "city": self.city.name,
-            "currency": self.city.currency,
+            "currency": self.city.money_format.symbol,
             "service_code": self.service_code,
         }
 

@@ -1,4 +1,4 @@
-"""`menus lint` on the catalogue's payable kinds (civic/demo_city.yaml `payable_kinds`).
+"""`menus lint` on the catalogue's payable kinds (cities/<id>/catalogue.yaml `payable_kinds`).
 
 A kind is data a city adds without Python, so the linter checks what the screens and SMS
 rest on: its name, reference label and receipt text in every menus language, within the

@@ -87,7 +87,12 @@ class Renderer:
 
     def values(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Return the placeholder values: built-ins, then session data."""
-        return {**self._builtins, **data}
+        values = {**self._builtins, **data}
+        # An amount in the city's own currency reads as the city writes it (XOF -> FCFA);
+        # another currency (USD beside CDF) keeps its ISO code.
+        if values.get("currency") == self.spec.city.currency:
+            values["currency"] = self._builtins["currency"]
+        return values
 
     def screen_parts(
         self,

@@ -2,7 +2,7 @@
 
 (menus.catalogue_lint checks its appointments; both read the same catalogue file.)
 
-A catalogue (civic/demo_city.yaml) gives each entry a `kind` and each kind a workflow
+A catalogue (cities/<id>/catalogue.yaml) gives each entry a `kind` and each kind a workflow
 (civic.workflows). What the citizen reads about a status lives in menus.yaml (`status_<x>`,
 "my requests" and the SMS-less screens), so both files are checked together: an unknown kind,
 a transition to a status the kind does not declare, or a status without its text in one of

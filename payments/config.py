@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from text.money import MoneyFormat
+
 
 class PaymentSettings(Protocol):
     """The fields of gateway.config.Settings payments reads (structural: no import of gateway)."""
@@ -119,7 +121,11 @@ class PaymentConfigError(ValueError):
 
 
 def parse_operators(spec: str) -> dict[str, str]:
-    """Parse `mpesa:daraja,airtel:sandbox` into {operator: provider}, in order."""
+    """Parse `mpesa:daraja,airtel:sandbox` into {operator: provider}, in order.
+
+    Empty: no mobile money, the city's fees are paid at the counter (its menus offer no
+    payment; gateway.container refuses menus that do).
+    """
     operators: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in spec.split(","))):
         operator, _, provider = part.partition(":")
@@ -129,8 +135,6 @@ def parse_operators(spec: str) -> dict[str, str]:
         if operator in operators:
             raise PaymentConfigError(f"PAYMENT_OPERATORS names {operator!r} twice")
         operators[operator] = provider
-    if not operators:
-        raise PaymentConfigError("PAYMENT_OPERATORS must name at least one operator")
     return operators
 
 
@@ -152,3 +156,5 @@ class PaymentsConfig:
     request_payment_ttl_seconds: float = 86400.0  # unpaid document requests expire after this
     timezone: str = "UTC"
     short_code: str = ""
+    # How the city writes amounts in SMS (a pack's menus.yaml city.money); None: digits + ISO.
+    money: MoneyFormat | None = None

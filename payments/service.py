@@ -568,9 +568,10 @@ class PaymentService:
             log.warning("no SMS service wired: %s for intent %s not sent", template, intent.id)
             return
         name = describe(self._backend, paid_for_intent(intent), intent.lang)
+        money = self.config.money
         params: dict[str, str | int] = {
-            "amount": intent.amount,
-            "currency": intent.currency,
+            "amount": money.number(intent.amount) if money else intent.amount,
+            "currency": money.symbol if money else intent.currency,
             "tax": name,
             "ref": intent.assessment_reference,
             **extra,

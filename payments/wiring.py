@@ -37,6 +37,7 @@ from payments.store import PaymentStore
 from runtime.jobs import jobs_for
 from sms.receipt_desk import ReceiptDesk
 from sms.service import SmsService
+from text.money import MoneyFormat
 
 log = logging.getLogger(__name__)
 
@@ -338,6 +339,7 @@ def wire(
     timezone: str = "UTC",
     short_code: str = "",
     currency: str | None = None,
+    money: MoneyFormat | None = None,
 ) -> PaymentService:
     """Build and register PaymentStore, PaymentService, ReceiptVerifier and friends.
 
@@ -400,6 +402,7 @@ def wire(
             push_job_timeout_seconds=job_timeout,
             timezone=timezone,
             short_code=short_code,
+            money=money,
         ),
     )
     container.register(PaymentService, service)

@@ -21,7 +21,14 @@ from civic.appointments import (
     SlotNotOfferedError,
     clock_text,
 )
-from civic.ports import Backend, BackendUnavailableError, DocumentRequest, RequestStatus
+from civic.ports import (
+    Backend,
+    BackendUnavailableError,
+    DocumentRequest,
+    DocumentType,
+    IdentityRequiredError,
+    RequestStatus,
+)
 from civic.privacy import visible_booking, visible_request
 from civic.wording import document_name, pickup_text, reason_text
 from runtime.guesses import GuessLimiter
@@ -58,6 +65,14 @@ class Reply:
 
     template: str
     params: Mapping[str, str | int] = field(default_factory=dict)
+    # A request filed by SMS: this reply is its first alert (reference, history entry), sent
+    # under the alert's own idempotency key so the owed-alerts tick never sends it twice.
+    announces: tuple[str, int] | None = None
+
+
+def _orderable_by_sms(document: DocumentType) -> bool:
+    """A document a citizen may order by SMS: a plain document with nothing to type."""
+    return document.kind == "document" and not any(f.required for f in document.fields)
 
 
 class InboundRouter:
@@ -80,24 +95,38 @@ class InboundRouter:
 
     def handle(self, inbound_id: str, phone: str, text: str) -> SendResult | None:
         """Act on one inbound SMS and queue its reply (None when rate-limited into silence)."""
-        command = parse(text)
+        command = parse(text, self._sms.book.keywords)
         lang = self._sms.book.language(
             self._prefs.language(phone) or command.lang_hint or self._sms.book.default_language
         )
         if command.keyword == Keyword.LANGUAGE and command.argument:
             lang = command.argument
-        reply = self._act(phone, command, lang)  # state changes happen even when limited
+        reply = self._act(inbound_id, phone, command, lang)  # state changes happen when limited
         slot = self._prefs.reply_slot(phone, self._replies_per_hour)
         if slot == 2:
             log.info("sms inbound %s from %s: reply suppressed", inbound_id, mask_phone(phone))
             return None
         if slot == 1:
             reply = Reply("reply_rate_limited", {"short_code": self._short_code})
-        return self._sms.send(
-            phone, reply.template, reply.params, idempotency_key=f"reply:{inbound_id}", lang=lang
-        )
+        key = f"reply:{inbound_id}"
+        if reply.announces is not None:
+            key = "request:{}:{}".format(*reply.announces)  # sms.request_alerts' key
+        result = self._sms.send(phone, reply.template, reply.params, idempotency_key=key, lang=lang)
+        if reply.announces is not None:
+            self._alert_sent(*reply.announces)
+        return result
 
-    def _act(self, phone: str, command: Command, lang: str) -> Reply:
+    def _alert_sent(self, reference: str, seq: int) -> None:
+        """Clear the owed alert the reply just carried (the tick would send it otherwise)."""
+        backend: Backend | None = self._services.find(Backend)  # type: ignore[type-abstract]
+        if backend is not None:
+            try:
+                backend.alert_sent(reference, seq)
+            except BackendUnavailableError:
+                # Still owed: the tick sends it under the same key, which SmsService dedupes.
+                log.warning("request %s: alert %d sent, mark deferred", reference, seq)
+
+    def _act(self, inbound_id: str, phone: str, command: Command, lang: str) -> Reply:
         code = {"short_code": self._short_code}
         match command.keyword:
             case Keyword.STOP:
@@ -123,7 +152,49 @@ class InboundRouter:
                 return self._cancel(phone, command.argument)
             case Keyword.MOVE:
                 return self._move(phone, command.argument, lang)
+            case Keyword.ORDER:
+                return self._order(inbound_id, phone, command.argument, lang)
         return Reply("reply_unknown", code)
+
+    def _order(self, inbound_id: str, phone: str, number: str, lang: str) -> Reply:
+        """File a request for the document numbered `number` in the SMS list (bare: the list).
+
+        Only documents with nothing to type (no required field) are offered by SMS; the
+        applicant's identity, when the document needs it, is the one this phone gave before.
+        A fee is due at the counter, as announced by the request's first SMS.
+        """
+        code = {"short_code": self._short_code}
+        backend: Backend | None = self._services.find(Backend)  # type: ignore[type-abstract]
+        if backend is None:
+            return Reply("reply_unavailable")
+        try:
+            offered = [d for d in backend.list_document_types() if _orderable_by_sms(d)]
+            if not number or not number.isdigit() or not 1 <= int(number) <= len(offered):
+                listing = ", ".join(
+                    f"{n} {document_name(d, d.code, lang)}" for n, d in enumerate(offered, 1)
+                )
+                template = "reply_order_list" if not number else "reply_order_unknown"
+                return Reply(template, {"documents": listing, **code})
+            document = offered[int(number) - 1]
+            citizen = backend.get_citizen(phone)
+            request = backend.create_request(
+                owner_phone=phone,
+                document_code=document.code,
+                # A retried inbound job files the same request, never a second one.
+                idempotency_key=f"sms:{inbound_id}",
+                applicant_name=citizen.name if citizen else None,
+                id_number=citizen.id_number if citizen else None,
+                dossier={},
+                collect_fee=False,
+                announce=True,
+            )
+        except IdentityRequiredError:
+            return Reply("reply_order_identity", code)
+        except BackendUnavailableError:
+            return Reply("reply_unavailable")
+        template = "request_created_visit" if document.needs_visit else "request_created"
+        params = self._request_params(backend, request, lang)
+        return Reply(template, params, announces=(request.reference, len(request.history)))
 
     def _status(self, phone: str, ref: str, lang: str) -> Reply:
         code = {"short_code": self._short_code}

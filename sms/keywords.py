@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 
 class Keyword(StrEnum):
@@ -26,59 +27,87 @@ class Keyword(StrEnum):
     MY_DATA = "my_data"
     CANCEL = "cancel"  # an appointment, by its booking code
     MOVE = "move"  # an appointment, by its booking code, to a day and a time
+    ORDER = "order"  # a document, by its number in the list the bare keyword answers
     UNKNOWN = "unknown"
 
 
-# Every synonym, the command it means and the language it suggests (None: any language).
-SYNONYMS: Final[dict[str, tuple[Keyword, str | None]]] = {
-    "STATUT": (Keyword.STATUS, "fr"),
-    "SUIVI": (Keyword.STATUS, "fr"),
-    "STATUS": (Keyword.STATUS, "en"),
-    "HALI": (Keyword.STATUS, "sw"),
-    "RECU": (Keyword.RECEIPT, "fr"),
-    "RECEIPT": (Keyword.RECEIPT, "en"),
-    "RISITI": (Keyword.RECEIPT, "sw"),
-    "AIDE": (Keyword.HELP, "fr"),
-    "HELP": (Keyword.HELP, "en"),
-    "MSAADA": (Keyword.HELP, "sw"),
-    "INFO": (Keyword.HELP, None),
-    "STOP": (Keyword.STOP, None),
-    "ARRET": (Keyword.STOP, "fr"),
-    "ACHA": (Keyword.STOP, "sw"),
-    "START": (Keyword.START, None),
-    "ANZA": (Keyword.START, "sw"),
-    "LANGUE": (Keyword.LANGUAGE, "fr"),
-    "LANGUAGE": (Keyword.LANGUAGE, "en"),
-    "LUGHA": (Keyword.LANGUAGE, "sw"),
-    # How to get a copy of, or erase, what the city holds about this phone (README).
-    "MES DONNEES": (Keyword.MY_DATA, "fr"),
-    "MY DATA": (Keyword.MY_DATA, "en"),
-    "DATA YANGU": (Keyword.MY_DATA, "sw"),
-    "TAARIFA ZANGU": (Keyword.MY_DATA, "sw"),
-    "ANNULER": (Keyword.CANCEL, "fr"),
-    "CANCEL": (Keyword.CANCEL, "en"),
-    "GHAIRI": (Keyword.CANCEL, "sw"),
-    "DEPLACER": (Keyword.MOVE, "fr"),
-    "MOVE": (Keyword.MOVE, "en"),
-    "HAMISHA": (Keyword.MOVE, "sw"),
-}
-LANGUAGE_NAMES: Final = {
-    "FR": "fr",
-    "FRANCAIS": "fr",
-    "FRENCH": "fr",
-    "KIFARANSA": "fr",
-    "EN": "en",
-    "ENGLISH": "en",
-    "ANGLAIS": "en",
-    "KIINGEREZA": "en",
-    "SW": "sw",
-    "SWAHILI": "sw",
-    "KISWAHILI": "sw",
-}
-# Longest first, so STATUS is tried before STATUT's shorter neighbours and STARTs match whole.
-_PATTERN: Final = re.compile(
-    r"^(" + "|".join(sorted(SYNONYMS, key=len, reverse=True)) + r")(?![A-Z])[\s:#.,\-]*(.*)$"
-)
+# The words themselves live in the city pack's sms_templates.yaml (`keywords:` and
+# `language_names:`), one list per command and language; this module only reads them.
+ANY_LANGUAGE: Final = "any"
+OPTIONAL_COMMANDS: Final = frozenset(
+    {Keyword.UNKNOWN, Keyword.ORDER}
+)  # a word that means the command in every language (STOP, INFO)
+
+
+class VocabularyError(ValueError):
+    """The pack's keyword lists are malformed (unknown command, empty word, a clash)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """Every word an inbound SMS may start with: the command it means and the language it hints."""
+
+    synonyms: Mapping[str, tuple[Keyword, str | None]]
+    language_names: Mapping[str, str]
+    pattern: re.Pattern[str]
+
+    @classmethod
+    def from_data(
+        cls,
+        keywords: Mapping[str, Any],
+        language_names: Mapping[str, Any],
+        languages: tuple[str, ...],
+    ) -> Vocabulary:
+        """Build from `keywords:` {command: {lang|any: [words]}} and `language_names:`."""
+        synonyms: dict[str, tuple[Keyword, str | None]] = {}
+        known = {k.value for k in Keyword} - {Keyword.UNKNOWN.value}
+        for command, per_language in keywords.items():
+            if command not in known:
+                raise VocabularyError(
+                    f"keywords.{command}: not a command ({', '.join(sorted(known))})"
+                )
+            for lang, words in _lists(f"keywords.{command}", per_language):
+                if lang not in languages and lang != ANY_LANGUAGE:
+                    raise VocabularyError(f"keywords.{command}.{lang}: not a language of the pack")
+                for word in words:
+                    hint = None if lang == ANY_LANGUAGE else lang
+                    if word in synonyms:
+                        if synonyms[word][0] != Keyword(command):
+                            raise VocabularyError(f"keywords: {word!r} means two commands")
+                        # The same word in two languages (STATUS in en and nl) hints neither.
+                        hint = hint if synonyms[word][1] == hint else None
+                    synonyms[word] = (Keyword(command), hint)
+        names: dict[str, str] = {}
+        for lang, words in _lists("language_names", language_names):
+            if lang not in languages:
+                raise VocabularyError(f"language_names.{lang}: not a language of the pack")
+            names.update(dict.fromkeys(words, lang))
+        if not synonyms:
+            raise VocabularyError("keywords: required (the words citizens may text, per language)")
+        # Every command the router answers needs a word; ordering by SMS is a pack's choice.
+        meant = {keyword for keyword, _ in synonyms.values()}
+        missing = [k.value for k in Keyword if k not in meant and k not in OPTIONAL_COMMANDS]
+        if missing:
+            raise VocabularyError(f"keywords: no word for {', '.join(missing)}")
+        # Longest first, so STATUS is tried before STATUT's neighbours and STARTs match whole;
+        # a word must not run on into a letter (STOPPER is not STOP), digits may follow.
+        alternatives = "|".join(re.escape(w) for w in sorted(synonyms, key=len, reverse=True))
+        pattern = re.compile(r"^(" + alternatives + r")(?![^\W\d_])[\s:#.,\-]*(.*)$")
+        return cls(synonyms=synonyms, language_names=names, pattern=pattern)
+
+
+def _lists(where: str, raw: Any) -> list[tuple[str, list[str]]]:
+    """Return (language, normalized words) pairs; a word is compared as citizens' texts are."""
+    if not isinstance(raw, Mapping):
+        raise VocabularyError(f"{where}: expected a mapping of language to a list of words")
+    pairs = []
+    for lang, words in raw.items():
+        if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+            raise VocabularyError(f"{where}.{lang}: expected a list of non-empty words")
+        pairs.append((str(lang), [normalize(w) for w in words]))
+    return pairs
+
+
 _SEPARATORS: Final = re.compile(r"[\s\-./]+")
 # `<code> <dd/mm[/yyyy]> <hh:mm>`: the code may be typed in groups, the time as 09:30 or 09H30.
 _MOVE: Final = re.compile(
@@ -102,24 +131,24 @@ def normalize(text: str) -> str:
     return " ".join(stripped.upper().split())
 
 
-def parse(text: str) -> Command:
+def parse(text: str, vocabulary: Vocabulary) -> Command:
     """Return the command an inbound SMS carries (UNKNOWN when none matches)."""
     normalized = normalize(text)
-    match = _PATTERN.match(normalized)
+    match = vocabulary.pattern.match(normalized)
     if match is None:
         return Command(Keyword.UNKNOWN)
-    keyword, hint = SYNONYMS[match.group(1)]
+    keyword, hint = vocabulary.synonyms[match.group(1)]
     rest = match.group(2).strip()
     if keyword == Keyword.STATUS:
         # References are digits; people type them in groups ("123 4567", "123-4567").
         return Command(keyword, _SEPARATORS.sub("", rest), hint)
-    if keyword in (Keyword.RECEIPT, Keyword.CANCEL):
+    if keyword in (Keyword.RECEIPT, Keyword.CANCEL, Keyword.ORDER):
         return Command(keyword, _SEPARATORS.sub("", rest), hint)
     if keyword == Keyword.MOVE:
         return Command(keyword, _move_argument(rest), hint)
     if keyword == Keyword.LANGUAGE:
         first = rest.split(" ", 1)[0] if rest else ""
-        return Command(keyword, LANGUAGE_NAMES.get(first, ""), hint)
+        return Command(keyword, vocabulary.language_names.get(first, ""), hint)
     return Command(keyword, "", hint)
 
 

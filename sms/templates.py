@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import yaml
 
+from sms.keywords import Keyword, Vocabulary, VocabularyError
 from text.encoding import cost
 
 # Keys other packages send (docs/contracts.md) and keys the inbound router replies with.
@@ -58,7 +59,8 @@ REPLY_KEYS: Final = frozenset(
         "reply_rate_limited",
     }
 )
-REQUIRED_LANGUAGES: Final = ("fr", "en", "sw")
+# Keys a pack needs only when its citizens may order documents by SMS (a `keywords.order`).
+ORDER_KEYS: Final = frozenset({"reply_order_list", "reply_order_unknown", "reply_order_identity"})
 ESSENTIAL: Final = "essential"  # never refused for the daily budget or STOP
 NOTICE: Final = "notice"  # the city's own initiative: budget and STOP apply
 CLASSES: Final = (ESSENTIAL, NOTICE)
@@ -140,12 +142,22 @@ class TemplateBook:
     params: Mapping[str, Param]
     templates: Mapping[str, Template]
     transliteration: Transliteration
+    vocabulary: Vocabulary | None  # None only when `problems` says why
     problems: tuple[str, ...] = field(default=())
 
     @property
     def default_language(self) -> str:
         """Return the language used when a phone has none (the first listed)."""
         return self.languages[0]
+
+    @property
+    def keywords(self) -> Vocabulary:
+        """Return the words citizens may text (a strictly loaded book always has them)."""
+        if self.vocabulary is None:
+            raise TemplateError(
+                "the SMS templates have no usable keywords: " + "; ".join(self.problems)
+            )
+        return self.vocabulary
 
     def language(self, lang: str | None) -> str:
         """Return `lang` when the book speaks it, else the default language."""
@@ -212,10 +224,10 @@ def load(path: str | Path) -> TemplateBook:
     if not isinstance(raw, dict):
         raise TemplateError(f"{path}: expected a mapping at the top level")
     problems: list[str] = []
-    languages = tuple(str(lang) for lang in raw.get("languages") or REQUIRED_LANGUAGES)
-    for lang in REQUIRED_LANGUAGES:
-        if lang not in languages:
-            problems.append(f"languages: {lang} is required")
+    # The city pack's languages: every template carries each of them (its menus' languages).
+    languages = tuple(str(lang) for lang in raw.get("languages") or ())
+    if not languages:
+        problems.append("languages: required (the city's languages, default first)")
     params = _load_params(raw.get("params") or {}, problems)
     templates = {
         str(key): _load_template(str(key), body, languages, params, problems)
@@ -223,11 +235,22 @@ def load(path: str | Path) -> TemplateBook:
     }
     for key in sorted((CONTRACT_KEYS | REPLY_KEYS) - set(templates)):
         problems.append(f"{key}: template missing")
+    try:
+        vocabulary: Vocabulary | None = Vocabulary.from_data(
+            raw.get("keywords") or {}, raw.get("language_names") or {}, languages
+        )
+    except VocabularyError as exc:
+        problems.append(str(exc))
+        vocabulary = None
+    if vocabulary is not None and Keyword.ORDER in {k for k, _ in vocabulary.synonyms.values()}:
+        for key in sorted(ORDER_KEYS - set(templates)):
+            problems.append(f"{key}: template missing (keywords.order lets citizens order by SMS)")
     return TemplateBook(
         languages=languages,
         params=params,
         templates=templates,
         transliteration=_load_transliteration(raw.get("transliteration") or {}),
+        vocabulary=vocabulary,
         problems=tuple(problems),
     )
 

@@ -20,6 +20,7 @@ from typing import Any, Final, TextIO
 
 import requests
 
+from runtime.packs import DEFAULT_CITY, PackError, pack
 from text.encoding import cost
 
 SCREEN_WIDTH: Final = 32  # columns of a large feature-phone screen
@@ -35,11 +36,24 @@ def default_url(protocol: str = "africastalking") -> str:
     return f"http://127.0.0.1:{os.environ.get('PORT') or '8000'}/ussd/{protocol}"
 
 
+def _demo_phone() -> str:
+    # The CITY pack's demo citizen (rehearsal.yaml): dialling as them shows the demo data.
+    try:
+        found = pack(os.environ.get("CITY") or DEFAULT_CITY).demo_phone()
+    except PackError:
+        found = None
+    return found or "+243810000001"
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `dial` command."""
     parser = commands.add_parser("dial", help="a terminal phone for a running gateway")
     parser.add_argument("code", help="the USSD code, e.g. '*384*12#'")
-    parser.add_argument("--phone", default="+243810000001", help="caller (default %(default)s)")
+    parser.add_argument(
+        "--phone",
+        default=_demo_phone(),
+        help="caller (default: the CITY pack's demo citizen, %(default)s)",
+    )
     parser.add_argument(
         "--protocol",
         choices=PROTOCOLS,

@@ -18,6 +18,7 @@ from gateway import container as composition
 from gateway.config import Settings
 from gateway.redis_client import build_redis
 from menus.model import MenuSpec
+from runtime.packs import all_packs
 from sms.broadcast import Broadcaster, broadcast_id, progress_bar, read_rows
 from sms.check import check, format_report
 from sms.providers.base import ProviderError
@@ -36,7 +37,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     templates = sms_commands.add_parser("templates", help="template tools")
     templates_commands = templates.add_subparsers(dest="action", required=True)
     checker = templates_commands.add_parser("check", help="encoding and segments per template")
-    checker.add_argument("file", nargs="?", default=None, help="default: SMS_TEMPLATES_PATH")
+    checker.add_argument("file", nargs="?", default=None, help="default: every city pack's")
     checker.set_defaults(handler=lambda args: _templates_check(args.file))
 
     outbox = sms_commands.add_parser("outbox", help="what the console provider sent, newest first")
@@ -96,15 +97,21 @@ def orange_subscribe(settings: Settings) -> int:
 
 
 def _templates_check(path: str | None) -> int:
-    file = path or Settings.from_env().sms_templates_path
-    try:
-        book = load(file)
-    except TemplateError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    report = check(book)
-    print(format_report(report, apply_policy=book.transliteration.apply))
-    return 0 if report.ok else 1
+    files = [Path(path)] if path else [found.sms_templates for found in all_packs()]
+    failed = 0
+    for file in files:
+        try:
+            book = load(file)
+        except TemplateError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        report = check(book)
+        if len(files) > 1:
+            print(f"== {file}")
+        print(format_report(report, apply_policy=book.transliteration.apply))
+        failed += not report.ok
+    return 1 if failed else 0
 
 
 def _outbox_command(args: argparse.Namespace) -> int:

@@ -64,9 +64,9 @@ def _local(texts: Mapping[str, str], lang: str) -> str:
     return local(texts, lang)
 
 
-def money(amount: int) -> str:
-    """Format whole currency units with a space every three digits: 120 000."""
-    return f"{amount:,}".replace(",", " ")
+def money(ctx: ActionContext, amount: int) -> str:
+    """Format an amount as the city writes it, without the symbol: 120 000, 12,50."""
+    return ctx.services.get(MenuSpec).city.money_format.number(amount)
 
 
 def _document(ctx: ActionContext) -> DocumentType:
@@ -86,7 +86,7 @@ def _document_data(ctx: ActionContext, document: DocumentType) -> dict[str, str 
     return {
         "visit_note": visit,
         "doc_name": _local(document.names, lang),
-        "fee": money(document.fee),
+        "fee": money(ctx, document.fee),
         "delay_days": document.delay_days,
         "office": _local(document.office, lang),
         "required": ", ".join(
@@ -124,7 +124,7 @@ def tax_lookup(ctx: ActionContext) -> ActionResult:
         "currency": found.currency,
         "tax_name": tax_name,
         # For the screens.
-        "amount_text": money(found.amount),
+        "amount_text": money(ctx, found.amount),
         "period": found.period,
         "due_date": found.due_date.strftime("%d/%m/%Y"),
     }
@@ -244,7 +244,8 @@ def document_create(ctx: ActionContext) -> ActionResult:
     """Create the request with its dossier (once per session and document).
 
     A request with a fee waits for it (`payable`: the payment journey follows); a free one is
-    submitted and its SMS follows as a job.
+    submitted and its SMS follows as a job. `args: {fee: counter}` (a city without mobile
+    money) submits it too: the fee is paid at the counter.
     """
     backend = _backend(ctx)
     code = str(ctx.data.get("doc_code", ""))
@@ -260,7 +261,7 @@ def document_create(ctx: ActionContext) -> ActionResult:
             applicant_name=str(name) if name else None,
             id_number=str(id_number) if id_number else None,
             dossier={str(k): str(v) for k, v in dict(dossier).items()},
-            collect_fee=True,
+            collect_fee=ctx.args.get("fee") != "counter",
             # The SMS alert is owed from this transaction on: a job lost with Redis is
             # replaced by the owed-alerts tick (sms.request_alerts).
             announce=True,
@@ -353,7 +354,7 @@ def track(ctx: ActionContext) -> ActionResult:
     }
     if found.status is RequestStatus.AWAITING_PAYMENT:
         # For the fee payment journey (payments.fee_start reads req_ref).
-        data.update(req_ref=found.reference, fee=money(found.fee))
+        data.update(req_ref=found.reference, fee=money(ctx, found.fee))
     outcome = STATUS_OUTCOMES[found.status]
     if found.status is RequestStatus.APPOINTMENT_NEEDED:
         # Booked by USSD at the document's service (appointments.start_for_request reads it).

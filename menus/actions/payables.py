@@ -102,7 +102,7 @@ def lookup(ctx: ActionContext) -> ActionResult:
         # For the screens.
         what=local(receipt_texts(chosen, found), ctx.lang),
         payer=found.payer,
-        amount_text=money(found.amount),
+        amount_text=money(ctx, found.amount),
         due_date=found.due_date.strftime("%d/%m/%Y"),
     )
     if not found.paid:

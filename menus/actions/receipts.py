@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from menus.model import MenuSpec
 from menus.registry import ActionContext, ActionResult, Option, actions
 from payments.receipt_book import ReceiptBook
 
@@ -13,8 +14,8 @@ WHAT_LABEL_MAX: Final = 20
 PAYMENT_LABEL_MAX: Final = 10 + 1 + 11 + 1 + WHAT_LABEL_MAX  # "30/11/2026 127 500 Taxe ..."
 
 
-def _money(amount: int) -> str:
-    return f"{amount:,}".replace(",", " ")
+def _money(ctx: ActionContext, amount: int) -> str:
+    return ctx.services.get(MenuSpec).city.money_format.number(amount)
 
 
 @actions.register("receipts.verify", outcomes={"valid", "unknown", "mistyped", "error"})
@@ -26,7 +27,7 @@ def verify(ctx: ActionContext) -> ActionResult:
         return ActionResult(outcome=answer.status, data=data)
     params = answer.params
     data.update(
-        receipt_amount=_money(int(params["amount"])),
+        receipt_amount=_money(ctx, int(params["amount"])),
         receipt_tax=str(params["tax"]),
         receipt_ref=str(params["ref"]),
         receipt_date=str(params["date"]),
@@ -40,7 +41,8 @@ def mine(ctx: ActionContext) -> ActionResult:
     views = ctx.services.get(ReceiptBook).mine(ctx.msisdn, ctx.lang, MY_PAYMENTS_LIMIT)
     return ActionResult(
         options=[
-            Option(v.code, f"{v.date} {_money(v.amount)} {v.what[:WHAT_LABEL_MAX]}") for v in views
+            Option(v.code, f"{v.date} {_money(ctx, v.amount)} {v.what[:WHAT_LABEL_MAX]}")
+            for v in views
         ]
     )
 

@@ -55,7 +55,7 @@ class SandboxProvider:
     """A provider that never moves money and always answers the same way for an amount."""
 
     name = NAME
-    # The currencies of the cities this gateway serves (Goma: CDF, USD; Lomé: XOF) and Daraja's.
+    # The currencies of the packs that pay by mobile money (CD: CDF, USD; TG: XOF) and Daraja's.
     currencies = frozenset({"CDF", "USD", "XOF", "KES"})
 
     def __init__(

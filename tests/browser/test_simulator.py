@@ -172,7 +172,7 @@ def test_language_and_map(phone: Phone, live_server: LiveServer) -> None:
     phone.shot("menu-map")
 
 
-DEMO_TAX_REFERENCE = "100001"  # civic/demo_city.yaml: unpaid, one assessment per tax
+DEMO_TAX_REFERENCE = "100001"  # cities/<id>/catalogue.yaml: unpaid, one assessment per tax
 
 
 def test_pay_a_tax_and_receive_the_receipt(

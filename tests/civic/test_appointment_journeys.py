@@ -155,15 +155,14 @@ def test_the_portal_adapter_says_not_supported() -> None:
 
 
 def _copy(tmp_path: Path, catalogue: str, menus: str | None = None) -> Path:
-    (tmp_path / "civic").mkdir()
-    (tmp_path / "civic" / "demo_city.yaml").write_text(catalogue, encoding="utf-8")
+    (tmp_path / "catalogue.yaml").write_text(catalogue, encoding="utf-8")
     target = tmp_path / "menus.yaml"
     target.write_text(menus or (REPO / "menus.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     return target
 
 
 def _catalogue() -> str:
-    return (REPO / "civic" / "demo_city.yaml").read_text(encoding="utf-8")
+    return (REPO / "cities" / "goma" / "catalogue.yaml").read_text(encoding="utf-8")
 
 
 def test_the_shipped_catalogue_lints_clean() -> None:
@@ -174,7 +173,7 @@ def test_lint_reports_a_slot_length_that_does_not_divide_the_hours(tmp_path: Pat
     broken = _catalogue().replace("slot_minutes: 20", "slot_minutes: 25")
     report = lint(_copy(tmp_path, broken))
     assert any(
-        "demo_city.yaml:appointments.health.hours.sat: slot length 25 min does not divide "
+        "catalogue.yaml:appointments.health.hours.sat: slot length 25 min does not divide "
         "08:00-11:00" in line
         for line in report.lines()
     ), report.lines()
@@ -208,7 +207,7 @@ def test_lint_reports_a_document_naming_an_unknown_appointment_service(tmp_path:
     )
     report = lint(_copy(tmp_path, broken))
     assert report.lines() == [
-        f"{tmp_path / 'menus.yaml'}:demo_city.yaml:documents.electoral.appointment_service: "
+        f"{tmp_path / 'menus.yaml'}:catalogue.yaml:documents.electoral.appointment_service: "
         "unknown service 'dentist'"
     ]
 

@@ -122,9 +122,10 @@ RULES: list[tuple[str, Edit, str]] = [
         "screens.sorry.text.en: placeholder {who} is not declared",
     ),
     (
-        "required languages",
-        lambda d: d.update(languages=["fr", "en"]),
-        "languages: must list fr, en and sw (the first one is the default)",
+        # A city pack picks its languages; each text must then carry every one of them.
+        "a language with no texts",
+        lambda d: d.update(languages=[*d["languages"], "ln"]),
+        "messages.back: missing translation: ln",
     ),
     (
         "required message",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,16 +31,17 @@ from tests.live_server import LiveServer
 from tests.payments.conftest import CALLBACK_TOKEN, Payments
 
 TOGO_PHONE = "+22890112233"
-GOMA = "city: {id: goma, name: Goma, country: CD, currency: CDF, timezone: Africa/Lubumbashi}"
+# The default pack's `city:` block (its defaults, one key a line), replaced whole.
+CITY_BLOCK = re.compile(r"^city:\n(?:  .*\n)+", re.MULTILINE)
 LOME = "city: {id: lome, name: Lomé, country: TG, currency: XOF, timezone: Africa/Lome}"
 
 
 def lome_menus(tmp_path: Path) -> str:
     """Write the shipped menus.yaml as Lomé's (Togo, XOF) and return its path."""
     text = Path("menus.yaml").read_text(encoding="utf-8")
-    assert GOMA in text
+    assert CITY_BLOCK.search(text)
     path = tmp_path / "menus-lome.yaml"
-    path.write_text(text.replace(GOMA, LOME), encoding="utf-8")
+    path.write_text(CITY_BLOCK.sub(LOME + "\n", text, count=1), encoding="utf-8")
     return str(path)
 
 

@@ -20,7 +20,7 @@ from tests.payments.test_api_receipts import _schema
 from tests.payments.test_receipts_found_again import fresh, run_sms, text_in
 
 AGENT = {"Authorization": "Bearer demo-agent-key"}
-PUPIL = "200001"  # seeded: 47 500 CDF, Institut Umoja, due 20/12/2026 (civic/demo_city.yaml)
+PUPIL = "200001"  # seeded: 47 500 CDF, Institut Umoja, due 20/12/2026 (cities/<id>/catalogue.yaml)
 PUPIL_ID = "school_fees-T1202627-200001"
 WHAT = "Frais scolaires T1 2026-27"
 
@@ -78,7 +78,7 @@ def test_a_pupils_fees_are_shown_paid_receipted_and_every_check_says_what_was_pa
     run_sms(payments)
     received = [e.text for e in read_outbox(payments.redis, phone=SANDBOX_PHONE, limit=50)]
     receipt = next(text for text in received if code in text)
-    assert WHAT in receipt and f"réf {PUPIL}" in receipt and "47500 CDF" in receipt
+    assert WHAT in receipt and f"réf {PUPIL}" in receipt and "47 500 CDF" in receipt
     # SMS RECU <code> names it.
     reply = text_in(payments, f"RECU {code}", "recu-school")
     assert reply.startswith(f"Guichet: code {code} VALIDE: 47500 CDF, {WHAT}"), reply

@@ -71,8 +71,8 @@ def test_two_taxes_paid_with_a_budget_of_one_sms_both_receipts_arrive(
     run_sms(payments)
     received = inbox(payments)
     assert len(received) == 2
-    assert first in received[0] and "25000 CDF" in received[0]
-    assert second in received[1] and "31000 CDF" in received[1]
+    assert first in received[0] and "25 000 CDF" in received[0]
+    assert second in received[1] and "31 000 CDF" in received[1]
     assert all("Taxe de voirie" in text for text in received)
 
 

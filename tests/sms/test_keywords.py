@@ -2,7 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from sms.keywords import Keyword, parse
+from sms.keywords import Command, Keyword, Vocabulary, VocabularyError, parse
+from sms.templates import load_strict
+
+# The default pack's words (cities/goma/sms_templates.yaml `keywords:`).
+GOMA = load_strict("cities/goma/sms_templates.yaml").keywords
 
 
 @pytest.mark.parametrize(
@@ -39,5 +43,50 @@ from sms.keywords import Keyword, parse
     ],
 )
 def test_parse(text: str, keyword: Keyword, argument: str, hint: str | None) -> None:
-    command = parse(text)
+    command = parse(text, GOMA)
     assert (command.keyword, command.argument, command.lang_hint) == (keyword, argument, hint)
+
+
+# A word for every command the router answers (each test adds or overrides its own).
+BASE = {k.value: {"any": [f"W{k.value.upper()}"]} for k in Keyword} | {"unknown": {}, "order": {}}
+BASE = {k: v for k, v in BASE.items() if v}
+
+
+def _vocabulary(keywords: dict[str, object], names: dict[str, object] | None = None) -> Vocabulary:
+    return Vocabulary.from_data(BASE | keywords, names or {}, ("ar", "fr", "nl", "en"))
+
+
+def test_a_pack_in_another_script_parses_its_own_words() -> None:
+    words = _vocabulary(
+        {"status": {"ar": ["حالة"], "fr": ["STATUT"]}, "help": {"ar": ["مساعدة"]}},
+        {"ar": ["عربية", "AR"], "fr": ["FR"]},
+    )
+    assert parse("حالة 123-4567", words) == Command(Keyword.STATUS, "1234567", "ar")
+    assert parse("مساعدة", words) == Command(Keyword.HELP, "", "ar")
+    assert parse("حالتي", words).keyword is Keyword.UNKNOWN  # a word runs on: not the keyword
+    assert parse("HELP", words).keyword is Keyword.UNKNOWN  # this pack has no English words
+
+
+def test_a_word_shared_by_two_languages_hints_neither() -> None:
+    words = _vocabulary({"status": {"en": ["STATUS"], "nl": ["STATUS"], "fr": ["STATUT"]}})
+    assert parse("status 42", words) == Command(Keyword.STATUS, "42", None)
+    assert parse("statut 42", words).lang_hint == "fr"
+
+
+@pytest.mark.parametrize(
+    ("keywords", "names", "message"),
+    [
+        ({"teleport": {"fr": ["TELEPORTE"]}}, {}, "not a command"),
+        ({"status": {"fr": ["STATUT"]}, "stop": {"fr": ["Statut"]}}, {}, "means two commands"),
+        ({"status": {"sw": ["HALI"]}}, {}, "not a language of the pack"),
+        ({"status": {"fr": "STATUT"}}, {}, "list of non-empty words"),
+        ({"status": {"fr": [""]}}, {}, "list of non-empty words"),
+        ({"move": {}}, {}, "keywords: no word for move"),
+        ({"status": {"fr": ["STATUT"]}}, {"xx": ["X"]}, "language_names.xx"),
+    ],
+)
+def test_malformed_keyword_lists_are_refused(
+    keywords: dict[str, object], names: dict[str, object], message: str
+) -> None:
+    with pytest.raises(VocabularyError, match=message):
+        _vocabulary(keywords, names)
