@@ -74,3 +74,13 @@ def job_id(plain: str) -> str:
 def phone_language(msisdn: str) -> str:
     """Return the key of a phone's preferred language (sessions and SMS read it)."""
     return key("ussd", "lang", tag(msisdn))
+
+
+def console_session(token_digest: str) -> str:
+    """Return the key of a console session (by the SHA-256 of its cookie, never the cookie)."""
+    return key("console", "session", token_digest)
+
+
+def console_user_sessions(user_id: int) -> str:
+    """Return the key of the set of a staff member's session digests (to end them all)."""
+    return key("console", "user", user_id)
