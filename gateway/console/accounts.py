@@ -61,7 +61,14 @@ class Role(IntEnum):
 
 
 class AccountError(ValueError):
-    """A staff account cannot be created or changed as asked; the message says why."""
+    """A staff account cannot be created or changed as asked; the message says why.
+
+    `key` names the console's text for it (texts.yaml `account_<key>`).
+    """
+
+    def __init__(self, message: str, key: str = "invalid") -> None:
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +106,9 @@ class LoginResult:
 def check_password(password: str, email: str = "") -> None:
     """Raise AccountError when `password` is too weak to be a staff password."""
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"a password has at least {MIN_PASSWORD} characters")
+        raise AccountError(f"a password has at least {MIN_PASSWORD} characters", "too_short")
     if password.lower() in COMMON_PASSWORDS or (email and password.lower() == email.lower()):
-        raise AccountError("this password is too common")
+        raise AccountError("this password is too common", "too_common")
 
 
 def parse_offices(text: str | Iterable[str]) -> frozenset[str]:
@@ -248,9 +255,9 @@ class StaffStore:
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(staff_users).where(staff_users.c.id == user_id)).first()
         if row is None or not self._verify(row.password_hash, current):
-            raise AccountError("the current password is wrong")
+            raise AccountError("the current password is wrong", "wrong_current")
         if new == current:
-            raise AccountError("the new password must differ from the current one")
+            raise AccountError("the new password must differ from the current one", "same")
         check_password(new, row.email)
         self._set_password(user_id, new, must_change=False)
 
