@@ -52,7 +52,13 @@ SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD: Final = "csrf_token"
 # Pages anyone may open (the login form, its language switch, the stylesheet).
 PUBLIC_ENDPOINTS: Final = frozenset(
-    {"console.login", "console.language", "console.static", "console.logout"}
+    {
+        "console.login",
+        "console.login_submit",
+        "console.language",
+        "console.static",
+        "console.logout",
+    }
 )
 
 blueprint = Blueprint(
@@ -97,9 +103,9 @@ def nav(endpoint: str, text: str, role: Role, order: int) -> None:
     _MENU.sort(key=lambda item: item.order)
 
 
-def console() -> Console:
-    """Return the console of the current app."""
-    found: Console = current_app.extensions[EXTENSION_KEY]
+def console(app: Flask | None = None) -> Console:
+    """Return the console of `app` (default: the current app)."""
+    found: Console = (app or current_app).extensions[EXTENSION_KEY]
     return found
 
 
