@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from flask import current_app, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -30,12 +30,16 @@ def _backend() -> Backend:
 @blueprint.get("/appointments")
 @requires(Role.AGENT)
 def appointments() -> ResponseReturnValue:
-    """Show today's bookings of every service, counter by counter, by time."""
+    """Show a day's bookings (today by default) of every service, counter by counter."""
     backend = _backend()
     now = datetime.now(UTC)
+    try:
+        chosen: date | None = date.fromisoformat(request.args.get("day", ""))
+    except ValueError:
+        chosen = None
     services = []
     for service in backend.list_appointment_services():
-        day = service.local_today(now)
+        day = chosen or service.local_today(now)
         counters = [
             {
                 "counter": counter,
@@ -54,7 +58,12 @@ def appointments() -> ResponseReturnValue:
         if references.validate(code) and status in set(Attendance)
         else ""
     )
-    return page("console/appointments.html", services=services, notice=notice)
+    return page(
+        "console/appointments.html",
+        services=services,
+        notice=notice,
+        day=chosen.isoformat() if chosen else "",
+    )
 
 
 @blueprint.post("/appointments/<code>/attendance")
@@ -74,4 +83,11 @@ def attendance(code: str) -> ResponseReturnValue:
         audit("appointment.refused", target=code, detail=f"{raw}: {closed.status.value}")
         return refusal("booking_closed", 409, status=t(f"booking_{closed.status.value}"))
     audit("appointment.attendance", target=code, detail=marked.status.value)
-    return redirect(url_for("console.appointments", marked=code, status=marked.status.value))
+    return redirect(
+        url_for(
+            "console.appointments",
+            marked=code,
+            status=marked.status.value,
+            day=marked.day.isoformat(),
+        )
+    )
