@@ -8,6 +8,7 @@ account for LOCK_MINUTES whatever the address (the per-address limit is in the l
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -218,7 +219,7 @@ class StaffStore:
             ).first()
             if row is None:
                 # Spend the same time as a real check: timing must not tell who has an account.
-                self._verify(_DUMMY_HASH, password)
+                self._verify(_dummy_hash(), password)
                 return LoginResult(None, "unknown")
             user = _user(row)
             if user.disabled:
@@ -326,7 +327,10 @@ class StaffStore:
         return created
 
 
-_DUMMY_HASH: Final = PasswordHasher().hash("not a password of anyone")
+@functools.cache
+def _dummy_hash() -> str:
+    # Made at the first unknown email, not at import: a hash costs real time (it should).
+    return PasswordHasher().hash("not a password of anyone")
 
 
 def _user(row: sa.Row[object]) -> StaffUser:
