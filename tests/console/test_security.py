@@ -21,7 +21,7 @@ from tests.console.conftest import AGENT, SUPERVISOR, Staff, csrf_of
 
 TOWNHALL_SUBMITTED = "10000012"  # birth, townhall, submitted
 PROSECUTOR_REQUEST = "10000020"  # criminal record, prosecutor: not the demo agent's office
-URL_VALUES = {"ref": TOWNHALL_SUBMITTED, "code": "4827-1930-55"}
+URL_VALUES = {"ref": TOWNHALL_SUBMITTED, "code": "4827-1930-55", "review_id": "1"}
 
 
 def console_rules(app: Flask) -> list[Rule]:
