@@ -7,10 +7,18 @@ from gateway.console import (
     views_appointments,
     views_audit,
     views_payments,
+    views_personal_data,
     views_requests,
 )
 from gateway.console.web import install
 
-PAGES = (views_requests, views_appointments, views_payments, views_audit, views_account)
+PAGES = (
+    views_requests,
+    views_appointments,
+    views_payments,
+    views_personal_data,
+    views_audit,
+    views_account,
+)
 
 __all__ = ["PAGES", "install"]
