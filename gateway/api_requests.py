@@ -44,7 +44,8 @@ from civic.ports import (
     UnknownRequestError,
 )
 from civic.workflows import DOCUMENT_KIND
-from gateway.auth import require_api_key
+from gateway import scoping
+from gateway.auth import ApiKey, require_api_key
 from sms import request_alerts
 
 log = logging.getLogger(__name__)
@@ -148,9 +149,21 @@ def list_requests() -> Response:
     if errors:
         return _invalid(errors)
     # One more than a page tells whether a next page exists without counting everything.
-    found = _backend().list_requests(
-        status=status, limit=per_page + 1, offset=(page - 1) * per_page
-    )
+    key: ApiKey = g.api_key
+    if key.offices is None:
+        found = _backend().list_requests(
+            status=status, limit=per_page + 1, offset=(page - 1) * per_page
+        )
+    else:
+        # A key restricted to its offices (API_KEY_OFFICES) lists only their requests.
+        by_document = scoping.offices_by_document(_backend())
+        found = scoping.scan(
+            _backend(),
+            status=status,
+            keep=lambda item: scoping.may_see(item, key.offices, by_document),
+            limit=per_page + 1,
+            offset=(page - 1) * per_page,
+        )
     documents = _documents()
     return jsonify(
         items=[_render(r, documents, whole=False) for r in found[:per_page]],
@@ -176,7 +189,21 @@ def get_request(ref: str) -> Response:
     found = _backend().get_request(ref)
     if found is None:
         return _error(404, "not_found", f"no request {ref}")
+    if not _serves(found):
+        return _other_office()
     return jsonify(_render(found, _documents()))
+
+
+def _serves(item: DocumentRequest) -> bool:
+    """Tell whether the calling key serves the office of `item` (API_KEY_OFFICES)."""
+    key: ApiKey = g.api_key
+    if key.offices is None:
+        return True
+    return scoping.may_see(item, key.offices, scoping.offices_by_document(_backend()))
+
+
+def _other_office() -> Response:
+    return _error(403, "forbidden", "this key does not serve the office of this request")
 
 
 _DECISION_FIELDS: Final = ("decision", "reason", "pickup", "reason_code", "office")
@@ -224,6 +251,12 @@ def decide(ref: str) -> Response:
     if errors or decision is None:
         return _invalid(errors)
     agent_id: str = g.api_key.key_id
+    if g.api_key.offices is not None:
+        current = _backend().get_request(ref)
+        if current is None:
+            return _error(404, "not_found", f"no request {ref}")
+        if not _serves(current):
+            return _other_office()
     try:
         updated = _backend().decide(
             ref,

@@ -26,6 +26,7 @@ from gateway import (
 from gateway import container as composition
 from gateway.callback_auth import CallbackGate
 from gateway.config import Settings
+from gateway.console import views as console
 from gateway.logsetup import configure_logging
 from gateway.services import EXTENSION_KEY, services_of
 from runtime.masking import install_url_secret_filter
@@ -73,5 +74,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_otp.blueprint)
     app.register_blueprint(payments_callbacks.blueprint)
     app.register_blueprint(api_receipts.blueprint)
+    console.install(app, app.config["SETTINGS"])  # the staff console at /console
     if simulator.enabled(app.config["SETTINGS"]):
         app.register_blueprint(simulator.blueprint)

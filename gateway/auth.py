@@ -6,6 +6,7 @@ keep them useless when the configuration leaks (no password-style stretching nee
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import hmac
@@ -25,6 +26,18 @@ SCOPES: Final = frozenset({"agent", "portal"})
 DEMO_KEYS: Final = DEMO_API_KEYS
 
 
+def parse_key_offices(text: str) -> dict[str, frozenset[str]]:
+    """Read API_KEY_OFFICES: `key_id:office+office,...` (a key not named sees every office)."""
+    found: dict[str, frozenset[str]] = {}
+    for raw in filter(None, (part.strip() for part in text.split(","))):
+        key_id, _, names = raw.partition(":")
+        offices = frozenset(o.strip() for o in names.split("+") if o.strip())
+        if not key_id.strip() or not offices:
+            raise ConfigError(f"API_KEY_OFFICES entry {raw!r} is not key_id:office+office")
+        found[key_id.strip()] = offices
+    return found
+
+
 def digest(key: str) -> str:
     """Return the at-rest form of an API key."""
     return hashlib.sha256(key.encode()).hexdigest()
@@ -37,6 +50,8 @@ class ApiKey:
     key_id: str
     scope: str
     digest: str
+    # The offices whose requests the key may see (API_KEY_OFFICES); None: every office.
+    offices: frozenset[str] | None = None
 
 
 class ApiKeyring:
@@ -56,7 +71,11 @@ class ApiKeyring:
             keys.append(ApiKey(key_id, scope, hexdigest.lower()))
         if not keys and settings.env == "development":
             keys = [ApiKey(kid, scope, digest(key)) for key, (kid, scope) in DEMO_KEYS.items()]
-        return cls(keys)
+        offices = parse_key_offices(settings.api_key_offices)
+        unknown = sorted(set(offices) - {key.key_id for key in keys})
+        if unknown:
+            raise ConfigError(f"API_KEY_OFFICES names no key {', '.join(unknown)}")
+        return cls([dataclasses.replace(k, offices=offices.get(k.key_id)) for k in keys])
 
     def authenticate(self, presented: str) -> ApiKey | None:
         """Return the key matching `presented`, comparing every digest in constant time."""

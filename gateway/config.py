@@ -69,6 +69,7 @@ _OWN_PREFIXES: Final = frozenset(
         "simulator",
         "personal",
         "retention",
+        "console",
     }
 )
 SMS_PROVIDERS: Final = ("console", "africastalking", "twilio", "orange", "infobip")
@@ -550,6 +551,30 @@ class Settings:
         3600.0,
         "period of the retention job started by the worker (0: off, run it from cron)",
     )
+    # --- staff console (gateway/console/), API offices, /metrics access ---
+    console_session_idle_seconds: int = _setting(
+        "CONSOLE_SESSION_IDLE_SECONDS", 1800, "a console session ends after this long unused"
+    )
+    console_session_max_seconds: int = _setting(
+        "CONSOLE_SESSION_MAX_SECONDS", 36000, "a console session ends this long after login"
+    )
+    rate_console_logins: str = _setting(
+        "RATE_CONSOLE_LOGINS",
+        "10/300",
+        "console login attempts per client IP (count/seconds); an account also locks after 5",
+    )
+    api_key_offices: str = _setting(
+        "API_KEY_OFFICES",
+        "",
+        "key_id:office+office,... restricts an agent key to its offices' requests (others: all)",
+    )
+    metrics_token: str = _setting(
+        "METRICS_TOKEN", "", "bearer token /metrics requires (production: this or METRICS_CIDRS)"
+    )
+    metrics_cidrs: str = _setting(
+        "METRICS_CIDRS", "", "comma-separated networks /metrics answers without the token"
+    )
+    # --- end of the staff console's settings ---
     # --- civic back office (civic/) ---
     civic_backend: str = _setting(
         "CIVIC_BACKEND", "sql", "sql (DATABASE_URL) or http (the city's portal at CIVIC_PORTAL_URL)"
@@ -623,6 +648,7 @@ class Settings:
             "rate_otp_sends",
             "rate_api_per_ip",
             "rate_request_guesses",
+            "rate_console_logins",
         ):
             try:
                 Rate.parse(getattr(self, name))
@@ -633,6 +659,7 @@ class Settings:
             "sms_callback_cidrs",
             "payment_callback_cidrs",
             "trusted_proxies",
+            "metrics_cidrs",
         ):
             try:
                 networks(getattr(self, name))
@@ -679,6 +706,9 @@ class Settings:
         if self.emulate_redis:
             problems.append("GUICHET_EMULATE_REDIS is for development only")
         problems += self.redis_problems()
+        if not self.metrics_token and not self.metrics_cidrs.strip():
+            # Staff console (gateway/console): the counters say what the city's citizens do.
+            problems.append("/metrics: set METRICS_TOKEN or METRICS_CIDRS (it would be public)")
         return problems
 
     def redis_problems(self) -> list[str]:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from civic.seed import demo_data
 from civic.sql import make_engine
 from gateway.config import ConfigError, Settings, refusal
+from gateway.console.accounts import StaffStore
 from gateway.redis_persistence import persistence_warning
 from menus.loader import load_menus
 from payments.config import PaymentConfigError, parse_operators
@@ -67,6 +68,9 @@ CHECKLIST: Final = (
     "(never run `seed-demo` on it).",
     "On a Redis Cluster (REDIS_URL=redis+cluster://...) set QUEUE_REDIS_URL to a plain or "
     "Sentinel Redis: rq cannot run on a cluster.",
+    "Create each staff member's console account (`python -m gateway users add`) and never "
+    "the demo ones: agent@demo.city and supervisor@demo.city are refused; set METRICS_TOKEN "
+    "or METRICS_CIDRS so /metrics is not public.",
 )
 
 
@@ -86,6 +90,7 @@ def problems(settings: Settings) -> list[str]:
     found = live.production_problems()
     found += personal_data_problems(live)
     found += database_problems(live, unreachable_is_problem=True)
+    found += staff_problems(live, unreachable_is_problem=True)
     try:
         currency = load_menus(settings.menus_path).city.currency
         operators = parse_operators(settings.payment_operators)
@@ -143,6 +148,28 @@ def database_problems(settings: Settings, *, unreachable_is_problem: bool) -> li
     return [f"DATABASE_URL: holds {found}; use a database seed-demo never touched"] if found else []
 
 
+def staff_problems(settings: Settings, *, unreachable_is_problem: bool) -> list[str]:
+    """Return a line when the console's demo accounts exist (their password is published)."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        return []
+    engine = make_engine(settings.database_url, timeout=settings.civic_read_timeout)
+    try:
+        found = StaffStore(engine).demo_accounts()
+    except exc.SQLAlchemyError:
+        if unreachable_is_problem:
+            return ["DATABASE_URL: unreachable, so it could not be checked for demo accounts"]
+        return []
+    finally:
+        engine.dispose()
+    if not found:
+        return []
+    return [
+        f"staff accounts: {', '.join(found)} (demo accounts, password published in the README): "
+        "`python -m gateway users disable <email>`"
+    ]
+
+
 def refuse_or_warn(
     settings: Settings,
     providers: Mapping[str, Provider],
@@ -160,6 +187,7 @@ def refuse_or_warn(
         found = settings.production_problems()
         found += personal_data_problems(settings)
         found += database_problems(settings, unreachable_is_problem=False)
+        found += staff_problems(settings, unreachable_is_problem=False)
         found += mismatched
         if found:
             raise ConfigError(refusal(found))

@@ -13,6 +13,7 @@ from rq import Queue
 from sqlalchemy.exc import SQLAlchemyError
 
 from civic.ports import Backend
+from gateway.callback_auth import CallbackGate
 from gateway.config import Settings
 from gateway.metrics import (
     Exposition,
@@ -23,6 +24,7 @@ from gateway.metrics import (
     latency_key,
     rejections_key,
 )
+from gateway.metrics_access import metrics_refusal
 from gateway.queues import QueueNames
 from gateway.rq_liveness import queues_without_scheduler, queues_without_worker
 from gateway.services import services_of
@@ -119,6 +121,12 @@ def _describe(error: BaseException) -> str:
 def metrics() -> Response:
     """Serve the counters of every process in the Prometheus text format."""
     services = services_of(current_app)
+    refused = metrics_refusal(services.get(Settings), services.get(CallbackGate).clients, request)
+    if refused is not None:
+        response = Response("metrics: not allowed\n", status=refused, content_type="text/plain")
+        if refused == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     page = Exposition()
     started = time.perf_counter()
     up = {"redis": _redis_families(page, services.get(Metrics), services.get(redis.Redis))}

@@ -15,6 +15,8 @@ from civic import seed
 from civic import sql as civic_sql
 from civic.sql import add_missing_columns, make_engine
 from gateway.config import ConfigError, Settings
+from gateway.console import tables as console_tables
+from gateway.console.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, StaffStore
 from payments.store import SQL_TIMEOUT_SECONDS
 from payments.tables import metadata as payment_tables
 from personal_data import tables as personal_data_tables
@@ -62,6 +64,26 @@ MIGRATIONS: Final = (
     Step("payment tables", migrate_payments),
     Step("sms tables (message log, preferences)", sms_tables.migrate),
     Step("personal data audit", personal_data_tables.migrate),
+    Step("console staff accounts and audit log", console_tables.migrate),
+)
+
+
+def seed_demo_staff(database_url: str) -> None:
+    """Create the console's demo accounts when missing (production refuses them)."""
+    engine = make_engine(database_url, timeout=10.0)
+    try:
+        StaffStore(engine).seed_demo()
+    finally:
+        engine.dispose()
+
+
+SEEDS: Final = (
+    Step("demo city", seed.seed_demo),
+    Step(
+        f"console demo accounts {' and '.join(DEMO_ACCOUNTS)}, password {DEMO_PASSWORD} "
+        "(http://127.0.0.1:$PORT/console)",
+        seed_demo_staff,
+    ),
 )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -121,6 +121,34 @@ class IntentStore:
         with self._engine.connect() as conn:
             row = conn.execute(select(intents).where(*where)).mappings().first()
         return intent_from_row(row) if row else None
+
+    def search(self, text: str, *, limit: int = 50) -> list[Intent]:
+        """Return intents whose receipt code, operator reference or receipt, assessment
+        reference, id or phone (E.164, exact) is `text`, newest first."""
+        text = text.strip()
+        if not text:
+            return []
+        with self._engine.connect() as conn:
+            rows = (
+                conn.execute(
+                    select(intents)
+                    .where(
+                        or_(
+                            intents.c.receipt_code == text,
+                            intents.c.provider_reference == text,
+                            intents.c.provider_receipt == text,
+                            intents.c.assessment_reference == text,
+                            intents.c.id == text,
+                            intents.c.phone == text,
+                        )
+                    )
+                    .order_by(intents.c.created_at.desc())
+                    .limit(limit)
+                )
+                .mappings()
+                .all()
+            )
+        return [intent_from_row(row) for row in rows]
 
     def get(self, intent_id: str) -> Intent | None:
         """Return an intent by id."""

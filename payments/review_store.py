@@ -4,11 +4,12 @@ recorded once per dedupe key and never credited automatically."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from payments.tables import reviews, utcnow
+from payments.tables import review_actions, reviews, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,21 @@ class Review:
     detail: str
     callback_id: int | None
     intent_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewAction:
+    """What a person did about a review, with their note."""
+
+    review_id: int
+    action: str
+    note: str
+    staff: str
+    at: datetime
+
+
+class UnknownReviewError(LookupError):
+    """No review has this id."""
 
 
 class ReviewStore:
@@ -64,3 +80,30 @@ class ReviewStore:
         return [
             Review(r.id, r.provider, r.reason, r.detail, r.callback_id, r.intent_id) for r in rows
         ]
+
+    def record_action(self, review_id: int, *, action: str, note: str, staff: str) -> None:
+        """Append what `staff` did about review `review_id` (e.g. refunded), with a note."""
+        with self._engine.begin() as conn:
+            found = conn.execute(select(reviews.c.id).where(reviews.c.id == review_id)).first()
+            if found is None:
+                raise UnknownReviewError(review_id)
+            conn.execute(
+                insert(review_actions).values(
+                    review_id=review_id,
+                    action=action,
+                    note=note[:1000],
+                    staff=staff[:64],
+                    created_at=utcnow(),
+                )
+            )
+
+    def actions(self) -> dict[int, list[ReviewAction]]:
+        """Return every review's actions, oldest first, by review id."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(review_actions).order_by(review_actions.c.id)).all()
+        found: dict[int, list[ReviewAction]] = {}
+        for r in rows:
+            found.setdefault(r.review_id, []).append(
+                ReviewAction(r.review_id, r.action, r.note, r.staff, r.created_at)
+            )
+        return found

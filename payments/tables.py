@@ -97,6 +97,19 @@ reviews = Table(
     Column("created_at", DateTime, nullable=False),
 )
 
+# What a person did about a review (the console's "refunded" with a note): appended, never
+# changed, so the review table keeps its history; a new table so create_all adds it.
+review_actions = Table(
+    "payment_review_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("review_id", Integer, nullable=False, index=True),
+    Column("action", String(32), nullable=False),  # refunded
+    Column("note", Text, nullable=False),
+    Column("staff", String(64), nullable=False),  # the staff member's email
+    Column("created_at", DateTime, nullable=False),
+)
+
 # When reconciliation asks the provider again about an intent it could not settle (pending,
 # ambiguous, provider down): a new table rather than columns, so create_all adds it to an
 # existing database.

@@ -81,3 +81,13 @@ def phone_language(msisdn: str) -> str:
 # Every language write replaces it; readers take it as "no language".
 NO_LANGUAGE: Final = "-"
 NO_LANGUAGE_TTL_SECONDS: Final = 24 * 3600
+
+
+def console_session(token_digest: str) -> str:
+    """Return the key of a console session (by the SHA-256 of its cookie, never the cookie)."""
+    return key("console", "session", token_digest)
+
+
+def console_user_sessions(user_id: int) -> str:
+    """Return the key of the set of a staff member's session digests (to end them all)."""
+    return key("console", "user", user_id)

@@ -29,6 +29,7 @@ COMMANDS: Final = {
     "sms": "gateway.cli.sms",
     "payments": "gateway.cli.payments",
     "personal-data": "gateway.cli.personal_data",
+    "users": "gateway.cli.users",
 }
 
 

@@ -31,6 +31,7 @@ COMPLETE = {
     "AT_USERNAME": "goma",
     "AT_API_KEY": "atkey-0123456789abcdef",
     "SIMULATOR_ENABLED": "0",
+    "METRICS_TOKEN": "m" * 24,
     # A Fernet key of this city (32 url-safe base64 bytes), not the development one.
     "PERSONAL_DATA_KEYS": "cGVyc29uYWwtZGF0YS1rZXktb2YtdGhlLXRlc3RzISE=",
 }

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from civic import sql as civic_sql
 from civic.sql import make_engine
 from gateway.cli.personal_data import replace_tables
+from gateway.console import tables as console_tables
 from gateway.ussd_events import stream_key
 from payments import tables as payment_tables
 from personal_data import tables as audit_tables
@@ -31,6 +32,7 @@ METADATAS = (
     payment_tables.metadata,
     sms_tables.metadata,
     audit_tables.metadata,
+    console_tables.metadata,
 )
 # What identifies the demo citizen wherever it lands: the number (in any format), the names
 # and date typed in the dossier, the ID number of the register.

@@ -1,0 +1,1 @@
+"""The town hall console at /console: staff accounts, sessions, agents' pages, audit log."""

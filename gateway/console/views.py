@@ -1,0 +1,24 @@
+"""Every page of the console, imported in menu order; `install` registers them on the app."""
+
+from __future__ import annotations
+
+from gateway.console import (
+    views_account,
+    views_appointments,
+    views_audit,
+    views_payments,
+    views_personal_data,
+    views_requests,
+)
+from gateway.console.web import install
+
+PAGES = (
+    views_requests,
+    views_appointments,
+    views_payments,
+    views_personal_data,
+    views_audit,
+    views_account,
+)
+
+__all__ = ["PAGES", "install"]
