@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from gateway.console import views_account, views_appointments, views_audit, views_requests
+from gateway.console import (
+    views_account,
+    views_appointments,
+    views_audit,
+    views_counter,
+    views_requests,
+)
 from gateway.console.web import install
 
-PAGES = (views_requests, views_appointments, views_audit, views_account)
+PAGES = (views_requests, views_appointments, views_audit, views_account, views_counter)
 
 __all__ = ["PAGES", "install"]
