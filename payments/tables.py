@@ -109,6 +109,18 @@ polls = Table(
     Column("updated_at", DateTime, nullable=False),
 )
 
+# A supervisor's word on a review: the money was given back (by the operator, by hand), with
+# a note. Its own table, one row per review, never updated: the review itself stays as it was.
+refunds = Table(
+    "payment_refunds",
+    metadata,
+    Column("review_id", Integer, primary_key=True),
+    Column("intent_id", String(32)),
+    Column("note", Text, nullable=False),
+    Column("marked_by", String(64), nullable=False),  # the staff member's email
+    Column("marked_at", DateTime, nullable=False),
+)
+
 receipts = Table(
     "payment_receipts",
     metadata,

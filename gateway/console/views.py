@@ -7,10 +7,20 @@ from gateway.console import (
     views_appointments,
     views_audit,
     views_counter,
+    views_payments,
     views_requests,
+    views_sms,
 )
 from gateway.console.web import install
 
-PAGES = (views_requests, views_appointments, views_audit, views_account, views_counter)
+PAGES = (
+    views_requests,
+    views_appointments,
+    views_audit,
+    views_account,
+    views_counter,
+    views_payments,
+    views_sms,
+)
 
 __all__ = ["PAGES", "install"]

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Final
 
-import phonenumbers
 import redis
 from flask import current_app, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -50,10 +49,10 @@ from civic.ports import (
     UnknownDocumentTypeError,
 )
 from gateway.console.accounts import Role, StaffUser
+from gateway.console.supervision import phone_e164
 from gateway.console.views_requests import Catalogue
 from gateway.console.web import audit, blueprint, lang, nav, page, refusal, requires, staff, t
 from gateway.services import services_of
-from menus.model import MenuSpec
 from menus.registry import FormField, Option
 from menus.validators import field_check
 from runtime.masking import mask_phone
@@ -76,21 +75,6 @@ def _backend() -> Backend:
 
 def _otp() -> OtpService:
     return services_of(current_app).get(OtpService)
-
-
-def _region() -> str:
-    return services_of(current_app).get(MenuSpec).city.country
-
-
-def phone_e164(raw: str, region: str) -> str | None:
-    """Return `raw` (local or international) as a valid E.164 number, else None."""
-    try:
-        number = phonenumbers.parse(raw.strip()[:32], region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 @dataclass(slots=True)
@@ -193,7 +177,7 @@ def _check_request(draft: Draft, fields: list[FormField]) -> None:
 
 
 def _check_phone(draft: Draft) -> None:
-    draft.phone = phone_e164(draft.phone_raw, _region())
+    draft.phone = phone_e164(draft.phone_raw)
     if draft.phone is None:
         draft.errors["phone"] = t("counter_bad_phone")
 
