@@ -7,8 +7,10 @@ from gateway.console import (
     views_appointments,
     views_audit,
     views_counter,
+    views_insight,
     views_payments,
     views_requests,
+    views_rights,
     views_sms,
 )
 from gateway.console.web import install
@@ -21,6 +23,8 @@ PAGES = (
     views_counter,
     views_payments,
     views_sms,
+    views_insight,
+    views_rights,
 )
 
 __all__ = ["PAGES", "install"]

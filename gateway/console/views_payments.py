@@ -40,9 +40,22 @@ def _shown_phone(phone: str) -> str:
 @blueprint.get("/payments")
 @requires(Role.SUPERVISOR)
 def payments() -> ResponseReturnValue:
-    """Search payments by reference, phone (or its keyed hash) and status; list the reviews."""
+    """List the reviews; `?q=` finds a payment by a reference (the review table's links)."""
     query = request.args.get("q", "").strip()[:MAX_QUERY]
-    raw_status = request.args.get("status", "")
+    return _payments(query if phone_e164(query) is None else "", "")
+
+
+@blueprint.post("/payments/search")
+@requires(Role.SUPERVISOR)
+def payments_search() -> ResponseReturnValue:
+    """Search payments by reference, phone (or its keyed hash) and status.
+
+    A POST: a phone number typed here must not travel in a URL (access logs, history).
+    """
+    return _payments(request.form.get("q", "").strip()[:MAX_QUERY], request.form.get("status", ""))
+
+
+def _payments(query: str, raw_status: str) -> ResponseReturnValue:
     status = IntentStatus(raw_status) if raw_status in set(IntentStatus) else None
     store = _store()
     found = None
