@@ -41,14 +41,17 @@ def _spec() -> MenuSpec:
 def _bars(journey: Journey) -> dict[str, object]:
     """Return a journey's chart geometry: one bar per screen, reached and abandoned there."""
     screens = journey.screens()
-    top = max((journey.reached[s] for s in screens), default=0) or 1
+    # A session left on the main menu "reached" no screen of a journey but was abandoned
+    # there: such a bar is as long as its abandons.
+    reached = {s: max(journey.reached[s], journey.abandoned[s]) for s in screens}
+    top = max(reached.values(), default=0) or 1
     bars = [
         {
             "screen": screen,
-            "reached": journey.reached[screen],
+            "reached": reached[screen],
             "abandoned": journey.abandoned[screen],
             "y": index * BAR_HEIGHT,
-            "width": round(BAR_WIDTH * journey.reached[screen] / top),
+            "width": round(BAR_WIDTH * reached[screen] / top),
             "lost": round(BAR_WIDTH * journey.abandoned[screen] / top),
         }
         for index, screen in enumerate(screens)
