@@ -95,12 +95,16 @@ def _payments(query: str, raw_status: str) -> ResponseReturnValue:
     )
 
 
-@blueprint.post("/payments/reviews/<int:review_id>/refund")
+@blueprint.post("/payments/reviews/<review>/refund")
 @requires(Role.SUPERVISOR)
-def mark_refunded(review_id: int) -> ResponseReturnValue:
+def mark_refunded(review: str) -> ResponseReturnValue:
     """Record that the money of a review was given back, with the supervisor's note."""
     user = staff()
     assert user is not None
+    # A plain segment, not <int:>: the role is checked before anything says "not found".
+    if not review.isdigit() or len(review) > 12:
+        return refusal("not_found", 404)
+    review_id = int(review)
     note = request.form.get("note", "").strip()[:MAX_NOTE]
     if not note:
         return refusal("payments_note_needed", 400)
