@@ -64,7 +64,6 @@ log = logging.getLogger(__name__)
 KINDS: Final = ("request", "appointment")
 MAX_TEXT: Final = 60  # a dossier column (menus.validators.MAX_FIELD_LENGTH)
 NONCE_BYTES: Final = 8
-ID_NUMBER_MAX: Final = 30
 
 nav("console.counter", "nav_counter", Role.AGENT, order=15)
 
@@ -147,7 +146,9 @@ def _form_fields(document: DocumentType, lang: str) -> list[FormField]:
     if document.requires_identity:
         fields = [
             FormField("applicant_name", t("applicant"), "person_name"),
-            FormField("id_number", t("id_number"), "id_text"),
+            # The registered id_number check with its default pattern, as the USSD's
+            # identity screen takes 4 to 20 letters, digits or dashes.
+            FormField("id_number", t("id_number"), "id_number"),
             *fields,
         ]
     return fields
@@ -161,12 +162,6 @@ def _check_request(draft: Draft, fields: list[FormField]) -> None:
         if not raw:
             if spec.required:
                 draft.errors[spec.key] = t("counter_required")
-            continue
-        if spec.validator == "id_text":
-            if len(raw) > ID_NUMBER_MAX:
-                draft.errors[spec.key] = t("counter_invalid")
-            else:
-                draft.clean[spec.key] = raw
             continue
         check = field_check(spec, today)
         value = check(raw) if check is not None else None
@@ -269,10 +264,10 @@ def counter_request_post() -> ResponseReturnValue:
         )
     if not _code_ok(draft):
         return _request_form(document, draft, 400, step="code", error=t("counter_wrong_code"))
-    return _file_request(user, document, draft)
+    return _file_request(document, draft)
 
 
-def _file_request(user: StaffUser, document: DocumentType, draft: Draft) -> ResponseReturnValue:
+def _file_request(document: DocumentType, draft: Draft) -> ResponseReturnValue:
     assert draft.phone is not None
     backend = _backend()
     name = draft.clean.pop("applicant_name", None)
@@ -425,8 +420,6 @@ def counter_appointment() -> ResponseReturnValue:
 @requires(Role.AGENT)
 def counter_appointment_post() -> ResponseReturnValue:
     """Step `code`: send the citizen a code for this slot; step `confirm`: book it."""
-    user = staff()
-    assert user is not None
     service = _service(request.form.get("service", "")[:64])
     if service is None:
         return refusal("not_found", 404)

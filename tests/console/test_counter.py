@@ -130,6 +130,33 @@ def test_an_agent_files_only_for_the_offices_they_serve(agent: Staff) -> None:
     assert agent.post("/console/counter/request", step="code", **form).status_code == 404
 
 
+def test_a_document_needing_identity_asks_it_with_the_ussd_rules(
+    agent: Staff, redis_client: redis.Redis
+) -> None:
+    page = agent.get("/console/counter/request?document=marriage").get_data(as_text=True)
+    assert 'name="f_applicant_name"' in page and 'name="f_id_number"' in page
+    form = {
+        "document": "marriage",
+        "nonce": _nonce(page),
+        "phone": LOCAL,
+        "f_applicant_name": "Amani Kahindo",
+        "f_id_number": "A 1",  # too short once spaces are gone: 4 to 20 letters or digits
+        "f_spouse1_name": "Amani Kahindo",
+        "f_spouse2_name": "Neema Mapendo",
+        "f_marriage_date": "01/02/2019",
+    }
+    answer = agent.post("/console/counter/request", step="code", **form)
+    assert answer.status_code == 400
+    assert 'id="e_id_number"' in answer.get_data(as_text=True)
+    assert (
+        agent.post(
+            "/console/counter/request", step="code", **{**form, "f_id_number": "AB-1234567"}
+        ).status_code
+        == 200
+    )
+    assert _code(redis_client)
+
+
 def test_an_appointment_is_booked_with_the_code_and_confirmed_by_sms(
     agent: Staff, console_app: Flask, redis_client: redis.Redis
 ) -> None:
