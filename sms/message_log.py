@@ -325,10 +325,9 @@ class MessageLog:
         self.migrate()
         with self._engine.connect() as conn:
             rows = conn.execute(
-                text(
-                    "SELECT * FROM sms_messages WHERE status = :status "
-                    "ORDER BY updated_at DESC LIMIT :limit"
-                ),
-                {"status": status.value, "limit": limit},
+                select(messages)
+                .where(messages.c.status == status.value)
+                .order_by(messages.c.updated_at.desc())
+                .limit(limit)
             ).all()
         return [LoggedMessage.from_row(row) for row in rows]

@@ -158,10 +158,17 @@ def test_sms_page_counts_by_template_and_status(
 ) -> None:
     sms = runtime.current().get(SmsService)
     sms.send(PHONE, "otp", {"code": "123456", "minutes": 5}, idempotency_key="t-otp-1")
+    # A French number: outside the city's countries, refused before any provider sees it.
+    refused = sms.send(
+        "+33612345678", "otp", {"code": "654321", "minutes": 5}, idempotency_key="t2"
+    )
+    assert not refused.accepted
     _work(redis_client)
     html = supervisor.get("/console/sms").get_data(as_text=True)
     assert '<th scope="row">otp</th>' in html
-    assert "123456" not in html
+    assert "123456" not in html and "654321" not in html
+    listed = html.split('id="sms-refused"', 1)[1]
+    assert mask_phone("+33612345678") in listed and PHONE not in listed
 
 
 def _broadcast(supervisor: Staff, csv: str, template: str = "notice_tax_deadline") -> str:
