@@ -62,6 +62,7 @@ from sms.otp import OtpService
 log = logging.getLogger(__name__)
 
 KINDS: Final = ("request", "appointment")
+COUNTER_TEMPLATE: Final = "otp_counter"  # tells the citizen to read it to the agent
 MAX_TEXT: Final = 60  # a dossier column (menus.validators.MAX_FIELD_LENGTH)
 NONCE_BYTES: Final = 8
 
@@ -317,7 +318,7 @@ def _send_code(draft: Draft, render: Render) -> ResponseReturnValue:
     """Send the citizen a code for this draft; render the code step (or why not)."""
     assert draft.phone is not None
     try:
-        issued = _otp().issue(draft.phone, draft.purpose())
+        issued = _otp().issue(draft.phone, draft.purpose(), template=COUNTER_TEMPLATE)
     except redis.RedisError:
         return refusal("unavailable", 503)
     target = mask_phone(draft.phone)

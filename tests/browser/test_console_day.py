@@ -89,8 +89,8 @@ def test_an_agent_files_an_assisted_request_with_the_citizens_code(
         page.get_by_role("button", name="Envoyer le code au citoyen").click()
         page.locator("#code-sent").wait_for()
         assert "+243 81" in page.locator("#summary").inner_text()  # masked, as everywhere
-        sms = outbox(live_server, redis_url, CITIZEN, r"code est \d{6}")
-        code = re.search(r"code est (\d{6})", sms)
+        sms = outbox(live_server, redis_url, CITIZEN, r"code \d{6} pour accepter")
+        code = re.search(r"code (\d{6}) pour accepter", sms)
         assert code is not None
         page.get_by_label("Code lu par le citoyen").fill(code.group(1))
         shot(page, artifacts, "console-counter-code")

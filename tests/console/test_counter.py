@@ -33,7 +33,7 @@ def _texts(client: redis.Redis) -> list[str]:
 
 def _code(client: redis.Redis) -> str:
     for text in _texts(client):  # newest first
-        found = re.search(r"code (?:est|is) (\d{6})\b", text)
+        found = re.search(r"code (\d{6}) (?:pour|to) accept", text)
         if found:
             return found.group(1)
     raise AssertionError("no code reached the citizen's phone")
