@@ -4,13 +4,17 @@ menu map, personal-data rights; each refused to agents, each form refused withou
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import redis
+import yaml
 from flask import Flask
+from markupsafe import escape as html_escape
 from rq import Queue, SimpleWorker
 
 import runtime
+from gateway.console.texts import TEXTS_PATH
 from gateway.ussd_events import SessionEvents
 from menus.model import MenuSpec
 from payments.intent_store import NewIntent
@@ -85,6 +89,27 @@ def test_the_supervisor_menu_has_the_new_pages_and_the_agents_does_not(
         assert f'href="{path}"' in theirs
         assert f'href="{path}"' not in mine
     assert 'href="/console/counter"' in mine
+    # Every new page reads in both languages, with no key left untranslated.
+    texts = yaml.safe_load(TEXTS_PATH.read_text(encoding="utf-8"))["texts"]
+    pages = {
+        "/console/payments": "payments_reviews",
+        "/console/sms": "sms_rates",
+        "/console/sms/broadcasts": "broadcast_start",
+        "/console/funnel": "funnel_period",
+        "/console/menu-map": "map_kind",
+        "/console/personal-data": "rights_export",
+    }
+    for lang in ("en", "fr"):
+        assert (
+            supervisor.post("/console/language", lang=lang, next="/console/sms").status_code == 302
+        )
+        for path, key in pages.items():
+            html = supervisor.get(path).get_data(as_text=True)
+            assert f'<html lang="{lang}">' in html, path
+            assert str(html_escape(texts[key][lang])) in html, (path, lang)
+            assert not re.search(
+                r">\s*(?:nav|counter|payments|sms|broadcast|funnel|map|rights)_[a-z_]+\s*<", html
+            ), path
 
 
 def _intent(phone: str) -> str:
