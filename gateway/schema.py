@@ -45,7 +45,18 @@ def seed_demo(settings: Settings, out: TextIO = sys.stdout) -> int:
     ensure_sqlite_directory(settings.database_url)
     # The city pack's catalogue (CITY, or CATALOGUE_PATH).
     catalogue = Path(settings.catalogue_path)
-    steps = [Step(f"demo city ({catalogue.parent.name})", partial(seed.seed_demo, path=catalogue))]
+    # The demo agent serves the pack's first office: each pack names its own offices.
+    offices = seed.load_city(catalogue).get("offices") or []
+    agent_offices = (str(offices[0]["id"]),) if offices else ()
+    steps = [
+        Step(f"demo city ({catalogue.parent.name})", partial(seed.seed_demo, path=catalogue)),
+        Step(
+            f"console demo accounts {' and '.join(DEMO_ACCOUNTS)}, password {DEMO_PASSWORD} "
+            f"(agent of {', '.join(agent_offices) or 'no office'}; "
+            "http://127.0.0.1:$PORT/console)",
+            partial(seed_demo_staff, agent_offices=agent_offices),
+        ),
+    ]
     return run_steps(steps, settings.database_url, out)
 
 
@@ -68,23 +79,13 @@ MIGRATIONS: Final = (
 )
 
 
-def seed_demo_staff(database_url: str) -> None:
+def seed_demo_staff(database_url: str, agent_offices: tuple[str, ...] | None = None) -> None:
     """Create the console's demo accounts when missing (production refuses them)."""
     engine = make_engine(database_url, timeout=10.0)
     try:
-        StaffStore(engine).seed_demo()
+        StaffStore(engine).seed_demo(agent_offices)
     finally:
         engine.dispose()
-
-
-SEEDS: Final = (
-    Step("demo city", seed.seed_demo),
-    Step(
-        f"console demo accounts {' and '.join(DEMO_ACCOUNTS)}, password {DEMO_PASSWORD} "
-        "(http://127.0.0.1:$PORT/console)",
-        seed_demo_staff,
-    ),
-)
 
 
 def run_steps(steps: Sequence[Step], url: str, out: TextIO) -> int:

@@ -8,7 +8,7 @@ of an assessment and a second intent of one idempotency key.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -122,34 +122,6 @@ class IntentStore:
             row = conn.execute(select(intents).where(*where)).mappings().first()
         return intent_from_row(row) if row else None
 
-    def search(self, text: str, *, limit: int = 50) -> list[Intent]:
-        """Return intents whose receipt code, operator reference or receipt, assessment
-        reference, id or phone (E.164, exact) is `text`, newest first."""
-        text = text.strip()
-        if not text:
-            return []
-        with self._engine.connect() as conn:
-            rows = (
-                conn.execute(
-                    select(intents)
-                    .where(
-                        or_(
-                            intents.c.receipt_code == text,
-                            intents.c.provider_reference == text,
-                            intents.c.provider_receipt == text,
-                            intents.c.assessment_reference == text,
-                            intents.c.id == text,
-                            intents.c.phone == text,
-                        )
-                    )
-                    .order_by(intents.c.created_at.desc())
-                    .limit(limit)
-                )
-                .mappings()
-                .all()
-            )
-        return [intent_from_row(row) for row in rows]
-
     def get(self, intent_id: str) -> Intent | None:
         """Return an intent by id."""
         return self._one(intents.c.id == intent_id)
@@ -256,6 +228,41 @@ class IntentStore:
     def touch(self, intent_id: str) -> None:
         """Bump an active intent's updated_at so reconciliation looks at it later."""
         self._transition(intent_id, ACTIVE)
+
+    def search(
+        self,
+        *,
+        references: Sequence[str] = (),
+        phones: Sequence[str] = (),
+        status: IntentStatus | None = None,
+        limit: int = 100,
+    ) -> list[Intent]:
+        """Return intents, newest first, matching any reference or phone, and the status.
+
+        A reference is the intent's id, the subject's reference, the operator's transaction
+        id or the receipt code; `phones` are numbers or their `ref:` keyed hash (after the
+        retention job replaced the number).
+        """
+        query = select(intents).order_by(intents.c.created_at.desc()).limit(limit)
+        matches = [
+            column.in_(list(references))
+            for column in (
+                intents.c.id,
+                intents.c.assessment_reference,
+                intents.c.provider_reference,
+                intents.c.receipt_code,
+            )
+            if references
+        ]
+        if phones:
+            matches.append(intents.c.phone.in_(list(phones)))
+        if matches:
+            query = query.where(or_(*matches))
+        if status is not None:
+            query = query.where(intents.c.status == status.value)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [intent_from_row(row) for row in rows]
 
     def count_by_status(self) -> dict[str, int]:
         """Return how many intents are in each status (the /metrics gauge)."""

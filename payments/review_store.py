@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from payments.tables import review_actions, reviews, utcnow
+from payments.tables import refunds, reviews, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,18 +25,14 @@ class Review:
 
 
 @dataclass(frozen=True, slots=True)
-class ReviewAction:
-    """What a person did about a review, with their note."""
+class Refund:
+    """A supervisor marked a review's money as given back."""
 
     review_id: int
-    action: str
+    intent_id: str | None
     note: str
-    staff: str
-    at: datetime
-
-
-class UnknownReviewError(LookupError):
-    """No review has this id."""
+    marked_by: str
+    marked_at: datetime
 
 
 class ReviewStore:
@@ -81,29 +77,39 @@ class ReviewStore:
             Review(r.id, r.provider, r.reason, r.detail, r.callback_id, r.intent_id) for r in rows
         ]
 
-    def record_action(self, review_id: int, *, action: str, note: str, staff: str) -> None:
-        """Append what `staff` did about review `review_id` (e.g. refunded), with a note."""
-        with self._engine.begin() as conn:
-            found = conn.execute(select(reviews.c.id).where(reviews.c.id == review_id)).first()
-            if found is None:
-                raise UnknownReviewError(review_id)
-            conn.execute(
-                insert(review_actions).values(
-                    review_id=review_id,
-                    action=action,
-                    note=note[:1000],
-                    staff=staff[:64],
-                    created_at=utcnow(),
-                )
-            )
-
-    def actions(self) -> dict[int, list[ReviewAction]]:
-        """Return every review's actions, oldest first, by review id."""
+    def get_review(self, review_id: int) -> Review | None:
+        """Return one review record."""
         with self._engine.connect() as conn:
-            rows = conn.execute(select(review_actions).order_by(review_actions.c.id)).all()
-        found: dict[int, list[ReviewAction]] = {}
-        for r in rows:
-            found.setdefault(r.review_id, []).append(
-                ReviewAction(r.review_id, r.action, r.note, r.staff, r.created_at)
-            )
-        return found
+            r = conn.execute(select(reviews).where(reviews.c.id == review_id)).first()
+        return (
+            Review(r.id, r.provider, r.reason, r.detail, r.callback_id, r.intent_id) if r else None
+        )
+
+    def mark_refunded(self, review_id: int, *, note: str, marked_by: str) -> bool:
+        """Record that a review's money was given back; False when it was already marked."""
+        review = self.get_review(review_id)
+        if review is None:
+            raise LookupError(f"no review {review_id}")
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    insert(refunds).values(
+                        review_id=review_id,
+                        intent_id=review.intent_id,
+                        note=note[:1000],
+                        marked_by=marked_by[:64],
+                        marked_at=utcnow(),
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def refunds(self) -> dict[int, Refund]:
+        """Return every refund mark, by review id."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(refunds)).all()
+        return {
+            r.review_id: Refund(r.review_id, r.intent_id, r.note, r.marked_by, r.marked_at)
+            for r in rows
+        }

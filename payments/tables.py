@@ -97,19 +97,6 @@ reviews = Table(
     Column("created_at", DateTime, nullable=False),
 )
 
-# What a person did about a review (the console's "refunded" with a note): appended, never
-# changed, so the review table keeps its history; a new table so create_all adds it.
-review_actions = Table(
-    "payment_review_actions",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("review_id", Integer, nullable=False, index=True),
-    Column("action", String(32), nullable=False),  # refunded
-    Column("note", Text, nullable=False),
-    Column("staff", String(64), nullable=False),  # the staff member's email
-    Column("created_at", DateTime, nullable=False),
-)
-
 # When reconciliation asks the provider again about an intent it could not settle (pending,
 # ambiguous, provider down): a new table rather than columns, so create_all adds it to an
 # existing database.
@@ -120,6 +107,18 @@ polls = Table(
     Column("checks", Integer, nullable=False),
     Column("next_check_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+)
+
+# A supervisor's word on a review: the money was given back (by the operator, by hand), with
+# a note. Its own table, one row per review, never updated: the review itself stays as it was.
+refunds = Table(
+    "payment_refunds",
+    metadata,
+    Column("review_id", Integer, primary_key=True),
+    Column("intent_id", String(32)),
+    Column("note", Text, nullable=False),
+    Column("marked_by", String(64), nullable=False),  # the staff member's email
+    Column("marked_at", DateTime, nullable=False),
 )
 
 receipts = Table(

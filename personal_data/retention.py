@@ -195,6 +195,11 @@ class RetentionSweeper:
                 .where(rv.c.created_at < naive, rv.c.detail != ERASED)
                 .values(detail=ERASED)
             ).rowcount
+            done += conn.execute(
+                pay.refunds.update()
+                .where(pay.refunds.c.marked_at < naive, pay.refunds.c.note != ERASED)
+                .values(note=ERASED)
+            ).rowcount
         return int(done)
 
     def _messages(self, cutoff: datetime) -> int:

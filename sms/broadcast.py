@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -57,11 +58,18 @@ def broadcast_id(template: str, path: Path, params: Mapping[str, str]) -> str:
 
 def read_rows(path: Path) -> list[dict[str, str]]:
     """Read the CSV: a `phone` column, optional `lang`, any other column is a template param."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    try:
+        return rows_from_text(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def rows_from_text(content: str) -> list[dict[str, str]]:
+    """Read CSV text as read_rows does (the console's upload)."""
+    rows = list(csv.DictReader(io.StringIO(content, newline="")))
     if rows and "phone" not in rows[0]:
-        raise ValueError(f"{path}: the first line must name a `phone` column")
-    return rows
+        raise ValueError("the first line must name a `phone` column")
+    return [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in rows]
 
 
 class Broadcaster:
@@ -81,14 +89,21 @@ class Broadcaster:
         *,
         limit: int | None = None,
         on_progress: Callable[[BroadcastProgress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> BroadcastProgress:
-        """Send from the checkpoint on; stop after `limit` rows (a planned interruption)."""
+        """Send from the checkpoint on; stop after `limit` rows (a planned interruption).
+
+        `should_stop` is asked before each row: a person's stop, kept by the checkpoint so
+        that running again resumes at the next row.
+        """
         key = keys.key("sms", "broadcast", broadcast)
         raw_done = self._redis.hget(key, "done")
         start = int(text(raw_done)) if raw_done is not None else 0
         progress = BroadcastProgress(broadcast, len(rows), done=start, skipped=start)
         end = len(rows) if limit is None else min(len(rows), start + limit)
         for index in range(start, end):
+            if should_stop is not None and should_stop():
+                break
             row = rows[index]
             phone = self._e164(row.get("phone", ""))
             if phone is None:

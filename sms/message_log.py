@@ -304,3 +304,30 @@ class MessageLog:
                 text("SELECT status, COUNT(*) AS n FROM sms_messages GROUP BY status")
             ).all()
         return {row.status: int(row.n) for row in rows}
+
+    def template_status_counts(self) -> dict[str, dict[str, int]]:
+        """Return how many logged messages of each template stand in each status."""
+        self.migrate()
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT template, status, COUNT(*) AS n FROM sms_messages "
+                    "GROUP BY template, status"
+                )
+            ).all()
+        counts: dict[str, dict[str, int]] = {}
+        for row in rows:
+            counts.setdefault(row.template, {})[row.status] = int(row.n)
+        return counts
+
+    def recent_in(self, status: Status, limit: int = 50) -> list[LoggedMessage]:
+        """Return the newest messages standing in `status` (the refused ones, for a person)."""
+        self.migrate()
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(messages)
+                .where(messages.c.status == status.value)
+                .order_by(messages.c.updated_at.desc())
+                .limit(limit)
+            ).all()
+        return [LoggedMessage.from_row(row) for row in rows]

@@ -109,8 +109,12 @@ class OtpService:
         self._consume = client.register_script(_CONSUME)
         self._resend = client.register_script(_RESEND)
 
-    def issue(self, phone: str, purpose: str) -> OtpIssue:
-        """Send a fresh code unless the resend wait is running; a new code voids the old."""
+    def issue(self, phone: str, purpose: str, *, template: str = "otp") -> OtpIssue:
+        """Send a fresh code unless the resend wait is running; a new code voids the old.
+
+        `template`: an essential template with `code` and `minutes` (the assisted counter's
+        `otp_counter` tells the citizen to read it to the agent, `otp` to tell nobody).
+        """
         slot = self._slot(phone, purpose)
         decision = self._per_phone.take(phone_ref(phone, self._key))
         if decision.degraded:
@@ -132,7 +136,7 @@ class OtpService:
         pipe.execute()
         result = self._sms.send(
             phone,
-            "otp",
+            template,
             {"code": code, "minutes": VALID_SECONDS // 60},
             idempotency_key=f"otp:{uuid.uuid4().hex}",
         )

@@ -36,6 +36,7 @@ CONTRACT_KEYS: Final = frozenset(
         "payment_failed_invalid_number",
         "payment_failed_other",
         "otp",
+        "otp_counter",
     }
 )
 REPLY_KEYS: Final = frozenset(

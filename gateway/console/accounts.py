@@ -310,10 +310,17 @@ class StaffStore:
             )
             return sorted(found.scalars())
 
-    def seed_demo(self) -> list[str]:
-        """Create the demo accounts that are missing; return the ones created."""
+    def seed_demo(self, agent_offices: tuple[str, ...] | None = None) -> list[str]:
+        """Create the demo accounts that are missing; return the ones created.
+
+        `agent_offices`: the offices the demo agent serves (the city pack's first office by
+        `seed-demo`; each pack names its own), else DEMO_ACCOUNTS' own.
+        """
         created = []
-        for email, (name, role, offices) in DEMO_ACCOUNTS.items():
+        for email, (name, role, default_offices) in DEMO_ACCOUNTS.items():
+            offices = default_offices
+            if agent_offices is not None and Role.named(role) is Role.AGENT:
+                offices = agent_offices
             if self.get_by_email(email) is None:
                 self.add(
                     email,

@@ -87,7 +87,10 @@ def test_every_route_refuses_a_role_below_its_own(console_app: Flask) -> None:
     supervisor.login(SUPERVISOR)
     for rule in supervisor_only:
         if "GET" in methods_of(rule):
-            assert supervisor.client.get(path_of(rule)).status_code == 200, rule.rule
+            # A page of one thing (a broadcast) filled with a made-up id is a 404 for the
+            # supervisor; a page of no argument must open.
+            expected = {200, 404} if rule.arguments else {200}
+            assert supervisor.client.get(path_of(rule)).status_code in expected, rule.rule
 
 
 def _status(app: Flask, ref: str) -> RequestStatus:

@@ -13,9 +13,11 @@ from civic import sql_tables as civic_tables
 from civic.workflow import FINAL
 from gateway.config import Settings
 from gateway.container import personal_data_stores, retention_policy
+from payments import tables as payment_tables
+from payments.review_store import ReviewStore
 from personal_data.collectors import Stores, events_key
 from personal_data.jobs import RETENTION_QUEUE, schedule_retention
-from personal_data.retention import RetentionPolicy, RetentionSweeper, counts_key
+from personal_data.retention import ERASED, RetentionPolicy, RetentionSweeper, counts_key
 from runtime import keys
 from runtime.jobs import InlineJobs
 from sms import tables as sms_tables
@@ -135,3 +137,19 @@ def test_the_job_sweeps_then_schedules_its_next_tick(citizen: Citizen) -> None:
     scheduled = Queue(keys.queue(RETENTION_QUEUE), connection=citizen.redis)
     scheduled = scheduled.scheduled_job_registry
     assert any(job_id.startswith(keys.job_id("retention-")) for job_id in scheduled.get_job_ids())
+
+
+def test_a_refund_note_goes_with_the_payments_it_explains(stores: Stores) -> None:
+    payment_tables.metadata.create_all(stores.engine, checkfirst=True)
+    reviews = ReviewStore(stores.engine)
+    assert reviews.add_review(dedupe_key="r:1", provider="sandbox", reason="x", detail="d")
+    [review] = reviews.list_reviews()
+    assert reviews.mark_refunded(review.id, note="cash back to Ana K.", marked_by="sup@city")
+    now = datetime.now(UTC)
+    sweeper = RetentionSweeper(stores, POLICY, clock=lambda: now)
+    sweeper.sweep(now + 3649 * DAY)
+    assert reviews.refunds()[review.id].note == "cash back to Ana K."
+    sweeper.sweep(now + 3651 * DAY)
+    kept = reviews.refunds()[review.id]
+    assert kept.note == ERASED  # the mark stays (who, when), its words go
+    assert kept.marked_by == "sup@city"
