@@ -44,9 +44,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -65,7 +67,7 @@ from fakes.daraja import FakeDaraja, Realism  # noqa: E402
 
 PG_DSN: Final = "postgresql://postgres@127.0.0.1:5432/test"
 AT_KEY: Final = "bench-at-key"
-CALLBACK_TOKEN: Final = "bench-callback-token"
+CALLBACK_TOKEN: Final = "bench-callback-token"  # noqa: S105 - a bench's own secret
 RECEIPT_KEY: Final = "bench-receipt-key-0123456789abcdef"
 REF_BASE: Final = 500000  # citizens' assessments: 500000 + i (the demo city uses 1000xx)
 PROBE_REF: Final = "100001"  # demo city: road tax, unpaid; the probe only looks it up
@@ -346,7 +348,7 @@ def postgres_available() -> bool:
 
         with psycopg.connect(PG_DSN, connect_timeout=2):
             return True
-    except Exception:  # noqa: BLE001 - any failure means "not here"
+    except Exception:  # any failure means "not here"
         return False
 
 
@@ -427,7 +429,7 @@ def seed(database_url: str, env: Mapping[str, str], n: int, log_dir: Path) -> No
 
 
 def stack_env(
-    opts: Options, redis_url: str, database_url: str, web_port: int, daraja: FakeDaraja,
+    opts: Options, redis_url: str, database_url: str, web_port: int, *, daraja: FakeDaraja,
     at: FakeAfricasTalking,
 ) -> dict[str, str]:  # fmt: skip
     """The environment of every process of the stack."""
@@ -517,8 +519,6 @@ def probe_journey(url: str, n: int, http: requests.Session) -> list[Hop]:
 def load_process(url: str, opts: Options, results: Any, stop: Any) -> None:
     """The second process: the probe alone, then citizens and probe, then the probe alone."""
     faulthandler.register(signal.SIGUSR1)
-    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
-    import threading  # noqa: PLC0415
 
     probe: list[Hop] = []
     probe_stop = threading.Event()
@@ -600,7 +600,7 @@ def run(opts: Options) -> Report:
         at = FakeAfricasTalking(api_key=AT_KEY).start()
         cleanup.callback(at.stop)
         web_port = _free_port()
-        env = stack_env(opts, redis_server.url, database.url, web_port, daraja, at)
+        env = stack_env(opts, redis_server.url, database.url, web_port, daraja=daraja, at=at)
         seed(database.url, env, opts.citizens, log_dir)
         web = _spawn(web_argv(web_port), env, log_dir / "web.log")
         cleanup.callback(_stop, web)
@@ -647,7 +647,9 @@ def run(opts: Options) -> Report:
         )
     result = tally(obs)
     burst = max(settled_at - burst_started, 1e-9)
-    figures = _figures(obs, result, cpu_start, cpu_end, burst, dial_ended - burst_started)
+    figures = _figures(
+        obs, result, cpu_start, cpu_end, burst=burst, dial=dial_ended - burst_started
+    )
     return Report(
         options={k: v for k, v in asdict(opts).items() if k not in {"realism", "extra_env"}},
         machine=machine(),
@@ -753,7 +755,7 @@ def _payments(database_url: str) -> list[tuple[str, float]]:
 
 def _figures(
     obs: Observations, result: Tally, start: dict[str, dict[int, float]],
-    end: dict[str, dict[int, float]], burst: float, dial: float,
+    end: dict[str, dict[int, float]], *, burst: float, dial: float,
 ) -> dict[str, float]:  # fmt: skip
     hops = [h for c in obs.citizens for h in c.hops]
     paid = sorted(at for _, at in obs.payments)
