@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 export PORT ?= 8000
 
-.PHONY: help run test lint typecheck menus-lint bench bench-sms chaos lock clean
+.PHONY: help run test lint typecheck menus-lint bench bench-sms bench-deadline bench-slow-backoffice chaos lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -43,6 +43,14 @@ bench: $(STAMP) ## run the USSD benchmark against the peers; results in bench/RE
 bench-sms: $(STAMP) ## SMS messages/s of one worker per worker class (Redis DB 13); see bench/README.md
 	@scripts/ensure_redis.sh
 	$(PY) bench/sms_throughput.py
+
+DEADLINE_CITIZENS ?= 2000
+DEADLINE_WORKERS ?= 4
+bench-deadline: $(STAMP) ## deadline day: DEADLINE_CITIZENS pay a tax on the Procfile stack (private Redis + schema)
+	$(PY) bench/deadline.py --citizens $(DEADLINE_CITIZENS) --workers $(DEADLINE_WORKERS)
+
+bench-slow-backoffice: $(STAMP) ## hops against a 200 ms city portal with 5 s stalls (CIVIC_BACKEND=http)
+	$(PY) bench/slow_backoffice.py
 
 chaos: $(STAMP) ## outage drills (Redis stop/start, worker kill, Sentinel failover, Cluster); figures for the README
 	@scripts/ensure_redis.sh

@@ -93,6 +93,9 @@ class Options:
     realism: Realism = field(default_factory=Realism)
     extra_env: Mapping[str, str] = field(default_factory=dict)
     log_dir: str = ""
+    # An existing Redis database to flush and use (the tests' own) instead of a private
+    # redis-server; its CPU is then not measured.
+    redis_url: str = ""
 
 
 # --------------------------------------------------------------------------- observations
@@ -274,7 +277,17 @@ def group_pids(pgid: int) -> list[int]:
 class PrivateRedis:
     """A redis-server of our own on a free port (no persistence), stopped by its PID."""
 
-    def __init__(self, log_dir: Path) -> None:
+    process: subprocess.Popen[bytes] | None
+
+    def __init__(self, log_dir: Path, url: str = "") -> None:
+        if url:
+            import redis  # noqa: PLC0415
+
+            client = redis.Redis.from_url(url)
+            client.flushdb()
+            client.close()
+            self.url, self.process = url, None
+            return
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
@@ -295,7 +308,8 @@ class PrivateRedis:
 
     def stop(self) -> None:
         """Stop our redis-server."""
-        _stop(self.process)
+        if self.process is not None:
+            _stop(self.process)
 
 
 class PrivateDatabase:
@@ -590,7 +604,7 @@ def run(opts: Options) -> Report:
     log_dir = Path(opts.log_dir or tempfile.mkdtemp(prefix="guichet-deadline-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as cleanup:
-        redis_server = PrivateRedis(log_dir)
+        redis_server = PrivateRedis(log_dir, opts.redis_url)
         cleanup.callback(redis_server.stop)
         database = PrivateDatabase(opts.database, log_dir)
         cleanup.callback(database.drop)
@@ -689,7 +703,11 @@ def _cpu(
     web: subprocess.Popen[bytes], workers: list[subprocess.Popen[bytes]],
 ) -> dict[str, dict[int, float]]:  # fmt: skip
     return {
-        "redis": {redis_server.process.pid: cpu_seconds(redis_server.process.pid)},
+        "redis": (
+            {redis_server.process.pid: cpu_seconds(redis_server.process.pid)}
+            if redis_server.process is not None
+            else {}
+        ),
         "sql": {pid: cpu_seconds(pid) for pid in database.backend_pids()},
         "web": {pid: cpu_seconds(pid) for pid in group_pids(web.pid)},
         "workers": {pid: cpu_seconds(pid) for worker in workers for pid in group_pids(worker.pid)},

@@ -10,6 +10,7 @@ else 0), and queues the callback that `deliver_callbacks()` POSTs to the CallBac
 from __future__ import annotations
 
 import base64
+import contextlib
 import heapq
 import json
 import random
@@ -273,7 +274,8 @@ def _handler(state: FakeDarajaState) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(raw)))
             self.end_headers()
-            self.wfile.write(raw)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # client gave up
+                self.wfile.write(raw)
 
         def _error(self, status: int, code: str, message: str) -> None:
             self._send(status, {"requestId": uuid.uuid4().hex, "errorCode": code,
