@@ -387,12 +387,17 @@ def web_argv(port: int) -> list[str]:
     return argv
 
 
-def worker_argv() -> list[str]:
-    """The Procfile's worker line, with this interpreter."""
-    argv = procfile()["worker"]
-    if argv[0] in {"python", "python3"}:
-        argv[0] = sys.executable
-    return argv
+def worker_argvs() -> list[list[str]]:
+    """Every Procfile line that runs `gateway worker` (worker first), with this interpreter."""
+    lines = procfile()
+    argvs = []
+    for name in sorted(lines, key=lambda n: n != "worker"):
+        argv = lines[name]
+        if argv[1:4] == ["-m", "gateway", "worker"]:
+            if argv[0] in {"python", "python3"}:
+                argv = [sys.executable, *argv[1:]]
+            argvs.append(argv)
+    return argvs
 
 
 def _stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
@@ -618,8 +623,11 @@ def run(opts: Options) -> Report:
         seed(database.url, env, opts.citizens, log_dir)
         web = _spawn(web_argv(web_port), env, log_dir / "web.log")
         cleanup.callback(_stop, web)
+        # N workers, taken in turn from the Procfile's worker lines (their queue orders differ).
+        kinds = worker_argvs()
         workers = [
-            _spawn(worker_argv(), env, log_dir / f"worker-{i}.log") for i in range(opts.workers)
+            _spawn(kinds[i % len(kinds)], env, log_dir / f"worker-{i}.log")
+            for i in range(opts.workers)
         ]
         for worker in workers:
             cleanup.callback(_stop, worker)
@@ -822,7 +830,9 @@ def summary(report: Report) -> Iterator[str]:
     yield f"machine: {report.machine}"
     yield (
         f"stack: web = Procfile ({' '.join(procfile()['web'][1:])}); "
-        f"{report.options['workers']} x worker; database {report.options['database']}"
+        f"{report.options['workers']} workers taken in turn from "
+        f"{', '.join(n for n, a in procfile().items() if a[1:4] == ['-m', 'gateway', 'worker'])}"
+        f"; database {report.options['database']}"
     )
     yield (
         f"burst: {report.options['citizens']} citizens at {report.options['rate']}/s, dialled in "
