@@ -45,7 +45,7 @@ bench-sms: $(STAMP) ## SMS messages/s of one worker per worker class (Redis DB 1
 	$(PY) bench/sms_throughput.py
 
 DEADLINE_CITIZENS ?= 2000
-DEADLINE_WORKERS ?= 4
+DEADLINE_WORKERS ?= 12
 bench-deadline: $(STAMP) ## deadline day: DEADLINE_CITIZENS pay a tax on the Procfile stack (private Redis + schema)
 	$(PY) bench/deadline.py --citizens $(DEADLINE_CITIZENS) --workers $(DEADLINE_WORKERS)
 

@@ -81,7 +81,7 @@ class Options:
 
     citizens: int = 2000
     rate: float = 20.0  # citizens arriving per second
-    workers: int = 4  # copies of the Procfile's worker line
+    workers: int = 12  # worker processes, taken in turn from the Procfile's worker lines
     dialers: int = 32  # concurrent citizens at most
     database: str = "postgres"  # postgres (a private schema) | sqlite
     idle_seconds: float = 10.0  # probe alone before the burst
@@ -131,6 +131,7 @@ class Charge:
     succeeded: bool  # money taken
     told_at: float | None  # when the provider first told us the result
     callback: str  # on_time | late | missing
+    pushed_at: float = 0.0  # when the push reached the provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -758,6 +759,7 @@ def _charges(daraja: FakeDaraja) -> list[Charge]:
             succeeded=c.result_code == 0,
             told_at=c.told_at,
             callback=c.callback,
+            pushed_at=c.received_at,
         )
         for c in pushes
     ]
@@ -803,6 +805,17 @@ def _figures(
         "receipt_p99_s": percentile(result.receipt_seconds, 99),
         "receipt_max_s": max(result.receipt_seconds, default=0.0),
     }
+    # How long a citizen waits for the PIN prompt after the END (PAYMENT_PUSH_DELAY_SECONDS
+    # included): the push backlog when workers are too few.
+    ended = {c.phone: c.hops[-1].at + c.hops[-1].seconds for c in obs.citizens if c.started}
+    waits = [ch.pushed_at - ended[ch.phone] for ch in obs.charges if ch.phone in ended]
+    figures["push_wait_p50_s"] = percentile(waits, 50)
+    figures["push_wait_p99_s"] = percentile(waits, 99)
+    # Which step of the journey is slow: 0 dial, 1 pay a tax, 2 road tax, 3 lookup, 4 pay, 5 start.
+    for step in range(6):
+        took = [c.hops[step].seconds for c in obs.citizens if len(c.hops) > step]
+        figures[f"step{step}_p50_ms"] = percentile(took, 50) * 1000
+        figures[f"step{step}_p99_ms"] = percentile(took, 99) * 1000
     for name in ("redis", "sql", "web", "workers"):
         used = sum(cpu - start[name].get(pid, 0.0) for pid, cpu in end[name].items())
         figures[f"{name}_cpu_pct"] = 100 * used / burst
@@ -843,6 +856,9 @@ def summary(report: Report) -> Iterator[str]:
         f"{f['citizen_hop_p50_ms']:.1f} ms, p99 {f['citizen_hop_p99_ms']:.1f} ms, "
         f"{f['citizen_hop_errors']:.0f} errors"
     )
+    yield "hop p50/p99 ms by step (dial, tax, road, lookup, pay, start): " + ", ".join(
+        f"{f[f'step{i}_p50_ms']:.0f}/{f[f'step{i}_p99_ms']:.0f}" for i in range(6)
+    )
     yield (
         f"probe: idle p99 {f['probe_idle_p99_ms']:.1f} ms ({f['probe_idle_hops']:.0f} hops), "
         f"busy p99 {f['probe_busy_p99_ms']:.1f} ms ({f['probe_busy_hops']:.0f} hops, "
@@ -853,6 +869,11 @@ def summary(report: Report) -> Iterator[str]:
         f"payments: {t.payments} started, {t.succeeded} charged, {t.failed} failed at the "
         f"provider, {t.receipts} receipts; settled {f['settled_per_s']:.1f}/s; SMS "
         f"{f['sms_per_s']:.1f}/s"
+    )
+    yield (
+        f"PIN prompt after the END: p50 {f['push_wait_p50_s']:.1f} s, p99 "
+        f"{f['push_wait_p99_s']:.1f} s (the push delay, "
+        f"{report.options['push_delay']:.0f} s, included)"
     )
     yield (
         f"receipt after the provider's confirmation: p50 {f['receipt_p50_s']:.2f} s, p99 "
@@ -877,7 +898,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--citizens", type=int, default=int(env.get("DEADLINE_CITIZENS", 2000)))
     parser.add_argument("--rate", type=float, default=float(env.get("DEADLINE_RATE", 20)))
-    parser.add_argument("--workers", type=int, default=int(env.get("DEADLINE_WORKERS", 4)))
+    parser.add_argument("--workers", type=int, default=int(env.get("DEADLINE_WORKERS", 12)))
     parser.add_argument("--dialers", type=int, default=32)
     parser.add_argument("--database", choices=("postgres", "sqlite", "auto"), default="auto")
     parser.add_argument("--settle-timeout", type=float, default=300.0)

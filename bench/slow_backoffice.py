@@ -21,6 +21,7 @@ never blocks unrelated hops (their p99 stays that of a quiet run) and timeouts h
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import random
@@ -77,7 +78,8 @@ class SlowPortal(FakePortal):
             stall = self._rng.random() < self.stall_share
             self.stalls += stall
         time.sleep(self.latency + (self.stall_seconds if stall else 0.0))
-        super()._serve(handler, method)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # Guichet gave up
+            super()._serve(handler, method)
 
 
 @dataclass(frozen=True, slots=True)

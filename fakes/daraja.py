@@ -66,6 +66,7 @@ class Checkout:
     # POSTed or a query answered with it), and what its callback will do.
     decided_at: float = 0.0
     told_at: float | None = None
+    received_at: float = field(default_factory=time.time)  # when the push reached the fake
     callback: str = "on_time"  # on_time | late | missing
 
 
