@@ -623,6 +623,10 @@ def run(opts: Options) -> Report:
         seed(database.url, env, opts.citizens, log_dir)
         web = _spawn(web_argv(web_port), env, log_dir / "web.log")
         cleanup.callback(_stop, web)
+        url = f"http://127.0.0.1:{web_port}/ussd/africastalking"
+        # The web first: many workers importing at once would starve its start on 2 cores.
+        health = f"http://127.0.0.1:{web_port}/healthz"
+        _wait(lambda: requests.get(health, timeout=2).ok, "web", 120)
         # N workers, taken in turn from the Procfile's worker lines (their queue orders differ).
         kinds = worker_argvs()
         workers = [
@@ -631,9 +635,7 @@ def run(opts: Options) -> Report:
         ]
         for worker in workers:
             cleanup.callback(_stop, worker)
-        url = f"http://127.0.0.1:{web_port}/ussd/africastalking"
-        _wait(lambda: requests.get(f"http://127.0.0.1:{web_port}/healthz", timeout=2).ok, "web")
-        _wait(lambda: _workers_up(redis_server.url, opts.workers), "workers")
+        _wait(lambda: _workers_up(redis_server.url, opts.workers), "workers", 180)
 
         context = multiprocessing.get_context("spawn")
         results = context.Queue()
