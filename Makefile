@@ -14,7 +14,7 @@ TEST_WORKERS ?= auto
 TEST_MAX_WORKERS ?= 4
 PYTEST_ARGS ?=
 
-.PHONY: help run test lint typecheck menus-lint bench bench-sms chaos lock clean
+.PHONY: help run test lint typecheck menus-lint bench bench-sms bench-deadline bench-slow-backoffice chaos lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -49,6 +49,14 @@ bench: $(STAMP) ## run the USSD benchmark against the peers; results in bench/RE
 bench-sms: $(STAMP) ## SMS messages/s of one worker per worker class (Redis DB 13); see bench/README.md
 	@scripts/ensure_redis.sh
 	$(PY) bench/sms_throughput.py
+
+DEADLINE_CITIZENS ?= 2000
+DEADLINE_WORKERS ?= 12
+bench-deadline: $(STAMP) ## deadline day: DEADLINE_CITIZENS pay a tax on the Procfile stack (private Redis + schema)
+	$(PY) bench/deadline.py --citizens $(DEADLINE_CITIZENS) --workers $(DEADLINE_WORKERS)
+
+bench-slow-backoffice: $(STAMP) ## hops against a 200 ms city portal with 5 s stalls (CIVIC_BACKEND=http)
+	$(PY) bench/slow_backoffice.py
 
 chaos: $(STAMP) ## outage drills (Redis stop/start, worker kill, Sentinel failover, Cluster); figures for the README
 	@scripts/ensure_redis.sh

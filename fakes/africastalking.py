@@ -77,6 +77,7 @@ class Received:
     api_key: str
     message_ids: tuple[str, ...]
     client_port: int = 0  # the caller's port: one value for calls on one kept connection
+    received_at: float = field(default_factory=time.time)  # epoch seconds (bench latencies)
 
 
 class FakeAfricasTalking(LocalServer):

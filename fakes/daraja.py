@@ -10,10 +10,14 @@ else 0), and queues the callback that `deliver_callbacks()` POSTs to the CallBac
 from __future__ import annotations
 
 import base64
+import contextlib
+import heapq
 import json
+import random
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Final
@@ -57,6 +61,61 @@ class Checkout:
     request: dict[str, Any]
     result_code: int
     receipt: str
+    # With a Realism: when the customer answers the prompt (epoch s); before it, a status
+    # query says "being processed". When the provider first told us the result (callback
+    # POSTed or a query answered with it), and what its callback will do.
+    decided_at: float = 0.0
+    told_at: float | None = None
+    received_at: float = field(default_factory=time.time)  # when the push reached the fake
+    callback: str = "on_time"  # on_time | late | missing
+
+
+@dataclass(frozen=True, slots=True)
+class Realism:
+    """A crowd of real customers and a busy provider, for the deadline benchmark.
+
+    Each push is answered after `accept_seconds` (uniform range), the customer types the PIN
+    (or gives up) `pin_seconds` later, and the callback comes then, `late_seconds` after
+    that, or never (only stkpushquery tells). Results are drawn from `seed`, not the amount.
+    A `push_timeout_share` of pushes is answered after `push_timeout_seconds` (a client
+    timeout: the provider took the push, our client never learnt its CheckoutRequestID).
+    """
+
+    accept_seconds: tuple[float, float] = (0.5, 2.0)
+    pin_seconds: tuple[float, float] = (5.0, 30.0)
+    # ResultCode -> share of pushes; the rest succeed (0).
+    failures: tuple[tuple[int, float], ...] = ((1032, 0.05), (1, 0.03), (2001, 0.02), (1037, 0.03))
+    late_share: float = 0.05
+    late_seconds: tuple[float, float] = (30.0, 90.0)
+    missing_share: float = 0.05
+    push_timeout_share: float = 0.01
+    push_timeout_seconds: float = 12.0
+    seed: int = 19
+
+    def draw(self, rng: random.Random) -> tuple[float, float, int, str, float]:
+        """Return (accept delay, PIN delay, ResultCode, callback fate, extra callback delay)."""
+        if rng.random() < self.push_timeout_share:
+            accept = self.push_timeout_seconds
+        else:
+            accept = rng.uniform(*self.accept_seconds)
+        pin = rng.uniform(*self.pin_seconds)
+        roll, code = rng.random(), 0
+        for candidate, share in self.failures:
+            if roll < share:
+                code = candidate
+                break
+            roll -= share
+        fate, roll = "on_time", rng.random()
+        if code == 1037:
+            fate = "missing"  # "DS timeout user cannot be reached": Daraja sends nothing
+        elif accept >= self.push_timeout_seconds:
+            fate = "on_time"  # the callback names our intent: the only way we learn of it
+        elif roll < self.late_share:
+            fate = "late"
+        elif roll < self.late_share + self.missing_share:
+            fate = "missing"
+        extra = rng.uniform(*self.late_seconds) if fate == "late" else 0.0
+        return accept, pin, code, fate, extra
 
 
 @dataclass
@@ -76,7 +135,12 @@ class FakeDarajaState:
     hang_next_push: float = 0.0
     processing: bool = False  # stkpushquery answers "being processed"
     refuse_pushes: bool = False  # answer pushes with HTTP 500 errorCode
+    realism: Realism | None = None  # see Realism; None = the amount decides, tests deliver
     lock: threading.Lock = field(default_factory=threading.Lock)
+    rng: random.Random = field(default_factory=random.Random)
+    # (due epoch s, checkout id) of callbacks the realism will POST by itself.
+    due_callbacks: list[tuple[float, str]] = field(default_factory=list)
+    wake: threading.Condition | None = None
 
 
 def result_code_for(amount: int) -> int:
@@ -118,6 +182,58 @@ class FakeDaraja(LocalServer):
     ) -> None:
         self.state = FakeDarajaState(consumer_key, consumer_secret, shortcode, passkey)
         self._listen(_handler(self.state))
+        self._posting: ThreadPoolExecutor | None = None
+        self._stopping = False
+
+    def behave(self, realism: Realism) -> None:
+        """Answer like real customers from now on, and POST the callbacks when they are due."""
+        with self.state.lock:
+            self.state.realism = realism
+            self.state.rng = random.Random(realism.seed)  # noqa: S311 - a fake's dice
+            self.state.wake = threading.Condition(self.state.lock)
+        # Callbacks go out in parallel: one slow answer of ours must not delay the others.
+        self._posting = ThreadPoolExecutor(max_workers=8, thread_name_prefix="daraja-callback")
+        threading.Thread(target=self._post_due_callbacks, daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop posting callbacks, then stop serving."""
+        with self.state.lock:
+            self._stopping = True
+            if self.state.wake is not None:
+                self.state.wake.notify_all()
+        if self._posting is not None:
+            self._posting.shutdown(wait=False, cancel_futures=True)
+        super().stop()
+
+    def _post_due_callbacks(self) -> None:
+        state = self.state
+        assert state.wake is not None and self._posting is not None
+        while True:
+            with state.lock:
+                while not self._stopping and (
+                    not state.due_callbacks or state.due_callbacks[0][0] > time.time()
+                ):
+                    wait = state.due_callbacks[0][0] - time.time() if state.due_callbacks else None
+                    state.wake.wait(wait)
+                if self._stopping:
+                    return
+                _, checkout_id = heapq.heappop(state.due_callbacks)
+                checkout = next(c for c in state.pushes if c.checkout_id == checkout_id)
+            self._posting.submit(self._post_one, checkout)
+
+    def _post_one(self, checkout: Checkout) -> None:
+        sent_at = time.time()
+        try:
+            response = requests.post(
+                checkout.request["CallBackURL"], json=stk_callback(checkout), timeout=10
+            )
+            status = response.status_code
+        except requests.RequestException:
+            status = 0  # Daraja does not retry a callback: a missing one is ours to find
+        with self.state.lock:
+            self.state.callbacks_sent.append((checkout.checkout_id, status))
+            if status == 200 and checkout.told_at is None:
+                checkout.told_at = sent_at
 
     def push_count(self, phone_digits: str | None = None) -> int:
         """Return how many STK pushes were accepted (for one phone when given)."""
@@ -159,7 +275,8 @@ def _handler(state: FakeDarajaState) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(raw)))
             self.end_headers()
-            self.wfile.write(raw)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # client gave up
+                self.wfile.write(raw)
 
         def _error(self, status: int, code: str, message: str) -> None:
             self._send(status, {"requestId": uuid.uuid4().hex, "errorCode": code,
@@ -243,8 +360,19 @@ def _handler(state: FakeDarajaState) -> type[BaseHTTPRequestHandler]:
                 receipt=uuid.uuid4().hex[:10].upper(),
             )
             with state.lock:
-                state.pushes.append(checkout)
                 hang, state.hang_next_push = state.hang_next_push, 0.0
+                if state.realism is not None:
+                    hang, pin, checkout.result_code, checkout.callback, extra = state.realism.draw(
+                        state.rng
+                    )
+                    checkout.decided_at = time.time() + hang + pin
+                    if checkout.callback != "missing":
+                        heapq.heappush(
+                            state.due_callbacks, (checkout.decided_at + extra, checkout.checkout_id)
+                        )
+                        assert state.wake is not None
+                        state.wake.notify()
+                state.pushes.append(checkout)
             if hang:
                 time.sleep(hang)
             self._send(
@@ -267,6 +395,11 @@ def _handler(state: FakeDarajaState) -> type[BaseHTTPRequestHandler]:
             if found is None:
                 self._error(400, "400.002.02", "Bad Request - Invalid CheckoutRequestID")
                 return
+            if found.decided_at and time.time() < found.decided_at:
+                processing = True  # the customer has not answered the prompt yet
+            elif found.decided_at:
+                with state.lock:
+                    found.told_at = found.told_at or time.time()
             if processing:
                 self._error(500, "500.001.1001", "The transaction is being processed")
                 return

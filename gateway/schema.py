@@ -66,6 +66,11 @@ def migrate_payments(database_url: str) -> None:
     try:
         payment_tables.create_all(engine, checkfirst=True)
         add_missing_columns(engine, payment_tables)
+        # create_all adds missing tables only: an index a newer version declared on an
+        # existing table is created here.
+        for table in payment_tables.sorted_tables:
+            for index in table.indexes:
+                index.create(engine, checkfirst=True)
     finally:
         engine.dispose()
 

@@ -24,8 +24,10 @@ class JobScheduler(Protocol):
         job_id: str | None = None,
         retries: int = 0,
         timeout_seconds: float | None = None,
+        urgent: bool = False,
     ) -> None:
-        """Run `func(*args)` on the payments queue after `delay_seconds`, in `timeout_seconds`."""
+        """Run `func(*args)` on the payments queue after `delay_seconds`, in `timeout_seconds`;
+        an `urgent` job goes before the jobs already waiting."""
 
 
 class PaymentJobs:
@@ -42,6 +44,7 @@ class PaymentJobs:
         job_id: str | None = None,
         retries: int = 0,
         timeout_seconds: float | None = None,
+        urgent: bool = False,
     ) -> None:
         """Enqueue `func(*args)`; a job id already queued is not enqueued twice."""
         queued = self.jobs.enqueue(
@@ -52,6 +55,7 @@ class PaymentJobs:
             job_id=job_id,
             timeout_seconds=timeout_seconds,
             retry_intervals=RETRY_INTERVALS[:retries],
+            at_front=urgent,
         )
         if not queued:
             log.info("payments job %s already queued", job_id)

@@ -350,8 +350,13 @@ class PaymentService:
         # A repeat is enqueued again while unprocessed: the first answer may have been a 503
         # because Redis was down after the row was written (the job id keeps it to one job).
         if new or self._unprocessed(callback_id):
+            # Urgent: at a deadline the queue holds a backlog of pushes (each a provider round
+            # trip); the callback behind them would hold the customer's receipt for minutes.
             self._jobs.enqueue(
-                self._callback_job, callback_id, job_id=f"payment-callback-{callback_id}"
+                self._callback_job,
+                callback_id,
+                job_id=f"payment-callback-{callback_id}",
+                urgent=True,
             )
         return callback_id
 

@@ -58,6 +58,10 @@ intents = Table(
     Column("kind", String(32)),
     UniqueConstraint("provider", "provider_reference", name="uq_payment_intents_provider_ref"),
     Index("ix_payment_intents_status_updated", "status", "updated_at"),
+    # Every confirm looks the subject's paid intent up, "already paid" its receipt, "My
+    # payments" the phone's: without these each is a scan of every intent ever made.
+    Index("ix_payment_intents_assessment", "assessment_id"),
+    Index("ix_payment_intents_phone", "phone"),
     # A second confirm of the same assessment cannot create a second charge: the database
     # refuses a second active intent whatever the application does.
     Index(

@@ -79,8 +79,13 @@ class Jobs(Protocol):
         retry_intervals: Sequence[int] = (),
         result_ttl: int | None = None,
         failure_ttl: int | None = None,
+        at_front: bool = False,
     ) -> bool:
-        """Run `func(*args)` on `queue` after `delay_seconds`; False when `job_id` is taken."""
+        """Run `func(*args)` on `queue` after `delay_seconds`; False when `job_id` is taken.
+
+        `at_front`: the next free worker takes it before the jobs already waiting on its queue
+        (a provider's callback before a backlog of pushes: issue 19, bench/README.md).
+        """
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +118,7 @@ class RqJobs:
         retry_intervals: Sequence[int] = (),
         result_ttl: int | None = None,
         failure_ttl: int | None = None,
+        at_front: bool = False,
     ) -> bool:
         """Enqueue `func(*args)` on rq; False when its unique job id is already there."""
         options: dict[str, Any] = {"args": args}
@@ -126,6 +132,8 @@ class RqJobs:
             options["result_ttl"] = result_ttl
         if failure_ttl is not None:
             options["failure_ttl"] = failure_ttl
+        if at_front and delay_seconds <= 0:
+            options["at_front"] = True  # a delayed job is queued at its time, like any other
         return enqueue_once(
             self._queue(queue), job_path(func), delay_seconds=delay_seconds, **options
         )
@@ -189,6 +197,7 @@ class InlineJobs:
         retry_intervals: Sequence[int] = (),
         result_ttl: int | None = None,
         failure_ttl: int | None = None,
+        at_front: bool = False,  # ignored: a job without a delay runs at once here
     ) -> bool:
         """Run `func(*args)` now or once its delay has passed; False when `job_id` is taken."""
         now = self._clock()

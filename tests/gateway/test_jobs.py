@@ -16,6 +16,7 @@ from gateway.jobs import DEFAULT_RETRY, EffectEnqueuer, UnknownQueueError, rq_jo
 from gateway.queues import QueueNames
 from gateway.worker import JOB_MODULES
 from menus.registry import Effect, Enqueuer
+from payments.queues import PaymentJobs
 from runtime import keys
 from runtime.jobs import InlineJobs, Jobs, RqJobs, job_path, resolve_job
 from sms.request_alerts import send_request_alert
@@ -184,3 +185,15 @@ def test_the_request_alert_job_menus_names_by_reference_is_preloaded_by_the_work
     # be one the preload worker imports, and its path must lead back to it.
     assert send_request_alert.__module__ in JOB_MODULES
     assert resolve_job(job_path(send_request_alert)) is send_request_alert
+
+
+def test_an_urgent_payments_job_goes_before_the_waiting_ones(
+    worker_connection: redis.Redis,
+) -> None:
+    # A provider's callback must not wait behind a deadline's backlog of pushes (issue 19).
+    payments = PaymentJobs(RqJobs(runtime.current().get(redis.Redis)))
+    payments.enqueue(REMEMBER, "ran", "push-1")
+    payments.enqueue(REMEMBER, "ran", "push-2")
+    payments.enqueue(REMEMBER, "ran", "callback", urgent=True)
+    work(worker_connection, "payments")
+    assert ran(worker_connection, "ran") == ["callback", "push-1", "push-2"]
