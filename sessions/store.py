@@ -162,7 +162,8 @@ class SessionStore:
         self._hop_rate = hop_rate if hop_rate is not None and hop_rate.enabled else None
         # A cluster cannot run one script over the session's and the phone's slots.
         self._split = isinstance(client, RedisCluster)
-        self._lanes = Lanes(client)
+        # A cluster client has no single pool: its hops run the per-slot scripts instead.
+        self._plain_lanes = None if self._split else Lanes(client)
         # Only when the held connection is gone (it failed): release by token, in Lua.
         self._release = LeanScript(client, _RELEASE)
         if self._split:
@@ -173,6 +174,12 @@ class SessionStore:
         self._token_pid = 0
         self._token_base = ""
         self._tokens = itertools.count()
+
+    @property
+    def _lanes(self) -> Lanes:
+        # Only the plain (non-cluster) path holds lanes.
+        assert self._plain_lanes is not None, "a cluster store has no lanes"
+        return self._plain_lanes
 
     def _token(self) -> str:
         # A lock token must only be unique among holders (it is never a secret): a random

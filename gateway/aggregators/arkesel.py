@@ -23,7 +23,6 @@ import orjson
 from gateway.africastalking import (
     UssdParseError,
     check_session_id,
-    check_text,
     network_code,
     normalise_msisdn,
 )
@@ -32,9 +31,9 @@ from gateway.aggregators.base import (
     Callback,
     Parsed,
     checked,
-    first_hop,
     flag_field,
     json_object,
+    latest_hop,
     text_field,
 )
 from menus.hop import UssdReply, UssdRequest
@@ -61,10 +60,7 @@ class Arkesel(Adapter):
         raw_msisdn = text_field(obj, "msisdn")
         new = flag_field(obj, "newSession")
         data = text_field(obj, "userData", required=False)
-        if new:
-            service_code, text = first_hop(data, "")
-        else:
-            service_code, text = "", checked("userData", check_text, data)
+        service_code, text = latest_hop("userData", data, new=new)
         request = UssdRequest(
             session_id=session_id,
             msisdn=checked("msisdn", normalise_msisdn, raw_msisdn, region),

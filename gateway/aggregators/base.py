@@ -134,6 +134,14 @@ def checked(name: str, check: Callable[..., _T], *args: Any) -> _T:
         raise UssdParseError(name, error.reason) from None
 
 
+def latest_hop(field: str, message: str, *, new: bool, service_code: str = "") -> tuple[str, str]:
+    """Return (service code, text) of a latest-input hop: the dial string on a new session,
+    else the one answer typed (checked as `field`)."""
+    if new:
+        return first_hop(message, service_code)
+    return "", checked(field, check_text, message)
+
+
 def first_hop(message: str, service_code: str) -> tuple[str, str]:
     """Return (service code, text) of a session's first hop whose input may be the dial string.
 

@@ -25,7 +25,6 @@ import orjson
 from gateway.africastalking import (
     UssdParseError,
     check_session_id,
-    check_text,
     network_code,
     normalise_msisdn,
 )
@@ -34,8 +33,8 @@ from gateway.aggregators.base import (
     Callback,
     Parsed,
     checked,
-    first_hop,
     json_object,
+    latest_hop,
     sequence_field,
     text_field,
 )
@@ -64,10 +63,12 @@ class Hubtel(Adapter):
             return Parsed(None)
         message = text_field(obj, "Message", required=False)
         initiation = kind == "Initiation"
-        if initiation:
-            service_code, text = first_hop(message, text_field(obj, "ServiceCode", required=False))
-        else:
-            service_code, text = "", checked("Message", check_text, message)
+        service_code, text = latest_hop(
+            "Message",
+            message,
+            new=initiation,
+            service_code=text_field(obj, "ServiceCode", required=False) if initiation else "",
+        )
         request = UssdRequest(
             session_id=session_id,
             msisdn=checked("Mobile", normalise_msisdn, text_field(obj, "Mobile"), region),

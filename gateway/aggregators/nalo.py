@@ -23,15 +23,15 @@ from typing import Any, ClassVar, Final
 
 import orjson
 
-from gateway.africastalking import UssdParseError, check_text, network_code, normalise_msisdn
+from gateway.africastalking import UssdParseError, network_code, normalise_msisdn
 from gateway.aggregators.base import (
     Adapter,
     Callback,
     Parsed,
     checked,
-    first_hop,
     flag_field,
     json_object,
+    latest_hop,
     text_field,
 )
 from menus.hop import UssdReply, UssdRequest
@@ -58,10 +58,7 @@ class Nalo(Adapter):
         msisdn = checked("MSISDN", normalise_msisdn, raw_msisdn, region)
         new = flag_field(obj, "MSGTYPE")
         data = text_field(obj, "USERDATA", required=False)
-        if new:
-            service_code, text = first_hop(data, "")
-        else:
-            service_code, text = "", checked("USERDATA", check_text, data)
+        service_code, text = latest_hop("USERDATA", data, new=new)
         request = UssdRequest(
             # One caller on one application: a keyed hash, never the number itself.
             session_id="nalo-" + current_phone_ref(f"{user_id}|{msisdn}"),
