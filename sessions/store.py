@@ -366,7 +366,7 @@ class SessionStore:
                 # Nothing to clear when the acquire found none (a snapshot another session
                 # of the phone wrote since is left to offer: harmless).
                 commands.append(("DEL", resume_key_))
-            return self._finish(lane, hold, [*commands, ("DEL", lock)])
+            return self._finish(lane, hold, [*commands, ("DEL", lock)], (lock, loaded.token))
         # Cluster: the session (and the lock check) first; the phone's keys only by the holder.
         if not self._save_session(keys=hop_keys[:2], args=session_args):
             return False
@@ -382,15 +382,30 @@ class SessionStore:
             self._release(keys=[lock_key(loaded.session_id)], args=[loaded.token])
             return
         assert loaded.hold is not None
-        self._finish(lane, loaded.hold, [("DEL", lock_key(loaded.session_id))])
+        lock = lock_key(loaded.session_id)
+        self._finish(lane, loaded.hold, [("DEL", lock)], (lock, loaded.token))
 
-    def _finish(self, lane: Any, hold: _Hold, commands: list[_Command]) -> bool:
+    def _finish(
+        self, lane: Any, hold: _Hold, commands: list[_Command], owner: tuple[str, str]
+    ) -> bool:
         # The hop's EXEC: its writes, its token, the lock's DEL; nothing if the WATCH fired.
+        metered = commands
         if hold.bucket is not None:
             bucket, value, px = hold.bucket
-            commands = [("SET", bucket, value, "PX", px), *commands]
+            metered = [("SET", bucket, value, "PX", px), *commands]
         try:
-            done = self._exec(lane, commands)
+            done = self._exec(lane, metered)
+            if not done and hold.bucket is not None:
+                # The WATCH fired. If the lock is still ours, only the phone's bucket moved:
+                # another session of the same phone took a token meanwhile. Write this hop
+                # without its token rather than withhold its reply: the race loses at most
+                # one token, never a citizen's screen.
+                lock, token = owner
+                held = lane.exchange(pack([("WATCH", lock), ("GET", lock)]), 2)
+                if held[1] in (token, token.encode()):
+                    done = self._exec(lane, commands)
+                else:
+                    lane.exchange(pack([("UNWATCH",)]), 1)
         except BaseException:
             lane.close()
             raise

@@ -146,13 +146,27 @@ def test_two_sessions_of_one_phone_cannot_spend_one_token_twice(
     two = store.acquire("s2", PHONE)  # both read a full bucket
     assert one is not None and two is not None
     assert store.save(one, session())
-    # The bucket changed under the second hop's WATCH: it writes nothing and is told so.
-    assert not store.save(two, session(session_id="s2"))
-    assert not redis_client.exists(session_key("s2"))
-    store.release(two)
+    # The bucket changed under the second hop's WATCH: its lock is still its own, so the hop
+    # is written without its token (its reply goes out) and the token is not spent twice.
+    assert store.save(two, session(session_id="s2"))
+    assert redis_client.exists(session_key("s2"))
     assert not redis_client.exists(lock_key("s2"))
     with pytest.raises(HopRateLimitedError):
         store.acquire("s3", PHONE)
+
+
+def test_a_hop_whose_lock_changed_hands_writes_nothing_even_on_a_token_race(
+    redis_client: redis.Redis,
+) -> None:
+    store = rated_store(redis_client, "5/3600")
+    one = store.acquire("s1", PHONE)
+    two = store.acquire("s2", PHONE)
+    assert one is not None and two is not None
+    assert store.save(one, session())  # the bucket moves under the second hop's WATCH
+    redis_client.set(lock_key("s2"), "someone-else")  # and its lock expired and was retaken
+    assert not store.save(two, session(session_id="s2"))
+    assert not redis_client.exists(session_key("s2"))
+    assert redis_client.get(lock_key("s2")) == b"someone-else"
 
 
 def test_a_phone_sql_knows_no_language_for_reads_as_none_chosen(
