@@ -33,10 +33,9 @@ class Keyword(StrEnum):
 
 # The words themselves live in the city pack's sms_templates.yaml (`keywords:` and
 # `language_names:`), one list per command and language; this module only reads them.
-ANY_LANGUAGE: Final = "any"
-OPTIONAL_COMMANDS: Final = frozenset(
-    {Keyword.UNKNOWN, Keyword.ORDER}
-)  # a word that means the command in every language (STOP, INFO)
+ANY_LANGUAGE: Final = "any"  # a word that means the command in every language (STOP, INFO)
+# Commands a pack may leave without a word: citizens order by SMS only where the city wants it.
+OPTIONAL_COMMANDS: Final = frozenset({Keyword.UNKNOWN, Keyword.ORDER})
 
 
 class VocabularyError(ValueError):
