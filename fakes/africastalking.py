@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import sys
 import threading
 import time
 import urllib.parse
@@ -231,10 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--api-key", default="", help="refuse other keys (401)")
     args = parser.parse_args(argv)
     fake = FakeAfricasTalking(port=args.port, api_key=args.api_key)
-    print(f"fake Africa's Talking API on {fake.url} (AT_API_BASE_URL)", file=sys.stderr)
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the dev stops it
-        fake.serve_forever()
-    return 0
+    return fake.serve_until_interrupted("fake Africa's Talking API (AT_API_BASE_URL)")
 
 
 if __name__ == "__main__":

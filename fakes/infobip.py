@@ -13,9 +13,7 @@ messageId, status{groupId, groupName, id, name, description}}]}`; a wrong key ->
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -175,10 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8095)
     args = parser.parse_args(argv)
     fake = FakeInfobip(port=args.port)
-    print(f"fake Infobip API on {fake.url} (INFOBIP_BASE_URL)", file=sys.stderr)
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the dev stops it
-        fake.serve_forever()
-    return 0
+    return fake.serve_until_interrupted("fake Infobip API (INFOBIP_BASE_URL)")
 
 
 if __name__ == "__main__":

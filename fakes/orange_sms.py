@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import json
-import sys
 import time
 import urllib.parse
 import uuid
@@ -188,10 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8094)
     args = parser.parse_args(argv)
     fake = FakeOrangeSms(port=args.port)
-    print(f"fake Orange SMS API on {fake.url} (ORANGE_SMS_BASE_URL)", file=sys.stderr)
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the dev stops it
-        fake.serve_forever()
-    return 0
+    return fake.serve_until_interrupted("fake Orange SMS API (ORANGE_SMS_BASE_URL)")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ given), its base URL, and serving it in a background thread or in the caller's (
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
@@ -45,3 +47,11 @@ class LocalServer:
     def serve_forever(self) -> None:
         """Serve in this thread (the command line)."""
         self._server.serve_forever()
+
+    def serve_until_interrupted(self, what: str) -> int:
+        """Say where the fake listens (`what`: its name and the setting to point at it) and
+        serve in this thread until Ctrl-C, how a developer stops it; return the exit status."""
+        print(f"{what}: {self.url}", file=sys.stderr)
+        with contextlib.suppress(KeyboardInterrupt):
+            self.serve_forever()
+        return 0

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
-import sys
 import time
 import urllib.parse
 import uuid
@@ -178,10 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--auth-token", default="fake-twilio-token")
     args = parser.parse_args(argv)
     fake = FakeTwilio(port=args.port, account_sid=args.account_sid, auth_token=args.auth_token)
-    print(f"fake Twilio API on {fake.url} (TWILIO_API_BASE_URL)", file=sys.stderr)
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the dev stops it
-        fake.serve_forever()
-    return 0
+    return fake.serve_until_interrupted("fake Twilio API (TWILIO_API_BASE_URL)")
 
 
 if __name__ == "__main__":
